@@ -1,0 +1,126 @@
+//! Tencent Cloud error codes as one enum whose wire names are the `Error.Code` strings.
+
+use serde::{Serialize, Serializer};
+
+macro_rules! error_codes {
+    ($($variant:ident => $wire:literal,)*) => {
+        /// An `Error.Code` value. Product-specific codes live here too, so a code is never a
+        /// free-form string anywhere in the server.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant,)* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $wire,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AuthFailureInvalidAuthorization => "AuthFailure.InvalidAuthorization",
+    AuthFailureInvalidSecretId => "AuthFailure.InvalidSecretId",
+    AuthFailureSecretIdNotFound => "AuthFailure.SecretIdNotFound",
+    AuthFailureSignatureExpire => "AuthFailure.SignatureExpire",
+    AuthFailureSignatureFailure => "AuthFailure.SignatureFailure",
+    AuthFailureTokenFailure => "AuthFailure.TokenFailure",
+    FailedOperation => "FailedOperation",
+    FailedOperationWhiteboardPush => "FailedOperation.WhiteboardPush",
+    InternalError => "InternalError",
+    InvalidAction => "InvalidAction",
+    InvalidParameter => "InvalidParameter",
+    InvalidParameterTaskNotFound => "InvalidParameter.TaskNotFound",
+    InvalidParameterValue => "InvalidParameterValue",
+    InvalidParameterValueInvalidFilter => "InvalidParameterValue.InvalidFilter",
+    InvalidParameterValueTaskNotFound => "InvalidParameterValue.TaskNotFound",
+    LimitExceeded => "LimitExceeded",
+    MissingParameter => "MissingParameter",
+    NoSuchVersion => "NoSuchVersion",
+    OperationDenied => "OperationDenied",
+    RequestLimitExceeded => "RequestLimitExceeded",
+    RequestSizeLimitExceeded => "RequestSizeLimitExceeded",
+    ResourceNotFound => "ResourceNotFound",
+    ResourceUnavailableNotRegistered => "ResourceUnavailable.NotRegistered",
+    ResourceUnavailableServiceExpired => "ResourceUnavailable.ServiceExpired",
+    UnauthorizedOperationSdkAppId => "UnauthorizedOperation.SdkAppId",
+    UnknownParameter => "UnknownParameter",
+    UnsupportedOperation => "UnsupportedOperation",
+    UnsupportedProtocol => "UnsupportedProtocol",
+    UnsupportedRegion => "UnsupportedRegion",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The language of error messages, from `X-TC-Language` / `Language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    ZhCn,
+    EnUs,
+}
+
+impl Language {
+    /// Unknown values fall back to Chinese, the real service's default.
+    pub fn from_header(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.eq_ignore_ascii_case("en-US") => Self::EnUs,
+            _ => Self::ZhCn,
+        }
+    }
+}
+
+/// The real service's fixed texts for errors whose message carries no request detail.
+pub fn fixed_message(code: ErrorCode, lang: Language) -> Option<&'static str> {
+    use ErrorCode::*;
+    use Language::*;
+    Some(match (code, lang) {
+        (AuthFailureSignatureFailure, ZhCn) => "请求签名验证失败，请检查您的签名计算是否正确。",
+        (AuthFailureSignatureFailure, EnUs) => {
+            "The provided credentials could not be validated. Please check your signature is correct."
+        }
+        (AuthFailureSecretIdNotFound, ZhCn) => "SecretId不存在，请输入正确的密钥。",
+        (AuthFailureSecretIdNotFound, EnUs) => {
+            "The SecretId is not found, please ensure that your SecretId is correct."
+        }
+        (AuthFailureTokenFailure, ZhCn) => "Token 错误。",
+        (AuthFailureTokenFailure, EnUs) => "The provided token is invalid.",
+        (RequestLimitExceeded, ZhCn) => "您的请求频率超过限制，请稍后重试。",
+        (RequestLimitExceeded, EnUs) => "Your request frequency exceeds the limit. Please try again later.",
+        (InternalError, ZhCn) => "内部错误。",
+        (InternalError, EnUs) => "An internal error has occurred. Retry your request.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_unique() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn sub_codes_serialize_with_a_dot() {
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::ResourceUnavailableNotRegistered).unwrap(),
+            "\"ResourceUnavailable.NotRegistered\""
+        );
+    }
+}

@@ -1,0 +1,607 @@
+//! Action parameters: the JSON body and the flattened form (`Filters.0.Values.0=21`) decode
+//! through one deserializer into the same typed request, with errors that name the field.
+//!
+//! serde_json's own errors are strings; this deserializer instead records *what* went wrong
+//! (missing, unknown, wrong type, bad value) and *where* (a dotted path), which is exactly
+//! what the Tencent error codes distinguish.
+
+use crate::ErrorCode;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Where the parameters came from, which decides how scalars are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A JSON body: types must match exactly.
+    Json,
+    /// Query or form pairs: every value is a string on the wire and is coerced to the declared
+    /// type; booleans are accepted in any case because Python sends `True`.
+    Flattened,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamErrorKind {
+    Missing,
+    Unknown,
+    InvalidType { expected: String, found: String },
+    InvalidValue { detail: String },
+    Malformed { detail: String },
+}
+
+/// A parameter problem, located by the dotted path of the field (`Filters.0.Name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub kind: ParamErrorKind,
+    path: Vec<String>,
+}
+
+impl ParamError {
+    fn new(kind: ParamErrorKind) -> Self {
+        Self { kind, path: Vec::new() }
+    }
+
+    /// A value that parsed but is not acceptable, raised by validation code for a field.
+    pub fn invalid_value(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            kind: ParamErrorKind::InvalidValue { detail: detail.into() },
+            path: vec![field.into()],
+        }
+    }
+
+    pub fn missing(field: impl Into<String>) -> Self {
+        Self { kind: ParamErrorKind::Missing, path: vec![field.into()] }
+    }
+
+    fn within(mut self, segment: impl Into<String>) -> Self {
+        self.path.insert(0, segment.into());
+        self
+    }
+
+    /// The dotted path of the offending field, e.g. `Whiteboard.Width`.
+    pub fn field(&self) -> String {
+        self.path.join(".")
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self.kind {
+            ParamErrorKind::Missing => ErrorCode::MissingParameter,
+            ParamErrorKind::Unknown => ErrorCode::UnknownParameter,
+            ParamErrorKind::InvalidType { .. } | ParamErrorKind::Malformed { .. } => ErrorCode::InvalidParameter,
+            ParamErrorKind::InvalidValue { .. } => ErrorCode::InvalidParameterValue,
+        }
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = self.field();
+        match &self.kind {
+            ParamErrorKind::Missing => write!(f, "The request is missing the required parameter `{field}`."),
+            ParamErrorKind::Unknown => write!(f, "The parameter `{field}` is not recognized."),
+            ParamErrorKind::InvalidType { expected, found } => {
+                write!(f, "The parameter `{field}` has the wrong type: expected {expected}, got {found}.")
+            }
+            ParamErrorKind::InvalidValue { detail } => {
+                write!(f, "The value of the parameter `{field}` is invalid: {detail}.")
+            }
+            ParamErrorKind::Malformed { detail } if field.is_empty() => write!(f, "The request parameters are malformed: {detail}."),
+            ParamErrorKind::Malformed { detail } => write!(f, "The parameter `{field}` is malformed: {detail}."),
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+impl de::Error for ParamError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self::new(ParamErrorKind::InvalidValue { detail: msg.to_string() })
+    }
+
+    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::new(ParamErrorKind::InvalidType { expected: exp.to_string(), found: unexp.to_string() })
+    }
+
+    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::new(ParamErrorKind::InvalidValue { detail: format!("expected {exp}, got {unexp}") })
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        Self::new(ParamErrorKind::InvalidValue { detail: format!("expected {exp}, got {len} elements") })
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Self::new(ParamErrorKind::InvalidValue {
+            detail: format!("`{variant}` is not one of {}", expected.join(", ")),
+        })
+    }
+
+    fn unknown_field(field: &str, _expected: &'static [&'static str]) -> Self {
+        Self { kind: ParamErrorKind::Unknown, path: vec![field.to_owned()] }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self::missing(field)
+    }
+
+    fn duplicate_field(field: &'static str) -> Self {
+        Self {
+            kind: ParamErrorKind::Malformed { detail: "it is given twice".into() },
+            path: vec![field.to_owned()],
+        }
+    }
+}
+
+/// Decodes a request from its parameter tree (a JSON object, or the result of [`unflatten`]).
+pub fn decode<T: DeserializeOwned>(params: &Value, encoding: Encoding) -> Result<T, ParamError> {
+    T::deserialize(ValueDeserializer { value: params, encoding })
+}
+
+/// Builds the parameter tree of flattened pairs: `A.B=1` nests, an all-digit segment is a list
+/// index (`ImageUrls.0.ImageFile`). Values stay strings; [`decode`] coerces them.
+pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ParamError> {
+    let mut root = Map::new();
+    for (key, value) in pairs {
+        let segments: Vec<&str> = key.split('.').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Err(malformed(key, "empty name segment"));
+        }
+        insert_path(&mut root, &segments, value, key)?;
+    }
+    lists_from_indices(Value::Object(root), "")
+}
+
+fn malformed(key: &str, detail: &str) -> ParamError {
+    ParamError {
+        kind: ParamErrorKind::Malformed { detail: detail.into() },
+        path: vec![key.to_owned()],
+    }
+}
+
+fn insert_path(node: &mut Map<String, Value>, segments: &[&str], value: &str, key: &str) -> Result<(), ParamError> {
+    let (first, rest) = segments.split_first().expect("split yields at least one segment");
+    if rest.is_empty() {
+        if node.insert((*first).to_owned(), Value::String(value.to_owned())).is_some() {
+            return Err(malformed(key, "it is given twice or also used as a parent"));
+        }
+        return Ok(());
+    }
+    let child = node.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    match child {
+        Value::Object(map) => insert_path(map, rest, value, key),
+        _ => Err(malformed(key, "it is given both as a value and as a parent")),
+    }
+}
+
+/// Objects whose keys are all list indices become arrays ordered by index; indices must run
+/// 0..n without gaps, as every SDK emits them.
+fn lists_from_indices(value: Value, path: &str) -> Result<Value, ParamError> {
+    let Value::Object(map) = value else {
+        return Ok(value);
+    };
+    let is_list = !map.is_empty() && map.keys().all(|k| k.bytes().all(|b| b.is_ascii_digit()));
+    let child_path = |k: &str| if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
+    if is_list {
+        let mut items: Vec<(usize, Value)> = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let index = k.parse::<usize>().map_err(|_| malformed(&child_path(&k), "list index too large"))?;
+            items.push((index, lists_from_indices(v, &child_path(&k))?));
+        }
+        items.sort_by_key(|(i, _)| *i);
+        if items.iter().enumerate().any(|(pos, (i, _))| pos != *i) {
+            return Err(malformed(path, "list indices must run from 0 without gaps"));
+        }
+        return Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()));
+    }
+    let mut out = Map::new();
+    for (k, v) in map {
+        let converted = lists_from_indices(v, &child_path(&k))?;
+        out.insert(k, converted);
+    }
+    Ok(Value::Object(out))
+}
+
+struct ValueDeserializer<'a> {
+    value: &'a Value,
+    encoding: Encoding,
+}
+
+fn unexpected(value: &Value) -> Unexpected<'_> {
+    match value {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Unexpected::Unsigned(u),
+            (_, Some(i)) => Unexpected::Signed(i),
+            _ => Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
+impl<'a> ValueDeserializer<'a> {
+    fn wrong_type<V>(&self, exp: &dyn de::Expected) -> Result<V, ParamError> {
+        Err(de::Error::invalid_type(unexpected(self.value), exp))
+    }
+
+    /// A flattened scalar parsed as a JSON number, so that integer range checks happen in the
+    /// primitive visitors exactly as for a JSON body.
+    fn flattened_number(&self, text: &str) -> Option<Number> {
+        let text = text.trim();
+        if let Ok(u) = text.parse::<u64>() {
+            return Some(u.into());
+        }
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(i.into());
+        }
+        text.parse::<f64>().ok().and_then(Number::from_f64)
+    }
+
+    fn visit_number<'de, V: Visitor<'de>>(&self, n: &Number, visitor: V) -> Result<V::Value, ParamError> {
+        if let Some(u) = n.as_u64() {
+            visitor.visit_u64(u)
+        } else if let Some(i) = n.as_i64() {
+            visitor.visit_i64(i)
+        } else {
+            visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN))
+        }
+    }
+
+    fn deserialize_number<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match (self.value, self.encoding) {
+            (Value::Number(n), _) => self.visit_number(n, visitor),
+            (Value::String(s), Encoding::Flattened) => match self.flattened_number(s) {
+                Some(n) => self.visit_number(&n, visitor),
+                None => self.wrong_type(&visitor),
+            },
+            _ => self.wrong_type(&visitor),
+        }
+    }
+}
+
+macro_rules! forward_to_number {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+            self.deserialize_number(visitor)
+        })*
+    };
+}
+
+impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
+    type Error = ParamError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) => self.visit_number(n, visitor),
+            Value::String(s) => visitor.visit_str(s),
+            Value::Array(items) => visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding }),
+            Value::Object(map) => visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding }),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match (self.value, self.encoding) {
+            (Value::Bool(b), _) => visitor.visit_bool(*b),
+            (Value::String(s), Encoding::Flattened) if s.eq_ignore_ascii_case("true") => visitor.visit_bool(true),
+            (Value::String(s), Encoding::Flattened) if s.eq_ignore_ascii_case("false") => visitor.visit_bool(false),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    forward_to_number! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+        deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::String(s) => visitor.visit_str(s),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::Null => visitor.visit_unit(),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::Array(items) => visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding }),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::Object(map) => visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding }),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        match self.value {
+            Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => self.wrong_type(&visitor),
+        }
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_unit()
+    }
+}
+
+struct SeqAccess<'a> {
+    items: std::slice::Iter<'a, Value>,
+    index: usize,
+    encoding: Encoding,
+}
+
+impl<'de, 'a> de::SeqAccess<'de> for SeqAccess<'a> {
+    type Error = ParamError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, ParamError> {
+        let Some(value) = self.items.next() else {
+            return Ok(None);
+        };
+        let index = self.index;
+        self.index += 1;
+        seed.deserialize(ValueDeserializer { value, encoding: self.encoding })
+            .map(Some)
+            .map_err(|e| e.within(index.to_string()))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct MapAccess<'a> {
+    entries: serde_json::map::Iter<'a>,
+    pending: Option<(&'a String, &'a Value)>,
+    encoding: Encoding,
+}
+
+impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
+    type Error = ParamError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, ParamError> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.pending = Some((key, value));
+        let key_deserializer: de::value::StrDeserializer<'_, ParamError> = key.as_str().into_deserializer();
+        seed.deserialize(key_deserializer).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ParamError> {
+        let (key, value) = self.pending.take().expect("serde asks for a value only after its key");
+        seed.deserialize(ValueDeserializer { value, encoding: self.encoding })
+            .map_err(|e| e.within(key.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Filter {
+        #[serde(rename = "Name")]
+        name: String,
+        #[serde(rename = "Values")]
+        values: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Board {
+        #[serde(rename = "Width")]
+        width: Option<u32>,
+        #[serde(rename = "InitParams")]
+        init_params: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    enum Mode {
+        AllMarks,
+        LatestMarksOnly,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        #[serde(rename = "SdkAppId")]
+        sdk_app_id: u64,
+        #[serde(rename = "Filters", default)]
+        filters: Vec<Filter>,
+        #[serde(rename = "Whiteboard")]
+        whiteboard: Option<Board>,
+        #[serde(rename = "Sync")]
+        sync: Option<bool>,
+        #[serde(rename = "Mode")]
+        mode: Option<Mode>,
+    }
+
+    fn flat(query: &[(&str, &str)]) -> Result<Request, ParamError> {
+        decode(&unflatten(query.iter().copied())?, Encoding::Flattened)
+    }
+
+    fn json(value: Value) -> Result<Request, ParamError> {
+        decode(&value, Encoding::Json)
+    }
+
+    #[test]
+    fn flattened_form_decodes_like_json() {
+        let from_flat = flat(&[
+            ("Filters.0.Values.0", "21"),
+            ("Filters.0.Name", "task-id"),
+            ("SdkAppId", "1400127230"),
+            ("Whiteboard.Width", "1280"),
+            ("Whiteboard.InitParams", "{\"ratio\":\"16:9\"}"),
+            ("Sync", "True"),
+            ("Mode", "LatestMarksOnly"),
+        ])
+        .unwrap();
+        let from_json = json(json!({
+            "Filters": [{"Name": "task-id", "Values": ["21"]}],
+            "SdkAppId": 1400127230,
+            "Whiteboard": {"Width": 1280, "InitParams": "{\"ratio\":\"16:9\"}"},
+            "Sync": true,
+            "Mode": "LatestMarksOnly"
+        }))
+        .unwrap();
+        assert_eq!(from_flat, from_json);
+    }
+
+    #[test]
+    fn flattened_booleans_ignore_case() {
+        for text in ["true", "True", "TRUE"] {
+            assert_eq!(flat(&[("SdkAppId", "1"), ("Sync", text)]).unwrap().sync, Some(true));
+        }
+        assert_eq!(flat(&[("SdkAppId", "1"), ("Sync", "False")]).unwrap().sync, Some(false));
+    }
+
+    #[test]
+    fn list_indices_sort_numerically() {
+        let pairs: Vec<(String, String)> = (0..12).rev().map(|i| (format!("Filters.0.Values.{i}"), i.to_string())).collect();
+        let mut query: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        query.extend([("Filters.0.Name", "task-id"), ("SdkAppId", "1")]);
+        let values = &flat(&query).unwrap().filters[0].values;
+        assert_eq!(values, &(0..12).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn missing_required_field_is_missing_parameter() {
+        let err = json(json!({})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::MissingParameter, "SdkAppId".into()));
+    }
+
+    #[test]
+    fn missing_nested_field_names_its_path() {
+        let err = json(json!({"SdkAppId": 1, "Filters": [{"Name": "task-id"}]})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::MissingParameter, "Filters.0.Values".into()));
+    }
+
+    #[test]
+    fn wrong_type_is_invalid_parameter_naming_the_field() {
+        let err = json(json!({"SdkAppId": "abc"})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "SdkAppId".into()));
+        assert!(err.to_string().contains("`SdkAppId`"));
+    }
+
+    #[test]
+    fn json_numbers_in_strings_are_a_wrong_type() {
+        let err = json(json!({"SdkAppId": "1400127230"})).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    }
+
+    #[test]
+    fn unparsable_flattened_integer_is_invalid_parameter() {
+        let err = flat(&[("SdkAppId", "12x")]).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "SdkAppId".into()));
+    }
+
+    #[test]
+    fn unknown_field_is_unknown_parameter() {
+        let err = json(json!({"SdkAppId": 1, "Whiteboard": {"Depth": 3}})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::UnknownParameter, "Whiteboard.Depth".into()));
+    }
+
+    #[test]
+    fn out_of_range_integer_is_invalid_parameter_value() {
+        let err = json(json!({"SdkAppId": 1, "Whiteboard": {"Width": 5_000_000_000u64}})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameterValue, "Whiteboard.Width".into()));
+    }
+
+    #[test]
+    fn unknown_enum_value_is_invalid_parameter_value() {
+        let err = json(json!({"SdkAppId": 1, "Mode": "Sometimes"})).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameterValue, "Mode".into()));
+        assert!(err.to_string().contains("AllMarks"));
+    }
+
+    #[test]
+    fn gaps_in_list_indices_are_rejected() {
+        let err = flat(&[("SdkAppId", "1"), ("Filters.0.Name", "a"), ("Filters.0.Values.1", "x")]).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "Filters.0.Values".into()));
+    }
+
+    #[test]
+    fn a_key_used_as_value_and_parent_is_rejected() {
+        let err = flat(&[("Whiteboard", "1"), ("Whiteboard.Width", "2")]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    }
+}
