@@ -1,0 +1,146 @@
+//! Accounts, their API credentials and their tiw applications, looked up per request; and the
+//! default account a first start creates so a newcomer can call the server at once.
+
+use crate::config::{AccountConfig, Config, CredentialConfig, SdkAppConfig};
+use crate::products::Service;
+use anyhow::Context;
+use figment::providers::Format;
+use rand::RngExt;
+use rand::distr::Alphanumeric;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Account {
+    pub uin: String,
+    pub services: Vec<Service>,
+    pub service_expires_at: Option<i64>,
+    /// UserSig signing key of each owned SdkAppId.
+    pub sdk_apps: HashMap<u64, String>,
+}
+
+impl Account {
+    pub fn owns_sdk_app(&self, sdk_app_id: u64) -> bool {
+        self.sdk_apps.contains_key(&sdk_app_id)
+    }
+}
+
+#[derive(Debug)]
+pub struct Credential {
+    pub account: Arc<Account>,
+    pub secret_key: String,
+    pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Accounts {
+    by_secret_id: HashMap<String, Credential>,
+}
+
+impl Accounts {
+    pub fn from_config(accounts: &[AccountConfig]) -> anyhow::Result<Self> {
+        let mut by_secret_id = HashMap::new();
+        let mut sdk_app_owner: HashMap<u64, &str> = HashMap::new();
+        for config in accounts {
+            for app in &config.sdk_apps {
+                if let Some(other) = sdk_app_owner.insert(app.sdk_app_id, &config.uin) {
+                    anyhow::bail!("SdkAppId {} is configured for both account {other} and {}", app.sdk_app_id, config.uin);
+                }
+            }
+            let account = Arc::new(Account {
+                uin: config.uin.clone(),
+                services: config.services.clone(),
+                service_expires_at: config.service_expires_at.map(|t| t.unix_timestamp()),
+                sdk_apps: config.sdk_apps.iter().map(|a| (a.sdk_app_id, a.secret_key.clone())).collect(),
+            });
+            for credential in &config.credentials {
+                let entry = Credential {
+                    account: account.clone(),
+                    secret_key: credential.secret_key.clone(),
+                    tokens: credential.tokens.clone(),
+                };
+                if by_secret_id.insert(credential.secret_id.clone(), entry).is_some() {
+                    anyhow::bail!("SecretId {} is configured twice", credential.secret_id);
+                }
+            }
+        }
+        Ok(Self { by_secret_id })
+    }
+
+    pub fn credential(&self, secret_id: &str) -> Option<&Credential> {
+        self.by_secret_id.get(secret_id)
+    }
+
+    /// The UserSig key of an SdkAppId, whichever account owns it.
+    pub fn sdk_app_key(&self, sdk_app_id: u64) -> Option<&str> {
+        self.by_secret_id
+            .values()
+            .find_map(|c| c.account.sdk_apps.get(&sdk_app_id))
+            .map(String::as_str)
+    }
+}
+
+/// Where a first start keeps the generated default account (mode 0600: it holds secrets).
+const DEFAULT_ACCOUNT_FILE: &str = "default-account.toml";
+
+fn random_text(len: usize) -> String {
+    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// With no `[[accounts]]` configured, loads the default account from the data directory,
+/// creating it on first start. Returns whether it was just created, so the caller can print it.
+pub fn ensure_default_account(config: &mut Config) -> anyhow::Result<bool> {
+    if !config.accounts.is_empty() {
+        return Ok(false);
+    }
+    let path = config.data_dir.join(DEFAULT_ACCOUNT_FILE);
+    let created = !path.exists();
+    if created {
+        let account = AccountConfig {
+            uin: format!("1000{:08}", rand::rng().random_range(0..100_000_000u32)),
+            services: vec![Service::Tiw, Service::Tcss, Service::Ecm],
+            service_expires_at: None,
+            credentials: vec![CredentialConfig {
+                secret_id: format!("AKID{}", random_text(32)),
+                secret_key: random_text(32),
+                tokens: Vec::new(),
+            }],
+            sdk_apps: vec![SdkAppConfig { sdk_app_id: 1_400_000_001, secret_key: random_text(32) }],
+        };
+        write_private(&path, &toml_of(&account)?)?;
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let account: AccountConfig =
+        figment::Figment::from(figment::providers::Toml::string(&text)).extract().context("parsing the default account")?;
+    config.accounts.push(account);
+    Ok(created)
+}
+
+fn toml_of(account: &AccountConfig) -> anyhow::Result<String> {
+    let credential = &account.credentials[0];
+    let app = &account.sdk_apps[0];
+    Ok(format!(
+        "# Generated on first start; taskgate reads it while no [[accounts]] are configured.\n\
+         uin = \"{}\"\nservices = [\"tiw\", \"tcss\", \"ecm\"]\n\n\
+         [[credentials]]\nsecret_id = \"{}\"\nsecret_key = \"{}\"\n\n\
+         [[sdk_apps]]\nsdk_app_id = {}\nsecret_key = \"{}\"\n",
+        account.uin, credential.secret_id, credential.secret_key, app.sdk_app_id, app.secret_key
+    ))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Authentication of a parsed request: TC3-HMAC-SHA256 or HmacSHA1/256, against the configured
+//! credentials, accepting exactly the variants the official clients produce (protocol.md §3.2).
+
+use super::ApiError;
+use super::request::{ParsedRequest, SignatureMaterial};
+use crate::accounts::{Account, Accounts, Credential};
+use axum::http::HeaderMap;
+use std::sync::Arc;
+use tcapi::ErrorCode;
+use tcapi::sign::{
+    Tc3Authorization, Tc3CanonicalInput, signatures_match, tc3_canonical_request, tc3_signature, tc3_string_to_sign,
+    utc_date, v1_signature, v1_string_to_sign,
+};
+
+/// Largest accepted distance between the client's timestamp and the server clock.
+const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+pub fn authenticate(accounts: &Accounts, request: &ParsedRequest, headers: &HeaderMap, now: i64) -> Result<Arc<Account>, ApiError> {
+    match &request.signature {
+        SignatureMaterial::Tc3 { authorization, timestamp, method, raw_query, payload_hash, token } => {
+            let credential = lookup(accounts, &authorization.secret_id)?;
+            check_timestamp(*timestamp, now)?;
+            if authorization.date != utc_date(*timestamp) {
+                return Err(ApiError::new(
+                    ErrorCode::AuthFailureInvalidAuthorization,
+                    format!(
+                        "The date `{}` in the credential scope is not the UTC date of `X-TC-Timestamp` {timestamp}.",
+                        authorization.date
+                    ),
+                ));
+            }
+            let material = Tc3Material { authorization, timestamp: *timestamp, method, raw_query, payload_hash };
+            if !verify_tc3_signature(&material, headers, &credential.secret_key) {
+                return Err(signature_failure());
+            }
+            check_token(credential, token.as_deref())?;
+            Ok(credential.account.clone())
+        }
+        SignatureMaterial::V1 { method, http_method, secret_id, timestamp, signature, pairs, token } => {
+            let credential = lookup(accounts, secret_id)?;
+            check_timestamp(*timestamp, now)?;
+            let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+            let expected = v1_signature(*method, &credential.secret_key, &v1_string_to_sign(http_method, host, pairs));
+            if !signatures_match(&expected, signature) {
+                return Err(signature_failure());
+            }
+            check_token(credential, token.as_deref())?;
+            Ok(credential.account.clone())
+        }
+    }
+}
+
+fn lookup<'a>(accounts: &'a Accounts, secret_id: &str) -> Result<&'a Credential, ApiError> {
+    accounts.credential(secret_id).ok_or_else(|| {
+        ApiError::new(ErrorCode::AuthFailureSecretIdNotFound, format!("The SecretId `{secret_id}` is not found."))
+    })
+}
+
+fn signature_failure() -> ApiError {
+    ApiError::new(
+        ErrorCode::AuthFailureSignatureFailure,
+        "The provided credentials could not be validated. Please check your signature is correct.",
+    )
+}
+
+fn check_timestamp(timestamp: i64, now: i64) -> Result<(), ApiError> {
+    if (now - timestamp).abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(ApiError::new(
+            ErrorCode::AuthFailureSignatureExpire,
+            format!(
+                "Signature expired. Timestamp is {timestamp}, deviation between `Timestamp` and the server time {now} is over 300 seconds."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_token(credential: &Credential, token: Option<&str>) -> Result<(), ApiError> {
+    match token {
+        Some(token) if !credential.tokens.iter().any(|t| t == token) => Err(ApiError::new(
+            ErrorCode::AuthFailureTokenFailure,
+            "The provided token is invalid for this SecretId.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+struct Tc3Material<'a> {
+    authorization: &'a Tc3Authorization,
+    timestamp: i64,
+    method: &'a str,
+    raw_query: &'a str,
+    payload_hash: &'a str,
+}
+
+/// `127.0.0.1:8080` → `127.0.0.1`, `[::1]:8080` → `[::1]`; `None` when there is no port.
+fn host_without_port(host: &str) -> Option<&str> {
+    let (name, port) = host.rsplit_once(':')?;
+    let is_port = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    let is_bare_ipv6 = name.contains(':') && !name.ends_with(']');
+    (is_port && !is_bare_ipv6).then_some(name)
+}
+
+/// Tries the header values as received, then lower-cased (Tencent's docs sign lower-case values,
+/// e.g. `x-tc-action:describeinstances`), each with the `Host` as received and without its port
+/// (the Node SDK signs the bare hostname).
+fn verify_tc3_signature(material: &Tc3Material<'_>, headers: &HeaderMap, secret_key: &str) -> bool {
+    let Some(received): Option<Vec<(String, String)>> = material
+        .authorization
+        .signed_headers
+        .iter()
+        .map(|name| {
+            let value = headers.get(name.as_str())?.to_str().ok()?;
+            Some((name.clone(), value.trim().to_owned()))
+        })
+        .collect()
+    else {
+        return false;
+    };
+    let raw_host = received.iter().find(|(n, _)| n == "host").map(|(_, v)| v.clone()).unwrap_or_default();
+    let hosts: Vec<&str> = std::iter::once(raw_host.as_str()).chain(host_without_port(&raw_host)).collect();
+
+    let auth = material.authorization;
+    for host in hosts {
+        for lower in [false, true] {
+            let candidate: Vec<(String, String)> = received
+                .iter()
+                .map(|(name, value)| {
+                    let value = if name == "host" { host } else { value.as_str() };
+                    (name.clone(), if lower { value.to_ascii_lowercase() } else { value.to_owned() })
+                })
+                .collect();
+            if lower && candidate == received {
+                continue;
+            }
+            let canonical = tc3_canonical_request(&Tc3CanonicalInput {
+                method: material.method,
+                query: material.raw_query,
+                headers: &candidate,
+                payload_hash: material.payload_hash,
+            });
+            let string_to_sign = tc3_string_to_sign(material.timestamp, &auth.date, &auth.service, &canonical);
+            let expected = tc3_signature(secret_key, &auth.date, &auth.service, &string_to_sign);
+            if signatures_match(&expected, &auth.signature) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_without_port;
+
+    #[test]
+    fn port_is_removed_from_host_names_and_addresses() {
+        assert_eq!(host_without_port("127.0.0.1:8080"), Some("127.0.0.1"));
+        assert_eq!(host_without_port("[::1]:8080"), Some("[::1]"));
+        assert_eq!(host_without_port("http://127.0.0.1:18080"), Some("http://127.0.0.1"));
+    }
+
+    #[test]
+    fn hosts_without_port_are_left_alone() {
+        assert_eq!(host_without_port("tiw.tencentcloudapi.com"), None);
+        assert_eq!(host_without_port("[::1]"), None);
+        assert_eq!(host_without_port("::1"), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! The Tencent Cloud API 3.0 edge at `/`: parse → authenticate → route → check the account and
+//! rate → decode the typed request → run the action → wrap the answer in the envelope.
+
+mod auth;
+mod envelope;
+mod error;
+mod ratelimit;
+mod request;
+
+pub use error::ApiError;
+pub use ratelimit::RateLimits;
+
+use crate::app::App;
+use crate::products::{self, Call, Service};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::Instant;
+use tcapi::ErrorCode;
+use tcapi::error_code::Language;
+
+/// The largest body any request may have: TC3 POST, 10 MB (v1 POST and GET are smaller and
+/// checked once the signature kind is known).
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// What the metrics and the envelope know about an answered call.
+struct Answered {
+    service: Option<Service>,
+    action: String,
+    language: Language,
+    result: Result<serde_json::Value, ApiError>,
+}
+
+pub async fn handle_api(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let answered = answer(&app, &method, &uri, &headers, body, &request_id).await;
+    let code = answered.result.as_ref().err().map(|e| e.code);
+    app.metrics.observe(answered.service, &answered.action, code, started.elapsed());
+    if let Err(error) = &answered.result
+        && error.code == ErrorCode::InternalError
+    {
+        tracing::warn!(request_id, action = answered.action, "answered InternalError");
+    }
+    envelope::response(answered.result, answered.language, &request_id)
+}
+
+async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body, request_id: &str) -> Answered {
+    let language = request::header_language(headers);
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            return Answered {
+                service: None,
+                action: String::new(),
+                language,
+                result: Err(ApiError::new(
+                    ErrorCode::RequestSizeLimitExceeded,
+                    "The request body exceeds the 10 MB limit of a TC3-HMAC-SHA256 POST.",
+                )),
+            };
+        }
+    };
+    let parsed = match request::parse(method, uri, headers, &body) {
+        Ok(parsed) => parsed,
+        Err((language, error)) => return Answered { service: None, action: String::new(), language, result: Err(error) },
+    };
+    let language = parsed.language;
+    let action = parsed.action.clone();
+    let (service, result) = dispatch(app, parsed, headers, request_id).await;
+    Answered { service, action, language, result }
+}
+
+async fn dispatch(
+    app: &App,
+    parsed: request::ParsedRequest,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> (Option<Service>, Result<serde_json::Value, ApiError>) {
+    let now = app.clock.now_unix();
+    let account = match auth::authenticate(&app.accounts, &parsed, headers, now) {
+        Ok(account) => account,
+        Err(error) => return (None, Err(error)),
+    };
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let entry = match products::find_action(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
+        Ok(entry) => entry,
+        Err(error) => return (None, Err(error)),
+    };
+    let service = entry.service;
+    let result = async {
+        service.check_region(parsed.region.as_deref(), &app.config.regions)?;
+        service.check_account(&account, now)?;
+        app.rate_limits.check(&account.uin, entry.name)?;
+        let call = Call { account, region: parsed.region.clone(), now, request_id: request_id.to_owned() };
+        (entry.run)(&call, app, &parsed.params, parsed.encoding).await
+    }
+    .await;
+    (Some(service), result)
+}

@@ -1,0 +1,258 @@
+//! Reads a raw HTTP request into the common parameters, the signature material and the action
+//! parameters, for both signature kinds and all three encodings (JSON, form, query).
+
+use super::ApiError;
+use axum::http::{HeaderMap, Method, Uri};
+use serde_json::{Map, Value};
+use tcapi::ErrorCode;
+use tcapi::error_code::Language;
+use tcapi::params::{Encoding, unflatten};
+use tcapi::sign::{Tc3Authorization, UNSIGNED_PAYLOAD, V1Method, sha256_hex};
+
+const MAX_QUERY_BYTES: usize = 32 * 1024;
+const MAX_V1_BODY_BYTES: usize = 1024 * 1024;
+
+/// Parameters that belong to the protocol, not to the action, in flattened requests. Go's SDK
+/// strips them from TC3 GET queries; v1 requests always carry them beside the action's own.
+const COMMON_PARAMS: &[&str] = &[
+    "Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "Signature", "SignatureMethod", "Token",
+    "Language", "RequestClient",
+];
+
+/// An idempotency key any action accepts (the SDKs add it when their retry option is on).
+const CLIENT_TOKEN: &str = "ClientToken";
+
+#[derive(Debug)]
+pub enum SignatureMaterial {
+    Tc3 {
+        authorization: Tc3Authorization,
+        timestamp: i64,
+        method: String,
+        raw_query: String,
+        payload_hash: String,
+        token: Option<String>,
+    },
+    V1 {
+        method: V1Method,
+        http_method: String,
+        secret_id: String,
+        timestamp: i64,
+        signature: String,
+        /// Every decoded parameter, common ones included, as the string to sign needs them.
+        pairs: Vec<(String, String)>,
+        token: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct ParsedRequest {
+    pub action: String,
+    pub version: String,
+    pub region: Option<String>,
+    pub language: Language,
+    pub client_token: Option<String>,
+    pub params: Value,
+    pub encoding: Encoding,
+    pub signature: SignatureMaterial,
+}
+
+impl ParsedRequest {
+    /// The service label a TC3 client signed with, a routing hint.
+    pub fn signed_service(&self) -> &str {
+        match &self.signature {
+            SignatureMaterial::Tc3 { authorization, .. } => &authorization.service,
+            SignatureMaterial::V1 { .. } => "",
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub fn header_language(headers: &HeaderMap) -> Language {
+    Language::from_header(header(headers, "x-tc-language"))
+}
+
+fn size_exceeded(what: &str) -> ApiError {
+    ApiError::new(ErrorCode::RequestSizeLimitExceeded, format!("The request exceeds the size limit: {what}."))
+}
+
+pub fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<ParsedRequest, (Language, ApiError)> {
+    let language = header_language(headers);
+    let fail = |error: ApiError| (language, error);
+    if method != Method::GET && method != Method::POST {
+        return Err(fail(ApiError::new(
+            ErrorCode::UnsupportedProtocol,
+            format!("The HTTP method `{method}` is not supported: use POST or GET."),
+        )));
+    }
+    let raw_query = uri.query().unwrap_or_default();
+    if raw_query.len() > MAX_QUERY_BYTES {
+        return Err(fail(size_exceeded("a query string may hold at most 32 KB")));
+    }
+    match header(headers, "authorization") {
+        Some(authorization) => parse_tc3(method, raw_query, headers, body, authorization).map_err(fail),
+        None => parse_v1(method, raw_query, headers, body),
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    header(headers, "content-type")
+        .and_then(|ct| ct.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn pairs_of(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// The action's own parameters of a flattened request, without the protocol's.
+fn flattened_params(pairs: &[(String, String)]) -> Result<(Value, Option<String>), ApiError> {
+    let client_token = pairs.iter().find(|(k, _)| k == CLIENT_TOKEN).map(|(_, v)| v.clone());
+    let own = pairs
+        .iter()
+        .filter(|(k, _)| k != CLIENT_TOKEN && !COMMON_PARAMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    Ok((unflatten(own)?, client_token))
+}
+
+fn parse_tc3(
+    method: &Method,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    authorization: &str,
+) -> Result<ParsedRequest, ApiError> {
+    let authorization = Tc3Authorization::parse(authorization).map_err(|e| {
+        ApiError::new(
+            ErrorCode::AuthFailureInvalidAuthorization,
+            format!("The request `Authorization` header does not conform to tencentcloud standards: {e}."),
+        )
+    })?;
+    let action = header(headers, "x-tc-action").ok_or_else(|| ApiError::missing("X-TC-Action"))?;
+    let version = header(headers, "x-tc-version").ok_or_else(|| ApiError::missing("X-TC-Version"))?;
+    let timestamp = header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("X-TC-Timestamp"))?;
+    let timestamp = timestamp.parse::<i64>().map_err(|_| {
+        ApiError::new(ErrorCode::InvalidParameter, format!("`X-TC-Timestamp` must be Unix seconds, got `{timestamp}`."))
+    })?;
+    let payload_hash = match header(headers, "x-tc-content-sha256") {
+        Some(UNSIGNED_PAYLOAD) => sha256_hex(UNSIGNED_PAYLOAD.as_bytes()),
+        _ => sha256_hex(body),
+    };
+
+    let (params, encoding, client_token) = if method == Method::GET {
+        let (params, token) = flattened_params(&pairs_of(raw_query.as_bytes()))?;
+        (params, Encoding::Flattened, token)
+    } else {
+        match media_type(headers).as_str() {
+            "application/json" => {
+                let (params, token) = json_params(body)?;
+                (params, Encoding::Json, token)
+            }
+            "application/x-www-form-urlencoded" => {
+                let (params, token) = flattened_params(&pairs_of(body))?;
+                (params, Encoding::Flattened, token)
+            }
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!("The Content-Type `{other}` is not supported: send application/json."),
+                ));
+            }
+        }
+    };
+    Ok(ParsedRequest {
+        action: action.to_owned(),
+        version: version.to_owned(),
+        region: header(headers, "x-tc-region").map(str::to_owned),
+        language: header_language(headers),
+        client_token,
+        params,
+        encoding,
+        signature: SignatureMaterial::Tc3 {
+            authorization,
+            timestamp,
+            method: method.as_str().to_owned(),
+            raw_query: raw_query.to_owned(),
+            payload_hash,
+            token: header(headers, "x-tc-token").map(str::to_owned),
+        },
+    })
+}
+
+fn json_params(body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((Value::Object(Map::new()), None));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}."))
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::new(ErrorCode::InvalidParameter, "The request body must be a JSON object."));
+    };
+    let client_token = match fields.remove(CLIENT_TOKEN) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(token)) => Some(token),
+        Some(_) => return Err(ApiError::new(ErrorCode::InvalidParameter, "The parameter `ClientToken` must be a string.")),
+    };
+    Ok((Value::Object(fields), client_token))
+}
+
+fn parse_v1(
+    method: &Method,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<ParsedRequest, (Language, ApiError)> {
+    let mut pairs = pairs_of(raw_query.as_bytes());
+    if method == Method::POST {
+        pairs.extend(pairs_of(body));
+    }
+    let param = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let language = param("Language").map_or_else(|| header_language(headers), |l| Language::from_header(Some(l)));
+    let fail = |error: ApiError| (language, error);
+    if body.len() > MAX_V1_BODY_BYTES {
+        return Err(fail(size_exceeded("a POST signed with HmacSHA1/HmacSHA256 may hold at most 1 MB")));
+    }
+    let Some(signature) = param("Signature") else {
+        return Err(fail(ApiError::new(
+            ErrorCode::AuthFailureInvalidAuthorization,
+            "The request carries neither an `Authorization` header nor a `Signature` parameter.",
+        )));
+    };
+    let required = |name: &str| param(name).ok_or_else(|| ApiError::missing(name));
+    let parsed = (|| {
+        let method_name = param("SignatureMethod");
+        let signature_method = V1Method::from_param(method_name).ok_or_else(|| {
+            ApiError::invalid_value("SignatureMethod", "use HmacSHA1 or HmacSHA256")
+        })?;
+        let timestamp = required("Timestamp")?;
+        let timestamp = timestamp
+            .parse::<i64>()
+            .map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "The parameter `Timestamp` must be Unix seconds."))?;
+        required("Nonce")?;
+        let (params, client_token) = flattened_params(&pairs)?;
+        Ok(ParsedRequest {
+            action: required("Action")?.to_owned(),
+            version: required("Version")?.to_owned(),
+            region: param("Region").map(str::to_owned),
+            language,
+            client_token,
+            params,
+            encoding: Encoding::Flattened,
+            signature: SignatureMaterial::V1 {
+                method: signature_method,
+                http_method: method.as_str().to_owned(),
+                secret_id: required("SecretId")?.to_owned(),
+                timestamp,
+                signature: signature.to_owned(),
+                pairs: pairs.clone(),
+                token: param("Token").map(str::to_owned),
+            },
+        })
+    })();
+    parsed.map_err(fail)
+}

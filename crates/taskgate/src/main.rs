@@ -1,0 +1,100 @@
+//! The `taskgate` command: `serve` runs the server, `usersig` issues a room client's UserSig.
+
+mod accounts;
+mod app;
+mod clock;
+mod config;
+mod gateway;
+mod http;
+mod metrics;
+mod products;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(version, about = "Self-hosted Tencent Cloud API 3.0 server for tiw, tcss and ecm tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (SQLite and local files under ./taskgate-data unless configured).
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print a TLS-Sig-API v2 UserSig for a room client of a configured SdkAppId.
+    Usersig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        sdk_app_id: u64,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long, default_value_t = 86_400)]
+        expire_secs: i64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config } => serve(load_config(config.as_deref())?),
+        Command::Usersig { config, sdk_app_id, user_id, expire_secs } => {
+            let config = load_config(config.as_deref())?;
+            let accounts = accounts::Accounts::from_config(&config.accounts)?;
+            let key = accounts
+                .sdk_app_key(sdk_app_id)
+                .with_context(|| format!("SdkAppId {sdk_app_id} is not configured for any account"))?;
+            let now = clock::Clock::from_config(config.frozen_time).now_unix();
+            println!("{}", tcapi::usersig::gen_usersig(key, sdk_app_id, &user_id, now, expire_secs));
+            Ok(())
+        }
+    }
+}
+
+fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = Config::load(file).context("reading the configuration")?;
+    if accounts::ensure_default_account(&mut config)? {
+        let account = &config.accounts[0];
+        let credential = &account.credentials[0];
+        println!("Created the default account {} (kept in {}):", account.uin, config.data_dir.display());
+        println!("  SecretId:  {}", credential.secret_id);
+        println!("  SecretKey: {}", credential.secret_key);
+        println!("  SdkAppId:  {} (UserSig key in default-account.toml)", account.sdk_apps[0].sdk_app_id);
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let app = Arc::new(app::App::new(config)?);
+    println!("taskgate listening on http://{bound}");
+    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}

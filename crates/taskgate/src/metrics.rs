@@ -1,0 +1,62 @@
+//! Prometheus metrics: API requests by service, action and answer code, and their latency.
+
+use crate::products::Service;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+use tcapi::ErrorCode;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    action: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    service: String,
+    action: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 14))) as fn() -> Histogram,
+        );
+        registry.register("taskgate_requests", "API requests by service, action and answer code", requests.clone());
+        registry.register("taskgate_request_duration_seconds", "API request latency", latency.clone());
+        Self { registry, requests, latency }
+    }
+}
+
+impl Metrics {
+    /// Requests that never reached an action (bad signature, unknown action) count under empty
+    /// service/action labels, so a flood of garbage cannot mint unbounded label sets.
+    pub fn observe(&self, service: Option<Service>, action: &str, code: Option<ErrorCode>, elapsed: Duration) {
+        let (service, action) = match service {
+            Some(service) => (service.label().to_owned(), action.to_owned()),
+            None => (String::new(), String::new()),
+        };
+        let code = code.map_or("OK", ErrorCode::as_str).to_owned();
+        self.requests.get_or_create(&RequestLabels { service: service.clone(), action: action.clone(), code }).inc();
+        self.latency.get_or_create(&LatencyLabels { service, action }).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,7 @@
+//! ecm (Edge Computing Machine, 2019-07-19): custom image import tasks.
+
+mod api;
+
+use super::{ActionEntry, Service, entry};
+
+pub static ACTIONS: &[ActionEntry] = &[entry::<api::DescribeCustomImageTask>(Service::Ecm)];

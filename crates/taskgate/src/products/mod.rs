@@ -1,0 +1,192 @@
+//! The three products: their services, their action tables, and what every action shares
+//! (the typed `Action` trait, the per-call context, region and account checks).
+
+pub mod ecm;
+pub mod tcss;
+pub mod tiw;
+
+use crate::accounts::Account;
+use crate::app::App;
+use crate::gateway::ApiError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tcapi::ErrorCode;
+use tcapi::params::{Encoding, decode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Tiw,
+    Tcss,
+    Ecm,
+}
+
+impl Service {
+    pub fn label(self) -> &'static str {
+        match self {
+            Service::Tiw => "tiw",
+            Service::Tcss => "tcss",
+            Service::Ecm => "ecm",
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Service::Tiw => "2019-09-19",
+            Service::Tcss => "2020-11-01",
+            Service::Ecm => "2019-07-19",
+        }
+    }
+
+    /// tiw requires a region and serves only `ap-singapore`; tcss and ecm do not need one and
+    /// serve the configured regions.
+    pub fn check_region(self, region: Option<&str>, served: &[String]) -> Result<(), ApiError> {
+        match (self, region) {
+            (Service::Tiw, None) => Err(ApiError::missing("Region")),
+            (Service::Tiw, Some("ap-singapore")) | (_, None) => Ok(()),
+            (Service::Tiw, Some(other)) => Err(unsupported_region(self, other)),
+            (_, Some(region)) if served.iter().any(|r| r == region) => Ok(()),
+            (_, Some(other)) => Err(unsupported_region(self, other)),
+        }
+    }
+
+    pub fn check_account(self, account: &Account, now: i64) -> Result<(), ApiError> {
+        if !account.services.contains(&self) {
+            return Err(ApiError::new(
+                ErrorCode::ResourceUnavailableNotRegistered,
+                format!("The {} service is not enabled for account {}.", self.label(), account.uin),
+            ));
+        }
+        if account.service_expires_at.is_some_and(|expires| expires <= now) {
+            return Err(ApiError::new(
+                ErrorCode::ResourceUnavailableServiceExpired,
+                format!("The {} service of account {} has expired.", self.label(), account.uin),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unsupported_region(service: Service, region: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedRegion,
+        format!("The {} actions are not available in region `{region}`.", service.label()),
+    )
+}
+
+/// What an action knows about the call beyond its own parameters.
+pub struct Call {
+    pub account: Arc<Account>,
+    pub region: Option<String>,
+    pub now: i64,
+    pub request_id: String,
+}
+
+impl Call {
+    /// Every tiw action names an SdkAppId, which must belong to the caller.
+    pub fn require_sdk_app(&self, sdk_app_id: u64) -> Result<(), ApiError> {
+        if self.account.owns_sdk_app(sdk_app_id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::UnauthorizedOperationSdkAppId,
+                format!("The SdkAppId {sdk_app_id} does not exist or does not belong to account {}.", self.account.uin),
+            ))
+        }
+    }
+}
+
+/// A product action: its typed request is `Self`, its typed response `Response`.
+pub trait Action: DeserializeOwned + Send + 'static {
+    const NAME: &'static str;
+    type Response: Serialize + Send;
+
+    fn handle(self, call: &Call, app: &App) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
+}
+
+pub type ActionFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;
+
+/// One line of a product's action table.
+pub struct ActionEntry {
+    pub service: Service,
+    pub name: &'static str,
+    pub run: for<'a> fn(&'a Call, &'a App, &'a Value, Encoding) -> ActionFuture<'a>,
+}
+
+pub const fn entry<A: Action>(service: Service) -> ActionEntry {
+    ActionEntry { service, name: A::NAME, run: run::<A> }
+}
+
+fn run<'a, A: Action>(call: &'a Call, app: &'a App, params: &'a Value, encoding: Encoding) -> ActionFuture<'a> {
+    Box::pin(async move {
+        let request: A = decode(params, encoding)?;
+        let response = request.handle(call, app).await?;
+        serde_json::to_value(response).map_err(ApiError::internal)
+    })
+}
+
+pub fn all_actions() -> impl Iterator<Item = &'static ActionEntry> {
+    tiw::ACTIONS.iter().chain(tcss::ACTIONS).chain(ecm::ACTIONS)
+}
+
+/// Finds the action by (version, action), which is unique across the products; a hint (the
+/// signed service label or the Host) naming a product breaks a tie should one ever arise.
+pub fn find_action(version: &str, action: &str, hints: &[&str]) -> Result<&'static ActionEntry, ApiError> {
+    let candidates: Vec<&ActionEntry> =
+        all_actions().filter(|e| e.service.version() == version && e.name == action).collect();
+    let hinted = candidates.iter().find(|e| {
+        hints.iter().any(|hint| hint.trim_start_matches("http://").trim_start_matches("https://").split('.').next() == Some(e.service.label()))
+    });
+    if let Some(entry) = hinted.or(candidates.first()) {
+        return Ok(entry);
+    }
+    if all_actions().any(|e| e.service.version() == version) {
+        Err(ApiError::new(ErrorCode::InvalidAction, format!("The action `{action}` does not exist in version {version}.")))
+    } else {
+        Err(ApiError::new(ErrorCode::NoSuchVersion, format!("The API version `{version}` does not exist.")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_and_action_pairs_are_unique() {
+        let mut pairs: Vec<(&str, &str)> = all_actions().map(|e| (e.service.version(), e.name)).collect();
+        let total = pairs.len();
+        pairs.sort_unstable();
+        pairs.dedup();
+        assert_eq!(pairs.len(), total);
+    }
+
+    #[test]
+    fn unknown_action_of_known_version_is_invalid_action() {
+        let error = find_action("2019-09-19", "DescribeNothing", &[]).err().unwrap();
+        assert_eq!(error.code, ErrorCode::InvalidAction);
+    }
+
+    #[test]
+    fn unknown_version_is_no_such_version() {
+        let error = find_action("2001-01-01", "DescribeSnapshotTask", &[]).err().unwrap();
+        assert_eq!(error.code, ErrorCode::NoSuchVersion);
+    }
+
+    #[test]
+    fn tiw_serves_only_singapore() {
+        assert!(Service::Tiw.check_region(Some("ap-singapore"), &[]).is_ok());
+        assert_eq!(Service::Tiw.check_region(Some("ap-guangzhou"), &["ap-guangzhou".into()]).unwrap_err().code, ErrorCode::UnsupportedRegion);
+    }
+
+    #[test]
+    fn tcss_needs_no_region_but_checks_a_given_one() {
+        let served = vec!["ap-guangzhou".to_owned()];
+        assert!(Service::Tcss.check_region(None, &served).is_ok());
+        assert!(Service::Tcss.check_region(Some("ap-guangzhou"), &served).is_ok());
+        assert_eq!(Service::Tcss.check_region(Some("mars-1"), &served).unwrap_err().code, ErrorCode::UnsupportedRegion);
+    }
+}

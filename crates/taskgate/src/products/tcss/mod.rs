@@ -1,0 +1,7 @@
+//! tcss (Tencent Container Security Service, 2020-11-01): asset-inventory refresh tasks.
+
+mod api;
+
+use super::{ActionEntry, Service, entry};
+
+pub static ACTIONS: &[ActionEntry] = &[entry::<api::DescribeUnfinishRefreshTask>(Service::Tcss)];
