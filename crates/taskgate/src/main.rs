@@ -1,17 +1,10 @@
 //! The `taskgate` command: `serve` runs the server, `usersig` issues a room client's UserSig.
 
-mod accounts;
-mod app;
-mod clock;
-mod config;
-mod gateway;
-mod http;
-mod metrics;
-mod products;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::Config;
+use taskgate::config::Config;
+use taskgate::{accounts, app, clock, http};
 use std::path::PathBuf;
 use std::sync::Arc;
 

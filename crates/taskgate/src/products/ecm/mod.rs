@@ -1,6 +1,7 @@
 //! ecm (Edge Computing Machine, 2019-07-19): custom image import tasks.
 
 mod api;
+pub mod disk_format;
 
 use super::{ActionEntry, Service, entry};
 
