@@ -107,6 +107,7 @@ pub fn ensure_default_account(config: &mut Config) -> anyhow::Result<bool> {
                 tokens: Vec::new(),
             }],
             sdk_apps: vec![SdkAppConfig { sdk_app_id: 1_400_000_001, secret_key: random_text(32) }],
+            clusters: Vec::new(),
         };
         write_private(&path, &toml_of(&account)?)?;
     }

@@ -56,6 +56,20 @@ pub struct AccountConfig {
     pub credentials: Vec<CredentialConfig>,
     #[serde(default)]
     pub sdk_apps: Vec<SdkAppConfig>,
+    /// Container environments whose assets tcss refreshes for this account.
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The id `CreateRefreshTask.ClusterIDs` names.
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A Docker Engine API socket (Docker or Podman), e.g. `/var/run/docker.sock`.
+    pub docker_socket: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,8 @@
 //! tcss (Tencent Container Security Service, 2020-11-01): asset-inventory refresh tasks.
 
 mod api;
+pub mod collect;
+pub mod inventory;
 
 use super::{ActionEntry, Service, entry};
 
