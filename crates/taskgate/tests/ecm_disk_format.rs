@@ -1,38 +1,11 @@
 //! Format detection and safety checks on real images made by `qemu-img create`.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::Scratch;
+use std::path::Path;
 use taskgate::products::ecm::disk_format::{DiskFormat, DiskFormatError, inspect};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("taskgate-diskfmt-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn qemu_img(&self, args: &[&str]) -> PathBuf {
-        let status = Command::new("qemu-img").arg("create").arg("-q").args(args).current_dir(&self.0).status().unwrap();
-        assert!(status.success(), "qemu-img create {args:?}");
-        self.0.join(args.iter().rev().nth(1).unwrap())
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn inspect_path(path: &Path) -> Result<DiskFormat, DiskFormatError> {
     let len = std::fs::metadata(path).unwrap().len();

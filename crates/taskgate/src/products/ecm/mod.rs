@@ -2,6 +2,7 @@
 
 mod api;
 pub mod disk_format;
+pub mod qemu;
 
 use super::{ActionEntry, Service, entry};
 
