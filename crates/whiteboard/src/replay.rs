@@ -1,0 +1,455 @@
+//! Folds a room's operation log into board state, for snapshots and for live rendering.
+//!
+//! # Semantics
+//! Replay is total: any log of valid operations gives a board, never an error. An operation
+//! that makes no sense against the current state (erasing an id that is not there, adding a
+//! page that exists) changes nothing.
+//!
+//! * The board starts with one empty page, [`DEFAULT_PAGE`], which is current.
+//! * Element operations (`stroke`, `shape`, `text`, `image`) put their element on top of the
+//!   page's z-order. An element whose id is already on that page replaces it in place (same
+//!   z-position): a client can re-send a growing stroke under one id.
+//! * Operations naming a page that does not exist create it at the end of the page list;
+//!   only `page switch` makes a page current.
+//! * `erase` removes the listed elements of its page; `clear` removes all of them; neither
+//!   touches the background.
+//! * `page delete` removes the page with its elements. If it was current, the page before it
+//!   (or else the new first page) becomes current; deleting the last page leaves a fresh empty
+//!   [`DEFAULT_PAGE`]. Undo/redo history about the deleted page is dropped.
+//! * `mark` changes nothing; it marks its `page`, or the current page when it names none.
+//!
+//! # Undo and redo
+//! Each user has an undo and a redo stack of their own *edits*: `stroke`, `shape`, `text`,
+//! `image`, `erase`, `clear` and `background` operations that changed something. `undo` reverts
+//! the user's most recent edit that still has an effect and moves it to their redo stack;
+//! `redo` re-applies the most recently undone one. A new edit by the user empties their redo
+//! stack; other users' operations never touch it. Undo acts on the current state, not by
+//! rewinding the log, so other users' later work survives:
+//! * undoing an added element removes it (if someone else already erased it, that edit has no
+//!   effect left and undo moves on to the user's previous edit);
+//! * undoing a replacement puts the previous version back;
+//! * undoing an `erase` or `clear` puts the removed elements back at their former z-positions
+//!   (unless an element with the same id has been added since);
+//! * undoing a `background` restores the previous background;
+//! * redo re-applies the same way: a re-added element returns to the z-position it had.
+//!
+//! Page operations, `mark`, `undo` and `redo` are not edits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::op::{
+    Background, DEFAULT_PAGE, ElementId, Image, LoggedOp, OpKind, PageAction, PageId, Shape,
+    Stroke, Text,
+};
+
+/// Beyond this many touched elements a change is reported as a whole-page redraw: one full
+/// repaint is cheaper than many overlapping partial ones.
+const REGION_ELEMENT_LIMIT: usize = 32;
+
+/// Something drawn on a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Element {
+    Stroke(Stroke),
+    Shape(Shape),
+    Text(Text),
+    Image(Image),
+}
+
+impl Element {
+    pub fn id(&self) -> &ElementId {
+        match self {
+            Element::Stroke(s) => &s.id,
+            Element::Shape(s) => &s.id,
+            Element::Text(t) => &t.id,
+            Element::Image(i) => &i.id,
+        }
+    }
+}
+
+/// One page of the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub id: PageId,
+    /// `None` draws the renderer's default background (InitParams `globalBackgroundColor`).
+    pub background: Option<Background>,
+    /// Bottom to top. Shared, so snapshots of a page are cheap to take.
+    pub elements: Vec<Arc<Element>>,
+}
+
+impl Page {
+    pub fn new(id: PageId) -> Self {
+        Page {
+            id,
+            background: None,
+            elements: Vec::new(),
+        }
+    }
+
+    pub fn element(&self, id: &ElementId) -> Option<&Element> {
+        self.index_of(id).map(|i| &*self.elements[i])
+    }
+
+    fn index_of(&self, id: &ElementId) -> Option<usize> {
+        self.elements.iter().position(|e| e.id() == id)
+    }
+}
+
+/// What an operation changed, for a renderer that keeps the previous frame
+/// ([`crate::render::Renderer::apply_change`]; an element's pixel box is
+/// [`crate::render::Renderer::element_bounds`]). Changes are reported for any page; whether
+/// they are visible depends on which page is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Nothing visible changed.
+    None,
+    /// `element` was put on top of `page`: painting it over the previous frame is exact.
+    Added { page: PageId, element: Arc<Element> },
+    /// These elements of `page` appeared, disappeared or were replaced (old and new versions
+    /// are listed): repainting the union of their footprints is exact.
+    Region {
+        page: PageId,
+        elements: Vec<Arc<Element>>,
+    },
+    /// `page` changed as a whole (background, or too many elements to track): repaint it all.
+    Page { page: PageId },
+    /// The current page is now `page`.
+    Switched { page: PageId },
+}
+
+/// The smallest unit of an edit; applying one yields its inverse.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Remove the element with this id, if present.
+    Remove(ElementId),
+    /// Replace the element with the same id in place, or insert it at this index (clamped).
+    Put(usize, Arc<Element>),
+    SetBackground(Option<Background>),
+}
+
+/// Steps to apply in order to one page.
+#[derive(Debug, Clone)]
+struct Edit {
+    page: PageId,
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct History {
+    undo: Vec<Edit>,
+    redo: Vec<Edit>,
+}
+
+/// What applying steps did, to report as a [`Change`].
+#[derive(Default)]
+struct Effect {
+    inverse: Vec<Step>,
+    touched: Vec<Arc<Element>>,
+    background: bool,
+    /// The single step inserted a new element on top.
+    on_top: bool,
+}
+
+/// The state of a room's board: pages, the current page, and everyone's undo history.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pages: Vec<Page>,
+    current: usize,
+    histories: HashMap<String, History>,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Board {
+            pages: vec![Page::new(PageId::default())],
+            current: 0,
+            histories: HashMap::new(),
+        }
+    }
+}
+
+impl Board {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The board after every operation of `log`, in slice order.
+    pub fn replay(log: &[LoggedOp]) -> Self {
+        let mut board = Board::new();
+        for op in log {
+            board.apply(op);
+        }
+        board
+    }
+
+    /// Pages in order.
+    pub fn pages(&self) -> &[Page] {
+        &self.pages
+    }
+
+    pub fn page(&self, id: &PageId) -> Option<&Page> {
+        self.pages.iter().find(|p| &p.id == id)
+    }
+
+    pub fn current_page(&self) -> &Page {
+        &self.pages[self.current]
+    }
+
+    /// The page a `mark` operation snapshots: its own `page`, or else the current page.
+    pub fn marked_page_id(&self, op: &LoggedOp) -> PageId {
+        op.op
+            .page
+            .clone()
+            .unwrap_or_else(|| self.current_page().id.clone())
+    }
+
+    /// Applies one logged operation and tells what changed.
+    pub fn apply(&mut self, logged: &LoggedOp) -> Change {
+        let op = &logged.op;
+        let steps = match &op.kind {
+            OpKind::Stroke(s) => self.put_on_top(op.page_or_default(), Element::Stroke(s.clone())),
+            OpKind::Shape(s) => self.put_on_top(op.page_or_default(), Element::Shape(s.clone())),
+            OpKind::Text(t) => self.put_on_top(op.page_or_default(), Element::Text(t.clone())),
+            OpKind::Image(i) => self.put_on_top(op.page_or_default(), Element::Image(i.clone())),
+            OpKind::Erase { ids } => {
+                let page = self.page_mut(op.page_or_default());
+                let mut found: Vec<usize> = ids.iter().filter_map(|id| page.index_of(id)).collect();
+                // Removing top-down makes the inverse re-insert bottom-up at the right indices.
+                found.sort_unstable_by(|a, b| b.cmp(a));
+                found.dedup();
+                found
+                    .iter()
+                    .map(|&i| Step::Remove(page.elements[i].id().clone()))
+                    .collect()
+            }
+            OpKind::Clear => {
+                let page = self.page_mut(op.page_or_default());
+                page.elements
+                    .iter()
+                    .rev()
+                    .map(|e| Step::Remove(e.id().clone()))
+                    .collect()
+            }
+            OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
+            OpKind::Page(p) => return self.apply_page_op(p.action, &p.target),
+            OpKind::Undo => return self.undo_redo(&logged.user_id, true),
+            OpKind::Redo => return self.undo_redo(&logged.user_id, false),
+            OpKind::Mark => return Change::None,
+        };
+        let edit = Edit {
+            page: op.page_or_default(),
+            steps,
+        };
+        let (change, inverse) = self.run(edit);
+        if let Some(inverse) = inverse {
+            let history = self.histories.entry(logged.user_id.clone()).or_default();
+            history.undo.push(inverse);
+            history.redo.clear();
+        }
+        change
+    }
+
+    fn undo_redo(&mut self, user: &str, undo: bool) -> Change {
+        loop {
+            let Some(history) = self.histories.get_mut(user) else {
+                return Change::None;
+            };
+            let from = if undo {
+                &mut history.undo
+            } else {
+                &mut history.redo
+            };
+            let Some(edit) = from.pop() else {
+                return Change::None;
+            };
+            let (change, inverse) = self.run(edit);
+            if let Some(inverse) = inverse {
+                let history = self.histories.get_mut(user).expect("history exists");
+                let to = if undo {
+                    &mut history.redo
+                } else {
+                    &mut history.undo
+                };
+                to.push(inverse);
+                return change;
+            }
+        }
+    }
+
+    /// Applies an edit; returns what changed and the edit that reverts it (`None` when the
+    /// edit had no effect).
+    fn run(&mut self, edit: Edit) -> (Change, Option<Edit>) {
+        let single = edit.steps.len() == 1;
+        let page = self.page_mut(edit.page.clone());
+        let mut effect = Effect::default();
+        for step in edit.steps {
+            apply_step(page, step, &mut effect);
+        }
+        if effect.inverse.is_empty() {
+            return (Change::None, None);
+        }
+        effect.inverse.reverse();
+        let id = edit.page;
+        let change = if effect.background || effect.touched.len() > REGION_ELEMENT_LIMIT {
+            Change::Page { page: id.clone() }
+        } else if single && effect.on_top {
+            Change::Added {
+                page: id.clone(),
+                element: effect.touched.remove(0),
+            }
+        } else {
+            Change::Region {
+                page: id.clone(),
+                elements: effect.touched,
+            }
+        };
+        (
+            change,
+            Some(Edit {
+                page: id,
+                steps: effect.inverse,
+            }),
+        )
+    }
+
+    fn apply_page_op(&mut self, action: PageAction, target: &PageId) -> Change {
+        let index = self.pages.iter().position(|p| &p.id == target);
+        match (action, index) {
+            (PageAction::Add, Some(_)) | (PageAction::Delete, None) => Change::None,
+            (PageAction::Add, None) => {
+                self.pages.push(Page::new(target.clone()));
+                Change::None
+            }
+            (PageAction::Switch, Some(i)) if i == self.current => Change::None,
+            (PageAction::Switch, _) => {
+                self.page_mut(target.clone());
+                self.current = self
+                    .pages
+                    .iter()
+                    .position(|p| &p.id == target)
+                    .expect("created");
+                Change::Switched {
+                    page: target.clone(),
+                }
+            }
+            (PageAction::Delete, Some(i)) => {
+                self.pages.remove(i);
+                for history in self.histories.values_mut() {
+                    history.undo.retain(|e| &e.page != target);
+                    history.redo.retain(|e| &e.page != target);
+                }
+                if self.pages.is_empty() {
+                    self.pages.push(Page::new(PageId::new(DEFAULT_PAGE)));
+                }
+                if i < self.current {
+                    self.current -= 1;
+                    Change::None
+                } else if i == self.current {
+                    self.current = i.saturating_sub(1).min(self.pages.len() - 1);
+                    Change::Switched {
+                        page: self.current_page().id.clone(),
+                    }
+                } else {
+                    Change::None
+                }
+            }
+        }
+    }
+
+    fn put_on_top(&mut self, page: PageId, element: Element) -> Vec<Step> {
+        let len = self.page_mut(page).elements.len();
+        vec![Step::Put(len, Arc::new(element))]
+    }
+
+    /// The page with this id, created at the end of the page list if missing.
+    fn page_mut(&mut self, id: PageId) -> &mut Page {
+        let i = match self.pages.iter().position(|p| p.id == id) {
+            Some(i) => i,
+            None => {
+                self.pages.push(Page::new(id));
+                self.pages.len() - 1
+            }
+        };
+        &mut self.pages[i]
+    }
+}
+
+fn apply_step(page: &mut Page, step: Step, effect: &mut Effect) {
+    match step {
+        Step::Remove(id) => {
+            if let Some(i) = page.index_of(&id) {
+                let old = page.elements.remove(i);
+                effect.touched.push(old.clone());
+                effect.inverse.push(Step::Put(i, old));
+            }
+        }
+        Step::Put(at, el) => match page.index_of(el.id()) {
+            Some(i) => {
+                let old = std::mem::replace(&mut page.elements[i], el.clone());
+                effect.touched.extend([old.clone(), el]);
+                effect.inverse.push(Step::Put(i, old));
+            }
+            None => {
+                let at = at.min(page.elements.len());
+                page.elements.insert(at, el.clone());
+                effect.on_top = at + 1 == page.elements.len();
+                effect.inverse.push(Step::Remove(el.id().clone()));
+                effect.touched.push(el);
+            }
+        },
+        Step::SetBackground(bg) => {
+            if page.background != bg {
+                let old = std::mem::replace(&mut page.background, bg);
+                effect.background = true;
+                effect.inverse.push(Step::SetBackground(old));
+            }
+        }
+    }
+}
+
+/// Which marks a snapshot task renders (Tencent's `SnapshotMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SnapshotMode {
+    /// One snapshot per mark.
+    #[default]
+    AllMarks,
+    /// Only the newest mark of each page.
+    LatestMarksOnly,
+}
+
+/// A page as it was when a mark was logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The `seq` of the mark.
+    pub seq: u64,
+    pub page: Page,
+}
+
+/// Replays `log` (in slice order, which must be `seq` order) and returns the snapshots
+/// `mode` asks for, in log order of their marks. A mark naming a page that does not exist
+/// snapshots it as an empty page.
+pub fn snapshots(log: &[LoggedOp], mode: SnapshotMode) -> Vec<Snapshot> {
+    let mut board = Board::new();
+    let mut shots = Vec::new();
+    for op in log {
+        if let OpKind::Mark = op.op.kind {
+            let id = board.marked_page_id(op);
+            let page = board.page(&id).cloned().unwrap_or_else(|| Page::new(id));
+            shots.push(Snapshot { seq: op.seq, page });
+        } else {
+            board.apply(op);
+        }
+    }
+    if mode == SnapshotMode::LatestMarksOnly {
+        let mut latest: HashMap<&PageId, u64> = HashMap::new();
+        for s in &shots {
+            latest.insert(&s.page.id, s.seq);
+        }
+        let keep: Vec<bool> = shots.iter().map(|s| latest[&s.page.id] == s.seq).collect();
+        let mut keep = keep.into_iter();
+        shots.retain(|_| keep.next().expect("one flag per snapshot"));
+    }
+    shots
+}
