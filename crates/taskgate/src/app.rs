@@ -1,23 +1,104 @@
-//! `App`: the shared state every request and worker reads.
+//! `App`: the shared state every request and worker reads, and the start and orderly stop of
+//! the durable parts (store, task engine, callback outbox).
 
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::RateLimits;
 use crate::metrics::Metrics;
+use anyhow::Context;
+use std::time::Duration;
+use taskgate_engine::idempotency::Idempotency;
+use taskgate_engine::url_guard::{GuardedClient, UrlPolicy};
+use taskgate_engine::{Engine, EngineConfig, KindOptions, Outbox, OutboxConfig, Store, StoreOptions};
+
+/// How long running tasks may take to finish on SIGTERM before their leases are handed back.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Tasks of one kind running at once on this node unless `concurrency` says otherwise.
+const DEFAULT_CONCURRENCY: usize = 4;
+/// Timeout of one callback delivery.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct App {
     pub config: Config,
     pub accounts: Accounts,
+    /// The clock signatures are checked against (frozen in replay tests); tasks use real time.
     pub clock: Clock,
     pub rate_limits: RateLimits,
     pub metrics: Metrics,
+    pub store: Store,
+    pub engine: Engine,
+    pub outbox: Outbox,
+    pub idempotency: Idempotency,
+    /// Checks user-supplied URLs when a request names them.
+    pub url_policy: UrlPolicy,
 }
 
 impl App {
-    pub fn new(config: Config) -> anyhow::Result<Self> {
+    /// Opens and migrates the store, then starts the task engine and the callback outbox.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
         let rate_limits = RateLimits::new(&config, crate::products::all_actions().map(|e| e.name));
-        Ok(Self { clock: Clock::from_config(config.frozen_time), accounts, rate_limits, metrics: Metrics::default(), config })
+        taskgate_engine::install_crypto_provider();
+        let store = Store::open(&config.database_url(), &StoreOptions::default())
+            .await
+            .with_context(|| format!("opening the database {}", config.database_url()))?;
+        let url_policy = config.url_policy();
+        let client = GuardedClient::new(url_policy, CALLBACK_TIMEOUT).context("building the callback HTTP client")?;
+        let outbox = Outbox::new(store.clone(), OutboxConfig::default(), client);
+        let engine_config = EngineConfig {
+            lease: Duration::from_secs(config.engine.lease_secs.max(1)),
+            reap_interval: Duration::from_secs(config.engine.reap_interval_secs.max(1)),
+            ..EngineConfig::default()
+        };
+        let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
+        for (kind, executor) in crate::products::executors(&config, &store)? {
+            let concurrency = config.concurrency_of(kind.as_str()).unwrap_or(DEFAULT_CONCURRENCY);
+            builder = builder.executor(kind, KindOptions::concurrency(concurrency), executor);
+        }
+        let engine = builder.build();
+        engine.start().context("starting the task engine")?;
+        outbox.start();
+        let idempotency = Idempotency::new(store.clone());
+        tokio::spawn(purge_expired_tokens(idempotency.clone()));
+        Ok(Self {
+            clock: Clock::from_config(config.frozen_time),
+            accounts,
+            rate_limits,
+            metrics: Metrics::default(),
+            store,
+            engine,
+            outbox,
+            idempotency,
+            url_policy,
+            config,
+        })
+    }
+
+    /// Stops claiming work, lets running tasks finish within the grace period (the rest go
+    /// back to the queue for the next start or another node), then stops deliveries.
+    pub async fn shutdown(&self) {
+        self.engine.shutdown(SHUTDOWN_GRACE).await;
+        self.outbox.shutdown().await;
+        self.store.close().await;
+    }
+
+    /// Whether the database answers, for `/healthz`.
+    pub async fn database_ok(&self) -> bool {
+        let ping = taskgate_engine::on_pool!(self.store.reader(), pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()));
+        ping.inspect_err(|error| tracing::warn!(%error, "database health check failed")).is_ok()
+    }
+}
+
+/// Expired ClientTokens only cost space; an hourly sweep keeps the table small.
+async fn purge_expired_tokens(idempotency: Idempotency) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(error) = idempotency.purge_expired().await {
+            tracing::warn!(%error, "purging expired ClientTokens failed");
+        }
     }
 }

@@ -26,6 +26,10 @@ pub struct Config {
     /// Fixes the server clock at this Unix time, to replay captured requests.
     pub frozen_time: Option<i64>,
     pub rate_limit: RateLimitConfig,
+    /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
+    pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
+    pub ecm: EcmConfig,
+    pub engine: EngineTuning,
     pub accounts: Vec<AccountConfig>,
 }
 
@@ -41,6 +45,42 @@ pub struct RateLimitConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self { per_second: 20, actions: BTreeMap::new() }
+    }
+}
+
+/// The `[engine]` table: how quickly a dead node's tasks are taken over.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineTuning {
+    /// A task's lease lasts this long past its last heartbeat (heartbeats come every quarter).
+    pub lease_secs: u64,
+    /// How often expired leases are looked for.
+    pub reap_interval_secs: u64,
+}
+
+impl Default for EngineTuning {
+    fn default() -> Self {
+        Self { lease_secs: 30, reap_interval_secs: 5 }
+    }
+}
+
+/// The `[ecm]` table: image import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcmConfig {
+    /// Largest image accepted, in bytes.
+    pub max_image_bytes: u64,
+    /// Convert every imported image to this `qemu-img` format (e.g. `qcow2`); unset keeps the format.
+    pub convert_to: Option<String>,
+    /// Longest a whole download may take, in seconds.
+    pub download_timeout_secs: u64,
+    /// CPU seconds `qemu-img convert` may use.
+    pub convert_cpu_secs: u64,
+}
+
+impl Default for EcmConfig {
+    fn default() -> Self {
+        Self { max_image_bytes: 64 << 30, convert_to: None, download_timeout_secs: 3600, convert_cpu_secs: 1800 }
     }
 }
 
@@ -113,6 +153,9 @@ impl Default for Config {
             regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
             frozen_time: None,
             rate_limit: RateLimitConfig::default(),
+            concurrency: BTreeMap::new(),
+            ecm: EcmConfig::default(),
+            engine: EngineTuning::default(),
             accounts: Vec::new(),
         }
     }
@@ -142,6 +185,25 @@ impl Config {
             .unwrap_or_else(|| format!("http://{bound}"))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// What user-supplied URLs (callbacks, image URLs) may reach.
+    pub fn url_policy(&self) -> taskgate_engine::url_guard::UrlPolicy {
+        taskgate_engine::url_guard::UrlPolicy {
+            allow_private_targets: self.allow_private_callback_targets,
+            ..Default::default()
+        }
+    }
+
+    /// The clusters configured for an account.
+    pub fn clusters_of(&self, uin: &str) -> &[ClusterConfig] {
+        self.accounts.iter().find(|a| a.uin == uin).map(|a| a.clusters.as_slice()).unwrap_or_default()
+    }
+
+    /// The configured concurrency of a task kind named `product.kind`.
+    pub fn concurrency_of(&self, kind: &str) -> Option<usize> {
+        let (product, name) = kind.split_once('.')?;
+        self.concurrency.get(product)?.get(name).copied()
     }
 
     pub fn rate_per_second(&self, action: &str) -> u32 {

@@ -17,8 +17,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn healthz() -> impl IntoResponse {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+/// Liveness plus a database round trip: 503 when the store does not answer.
+async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let (status, body) = if app.database_ok().await {
+        (StatusCode::OK, r#"{"status":"ok","database":"ok"}"#)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable","database":"unreachable"}"#)
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {

@@ -58,7 +58,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
-    let mut config = Config::load(file).context("reading the configuration")?;
+    // figment's error keeps its detail in Display, which anyhow's context chain would drop.
+    let mut config = Config::load(file).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
     if accounts::ensure_default_account(&mut config)? {
         let account = &config.accounts[0];
         let credential = &account.credentials[0];
@@ -76,9 +77,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
-    let app = Arc::new(app::App::new(config)?);
+    let app = Arc::new(app::App::start(config).await?);
     println!("taskgate listening on http://{bound}");
-    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(app.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    app.shutdown().await;
     Ok(())
 }
 

@@ -33,6 +33,8 @@ error_codes! {
     InvalidParameter => "InvalidParameter",
     InvalidParameterTaskNotFound => "InvalidParameter.TaskNotFound",
     InvalidParameterValue => "InvalidParameterValue",
+    InvalidParameterValueImageNameDuplicate => "InvalidParameterValue.ImageNameDuplicate",
+    InvalidParameterValueInvaildPageParam => "InvalidParameterValue.InvaildPageParam",
     InvalidParameterValueInvalidFilter => "InvalidParameterValue.InvalidFilter",
     InvalidParameterValueTaskNotFound => "InvalidParameterValue.TaskNotFound",
     LimitExceeded => "LimitExceeded",

@@ -97,7 +97,9 @@ struct Tc3Material<'a> {
 fn host_without_port(host: &str) -> Option<&str> {
     let (name, port) = host.rsplit_once(':')?;
     let is_port = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    let is_bare_ipv6 = name.contains(':') && !name.ends_with(']');
+    // tccli puts the scheme in the Host header (`http://127.0.0.1:8080`).
+    let authority = name.rsplit_once("://").map_or(name, |(_, rest)| rest);
+    let is_bare_ipv6 = authority.contains(':') && !authority.ends_with(']');
     (is_port && !is_bare_ipv6).then_some(name)
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod envelope;
 mod error;
+mod idempotent;
 mod ratelimit;
 mod request;
 
@@ -95,7 +96,10 @@ async fn dispatch(
         service.check_account(&account, now)?;
         app.rate_limits.check(&account.uin, entry.name)?;
         let call = Call { account, region: parsed.region.clone(), now, request_id: request_id.to_owned() };
-        (entry.run)(&call, app, &parsed.params, parsed.encoding).await
+        match parsed.client_token.as_deref() {
+            Some(token) => idempotent::run_once(app, &call, entry, &parsed, token).await,
+            None => (entry.run)(&call, app, &parsed.params, parsed.encoding).await,
+        }
     }
     .await;
     (Some(service), result)

@@ -87,6 +87,10 @@ pub struct Call {
 }
 
 impl Call {
+    pub fn now_ms(&self) -> i64 {
+        self.now.saturating_mul(1000)
+    }
+
     /// Every tiw action names an SdkAppId, which must belong to the caller.
     pub fn require_sdk_app(&self, sdk_app_id: u64) -> Result<(), ApiError> {
         if self.account.owns_sdk_app(sdk_app_id) {
@@ -98,6 +102,77 @@ impl Call {
             ))
         }
     }
+}
+
+/// Tencent's `YYYY-MM-DD HH:MM:SS` timestamps are Beijing time (UTC+8), as the real service
+/// returns them.
+pub fn tencent_datetime(unix_seconds: i64) -> String {
+    const BEIJING: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+        Ok(offset) => offset,
+        Err(_) => panic!("UTC+8 is a valid offset"),
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .map(|t| t.to_offset(BEIJING))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// Some integer fields are sent as numeric strings even in JSON by the SDKs' own examples.
+pub fn u64_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Lenient;
+    impl serde::de::Visitor<'_> for Lenient {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an unsigned integer or a string of digits")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            v.trim().parse().map_err(|_| E::invalid_type(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+    deserializer.deserialize_any(Lenient)
+}
+
+/// The executors of every product's task kinds, to register with the engine.
+pub fn executors(
+    config: &crate::config::Config,
+    store: &taskgate_engine::Store,
+) -> anyhow::Result<Vec<(taskgate_engine::TaskKind, Arc<dyn taskgate_engine::Executor>)>> {
+    use anyhow::Context;
+    let refresh = tcss::refresh::RefreshExecutor {
+        store: store.clone(),
+        clusters: config.accounts.iter().map(|a| (a.uin.clone(), a.clusters.clone())).collect(),
+        collector: Arc::new(tcss::collect::DockerCollector),
+    };
+    let image_dir = config.data_dir.join("images");
+    let staging_dir = image_dir.join(".staging");
+    std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
+    let timeout = std::time::Duration::from_secs(config.ecm.download_timeout_secs);
+    let import = ecm::import::ImportExecutor {
+        store: store.clone(),
+        client: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), timeout)
+            .context("building the image download client")?,
+        settings: ecm::import::ImportSettings {
+            image_dir,
+            staging_dir,
+            max_image_bytes: config.ecm.max_image_bytes,
+            convert_to: config.ecm.convert_to.clone(),
+            inspect_limits: ecm::qemu::QemuLimits::INSPECT,
+            convert_limits: ecm::qemu::QemuLimits {
+                cpu_secs: config.ecm.convert_cpu_secs,
+                address_space_bytes: 2 << 30,
+                timeout,
+            },
+        },
+    };
+    Ok(vec![(tcss::refresh::REFRESH_KIND, Arc::new(refresh)), (ecm::import::IMPORT_KIND, Arc::new(import))])
 }
 
 /// A product action: its typed request is `Self`, its typed response `Response`.

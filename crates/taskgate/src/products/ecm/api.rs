@@ -1,10 +1,25 @@
 //! The ecm actions' typed requests, responses and handlers.
 
+use super::os_catalog;
+use super::store::{self, EcmStoreError, ImageRow, NewImage};
 use crate::app::App;
 use crate::gateway::ApiError;
-use crate::products::{Action, Call};
+use crate::products::{Action, Call, tencent_datetime};
 use serde::{Deserialize, Serialize};
 use tcapi::ErrorCode;
+use taskgate_engine::TaskState;
+
+impl From<EcmStoreError> for ApiError {
+    fn from(error: EcmStoreError) -> Self {
+        match error {
+            EcmStoreError::DuplicateName(name) => ApiError::new(
+                ErrorCode::InvalidParameterValueImageNameDuplicate,
+                format!("An image named `{name}` already exists in this account."),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,17 +30,127 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
-/// The filters DescribeCustomImageTask understands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageUrl {
+    #[serde(rename = "ImageFile")]
+    pub image_file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCustomImage {
+    #[serde(rename = "ImageName")]
+    pub image_name: String,
+    #[serde(rename = "Architecture")]
+    pub architecture: String,
+    #[serde(rename = "OsType")]
+    pub os_type: String,
+    #[serde(rename = "OsVersion")]
+    pub os_version: String,
+    #[serde(rename = "ImageDescription")]
+    pub image_description: Option<String>,
+    #[serde(rename = "InitFlag")]
+    pub init_flag: Option<String>,
+    #[serde(rename = "ImageUrls", default)]
+    pub image_urls: Vec<ImageUrl>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportCustomImageResponse {
+    #[serde(rename = "ImageId")]
+    pub image_id: String,
+    #[serde(rename = "TaskId")]
+    pub task_id: u64,
+}
+
+const MAX_NAME_CHARS: usize = 20;
+const MAX_DESCRIPTION_CHARS: usize = 60;
+const MAX_IMAGE_URLS: usize = 10;
+
+impl ImportCustomImage {
+    fn validate(&self) -> Result<(), ApiError> {
+        let name = self.image_name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(ApiError::invalid_value("ImageName", format!("must be 1 to {MAX_NAME_CHARS} characters")));
+        }
+        if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            return Err(ApiError::invalid_value("ImageName", "may hold only letters, digits, `-`, `_` and `.`"));
+        }
+        if self.image_description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
+            return Err(ApiError::invalid_value("ImageDescription", format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
+        }
+        if !os_catalog::ARCHITECTURES.contains(&self.architecture.as_str()) {
+            return Err(ApiError::invalid_value("Architecture", "must be x86_64 or i386"));
+        }
+        let versions = os_catalog::versions_of(&self.os_type).ok_or_else(|| {
+            ApiError::invalid_value("OsType", format!("`{}` is not an importable OS (see DescribeImportImageOs)", self.os_type))
+        })?;
+        if !versions.contains(&self.os_version.as_str()) {
+            return Err(ApiError::invalid_value(
+                "OsVersion",
+                format!("`{}` is not a version of {}: use one of {}", self.os_version, self.os_type, versions.join(", ")),
+            ));
+        }
+        if let Some(flag) = self.init_flag.as_deref().filter(|f| !matches!(*f, "cloudinit" | "nbd")) {
+            return Err(ApiError::invalid_value("InitFlag", format!("`{flag}` is not cloudinit or nbd")));
+        }
+        if self.image_urls.is_empty() {
+            return Err(ApiError::missing("ImageUrls"));
+        }
+        if self.image_urls.len() > MAX_IMAGE_URLS {
+            return Err(ApiError::invalid_value("ImageUrls", format!("at most {MAX_IMAGE_URLS} files")));
+        }
+        Ok(())
+    }
+}
+
+impl Action for ImportCustomImage {
+    const NAME: &'static str = "ImportCustomImage";
+    type Response = ImportCustomImageResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        self.validate()?;
+        for (i, url) in self.image_urls.iter().enumerate() {
+            app.url_policy.check(&url.image_file).await.map_err(|e| {
+                ApiError::invalid_value(&format!("ImageUrls.{i}.ImageFile"), e.to_string())
+            })?;
+        }
+        let image = NewImage {
+            account: call.account.uin.clone(),
+            image_name: self.image_name.trim().to_owned(),
+            description: self.image_description.unwrap_or_default(),
+            os_type: self.os_type,
+            os_version: self.os_version,
+            architecture: self.architecture,
+            init_flag: self.init_flag.unwrap_or_else(|| "cloudinit".into()),
+            urls: self.image_urls.into_iter().map(|u| u.image_file).collect(),
+        };
+        let (image_id, task_id) = store::create_import(&app.engine, image, call.now_ms()).await?;
+        Ok(ImportCustomImageResponse { image_id, task_id: task_id.unsigned_abs() })
+    }
+}
+
+/// `State` of an import task, from its engine task.
+fn task_state(row: &ImageRow) -> &'static str {
+    match row.task_state {
+        TaskState::Queued => "PENDING",
+        TaskState::Running => "PROCESSING",
+        TaskState::Succeeded => "SUCCESS",
+        TaskState::Failed | TaskState::Cancelled => "FAILED",
+    }
+}
+
+/// The filters DescribeCustomImageTask understands; several values of one filter are OR-ed,
+/// several filters AND-ed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageTaskFilter {
+enum ImageTaskFilter {
     TaskId(Vec<String>),
     ImageId(Vec<String>),
     ImageName(Vec<String>),
 }
 
 impl ImageTaskFilter {
-    const NAMES: &'static str = "task-id, image-id, image-name";
-
     fn parse(index: usize, filter: Filter) -> Result<Self, ApiError> {
         if filter.values.is_empty() {
             return Err(ApiError::missing(&format!("Filters.{index}.Values")));
@@ -36,8 +161,16 @@ impl ImageTaskFilter {
             "image-name" => Ok(Self::ImageName(filter.values)),
             other => Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!("The filter name `{other}` of `Filters.{index}.Name` is not supported: use one of {}.", Self::NAMES),
+                format!("The filter name `{other}` of `Filters.{index}.Name` is not supported: use task-id, image-id or image-name."),
             )),
+        }
+    }
+
+    fn matches(&self, row: &ImageRow) -> bool {
+        match self {
+            Self::TaskId(ids) => ids.iter().any(|id| id.trim().parse::<i64>().ok() == Some(row.task_id)),
+            Self::ImageId(ids) => ids.contains(&row.image_id),
+            Self::ImageName(names) => names.contains(&row.image_name),
         }
     }
 }
@@ -52,7 +185,7 @@ pub struct DescribeCustomImageTask {
 #[derive(Debug, Serialize)]
 pub struct ImageTask {
     #[serde(rename = "State")]
-    pub state: String,
+    pub state: &'static str,
     #[serde(rename = "Message")]
     pub message: Option<String>,
     #[serde(rename = "ImageName")]
@@ -69,21 +202,268 @@ pub struct DescribeCustomImageTaskResponse {
     pub total_count: u64,
 }
 
+/// The message of a task: `success`, the failure, or the progress so far.
+fn task_message(row: &ImageRow) -> Option<String> {
+    match row.task_state {
+        TaskState::Succeeded => Some("success".into()),
+        TaskState::Failed | TaskState::Cancelled => row.task_error.clone(),
+        TaskState::Queued => Some("waiting to start".into()),
+        TaskState::Running => {
+            let progress: serde_json::Value = row.task_progress.as_deref().and_then(|p| serde_json::from_str(p).ok())?;
+            let phase = progress.get("phase").and_then(|p| p.as_str()).unwrap_or("running");
+            let bytes = progress.get("bytes").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            Some(match progress.get("percent").and_then(serde_json::Value::as_u64) {
+                Some(percent) => format!("{phase}: {bytes} bytes ({percent}%)"),
+                None => format!("{phase}: {bytes} bytes"),
+            })
+        }
+    }
+}
+
 impl Action for DescribeCustomImageTask {
     const NAME: &'static str = "DescribeCustomImageTask";
     type Response = DescribeCustomImageTaskResponse;
 
-    async fn handle(self, _call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
         if self.filters.is_empty() {
             return Err(ApiError::missing("Filters"));
         }
-        let _filters = self
+        let filters = self
             .filters
             .into_iter()
             .enumerate()
             .map(|(i, f)| ImageTaskFilter::parse(i, f))
             .collect::<Result<Vec<_>, _>>()?;
-        // No import task can exist before ImportCustomImage lands (issue 5).
-        Ok(DescribeCustomImageTaskResponse { image_task_set: Vec::new(), total_count: 0 })
+        let tasks: Vec<ImageTask> = store::list_images(&app.store, &call.account.uin)
+            .await?
+            .into_iter()
+            .filter(|row| filters.iter().all(|f| f.matches(row)))
+            .map(|row| ImageTask {
+                state: task_state(&row),
+                message: task_message(&row),
+                create_time: tencent_datetime(row.created_at_ms / 1000),
+                image_name: row.image_name,
+            })
+            .collect();
+        Ok(DescribeCustomImageTaskResponse { total_count: tasks.len() as u64, image_task_set: tasks })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeImage {
+    #[serde(rename = "Filters", default)]
+    pub filters: Vec<Filter>,
+    #[serde(rename = "Offset")]
+    pub offset: Option<i64>,
+    #[serde(rename = "Limit")]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SrcImage {
+    pub image_id: String,
+    pub image_name: String,
+    pub image_os_name: String,
+    pub image_description: String,
+    pub region: String,
+    #[serde(rename = "RegionID")]
+    pub region_id: i64,
+    pub region_name: String,
+    pub instance_name: String,
+    pub instance_id: String,
+    pub image_type: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Image {
+    pub image_id: String,
+    pub image_name: String,
+    pub image_state: &'static str,
+    pub image_type: &'static str,
+    pub image_os_name: String,
+    pub image_description: String,
+    pub image_create_time: String,
+    pub architecture: String,
+    pub os_type: String,
+    pub os_version: String,
+    pub platform: String,
+    pub image_owner: i64,
+    /// Whole GB, rounded up, as ECM reports sizes.
+    pub image_size: i64,
+    pub src_image: SrcImage,
+    pub image_source: &'static str,
+    pub task_id: String,
+    pub is_support_cloud_init: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DescribeImageResponse {
+    #[serde(rename = "TotalCount")]
+    pub total_count: i64,
+    #[serde(rename = "ImageSet")]
+    pub image_set: Vec<Image>,
+}
+
+const MAX_IMAGE_FILTERS: usize = 10;
+
+/// DescribeImage's filters over imported (private) images.
+fn image_filter(index: usize, filter: &Filter) -> Result<Box<dyn Fn(&ImageRow) -> bool + Send + Sync + '_>, ApiError> {
+    let one_value = |what: &str| -> Result<String, ApiError> {
+        match filter.values.as_slice() {
+            [value] => Ok(value.to_lowercase()),
+            _ => Err(ApiError::invalid_value(&format!("Filters.{index}.Values"), format!("{what} takes exactly one value"))),
+        }
+    };
+    Ok(match filter.name.as_str() {
+        "image-id" => Box::new(|row: &ImageRow| filter.values.contains(&row.image_id)),
+        "image-type" => Box::new(|_: &ImageRow| filter.values.iter().any(|v| v == "PRIVATE_IMAGE")),
+        "image-name" => {
+            let needle = one_value("image-name")?;
+            Box::new(move |row: &ImageRow| row.image_name.to_lowercase().contains(&needle))
+        }
+        "image-os" => {
+            let needle = one_value("image-os")?;
+            Box::new(move |row: &ImageRow| os_name(row).to_lowercase().contains(&needle))
+        }
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValueInvalidFilter,
+                format!("The filter `{other}` of `Filters.{index}.Name` is not supported: use image-id, image-type, image-name or image-os."),
+            ));
+        }
+    })
+}
+
+fn os_name(row: &ImageRow) -> String {
+    let bits = if row.architecture == "i386" { "32" } else { "64" };
+    format!("{} {} {bits}位", row.os_type, row.os_version)
+}
+
+impl Action for DescribeImage {
+    const NAME: &'static str = "DescribeImage";
+    type Response = DescribeImageResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        if self.filters.len() > MAX_IMAGE_FILTERS {
+            return Err(ApiError::invalid_value("Filters", format!("at most {MAX_IMAGE_FILTERS} filters")));
+        }
+        let limit = self.limit.unwrap_or(20);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=100).contains(&limit) || offset < 0 {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValueInvaildPageParam,
+                "`Limit` must be between 1 and 100 and `Offset` at least 0.",
+            ));
+        }
+        let filters =
+            self.filters.iter().enumerate().map(|(i, f)| image_filter(i, f)).collect::<Result<Vec<_>, _>>()?;
+        let owner = call.account.uin.parse::<i64>().unwrap_or(0);
+        let rows: Vec<ImageRow> = store::list_images(&app.store, &call.account.uin)
+            .await?
+            .into_iter()
+            .filter(|row| filters.iter().all(|f| f(row)))
+            .collect();
+        let total_count = rows.len() as i64;
+        let image_set = rows
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(20))
+            .map(|row| {
+                let state = match (row.imported, row.task_state) {
+                    (true, _) => "NORMAL",
+                    (false, TaskState::Failed | TaskState::Cancelled) => "IMPORTFAILED",
+                    (false, _) => "IMPORTING",
+                };
+                const GIB: i64 = 1 << 30;
+                Image {
+                    image_os_name: os_name(&row),
+                    image_state: state,
+                    image_type: "PRIVATE_IMAGE",
+                    image_create_time: tencent_datetime(row.created_at_ms / 1000),
+                    platform: row.os_type.clone(),
+                    image_owner: owner,
+                    image_size: row.size_bytes.map_or(0, |b| (b + GIB - 1) / GIB),
+                    src_image: SrcImage {
+                        image_id: String::new(),
+                        image_name: String::new(),
+                        image_os_name: String::new(),
+                        image_description: String::new(),
+                        region: String::new(),
+                        region_id: 0,
+                        region_name: String::new(),
+                        instance_name: String::new(),
+                        instance_id: String::new(),
+                        image_type: String::new(),
+                    },
+                    image_source: "EXTERNAL_IMPORT",
+                    task_id: if state == "NORMAL" { String::new() } else { row.task_id.to_string() },
+                    is_support_cloud_init: row.init_flag == "cloudinit",
+                    image_id: row.image_id,
+                    image_name: row.image_name,
+                    image_description: row.description,
+                    architecture: row.architecture,
+                    os_type: row.os_type,
+                    os_version: row.os_version,
+                }
+            })
+            .collect();
+        Ok(DescribeImageResponse { total_count, image_set })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeImportImageOs {}
+
+#[derive(Debug, Serialize)]
+pub struct ImageOsList {
+    #[serde(rename = "Windows")]
+    pub windows: Vec<&'static str>,
+    #[serde(rename = "Linux")]
+    pub linux: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OsVersion {
+    #[serde(rename = "OsName")]
+    pub os_name: &'static str,
+    #[serde(rename = "OsVersions")]
+    pub os_versions: Vec<&'static str>,
+    #[serde(rename = "Architecture")]
+    pub architecture: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DescribeImportImageOsResponse {
+    #[serde(rename = "ImportImageOsListSupported")]
+    pub import_image_os_list_supported: ImageOsList,
+    #[serde(rename = "ImportImageOsVersionSet")]
+    pub import_image_os_version_set: Vec<OsVersion>,
+}
+
+impl Action for DescribeImportImageOs {
+    const NAME: &'static str = "DescribeImportImageOs";
+    type Response = DescribeImportImageOsResponse;
+
+    async fn handle(self, _call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
+        let names = |list: &[(&'static str, &[&str])]| list.iter().map(|(n, _)| *n).collect();
+        Ok(DescribeImportImageOsResponse {
+            import_image_os_list_supported: ImageOsList {
+                windows: names(os_catalog::WINDOWS),
+                linux: names(os_catalog::LINUX),
+            },
+            import_image_os_version_set: os_catalog::LINUX
+                .iter()
+                .chain(os_catalog::WINDOWS)
+                .map(|(name, versions)| OsVersion {
+                    os_name: name,
+                    os_versions: versions.to_vec(),
+                    architecture: os_catalog::ARCHITECTURES.to_vec(),
+                })
+                .collect(),
+        })
     }
 }

@@ -1,9 +1,13 @@
 //! The tcss actions' typed requests, responses and handlers.
 
+use super::inventory::Inventory;
+use super::store::{self, RefreshTaskRow, TcssStoreError};
 use crate::app::App;
 use crate::gateway::ApiError;
-use crate::products::{Action, Call};
+use crate::products::{Action, Call, tencent_datetime, u64_or_numeric_string};
 use serde::{Deserialize, Serialize};
+use tcapi::ErrorCode;
+use taskgate_engine::TaskState;
 
 /// `TaskStatus` of a refresh task as the seed enumerates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +24,75 @@ pub enum RefreshTaskStatus {
     NoExist,
 }
 
+impl From<TaskState> for RefreshTaskStatus {
+    fn from(state: TaskState) -> Self {
+        match state {
+            // A task waiting for a retry is queued again: not started, from the user's view.
+            TaskState::Queued => Self::New,
+            TaskState::Running => Self::Running,
+            TaskState::Succeeded => Self::Finish,
+            TaskState::Failed | TaskState::Cancelled => Self::Error,
+        }
+    }
+}
+
+impl From<TcssStoreError> for ApiError {
+    fn from(error: TcssStoreError) -> Self {
+        match error {
+            TcssStoreError::Unfinished { task_id } => ApiError::new(
+                ErrorCode::OperationDenied,
+                format!("Refresh task {task_id} is still unfinished; a new one can be created when it ends."),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefreshTask {
+    #[serde(rename = "ClusterIDs", default)]
+    pub cluster_ids: Vec<String>,
+    #[serde(rename = "IsSyncListOnly", default)]
+    pub is_sync_list_only: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreateRefreshTaskResponse {
+    #[serde(rename = "TaskId")]
+    pub task_id: u64,
+    #[serde(rename = "CreateResult")]
+    pub create_result: &'static str,
+    #[serde(rename = "NewTaskID")]
+    pub new_task_id: String,
+}
+
+impl Action for CreateRefreshTask {
+    const NAME: &'static str = "CreateRefreshTask";
+    type Response = CreateRefreshTaskResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let configured = app.config.clusters_of(&call.account.uin);
+        let cluster_ids = if self.cluster_ids.is_empty() {
+            configured.iter().map(|c| c.id.clone()).collect()
+        } else {
+            for (i, id) in self.cluster_ids.iter().enumerate() {
+                if !configured.iter().any(|c| c.id == *id) {
+                    return Err(ApiError::invalid_value(&format!("ClusterIDs.{i}"), format!("the cluster `{id}` does not exist")));
+                }
+            }
+            self.cluster_ids
+        };
+        let created =
+            store::create_refresh_task(&app.engine, &call.account.uin, cluster_ids, self.is_sync_list_only, call.now_ms()).await?;
+        Ok(CreateRefreshTaskResponse {
+            task_id: created.task_id.unsigned_abs(),
+            create_result: "Succ",
+            new_task_id: created.new_task_id,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescribeUnfinishRefreshTask {}
@@ -30,14 +103,346 @@ pub struct DescribeUnfinishRefreshTaskResponse {
     pub task_id: u64,
     #[serde(rename = "TaskStatus")]
     pub task_status: RefreshTaskStatus,
+    #[serde(rename = "NewTaskID", skip_serializing_if = "Option::is_none")]
+    pub new_task_id: Option<String>,
 }
 
 impl Action for DescribeUnfinishRefreshTask {
     const NAME: &'static str = "DescribeUnfinishRefreshTask";
     type Response = DescribeUnfinishRefreshTaskResponse;
 
-    async fn handle(self, _call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
-        // No refresh task can exist before CreateRefreshTask lands (issue 6).
-        Ok(DescribeUnfinishRefreshTaskResponse { task_id: 0, task_status: RefreshTaskStatus::NoExist })
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        Ok(match store::latest_task(&app.store, &call.account.uin).await? {
+            Some(RefreshTaskRow { task_id, new_task_id, state }) => DescribeUnfinishRefreshTaskResponse {
+                task_id: task_id.unsigned_abs(),
+                task_status: state.into(),
+                new_task_id: Some(new_task_id),
+            },
+            None => DescribeUnfinishRefreshTaskResponse { task_id: 0, task_status: RefreshTaskStatus::NoExist, new_task_id: None },
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeRefreshTask {
+    /// The SDK's own example sends it as a numeric string.
+    #[serde(rename = "TaskId", deserialize_with = "u64_or_numeric_string")]
+    pub task_id: u64,
+    #[serde(rename = "NewTaskID")]
+    pub new_task_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DescribeRefreshTaskResponse {
+    #[serde(rename = "TaskStatus")]
+    pub task_status: RefreshTaskStatus,
+}
+
+impl Action for DescribeRefreshTask {
+    const NAME: &'static str = "DescribeRefreshTask";
+    type Response = DescribeRefreshTaskResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let new_task_id = self.new_task_id.as_deref().filter(|id| !id.is_empty());
+        let task = store::find_task(&app.store, &call.account.uin, self.task_id, new_task_id).await?;
+        Ok(DescribeRefreshTaskResponse {
+            task_status: task.map_or(RefreshTaskStatus::NoExist, |t| t.state.into()),
+        })
+    }
+}
+
+async fn inventory(call: &Call, app: &App) -> Result<Option<(Inventory, i64)>, ApiError> {
+    Ok(store::load_inventory(&app.store, &call.account.uin).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeAssetSummary {}
+
+/// The summary counts; counts of what taskgate does not scan (vulnerabilities, viruses,
+/// processes, ports…) are 0.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeAssetSummaryResponse {
+    pub app_cnt: u64,
+    pub container_cnt: u64,
+    pub container_pause: u64,
+    pub container_running: u64,
+    pub container_stop: u64,
+    pub create_time: String,
+    pub db_cnt: u64,
+    pub image_cnt: u64,
+    pub host_online: u64,
+    pub host_cnt: u64,
+    pub image_has_risk_info_cnt: u64,
+    pub image_has_virus_cnt: u64,
+    pub image_has_vuls_cnt: u64,
+    pub image_untrust_cnt: u64,
+    pub listen_port_cnt: u64,
+    pub process_cnt: u64,
+    pub web_service_cnt: u64,
+    pub latest_image_scan_time: String,
+    pub image_unsafe_cnt: u64,
+    pub host_un_install_cnt: u64,
+    pub super_node_cnt: u64,
+    pub super_node_running_cnt: u64,
+    pub today_new_image_cnt: u64,
+    pub today_unsafe_image_cnt: u64,
+    pub recommended_fix_image_cnt: u64,
+    pub scanned_image_cnt: u64,
+    pub un_scanned_image_cnt: u64,
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl Action for DescribeAssetSummary {
+    const NAME: &'static str = "DescribeAssetSummary";
+    type Response = DescribeAssetSummaryResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let Some((inventory, refreshed_at_ms)) = inventory(call, app).await? else {
+            return Ok(DescribeAssetSummaryResponse::default());
+        };
+        let hosts = host_list(&inventory);
+        let containers: Vec<_> = inventory.clusters.iter().flat_map(|c| &c.containers).collect();
+        let with_state = |state: &str| count(containers.iter().filter(|c| c.state == state).count());
+        let images = count(inventory.clusters.iter().map(|c| c.images.len()).sum());
+        Ok(DescribeAssetSummaryResponse {
+            container_cnt: count(containers.len()),
+            container_running: with_state("running"),
+            container_pause: with_state("paused"),
+            container_stop: with_state("exited") + with_state("dead") + with_state("created"),
+            create_time: tencent_datetime(refreshed_at_ms / 1000),
+            image_cnt: images,
+            un_scanned_image_cnt: images,
+            host_cnt: count(hosts.len()),
+            host_online: count(hosts.iter().filter(|h| h.status == "RUNNING").count()),
+            ..Default::default()
+        })
+    }
+}
+
+/// `Limit`/`Offset` paging of the asset lists (tcss defaults: 10 per page, at most 100).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetPage {
+    #[serde(rename = "Limit")]
+    pub limit: Option<u64>,
+    #[serde(rename = "Offset")]
+    pub offset: Option<u64>,
+}
+
+impl AssetPage {
+    fn apply<T>(&self, items: Vec<T>) -> Result<(Vec<T>, u64), ApiError> {
+        let limit = self.limit.unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid_value("Limit", format!("must be between 1 and 100, got {limit}")));
+        }
+        let total = count(items.len());
+        let offset = usize::try_from(self.offset.unwrap_or(0)).unwrap_or(usize::MAX);
+        let page = items.into_iter().skip(offset).take(usize::try_from(limit).unwrap_or(100)).collect();
+        Ok((page, total))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostInfo {
+    #[serde(rename = "HostID")]
+    pub host_id: String,
+    #[serde(rename = "HostIP")]
+    pub host_ip: String,
+    pub host_name: String,
+    pub docker_version: String,
+    pub image_cnt: u64,
+    pub container_cnt: u64,
+    pub status: &'static str,
+    pub machine_type: &'static str,
+    #[serde(rename = "ClusterID")]
+    pub cluster_id: String,
+    pub cluster_name: String,
+    pub cluster_accessed_status: &'static str,
+    pub cluster_accessed_error_reason: String,
+    pub cores_cnt: u64,
+}
+
+/// The host taskgate runs on, then each cluster's nodes (or the cluster itself when it could
+/// not be reached and so has no known nodes).
+fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
+    let host = &inventory.host;
+    let mut hosts = vec![HostInfo {
+        host_id: format!("host-{}", host.hostname),
+        host_ip: host.ips.first().cloned().unwrap_or_default(),
+        host_name: host.hostname.clone(),
+        status: "RUNNING",
+        machine_type: "OTHERCLOUD",
+        cluster_accessed_status: "",
+        cores_cnt: u64::from(host.cpu_count),
+        ..Default::default()
+    }];
+    for cluster in &inventory.clusters {
+        let status = if cluster.reachable { "RUNNING" } else { "OFFLINE" };
+        let accessed = if cluster.reachable { "AccessedNormal" } else { "AccessedException" };
+        let base = HostInfo {
+            docker_version: cluster.runtime_version.clone().unwrap_or_default(),
+            image_cnt: count(cluster.images.len()),
+            container_cnt: count(cluster.containers.len()),
+            status,
+            machine_type: "OTHERCLOUD",
+            cluster_id: cluster.cluster_id.clone(),
+            cluster_name: cluster.name.clone(),
+            cluster_accessed_status: accessed,
+            cluster_accessed_error_reason: cluster.error.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        if cluster.nodes.is_empty() {
+            hosts.push(HostInfo { host_id: format!("{}-node", cluster.cluster_id), host_name: cluster.name.clone(), ..base });
+        } else {
+            hosts.extend(cluster.nodes.iter().map(|node| HostInfo {
+                host_id: format!("{}-{}", cluster.cluster_id, node.name),
+                host_name: node.name.clone(),
+                cores_cnt: u64::from(node.cpu_count),
+                ..base.clone()
+            }));
+        }
+    }
+    hosts
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssetList<T> {
+    #[serde(rename = "List")]
+    pub list: Vec<T>,
+    #[serde(rename = "TotalCount")]
+    pub total_count: u64,
+}
+
+pub struct DescribeAssetHostList(AssetPage);
+
+impl<'de> Deserialize<'de> for DescribeAssetHostList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        AssetPage::deserialize(d).map(Self)
+    }
+}
+
+impl Action for DescribeAssetHostList {
+    const NAME: &'static str = "DescribeAssetHostList";
+    type Response = AssetList<HostInfo>;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let hosts = inventory(call, app).await?.map(|(inv, _)| host_list(&inv)).unwrap_or_default();
+        let (list, total_count) = self.0.apply(hosts)?;
+        Ok(AssetList { list, total_count })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInfo {
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    pub container_name: String,
+    /// Upper-case engine state, as tcss reports it (`RUNNING`, `EXITED`, …).
+    pub status: String,
+    pub create_time: String,
+    pub image_name: String,
+    #[serde(rename = "HostID")]
+    pub host_id: String,
+    pub host_name: String,
+    #[serde(rename = "ClusterID")]
+    pub cluster_id: String,
+    pub cluster_name: String,
+}
+
+pub struct DescribeAssetContainerList(AssetPage);
+
+impl<'de> Deserialize<'de> for DescribeAssetContainerList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        AssetPage::deserialize(d).map(Self)
+    }
+}
+
+impl Action for DescribeAssetContainerList {
+    const NAME: &'static str = "DescribeAssetContainerList";
+    type Response = AssetList<ContainerInfo>;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let containers = inventory(call, app)
+            .await?
+            .map(|(inv, _)| {
+                inv.clusters
+                    .iter()
+                    .flat_map(|cluster| {
+                        let node = cluster.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+                        cluster.containers.iter().map(move |c| ContainerInfo {
+                            container_id: c.id.clone(),
+                            container_name: c.name.clone(),
+                            status: c.state.to_ascii_uppercase(),
+                            create_time: tencent_datetime(c.created_at),
+                            image_name: c.image.clone(),
+                            host_id: format!("{}-{node}", cluster.cluster_id),
+                            host_name: node.clone(),
+                            cluster_id: cluster.cluster_id.clone(),
+                            cluster_name: cluster.name.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (list, total_count) = self.0.apply(containers)?;
+        Ok(AssetList { list, total_count })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImagesInfo {
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub image_name: String,
+    pub create_time: String,
+    pub size: u64,
+    pub host_cnt: u64,
+    pub container_cnt: u64,
+    pub scan_status: &'static str,
+}
+
+pub struct DescribeAssetImageList(AssetPage);
+
+impl<'de> Deserialize<'de> for DescribeAssetImageList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        AssetPage::deserialize(d).map(Self)
+    }
+}
+
+impl Action for DescribeAssetImageList {
+    const NAME: &'static str = "DescribeAssetImageList";
+    type Response = AssetList<ImagesInfo>;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let images = inventory(call, app)
+            .await?
+            .map(|(inv, _)| {
+                inv.clusters
+                    .iter()
+                    .flat_map(|cluster| {
+                        cluster.images.iter().map(|i| ImagesInfo {
+                            image_id: i.id.clone(),
+                            image_name: i.repo_tags.first().cloned().unwrap_or_else(|| "<none>".into()),
+                            create_time: tencent_datetime(i.created_at),
+                            size: i.size_bytes,
+                            host_cnt: 1,
+                            container_cnt: u64::try_from(i.containers).unwrap_or(0),
+                            scan_status: "SCAN_PENDING",
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (list, total_count) = self.0.apply(images)?;
+        Ok(AssetList { list, total_count })
     }
 }

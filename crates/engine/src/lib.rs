@@ -1,0 +1,27 @@
+//! taskgate's durable task machinery: the database ([`store`]), tasks ([`task`]) and the
+//! engine that runs them ([`engine`]), the callback [`outbox`], the [`url_guard`] for
+//! user-supplied URLs, object storage ([`objects`]) and ClientToken [`idempotency`].
+
+pub mod clock;
+pub mod engine;
+pub mod idempotency;
+pub mod objects;
+pub mod outbox;
+pub mod store;
+pub mod task;
+pub mod url_guard;
+
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
+pub use engine::{
+    CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass,
+    ExecError, Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
+};
+pub use outbox::{Callback, Outbox, OutboxConfig};
+pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
+pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};
+
+/// Installs ring as the process's TLS crypto provider (this crate's HTTP clients are built
+/// without a built-in one, to avoid compiling aws-lc). Harmless when one is already set.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

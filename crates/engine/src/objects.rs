@@ -1,0 +1,489 @@
+//! Object storage for task outputs: the local "public bucket" directory (served read-only by
+//! the HTTP layer at `{public_url}/files/{key}`, swept after a retention period recorded in
+//! the database) and S3-compatible endpoints (Tencent COS is one) chosen by a request's
+//! COS parameters.
+
+use std::{
+    collections::HashMap,
+    path::{Path as FsPath, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+use object_store::{
+    ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
+    local::LocalFileSystem, path::Path,
+};
+use sqlx::Row as _;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::{Clock, SystemClock, duration_ms},
+    on_pool,
+    store::{Store, StoreError},
+};
+
+/// One S3-compatible endpoint serving the buckets of a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Endpoint {
+    /// The COS/S3 region this endpoint serves, e.g. `ap-guangzhou`.
+    pub region: String,
+    /// e.g. `https://cos.ap-guangzhou.myqcloud.com` or `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `true`: `{endpoint}/{bucket}/{key}`; `false`: `{bucket}.{endpoint host}/{key}`.
+    pub path_style: bool,
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectsConfig {
+    /// Root directory of the local public bucket.
+    pub local_dir: PathBuf,
+    /// The server's externally visible base URL; local objects are at `{public_url}/files/{key}`.
+    pub public_url: String,
+    /// How long local public objects live.
+    pub retention: Duration,
+    pub sweep_interval: Duration,
+    pub s3: Vec<S3Endpoint>,
+}
+
+impl ObjectsConfig {
+    pub fn new(local_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Self {
+            local_dir: local_dir.into(),
+            public_url: public_url.into(),
+            retention: Duration::from_secs(3 * 24 * 3600),
+            sweep_interval: Duration::from_secs(60),
+            s3: Vec::new(),
+        }
+    }
+}
+
+/// A product request's COS parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CosTarget {
+    pub bucket: String,
+    pub region: String,
+    pub target_dir: Option<String>,
+    /// A CDN domain to use in returned URLs instead of the endpoint's.
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectsError {
+    #[error("no storage endpoint is configured for region {0:?}")]
+    UnknownRegion(String),
+    #[error("invalid bucket name {0:?}")]
+    InvalidBucket(String),
+    #[error("invalid target directory {dir:?}: {reason}")]
+    InvalidTargetDir { dir: String, reason: &'static str },
+    #[error("invalid object name {0:?}")]
+    InvalidName(String),
+    #[error("invalid endpoint URL {0:?}")]
+    InvalidEndpoint(String),
+    #[error("object storage: {0}")]
+    Backend(#[from] object_store::Error),
+    #[error("reading the object's content failed: {0}")]
+    Source(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("local bucket directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where a task writes its objects: a store, a key prefix, and how keys become URLs.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    store: Arc<dyn ObjectStore>,
+    prefix: Vec<String>,
+    url_base: String,
+    /// Objects of the local public bucket expire; customer buckets are the customer's.
+    expires: bool,
+}
+
+impl Destination {
+    /// A destination `sub` levels deeper, e.g. per task id.
+    pub fn join(&self, sub: &str) -> Result<Self, ObjectsError> {
+        let mut d = self.clone();
+        d.prefix.extend(relative_segments(sub).map_err(|reason| {
+            ObjectsError::InvalidTargetDir {
+                dir: sub.into(),
+                reason,
+            }
+        })?);
+        Ok(d)
+    }
+
+    pub fn key_for(&self, name: &str) -> Result<String, ObjectsError> {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(ObjectsError::InvalidName(name.into()));
+        }
+        let mut parts = self.prefix.clone();
+        parts.push(name.to_owned());
+        Ok(parts.join("/"))
+    }
+
+    pub fn url_for_key(&self, key: &str) -> String {
+        format!("{}/{}", self.url_base.trim_end_matches('/'), key)
+    }
+}
+
+/// An object that was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub url: String,
+    pub size: u64,
+}
+
+/// Splits a user-supplied relative directory into segments; `None`-like inputs give none.
+fn relative_segments(dir: &str) -> Result<Vec<String>, &'static str> {
+    if dir.starts_with('/') || dir.starts_with('\\') {
+        return Err("must be relative");
+    }
+    let mut out = Vec::new();
+    for seg in dir.split('/') {
+        match seg {
+            "" => {}
+            "." | ".." => return Err("must not contain . or .. segments"),
+            s if s.contains('\\') || s.chars().any(char::is_control) => {
+                return Err("contains a forbidden character");
+            }
+            s => out.push(s.to_owned()),
+        }
+    }
+    Ok(out)
+}
+
+fn valid_bucket(bucket: &str) -> bool {
+    (1..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.'])
+}
+
+struct Inner {
+    config: ObjectsConfig,
+    local: Arc<LocalFileSystem>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    buckets: Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>,
+    stop: CancellationToken,
+    sweeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Object storage service. Cheap to clone.
+#[derive(Clone)]
+pub struct Objects {
+    inner: Arc<Inner>,
+}
+
+impl Objects {
+    pub fn new(store: Store, config: ObjectsConfig) -> Result<Self, ObjectsError> {
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        store: Store,
+        config: ObjectsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ObjectsError> {
+        crate::install_crypto_provider();
+        std::fs::create_dir_all(&config.local_dir)?;
+        let local = Arc::new(
+            LocalFileSystem::new_with_prefix(&config.local_dir)?.with_automatic_cleanup(true),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                local,
+                store,
+                clock,
+                buckets: Mutex::new(HashMap::new()),
+                stop: CancellationToken::new(),
+                sweeper: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The directory the HTTP layer serves at `/files/`.
+    pub fn local_root(&self) -> &FsPath {
+        &self.inner.config.local_dir
+    }
+
+    /// The local public bucket under `prefix` (e.g. `"tiw/snapshots"`).
+    pub fn public_bucket(&self, prefix: &str) -> Result<Destination, ObjectsError> {
+        let segments =
+            relative_segments(prefix).map_err(|reason| ObjectsError::InvalidTargetDir {
+                dir: prefix.into(),
+                reason,
+            })?;
+        Ok(Destination {
+            store: self.inner.local.clone(),
+            prefix: segments,
+            url_base: format!(
+                "{}/files",
+                self.inner.config.public_url.trim_end_matches('/')
+            ),
+            expires: true,
+        })
+    }
+
+    /// The customer bucket a request's COS parameter names, on the endpoint configured for
+    /// its region. URLs use `Domain` when given.
+    pub fn cos_destination(&self, cos: &CosTarget) -> Result<Destination, ObjectsError> {
+        if !valid_bucket(&cos.bucket) {
+            return Err(ObjectsError::InvalidBucket(cos.bucket.clone()));
+        }
+        let dir = cos.target_dir.as_deref().unwrap_or("");
+        let prefix = relative_segments(dir).map_err(|reason| ObjectsError::InvalidTargetDir {
+            dir: dir.into(),
+            reason,
+        })?;
+        let endpoint = self
+            .inner
+            .config
+            .s3
+            .iter()
+            .find(|e| e.region == cos.region)
+            .ok_or_else(|| ObjectsError::UnknownRegion(cos.region.clone()))?;
+        let store = self.bucket_store(endpoint, &cos.bucket)?;
+        let url_base = match cos
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            Some(d) if d.starts_with("http://") || d.starts_with("https://") => d.to_owned(),
+            Some(d) => format!("https://{d}"),
+            None => endpoint_object_base(endpoint, &cos.bucket)?,
+        };
+        Ok(Destination {
+            store,
+            prefix,
+            url_base,
+            expires: false,
+        })
+    }
+
+    fn bucket_store(
+        &self,
+        endpoint: &S3Endpoint,
+        bucket: &str,
+    ) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+        let key = (endpoint.region.clone(), bucket.to_owned());
+        let mut buckets = self
+            .inner
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = buckets.get(&key) {
+            return Ok(s.clone());
+        }
+        let s3 = AmazonS3Builder::new()
+            .with_endpoint(endpoint.endpoint.trim_end_matches('/'))
+            .with_region(&endpoint.region)
+            .with_bucket_name(bucket)
+            .with_access_key_id(&endpoint.access_key_id)
+            .with_secret_access_key(&endpoint.secret_access_key)
+            .with_virtual_hosted_style_request(!endpoint.path_style)
+            .with_allow_http(endpoint.allow_http)
+            .build()?;
+        let s3: Arc<dyn ObjectStore> = Arc::new(s3);
+        buckets.insert(key, s3.clone());
+        Ok(s3)
+    }
+
+    /// Writes a small object in one request.
+    pub async fn put(
+        &self,
+        dest: &Destination,
+        name: &str,
+        bytes: Bytes,
+    ) -> Result<StoredObject, ObjectsError> {
+        let key = dest.key_for(name)?;
+        let size = bytes.len() as u64;
+        self.record_expiry(dest, &key).await?;
+        dest.store
+            .put(&Path::from(key.as_str()), PutPayload::from_bytes(bytes))
+            .await?;
+        Ok(StoredObject {
+            url: dest.url_for_key(&key),
+            key,
+            size,
+        })
+    }
+
+    /// Streams an object of any size as a multipart upload; at most a few parts are in
+    /// memory at once. A failing source aborts the upload.
+    pub async fn put_stream<S, E>(
+        &self,
+        dest: &Destination,
+        name: &str,
+        mut source: S,
+    ) -> Result<StoredObject, ObjectsError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        const PARALLEL_PARTS: usize = 4;
+        let key = dest.key_for(name)?;
+        self.record_expiry(dest, &key).await?;
+        let upload = dest.store.put_multipart(&Path::from(key.as_str())).await?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut size = 0u64;
+        while let Some(chunk) = source.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(ObjectsError::Source(e.to_string()));
+                }
+            };
+            size += chunk.len() as u64;
+            if let Err(e) = writer.wait_for_capacity(PARALLEL_PARTS).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+            writer.put(chunk);
+        }
+        writer.finish().await?;
+        Ok(StoredObject {
+            url: dest.url_for_key(&key),
+            key,
+            size,
+        })
+    }
+
+    pub async fn get(&self, dest: &Destination, key: &str) -> Result<Bytes, ObjectsError> {
+        Ok(dest.store.get(&Path::from(key)).await?.bytes().await?)
+    }
+
+    /// The expiry is recorded before the write, so a crash between the two leaves at worst a
+    /// row pointing at nothing, never an object nobody will delete.
+    async fn record_expiry(&self, dest: &Destination, key: &str) -> Result<(), ObjectsError> {
+        if !dest.expires {
+            return Ok(());
+        }
+        let at = self
+            .inner
+            .clock
+            .now_ms()
+            .saturating_add(duration_ms(self.inner.config.retention));
+        on_pool!(self.inner.store.writer(), p => sqlx::query(
+            "INSERT INTO tg_object_expiry (object_key, expires_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (object_key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(p)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Deletes local public objects past their retention; returns how many.
+    pub async fn sweep_expired(&self) -> Result<u64, ObjectsError> {
+        let now = self.inner.clock.now_ms();
+        let mut total = 0;
+        loop {
+            let keys: Vec<String> = on_pool!(self.inner.store.reader(), p => sqlx::query(
+                "SELECT object_key FROM tg_object_expiry WHERE expires_at_ms <= $1 ORDER BY expires_at_ms LIMIT 500",
+            )
+            .bind(now)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::from)?
+            .iter()
+            .map(|r| r.try_get("object_key"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)?);
+            if keys.is_empty() {
+                return Ok(total);
+            }
+            for key in &keys {
+                match self.inner.local.delete(&Path::from(key.as_str())).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                on_pool!(self.inner.store.writer(), p => sqlx::query(
+                    "DELETE FROM tg_object_expiry WHERE object_key = $1 AND expires_at_ms <= $2",
+                )
+                .bind(key.as_str())
+                .bind(now)
+                .execute(p)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected());
+                total += 1;
+            }
+        }
+    }
+
+    /// Sweeps every `sweep_interval` until [`Objects::shutdown`].
+    pub fn start_sweeper(&self) {
+        let mut slot = self
+            .inner
+            .sweeper
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_some() {
+            return;
+        }
+        let me = self.clone();
+        *slot = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(
+                me.inner
+                    .config
+                    .sweep_interval
+                    .max(Duration::from_millis(10)),
+            );
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = me.inner.stop.cancelled() => return,
+                }
+                match me.sweep_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "swept expired public objects"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired objects failed"),
+                }
+            }
+        }));
+    }
+
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        let handle = self
+            .inner
+            .sweeper
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+}
+
+fn endpoint_object_base(e: &S3Endpoint, bucket: &str) -> Result<String, ObjectsError> {
+    let base = e.endpoint.trim_end_matches('/');
+    if e.path_style {
+        return Ok(format!("{base}/{bucket}"));
+    }
+    let url =
+        reqwest::Url::parse(base).map_err(|_| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Ok(format!("{}://{bucket}.{host}{port}", url.scheme()))
+}

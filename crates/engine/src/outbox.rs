@@ -1,0 +1,461 @@
+//! The callback outbox: callbacks are recorded in the transaction that finishes their task
+//! and delivered at least once (POST, retried with backoff until a 2xx), surviving restarts.
+//! Every delivery of one callback carries the same `X-Taskgate-Event-Id`.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use reqwest::Method;
+use serde_json::Value;
+use sqlx::Row as _;
+use tokio::{
+    sync::{Notify, Semaphore},
+    task::JoinHandle,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
+    on_pool, on_tx,
+    store::{Pool, Store, StoreError, Tx},
+    task::TaskId,
+    url_guard::{GuardedClient, guard_error},
+};
+
+/// The header carrying the stable event id.
+pub const EVENT_ID_HEADER: &str = "X-Taskgate-Event-Id";
+
+/// A callback to deliver: a JSON body POSTed to `url`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Callback {
+    pub url: String,
+    pub body: Value,
+    /// Generated when `None`. Products that put the id in the body choose it themselves.
+    pub event_id: Option<String>,
+}
+
+impl Callback {
+    pub fn new(url: impl Into<String>, body: Value) -> Self {
+        Self {
+            url: url.into(),
+            body,
+            event_id: None,
+        }
+    }
+
+    pub fn with_event_id(mut self, id: impl Into<String>) -> Self {
+        self.event_id = Some(id.into());
+        self
+    }
+}
+
+/// A repeated event id is the same event: recording it twice must not fail the
+/// transaction that finishes a task.
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO tg_outbox (event_id, task_id, url, body, state, created_at_ms, \
+     next_attempt_at_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (event_id) DO NOTHING";
+
+/// Claiming pushes `next_attempt_at_ms` past the delivery timeout, so a delivery whose node
+/// died is retried by anyone once that passes.
+const CLAIM_SQLITE: &str = "UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
+     WHERE event_id IN (SELECT event_id FROM tg_outbox WHERE state = 'pending' AND next_attempt_at_ms <= $2 \
+     ORDER BY next_attempt_at_ms LIMIT $3) RETURNING event_id, url, body, attempts";
+
+const CLAIM_POSTGRES: &str = "UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
+     WHERE event_id IN (SELECT event_id FROM tg_outbox WHERE state = 'pending' AND next_attempt_at_ms <= $2 \
+     ORDER BY next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING event_id, url, body, attempts";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Given up: too many attempts, or the URL is refused by the guard.
+    Dead,
+}
+
+/// A stored callback, for inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub event_id: String,
+    pub task_id: Option<TaskId>,
+    pub url: String,
+    pub body: Value,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Deliveries in flight at once (to any receivers).
+    pub concurrency: usize,
+    pub claim_batch: u32,
+    /// How often to look for due retries and other nodes' callbacks.
+    pub poll_interval: Duration,
+    /// Per-request timeout; a claimed delivery is retried by others after twice this.
+    pub request_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// After this many failed attempts the callback is marked dead.
+    pub max_attempts: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            claim_batch: 64,
+            poll_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(600),
+            max_attempts: 30,
+        }
+    }
+}
+
+/// Wakes the delivery loop; handed to the engine so finished tasks' callbacks go out at once.
+#[derive(Debug, Clone)]
+pub struct OutboxWaker(Arc<Notify>);
+
+impl OutboxWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+struct Inner {
+    store: Store,
+    config: OutboxConfig,
+    client: GuardedClient,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    wake: Arc<Notify>,
+    slots: Arc<Semaphore>,
+    stop: CancellationToken,
+    loop_handle: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The delivery service. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Due {
+    event_id: String,
+    url: String,
+    body: String,
+    attempts: u32,
+}
+
+impl Outbox {
+    /// `client` decides which receivers are reachable; build it from the URL policy.
+    pub fn new(store: Store, config: OutboxConfig, client: GuardedClient) -> Self {
+        Self::with_providers(
+            store,
+            config,
+            client,
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+        )
+    }
+
+    pub fn with_providers(
+        store: Store,
+        config: OutboxConfig,
+        client: GuardedClient,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                client,
+                clock,
+                entropy,
+                wake: Arc::new(Notify::new()),
+                slots,
+                stop: CancellationToken::new(),
+                loop_handle: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn waker(&self) -> OutboxWaker {
+        OutboxWaker(self.inner.wake.clone())
+    }
+
+    /// Starts delivering. Needs a Tokio runtime.
+    pub fn start(&self) {
+        let mut handle = self
+            .inner
+            .loop_handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if handle.is_none() {
+            *handle = Some(tokio::spawn(Inner::delivery_loop(self.inner.clone())));
+        }
+    }
+
+    /// Stops claiming and waits for deliveries in flight (bounded by the request timeout).
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        let handle = self
+            .inner
+            .loop_handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+        let all = u32::try_from(self.inner.config.concurrency.max(1)).unwrap_or(u32::MAX);
+        let _ = self.inner.slots.acquire_many(all).await;
+    }
+
+    /// Records a callback not tied to finishing a task (e.g. a live push's progress event).
+    pub async fn enqueue(
+        &self,
+        callback: Callback,
+        task_id: Option<&TaskId>,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.inner.store.begin().await?;
+        let id = self.enqueue_in(&mut tx, callback, task_id).await?;
+        tx.commit().await?;
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Records a callback inside the caller's transaction; returns its event id.
+    pub async fn enqueue_in(
+        &self,
+        tx: &mut Tx,
+        callback: Callback,
+        task_id: Option<&TaskId>,
+    ) -> Result<String, StoreError> {
+        let event_id = callback
+            .event_id
+            .unwrap_or_else(|| self.inner.entropy.uuid_v4().to_string());
+        let now = self.inner.clock.now_ms();
+        let body = callback.body.to_string();
+        on_tx!(tx, c => sqlx::query(INSERT_OUTBOX)
+            .bind(event_id.as_str())
+            .bind(task_id.map(TaskId::as_str))
+            .bind(callback.url.as_str())
+            .bind(body)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected());
+        Ok(event_id)
+    }
+
+    pub async fn get(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        let sql = "SELECT event_id, task_id, url, body, state, attempts, next_attempt_at_ms, delivered_at_ms, last_error \
+                   FROM tg_outbox WHERE event_id = $1";
+        on_pool!(self.inner.store.reader(), p => {
+            let Some(r) = sqlx::query(sql).bind(event_id).fetch_optional(p).await? else { return Ok(None) };
+            let body: String = r.try_get("body")?;
+            let state: String = r.try_get("state")?;
+            let attempts: i64 = r.try_get("attempts")?;
+            Ok(Some(OutboxEntry {
+                event_id: r.try_get("event_id")?,
+                task_id: r.try_get::<Option<String>, _>("task_id")?.map(TaskId::new),
+                url: r.try_get("url")?,
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt { what: "callback body", detail: e.to_string() })?,
+                state: match state.as_str() {
+                    "pending" => DeliveryState::Pending,
+                    "delivered" => DeliveryState::Delivered,
+                    "dead" => DeliveryState::Dead,
+                    _ => return Err(StoreError::Corrupt { what: "callback state", detail: state }),
+                },
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
+                delivered_at_ms: r.try_get("delivered_at_ms")?,
+                last_error: r.try_get("last_error")?,
+            }))
+        })
+    }
+
+    /// Callbacks recorded for a task, oldest first.
+    pub async fn for_task(&self, task_id: &TaskId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let ids: Vec<String> = on_pool!(self.inner.store.reader(), p => {
+            sqlx::query("SELECT event_id FROM tg_outbox WHERE task_id = $1 ORDER BY created_at_ms, event_id")
+                .bind(task_id.as_str())
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| r.try_get("event_id"))
+                .collect::<Result<_, _>>()?
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get(&id).await?);
+        }
+        Ok(out)
+    }
+}
+
+enum Delivery {
+    Delivered,
+    Failed(String),
+    Refused(String),
+}
+
+impl Inner {
+    async fn claim(&self, max: u32) -> Result<Vec<Due>, StoreError> {
+        let now = self.clock.now_ms();
+        let hold_until = now.saturating_add(duration_ms(self.config.request_timeout) * 2);
+        macro_rules! run_claim {
+            ($sql:expr, $p:expr) => {
+                sqlx::query($sql)
+                    .bind(hold_until)
+                    .bind(now)
+                    .bind(i64::from(max))
+                    .fetch_all($p)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let attempts: i64 = r.try_get("attempts")?;
+                        Ok(Due {
+                            event_id: r.try_get("event_id")?,
+                            url: r.try_get("url")?,
+                            body: r.try_get("body")?,
+                            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            };
+        }
+        Ok(match self.store.writer() {
+            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p),
+            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p),
+        })
+    }
+
+    async fn delivery_loop(self: Arc<Self>) {
+        loop {
+            let first = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                () = self.stop.cancelled() => return,
+            };
+            let mut slots = vec![first];
+            while slots.len() < self.config.claim_batch as usize {
+                match self.slots.clone().try_acquire_owned() {
+                    Ok(p) => slots.push(p),
+                    Err(_) => break,
+                }
+            }
+            let wanted = slots.len();
+            let due = match self.claim(u32::try_from(wanted).unwrap_or(u32::MAX)).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming callbacks failed");
+                    Vec::new()
+                }
+            };
+            let got = due.len();
+            for (d, slot) in due.into_iter().zip(slots.drain(..)) {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let outcome = me.deliver(&d).await;
+                    if let Err(e) = me.record(&d, outcome).await {
+                        tracing::warn!(event = %d.event_id, error = %e, "recording a delivery failed; it will be retried");
+                    }
+                    drop(slot);
+                });
+            }
+            drop(slots);
+            if got < wanted {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = self.stop.cancelled() => return,
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, d: &Due) -> Delivery {
+        let req = match self.client.request(Method::POST, &d.url) {
+            Ok(r) => r,
+            Err(e) => return Delivery::Refused(e.to_string()),
+        };
+        let res = req
+            .header(EVENT_ID_HEADER, d.event_id.as_str())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(d.body.clone())
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status().is_success() => Delivery::Delivered,
+            Ok(r) => Delivery::Failed(format!("receiver answered {}", r.status())),
+            Err(e) => match guard_error(&e) {
+                Some(g) => Delivery::Refused(g.to_string()),
+                None => Delivery::Failed(e.to_string()),
+            },
+        }
+    }
+
+    fn backoff_ms(&self, attempts: u32) -> i64 {
+        let base = duration_ms(self.config.backoff_base).max(1);
+        let cap = duration_ms(self.config.backoff_max).max(base);
+        let exp = base
+            .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
+            .min(cap);
+        let half = exp / 2;
+        exp - half
+            + i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1))
+                .unwrap_or(0)
+    }
+
+    async fn record(&self, d: &Due, outcome: Delivery) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let pool = self.store.writer();
+        match outcome {
+            Delivery::Delivered => {
+                on_pool!(pool, p => sqlx::query(
+                    "UPDATE tg_outbox SET state = 'delivered', delivered_at_ms = $1, last_error = NULL \
+                     WHERE event_id = $2 AND state = 'pending'",
+                )
+                .bind(now)
+                .bind(d.event_id.as_str())
+                .execute(p)
+                .await?
+                .rows_affected());
+            }
+            Delivery::Failed(error) if d.attempts < self.config.max_attempts => {
+                tracing::debug!(event = %d.event_id, attempts = d.attempts, %error, "callback delivery failed; will retry");
+                let at = now + self.backoff_ms(d.attempts);
+                on_pool!(pool, p => sqlx::query(
+                    "UPDATE tg_outbox SET next_attempt_at_ms = $1, last_error = $2 WHERE event_id = $3 AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(error.as_str())
+                .bind(d.event_id.as_str())
+                .execute(p)
+                .await?
+                .rows_affected());
+            }
+            Delivery::Failed(error) | Delivery::Refused(error) => {
+                tracing::warn!(event = %d.event_id, url = %d.url, %error, "callback given up");
+                on_pool!(pool, p => sqlx::query(
+                    "UPDATE tg_outbox SET state = 'dead', last_error = $1 WHERE event_id = $2 AND state = 'pending'",
+                )
+                .bind(error.as_str())
+                .bind(d.event_id.as_str())
+                .execute(p)
+                .await?
+                .rows_affected());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,288 @@
+//! The database: one logical schema on SQLite (default) or PostgreSQL, opened from a URL,
+//! migrated at open, shared by the engine and by products for their own tables.
+//!
+//! Why an enum over two typed pools rather than `sqlx::Any`: `Any` erases types to a
+//! lowest common denominator (no native `BOOLEAN`/`BIGINT` distinctions, no typed
+//! transactions for products, a runtime driver registry), while the two backends need
+//! different SQL in exactly the places that matter (claiming with `FOR UPDATE SKIP LOCKED`,
+//! SQLite's single writer). With the enum the shared SQL is written once and compiled
+//! for both drivers by [`on_pool!`](crate::on_pool) / [`on_tx!`](crate::on_tx).
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    Postgres, SqlSafeStr, Sqlite, Transaction,
+    migrate::{MigrateError, Migration, MigrationType, Migrator},
+    postgres::{PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+use tokio::sync::Notify;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool of either backend. Match on it (or use [`on_pool!`](crate::on_pool))
+/// to run backend-specific or shared SQL.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction of either backend.
+#[derive(Debug)]
+pub enum TxConn {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A write transaction. Products insert their own rows and submit tasks
+/// ([`Engine::submit_in`](crate::engine::Engine::submit_in)) in one of these so both commit
+/// or neither does; committing also wakes the local workers for the submitted kinds.
+#[derive(Debug)]
+pub struct Tx {
+    conn: TxConn,
+    wake_on_commit: Vec<Arc<Notify>>,
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> &mut TxConn {
+        &mut self.conn
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            TxConn::Sqlite(_) => Backend::Sqlite,
+            TxConn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub(crate) fn wake_on_commit(&mut self, notify: Arc<Notify>) {
+        if !self.wake_on_commit.iter().any(|n| Arc::ptr_eq(n, &notify)) {
+            self.wake_on_commit.push(notify);
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
+        }
+        for n in self.wake_on_commit {
+            n.notify_one();
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.conn {
+            TxConn::Sqlite(t) => t.rollback().await?,
+            TxConn::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$p` bound to the backend's typed pool; the body is compiled once per
+/// backend, so it must be SQL both understand (`$1` placeholders work on both).
+#[macro_export]
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the transaction's typed connection (`&mut SqliteConnection`
+/// or `&mut PgConnection`), usable as a sqlx executor.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx.conn() {
+            $crate::store::TxConn::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::store::TxConn::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: expected sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] MigrateError),
+    #[error("stored {what} is malformed: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()))
+    }
+}
+
+/// Pool sizes and timeouts. The defaults suit one server process.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for readers (SQLite) or for everything (PostgreSQL).
+    pub max_connections: u32,
+    /// How long SQLite waits for another process's write lock before failing.
+    pub busy_timeout: Duration,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The opened, migrated database.
+///
+/// SQLite allows one writer at a time; rather than letting several pooled connections fight
+/// for the lock (SQLite's busy handler backs off in coarse sleeps, which ruins throughput),
+/// all writes go through a single-connection writer pool, and transactions start with
+/// `BEGIN IMMEDIATE` so a read-then-write transaction can never fail on lock upgrade.
+/// On PostgreSQL reader and writer are the same pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    reader: Pool,
+    writer: Pool,
+}
+
+impl Store {
+    /// Opens `sqlite://path` (file created if missing; WAL, `synchronous=NORMAL` which is
+    /// durable against process crashes, busy timeout, foreign keys) or `postgres://…`
+    /// (a `?options=-c search_path=…` parameter selects a schema), then runs migrations.
+    pub async fn open(database_url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let store = if database_url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(database_url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(options.busy_timeout)
+                .foreign_keys(true);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone())
+                .await?;
+            // An in-memory database exists per connection, so readers must share the writer.
+            let reader = if database_url.contains(":memory:") {
+                writer.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect.read_only(true))
+                    .await?
+            };
+            Store {
+                backend: Backend::Sqlite,
+                reader: Pool::Sqlite(reader),
+                writer: Pool::Sqlite(writer),
+            }
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(options.acquire_timeout)
+                .connect(database_url)
+                .await?;
+            Store {
+                backend: Backend::Postgres,
+                reader: Pool::Postgres(pool.clone()),
+                writer: Pool::Postgres(pool),
+            }
+        } else {
+            return Err(StoreError::UnsupportedUrl(database_url.to_owned()));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let files = match self.backend {
+            Backend::Sqlite => embedded::SQLITE,
+            Backend::Postgres => embedded::POSTGRES,
+        };
+        let migrations = files
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator::with_migrations(migrations);
+        match &self.writer {
+            Pool::Sqlite(p) => migrator.run(p).await?,
+            Pool::Postgres(p) => migrator.run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For queries. On SQLite these connections are read-only.
+    pub fn reader(&self) -> &Pool {
+        &self.reader
+    }
+
+    /// For single-statement writes outside a transaction.
+    pub fn writer(&self) -> &Pool {
+        &self.writer
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let conn = match &self.writer {
+            Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            wake_on_commit: Vec::new(),
+        })
+    }
+
+    pub async fn close(&self) {
+        match (&self.reader, &self.writer) {
+            (Pool::Sqlite(r), Pool::Sqlite(w)) => {
+                r.close().await;
+                w.close().await;
+            }
+            (Pool::Postgres(p), _) | (_, Pool::Postgres(p)) => p.close().await,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `ClientToken`: the same token on the same action and account within 24 hours answers with
+//! the first success instead of doing the work again (the SDKs' retry options add tokens).
+
+use super::ApiError;
+use super::request::ParsedRequest;
+use crate::app::App;
+use crate::products::{ActionEntry, Call};
+use serde_json::Value;
+use std::time::Duration;
+use tcapi::ErrorCode;
+use taskgate_engine::idempotency::{Reservation, TokenKey};
+
+/// Longest token accepted, as Tencent documents for ClientToken.
+const MAX_TOKEN_CHARS: usize = 64;
+/// How long an unfinished first request blocks its token; bounds the damage of a crash
+/// between reserving and completing.
+const IN_PROGRESS_TTL: Duration = Duration::from_secs(300);
+
+pub async fn run_once(
+    app: &App,
+    call: &Call,
+    entry: &ActionEntry,
+    parsed: &ParsedRequest,
+    token: &str,
+) -> Result<Value, ApiError> {
+    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS || !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid_value(
+            "ClientToken",
+            format!("must be 1 to {MAX_TOKEN_CHARS} printable ASCII characters"),
+        ));
+    }
+    let key = TokenKey { account: &call.account.uin, action: entry.name, token };
+    match app.idempotency.reserve(key, IN_PROGRESS_TTL).await.map_err(ApiError::internal)? {
+        Reservation::Done(first) => Ok(first),
+        Reservation::InProgress => Err(ApiError::new(
+            ErrorCode::FailedOperation,
+            format!("A request with the ClientToken `{token}` is still being processed; retry later."),
+        )),
+        Reservation::Reserved => {
+            let result = (entry.run)(call, app, &parsed.params, parsed.encoding).await;
+            // Only a success is replayed: after an error the client may retry with the same token.
+            match &result {
+                Ok(response) => app.idempotency.complete(key, response).await.map_err(ApiError::internal)?,
+                Err(_) => app.idempotency.release(key).await.map_err(ApiError::internal)?,
+            }
+            result
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The import executor: fetch the image (URLs in order), check its format from its bytes,
+//! inspect it with confined `qemu-img`, optionally convert it, and keep it in the image store.
+//! Every failure becomes a message a user can act on; no partial file is left behind.
+
+use super::disk_format::{self, DiskFormat};
+use super::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
+use super::qemu::{self, QemuLimits};
+use super::store::{ImportedImage, record_import};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use taskgate_engine::url_guard::GuardedClient;
+use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext, TaskKind};
+
+pub const IMPORT_KIND: TaskKind = TaskKind::from_static("ecm.import");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportInput {
+    pub task_id: i64,
+    pub image_id: String,
+    pub urls: Vec<String>,
+}
+
+/// Import settings from the `[ecm]` configuration table.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    /// Where imported images are kept, one file per image.
+    pub image_dir: PathBuf,
+    /// Downloads in progress, on the same filesystem so a finished file is moved, not copied.
+    pub staging_dir: PathBuf,
+    pub max_image_bytes: u64,
+    /// `qemu-img` output format to convert every image to, if any.
+    pub convert_to: Option<String>,
+    pub inspect_limits: QemuLimits,
+    pub convert_limits: QemuLimits,
+}
+
+pub struct ImportExecutor {
+    pub store: Store,
+    pub client: GuardedClient,
+    pub settings: ImportSettings,
+}
+
+/// Removes a staging file on every way out.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+struct TaskProgress<'a>(&'a TaskContext);
+
+impl AsyncProgress for TaskProgress<'_> {
+    async fn report(&mut self, p: Progress) {
+        let percent = p.total.filter(|t| *t > 0).map(|t| p.bytes.saturating_mul(100) / t);
+        // Progress is informative; a lost lease shows when the task finishes.
+        let _ = self.0.progress(json!({ "phase": "downloading", "bytes": p.bytes, "total": p.total, "percent": percent })).await;
+    }
+}
+
+fn failed(message: String) -> ExecError {
+    ExecError::permanent(message)
+}
+
+impl ImportExecutor {
+    async fn fetch(&self, ctx: &TaskContext, input: &ImportInput, path: &Path) -> Result<(Downloaded, String), ExecError> {
+        let mut reasons = Vec::new();
+        for url in &input.urls {
+            let progress = TaskProgress(ctx);
+            match download(&self.client, url, path, self.settings.max_image_bytes, ctx.cancel_token(), progress).await {
+                Ok(downloaded) => return Ok((downloaded, url.clone())),
+                Err(DownloadError::Cancelled) => return Err(ExecError::cancelled("the import was cancelled")),
+                Err(error) if error.is_transient() && !ctx.is_final_attempt() && input.urls.len() == 1 => {
+                    return Err(ExecError::retryable(error.to_string()));
+                }
+                Err(error) => reasons.push(error.to_string()),
+            }
+        }
+        Err(failed(format!("no image URL could be imported: {}", reasons.join("; "))))
+    }
+
+    async fn import(&self, ctx: &TaskContext, input: &ImportInput) -> Result<ImportedImage, ExecError> {
+        let staged = Staged(self.settings.staging_dir.join(format!("{}.download", input.image_id)));
+        let (downloaded, url) = self.fetch(ctx, input, &staged.0).await?;
+        let _ = ctx.progress(json!({ "phase": "inspecting", "bytes": downloaded.bytes, "percent": 100 })).await;
+
+        let path = staged.0.clone();
+        let format = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::open(&path)?;
+            disk_format::inspect(&mut file, downloaded.bytes)
+        })
+        .await
+        .map_err(|e| ExecError::retryable(format!("format inspection stopped: {e}")))?
+        .map_err(|e| failed(format!("{url}: {e}")))?;
+
+        let info = qemu::info(&staged.0, format, self.settings.inspect_limits)
+            .await
+            .map_err(|e| failed(format!("{url}: {e}")))?;
+        qemu::check(&staged.0, format, self.settings.inspect_limits).await.map_err(|e| failed(format!("{url}: {e}")))?;
+
+        let (source, stored_format) = match self.settings.convert_to.as_deref() {
+            Some(target) if target != format.qemu_name() => {
+                let converted = Staged(self.settings.staging_dir.join(format!("{}.{target}", input.image_id)));
+                let _ = ctx.progress(json!({ "phase": "converting", "percent": 100 })).await;
+                qemu::convert(&staged.0, format, &converted.0, target, self.settings.convert_limits)
+                    .await
+                    .map_err(|e| failed(format!("converting to {target} failed: {e}")))?;
+                (converted, target.to_owned())
+            }
+            _ => (staged, format.qemu_name().to_owned()),
+        };
+        let destination = self.settings.image_dir.join(format!("{}.{}", input.image_id, extension(format, &stored_format)));
+        let size = tokio::fs::metadata(&source.0).await.map_err(|e| ExecError::retryable(e.to_string()))?.len();
+        // Same filesystem: the finished file is renamed into place, atomically and without a copy.
+        tokio::fs::rename(&source.0, &destination).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        Ok(ImportedImage {
+            format: stored_format,
+            size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+            virtual_size: i64::try_from(info.virtual_size).unwrap_or(i64::MAX),
+            sha256: downloaded.sha256,
+            md5: downloaded.md5,
+            location: destination.display().to_string(),
+        })
+    }
+}
+
+fn extension(detected: DiskFormat, stored_format: &str) -> &str {
+    match (detected, stored_format) {
+        (DiskFormat::Iso, "raw") => "iso",
+        (DiskFormat::Vpc, "vpc") => "vhd",
+        (_, other) => other,
+    }
+}
+
+#[async_trait]
+impl Executor for ImportExecutor {
+    async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
+        let input: ImportInput =
+            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable import input: {e}")))?;
+        let imported = self.import(&ctx, &input).await?;
+        record_import(&self.store, &input.image_id, &imported).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        Ok(Outcome::new(json!({
+            "image_id": input.image_id,
+            "format": imported.format,
+            "size_bytes": imported.size_bytes,
+            "virtual_size": imported.virtual_size,
+            "sha256": imported.sha256,
+            "md5": imported.md5,
+        })))
+    }
+}

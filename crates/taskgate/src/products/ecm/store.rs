@@ -1,0 +1,199 @@
+//! ecm rows: images and their import tasks (one task per image), and the task id counter.
+
+use super::import::{IMPORT_KIND, ImportInput};
+use rand::RngExt;
+use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EcmStoreError {
+    #[error("an image named `{0}` already exists")]
+    DuplicateName(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("stored ecm data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for EcmStoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(StoreError::from(error))
+    }
+}
+
+/// What ImportCustomImage registers.
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub account: String,
+    pub image_name: String,
+    pub description: String,
+    pub os_type: String,
+    pub os_version: String,
+    pub architecture: String,
+    pub init_flag: String,
+    pub urls: Vec<String>,
+}
+
+/// An image with the state of its import task.
+#[derive(Debug, Clone)]
+pub struct ImageRow {
+    pub image_id: String,
+    pub image_name: String,
+    pub description: String,
+    pub os_type: String,
+    pub os_version: String,
+    pub architecture: String,
+    pub init_flag: String,
+    pub task_id: i64,
+    pub created_at_ms: i64,
+    pub imported: bool,
+    pub size_bytes: Option<i64>,
+    pub task_state: TaskState,
+    pub task_error: Option<String>,
+    pub task_progress: Option<String>,
+}
+
+/// What a successful import found, recorded on the image.
+#[derive(Debug, Clone)]
+pub struct ImportedImage {
+    pub format: String,
+    pub size_bytes: i64,
+    pub virtual_size: i64,
+    pub sha256: String,
+    pub md5: String,
+    pub location: String,
+}
+
+fn new_image_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..8).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+    format!("img-{suffix}")
+}
+
+/// Registers the image and its import task in one transaction. A failed earlier import of
+/// the same name gives way, so a user can simply import again.
+pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Result<(String, i64), EcmStoreError> {
+    let mut tx = engine.store().begin().await?;
+    let task_id: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO ecm_counters (name, value) VALUES ('import_task', 1) \
+             ON CONFLICT (name) DO UPDATE SET value = ecm_counters.value + 1 RETURNING value",
+        )
+        .fetch_one(c)
+        .await?
+    });
+    let existing: Option<String> = on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT t.state FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id \
+             WHERE i.account = $1 AND i.image_name = $2",
+        )
+        .bind(&image.account)
+        .bind(&image.image_name)
+        .fetch_optional(c)
+        .await?
+    });
+    match existing.as_deref().and_then(TaskState::parse) {
+        Some(TaskState::Failed | TaskState::Cancelled) => on_tx!(tx, c => {
+            sqlx::query("DELETE FROM ecm_images WHERE account = $1 AND image_name = $2")
+                .bind(&image.account)
+                .bind(&image.image_name)
+                .execute(c)
+                .await?;
+        }),
+        Some(_) => {
+            tx.rollback().await?;
+            return Err(EcmStoreError::DuplicateName(image.image_name));
+        }
+        None => {}
+    }
+    let image_id = new_image_id();
+    let engine_task_id = format!("ecm-import-{task_id}");
+    let input = ImportInput { task_id, image_id: image_id.clone(), urls: image.urls.clone() };
+    let input = serde_json::to_value(&input).map_err(|e| EcmStoreError::Corrupt(e.to_string()))?;
+    engine.submit_in(&mut tx, NewTask::new(engine_task_id.clone(), image.account.clone(), IMPORT_KIND, input)).await?;
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, architecture, \
+             init_flag, task_id, engine_task_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&image_id)
+        .bind(&image.account)
+        .bind(&image.image_name)
+        .bind(&image.description)
+        .bind(&image.os_type)
+        .bind(&image.os_version)
+        .bind(&image.architecture)
+        .bind(&image.init_flag)
+        .bind(task_id)
+        .bind(&engine_task_id)
+        .bind(now_ms)
+        .execute(c)
+        .await?;
+    });
+    tx.commit().await?;
+    Ok((image_id, task_id))
+}
+
+type ImageTuple = (
+    String, String, String, String, String, String, String, i64, i64, bool, Option<i64>, String,
+    Option<String>, Option<String>,
+);
+
+fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
+    let task_state = TaskState::parse(&t.11).ok_or_else(|| EcmStoreError::Corrupt(format!("task state {:?}", t.11)))?;
+    Ok(ImageRow {
+        image_id: t.0,
+        image_name: t.1,
+        description: t.2,
+        os_type: t.3,
+        os_version: t.4,
+        architecture: t.5,
+        init_flag: t.6,
+        task_id: t.7,
+        created_at_ms: t.8,
+        imported: t.9,
+        size_bytes: t.10,
+        task_state,
+        task_error: t.12,
+        task_progress: t.13,
+    })
+}
+
+/// Every image of the account with its task, newest first. Accounts hold few images, so the
+/// filters of the Describe actions are applied in Rust over this list.
+pub async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, EcmStoreError> {
+    let rows: Vec<ImageTuple> = on_pool!(store.reader(), p => {
+        sqlx::query_as(
+            "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, i.init_flag, \
+             i.task_id, i.created_at_ms, i.imported, i.size_bytes, t.state, t.error, t.progress \
+             FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id WHERE i.account = $1 ORDER BY i.task_id DESC",
+        )
+        .bind(account)
+        .fetch_all(p)
+        .await?
+    });
+    rows.into_iter().map(image_row).collect()
+}
+
+/// Records what the import found; the task's success is recorded by the engine right after.
+pub async fn record_import(store: &Store, image_id: &str, found: &ImportedImage) -> Result<(), EcmStoreError> {
+    on_pool!(store.writer(), p => {
+        sqlx::query(
+            "UPDATE ecm_images SET imported = TRUE, format = $1, size_bytes = $2, virtual_size = $3, sha256 = $4, \
+             md5 = $5, location = $6 WHERE image_id = $7",
+        )
+        .bind(&found.format)
+        .bind(found.size_bytes)
+        .bind(found.virtual_size)
+        .bind(&found.sha256)
+        .bind(&found.md5)
+        .bind(&found.location)
+        .bind(image_id)
+        .execute(p)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The refresh executor: inventories the host and the requested clusters, then replaces the
+//! account's inventory. A list-only refresh updates each cluster's reachability and runtime
+//! version and keeps what was last collected inside it.
+
+use super::collect::{ClusterCollector, collect_host};
+use super::inventory::{ClusterAsset, Inventory};
+use super::store::{load_inventory, save_inventory};
+use crate::config::ClusterConfig;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext, TaskKind};
+
+pub const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
+
+/// What a refresh task was asked to do; the clusters were resolved when it was created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshInput {
+    pub task_id: i64,
+    pub cluster_ids: Vec<String>,
+    pub list_only: bool,
+}
+
+pub struct RefreshExecutor {
+    pub store: Store,
+    /// Each account's configured clusters.
+    pub clusters: HashMap<String, Vec<ClusterConfig>>,
+    pub collector: Arc<dyn ClusterCollector>,
+}
+
+/// Keeps the previous contents of a cluster a list-only refresh did not look into.
+fn keep_contents(mut fresh: ClusterAsset, previous: Option<&ClusterAsset>) -> ClusterAsset {
+    if let Some(previous) = previous {
+        fresh.nodes.clone_from(&previous.nodes);
+        fresh.containers.clone_from(&previous.containers);
+        fresh.images.clone_from(&previous.images);
+    }
+    fresh
+}
+
+impl RefreshExecutor {
+    async fn refresh(&self, ctx: &TaskContext, input: &RefreshInput) -> Result<Inventory, ExecError> {
+        let account = ctx.account();
+        let configured = self.clusters.get(account).map(Vec::as_slice).unwrap_or_default();
+        let previous = load_inventory(&self.store, account).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let previous_clusters: HashMap<&str, &ClusterAsset> = previous
+            .as_ref()
+            .map(|(inv, _)| inv.clusters.iter().map(|c| (c.cluster_id.as_str(), c)).collect())
+            .unwrap_or_default();
+
+        let host = tokio::task::spawn_blocking(collect_host)
+            .await
+            .map_err(|e| ExecError::retryable(format!("host collector stopped: {e}")))?
+            .map_err(|e| ExecError::permanent(e.to_string()))?;
+
+        let mut clusters = Vec::with_capacity(configured.len());
+        for (done, cluster) in configured.iter().enumerate() {
+            let refreshed = input.cluster_ids.iter().any(|id| *id == cluster.id);
+            let previous = previous_clusters.get(cluster.id.as_str()).copied();
+            let asset = match (refreshed, previous) {
+                (false, Some(previous)) => previous.clone(),
+                (false, None) => continue,
+                (true, previous) => {
+                    let fresh = self
+                        .collector
+                        .collect(cluster, input.list_only)
+                        .await
+                        .map_err(|e| ExecError::permanent(e.to_string()))?;
+                    if input.list_only { keep_contents(fresh, previous) } else { fresh }
+                }
+            };
+            clusters.push(asset);
+            let percent = (done + 1) * 100 / configured.len();
+            // Progress is informative; a lost lease shows up when the task finishes.
+            let _ = ctx.progress(json!({ "clusters_done": done + 1, "percent": percent })).await;
+        }
+        Ok(Inventory { host, clusters })
+    }
+}
+
+#[async_trait]
+impl Executor for RefreshExecutor {
+    async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
+        let input: RefreshInput =
+            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable refresh input: {e}")))?;
+        let inventory = tokio::select! {
+            inventory = self.refresh(&ctx, &input) => inventory?,
+            () = ctx.cancel_token().cancelled() => return Err(ExecError::cancelled("the refresh was cancelled")),
+        };
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        save_inventory(&self.store, ctx.account(), input.task_id, &inventory, now_ms)
+            .await
+            .map_err(|e| ExecError::retryable(e.to_string()))?;
+        Ok(Outcome::new(json!({
+            "hosts": 1 + inventory.clusters.iter().map(|c| c.nodes.len()).sum::<usize>(),
+            "clusters": inventory.clusters.len(),
+            "unreachable_clusters": inventory.clusters.iter().filter(|c| !c.reachable).count(),
+        })))
+    }
+}
