@@ -185,6 +185,8 @@ async fn s3_backend_round_trips_objects() {
         return;
     };
     let endpoint = endpoint.trim_end_matches('/').to_owned();
+    // This test's own client needs the TLS provider too (nextest runs each test alone).
+    taskgate_engine::install_crypto_provider();
     let bucket = format!("tg-{}", uuid::Uuid::new_v4().simple());
     let created = reqwest::Client::new()
         .put(format!("{endpoint}/{bucket}"))

@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Installs what the tests need, each step skipped when already done. Source after common.sh;
+# expects REPO and VENV set.
+
+ensure_system_packages() {
+  local pkgs=()
+  pg_bindir >/dev/null || pkgs+=(postgresql)
+  command -v psql >/dev/null || pkgs+=(postgresql-client)
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
+  command -v runuser >/dev/null || pkgs+=(util-linux)
+  if ((${#pkgs[@]})); then
+    log "apt-get install ${pkgs[*]}"
+    apt_install "${pkgs[@]}"
+  fi
+  command -v cargo >/dev/null || die "cargo not found (a Rust toolchain is expected on this machine)"
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "cargo install cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
+}
+
+# .venv-test with tests/requirements.txt, reinstalled only when the requirements change.
+ensure_venv() {
+  local req="$REPO/tests/requirements.txt" stamp="$VENV/.requirements.sha256" want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return
+  fi
+  log "Python venv $VENV"
+  [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$req"
+  echo "$want" >"$stamp"
+}
+
+# tests/node/node_modules from the committed package-lock.json.
+ensure_node_modules() {
+  local dir="$REPO/tests/node" stamp="$REPO/tests/node/node_modules/.lock.sha256" want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return
+  fi
+  log "npm ci (tests/node)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}

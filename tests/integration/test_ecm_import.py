@@ -1,0 +1,195 @@
+"""ecm image import through the official Python SDK: real qemu-img images served over HTTP,
+imported, inspected and stored; failures end with a message a user can act on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.ecm.v20190719 import models
+
+from image_server import ImageServer, make_image, sha256_of
+
+DEADLINE = 120.0
+MAX_IMAGE_BYTES = 16 << 20
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("images")
+    make_image(directory, "disk.qcow2", "qcow2", "8M")
+    make_image(directory, "disk.raw", "raw", "4M")
+    make_image(directory, "disk.vmdk", "vmdk", "8M")
+    make_image(directory, "disk.vhd", "vpc", "8M")
+    make_image(directory, "base.qcow2", "qcow2", "8M")
+    make_image(directory, "child.qcow2", "qcow2", "8M", "-b", "base.qcow2", "-F", "qcow2")
+    make_image(directory, "huge.raw", "raw", "32M")
+    corrupt = bytearray((directory / "disk.qcow2").read_bytes())
+    corrupt[48:56] = (0x7F_FFFF_0000).to_bytes(8, "big")  # refcount table far past the end
+    (directory / "corrupt.qcow2").write_bytes(bytes(corrupt))
+    (directory / "page.qcow2").write_text("<html><body>Access denied</body></html>\n")
+    server = ImageServer(directory).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    return start_server(ecm={"max_image_bytes": MAX_IMAGE_BYTES})
+
+
+_names = iter(range(10_000))
+
+
+def import_image(sdk, *urls: str, name: str | None = None, **fields) -> models.ImportCustomImageResponse:
+    request = models.ImportCustomImageRequest()
+    request.ImageName = name or f"img{next(_names)}"
+    request.Architecture = fields.pop("Architecture", "x86_64")
+    request.OsType = fields.pop("OsType", "CentOS")
+    request.OsVersion = fields.pop("OsVersion", "7")
+    request.ImageUrls = []
+    for url in urls:
+        entry = models.ImageUrl()
+        entry.ImageFile = url
+        request.ImageUrls.append(entry)
+    for key, value in fields.items():
+        setattr(request, key, value)
+    return sdk.ecm().ImportCustomImage(request)
+
+
+def tasks(sdk, kind="post-tc3", **filters: list[str]) -> models.DescribeCustomImageTaskResponse:
+    request = models.DescribeCustomImageTaskRequest()
+    request.Filters = []
+    for name, values in filters.items():
+        f = models.Filter()
+        f.Name, f.Values = name.replace("_", "-"), values
+        request.Filters.append(f)
+    return sdk.ecm(kind).DescribeCustomImageTask(request)
+
+
+def wait_finished(sdk, task_id: int) -> models.ImageTask:
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        answer = tasks(sdk, task_id=[str(task_id)])
+        assert answer.TotalCount == 1
+        task = answer.ImageTaskSet[0]
+        if task.State in ("SUCCESS", "FAILED"):
+            return task
+        assert time.monotonic() < deadline, f"task {task_id} stayed {task.State}: {task.Message}"
+        time.sleep(0.1)
+
+
+def describe_image(sdk, image_id: str) -> models.Image:
+    request = models.DescribeImageRequest()
+    f = models.Filter()
+    f.Name, f.Values = "image-id", [image_id]
+    request.Filters = [f]
+    answer = sdk.ecm().DescribeImage(request)
+    assert answer.TotalCount == 1
+    return answer.ImageSet[0]
+
+
+@pytest.mark.parametrize("file,stored_ext", [("disk.qcow2", "qcow2"), ("disk.raw", "raw"), ("disk.vmdk", "vmdk"),
+                                             ("disk.vhd", "vhd")])
+def test_real_image_imports_and_is_stored_unchanged(sdk, server, images, file, stored_ext):
+    created = import_image(sdk, images.url(file))
+    assert created.ImageId.startswith("img-") and len(created.ImageId) == 12 and created.TaskId > 0
+    task = wait_finished(sdk, created.TaskId)
+    assert (task.State, task.Message) == ("SUCCESS", "success"), task.Message
+    assert len(task.CreateTime) == 19
+    image = describe_image(sdk, created.ImageId)
+    assert (image.ImageState, image.ImageSource, image.ImageType) == ("NORMAL", "EXTERNAL_IMPORT", "PRIVATE_IMAGE")
+    stored = server.workdir / "data" / "images" / f"{created.ImageId}.{stored_ext}"
+    assert sha256_of(stored) == sha256_of(images.directory / file)
+
+
+def test_image_under_import_is_importing_in_describe_image(sdk, images):
+    created = import_image(sdk, images.url("disk.raw"))
+    state = describe_image(sdk, created.ImageId).ImageState
+    assert state in ("IMPORTING", "NORMAL")
+    wait_finished(sdk, created.TaskId)
+    assert describe_image(sdk, created.ImageId).ImageState == "NORMAL"
+
+
+def test_later_url_is_used_when_the_first_fails(sdk, images):
+    created = import_image(sdk, images.url("missing.qcow2"), images.url("disk.qcow2"))
+    assert wait_finished(sdk, created.TaskId).State == "SUCCESS"
+
+
+@pytest.mark.parametrize("file,expected", [
+    ("missing.qcow2", "HTTP 404"),
+    ("corrupt.qcow2", "corrupt"),
+    ("page.qcow2", "not a disk image"),
+    ("child.qcow2", "backing file"),
+    ("huge.raw", "larger than"),
+])
+def test_bad_image_fails_with_an_actionable_message(sdk, images, file, expected):
+    created = import_image(sdk, images.url(file))
+    task = wait_finished(sdk, created.TaskId)
+    assert task.State == "FAILED"
+    assert expected in task.Message, task.Message
+    assert describe_image(sdk, created.ImageId).ImageState == "IMPORTFAILED"
+
+
+def test_failed_import_leaves_no_file_behind(sdk, server, images):
+    created = import_image(sdk, images.url("corrupt.qcow2"))
+    wait_finished(sdk, created.TaskId)
+    leftovers = [p.name for p in (server.workdir / "data" / "images").rglob(f"{created.ImageId}*")]
+    assert leftovers == []
+
+
+def test_duplicate_image_name_is_image_name_duplicate(sdk, images):
+    import_image(sdk, images.url("disk.raw"), name="dup-name")
+    with pytest.raises(TencentCloudSDKException) as raised:
+        import_image(sdk, images.url("disk.raw"), name="dup-name")
+    assert raised.value.code == "InvalidParameterValue.ImageNameDuplicate"
+
+
+@pytest.mark.parametrize("field,value", [("OsType", "Plan9"), ("OsVersion", "99"), ("Architecture", "arm64"),
+                                         ("InitFlag", "magic"), ("ImageName", "bad name!")])
+def test_invalid_field_is_invalid_parameter_value_naming_it(sdk, images, field, value):
+    with pytest.raises(TencentCloudSDKException) as raised:
+        import_image(sdk, images.url("disk.raw"), **{field: value})
+    assert raised.value.code == "InvalidParameterValue"
+    assert field in raised.value.message
+
+
+def test_import_without_urls_is_missing_parameter(sdk):
+    with pytest.raises(TencentCloudSDKException) as raised:
+        import_image(sdk)
+    assert raised.value.code == "MissingParameter"
+
+
+def test_filters_or_values_and_and_filters(sdk, images):
+    a = import_image(sdk, images.url("disk.raw"), name="filter-a")
+    b = import_image(sdk, images.url("disk.raw"), name="filter-b")
+    both = tasks(sdk, task_id=[str(a.TaskId), str(b.TaskId)])
+    assert sorted(t.ImageName for t in both.ImageTaskSet) == ["filter-a", "filter-b"]
+    narrowed = tasks(sdk, task_id=[str(a.TaskId), str(b.TaskId)], image_name=["filter-b"])
+    assert [t.ImageName for t in narrowed.ImageTaskSet] == ["filter-b"]
+    assert tasks(sdk, image_id=[b.ImageId], image_name=["filter-a"]).TotalCount == 0
+
+
+def test_get_hmacsha256_with_flattened_filters_reports_the_task(sdk, images):
+    created = import_image(sdk, images.url("disk.raw"), name="flat-get")
+    wait_finished(sdk, created.TaskId)
+    answer = tasks(sdk, "get-hmacsha256", task_id=[str(created.TaskId)])
+    assert [(t.ImageName, t.State) for t in answer.ImageTaskSet] == [("flat-get", "SUCCESS")]
+
+
+def test_loopback_image_url_is_refused_unless_allowed(start_server, images):
+    from conftest import Sdk
+
+    strict = Sdk(start_server(allow_private_callback_targets=False))
+    with pytest.raises(TencentCloudSDKException) as raised:
+        import_image(strict, images.url("disk.raw"))
+    assert raised.value.code == "InvalidParameterValue"
+    assert "ImageUrls.0.ImageFile" in raised.value.message
+
+
+def test_import_image_os_lists_what_import_accepts(sdk):
+    answer = sdk.ecm().DescribeImportImageOs(models.DescribeImportImageOsRequest())
+    assert "CentOS" in answer.ImportImageOsListSupported.Linux
+    centos = next(v for v in answer.ImportImageOsVersionSet if v.OsName == "CentOS")
+    assert "7" in centos.OsVersions and centos.Architecture == ["x86_64", "i386"]
