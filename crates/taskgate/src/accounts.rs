@@ -106,7 +106,7 @@ pub fn ensure_default_account(config: &mut Config) -> anyhow::Result<bool> {
                 secret_key: random_text(32),
                 tokens: Vec::new(),
             }],
-            sdk_apps: vec![SdkAppConfig { sdk_app_id: 1_400_000_001, secret_key: random_text(32) }],
+            sdk_apps: vec![SdkAppConfig { sdk_app_id: 1_400_000_001, secret_key: random_text(32), callback_key: None }],
             clusters: Vec::new(),
         };
         write_private(&path, &toml_of(&account)?)?;

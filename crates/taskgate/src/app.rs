@@ -8,7 +8,9 @@ use crate::gateway::RateLimits;
 use crate::metrics::Metrics;
 use anyhow::Context;
 use std::time::Duration;
+use crate::products::tiw::rooms::Rooms;
 use taskgate_engine::idempotency::Idempotency;
+use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
 use taskgate_engine::url_guard::{GuardedClient, UrlPolicy};
 use taskgate_engine::{Engine, EngineConfig, KindOptions, Outbox, OutboxConfig, Store, StoreOptions};
 
@@ -32,11 +34,14 @@ pub struct App {
     pub idempotency: Idempotency,
     /// Checks user-supplied URLs when a request names them.
     pub url_policy: UrlPolicy,
+    pub objects: Objects,
+    pub rooms: Rooms,
 }
 
 impl App {
     /// Opens and migrates the store, then starts the task engine and the callback outbox.
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
+    /// `bound` is the listening address, the base of URLs when `public_url` is not configured.
+    pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
@@ -53,14 +58,32 @@ impl App {
             reap_interval: Duration::from_secs(config.engine.reap_interval_secs.max(1)),
             ..EngineConfig::default()
         };
+        let mut objects_config = ObjectsConfig::new(config.data_dir.join("files"), config.public_url(bound));
+        objects_config.retention = Duration::from_secs(config.objects.retention_hours.saturating_mul(3600));
+        objects_config.s3 = config
+            .objects
+            .s3
+            .iter()
+            .map(|e| S3Endpoint {
+                region: e.region.clone(),
+                endpoint: e.endpoint.clone(),
+                access_key_id: e.access_key_id.clone(),
+                secret_access_key: e.secret_access_key.clone(),
+                path_style: e.path_style,
+                allow_http: e.allow_http,
+            })
+            .collect();
+        let objects = Objects::new(store.clone(), objects_config).context("opening object storage")?;
+        let rooms = Rooms::new(store.clone());
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
-        for (kind, executor) in crate::products::executors(&config, &store)? {
+        for (kind, executor) in crate::products::executors(&config, &store, &rooms, &objects)? {
             let concurrency = config.concurrency_of(kind.as_str()).unwrap_or(DEFAULT_CONCURRENCY);
             builder = builder.executor(kind, KindOptions::concurrency(concurrency), executor);
         }
         let engine = builder.build();
         engine.start().context("starting the task engine")?;
         outbox.start();
+        objects.start_sweeper();
         let idempotency = Idempotency::new(store.clone());
         tokio::spawn(purge_expired_tokens(idempotency.clone()));
         Ok(Self {
@@ -73,6 +96,8 @@ impl App {
             outbox,
             idempotency,
             url_policy,
+            objects,
+            rooms,
             config,
         })
     }
@@ -82,6 +107,7 @@ impl App {
     pub async fn shutdown(&self) {
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         self.outbox.shutdown().await;
+        self.objects.shutdown().await;
         self.store.close().await;
     }
 

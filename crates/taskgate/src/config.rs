@@ -30,6 +30,7 @@ pub struct Config {
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
     pub ecm: EcmConfig,
     pub engine: EngineTuning,
+    pub objects: ObjectsConfig,
     pub accounts: Vec<AccountConfig>,
 }
 
@@ -128,6 +129,41 @@ pub struct SdkAppConfig {
     pub sdk_app_id: u64,
     /// Signs and verifies the UserSig of room clients.
     pub secret_key: String,
+    /// Signs the application's event callbacks (`Sign`); unset sends them unsigned.
+    #[serde(default)]
+    pub callback_key: Option<String>,
+}
+
+/// The `[objects]` table: the local public bucket and the S3/COS endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectsConfig {
+    /// How long objects of the local public bucket are kept (Tencent keeps them 3 days).
+    pub retention_hours: u64,
+    /// S3-compatible endpoints, one per region a `COS` parameter may name.
+    pub s3: Vec<S3EndpointConfig>,
+}
+
+impl Default for ObjectsConfig {
+    fn default() -> Self {
+        Self { retention_hours: 72, s3: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3EndpointConfig {
+    pub region: String,
+    /// e.g. `https://cos.ap-guangzhou.myqcloud.com`.
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`.
+    #[serde(default)]
+    pub path_style: bool,
+    /// Allows a plain-HTTP endpoint (a local test server).
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 fn all_services() -> Vec<Service> {
@@ -156,6 +192,7 @@ impl Default for Config {
             concurrency: BTreeMap::new(),
             ecm: EcmConfig::default(),
             engine: EngineTuning::default(),
+            objects: ObjectsConfig::default(),
             accounts: Vec::new(),
         }
     }
@@ -164,12 +201,12 @@ impl Default for Config {
 impl Config {
     /// Defaults, then the TOML file if given, then `TASKGATE_*` variables (`TASKGATE_LISTEN`,
     /// `TASKGATE_RATE_LIMIT__PER_SECOND` for nested keys).
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("TASKGATE_").split("__")).extract()
+        figment.merge(Env::prefixed("TASKGATE_").split("__")).extract().map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {

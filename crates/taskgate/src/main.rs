@@ -77,7 +77,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
-    let app = Arc::new(app::App::start(config).await?);
+    let app = Arc::new(app::App::start(config, bound).await?);
     println!("taskgate listening on http://{bound}");
     axum::serve(listener, http::router(app.clone())).with_graceful_shutdown(shutdown_signal()).await?;
     app.shutdown().await;

@@ -144,6 +144,8 @@ pub fn u64_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) 
 pub fn executors(
     config: &crate::config::Config,
     store: &taskgate_engine::Store,
+    rooms: &tiw::rooms::Rooms,
+    objects: &taskgate_engine::objects::Objects,
 ) -> anyhow::Result<Vec<(taskgate_engine::TaskKind, Arc<dyn taskgate_engine::Executor>)>> {
     use anyhow::Context;
     let refresh = tcss::refresh::RefreshExecutor {
@@ -172,7 +174,21 @@ pub fn executors(
             },
         },
     };
-    Ok(vec![(tcss::refresh::REFRESH_KIND, Arc::new(refresh)), (ecm::import::IMPORT_KIND, Arc::new(import))])
+    let snapshot = tiw::snapshot::SnapshotExecutor {
+        rooms: rooms.clone(),
+        objects: objects.clone(),
+        callback_keys: config
+            .accounts
+            .iter()
+            .flat_map(|a| &a.sdk_apps)
+            .filter_map(|app| Some((app.sdk_app_id, app.callback_key.clone()?)))
+            .collect(),
+    };
+    Ok(vec![
+        (tcss::refresh::REFRESH_KIND, Arc::new(refresh)),
+        (ecm::import::IMPORT_KIND, Arc::new(import)),
+        (tiw::snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
+    ])
 }
 
 /// A product action: its typed request is `Self`, its typed response `Response`.

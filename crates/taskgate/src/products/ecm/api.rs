@@ -309,8 +309,11 @@ pub struct DescribeImageResponse {
 
 const MAX_IMAGE_FILTERS: usize = 10;
 
+/// A DescribeImage filter, as a predicate over the account's images.
+type ImagePredicate<'a> = Box<dyn Fn(&ImageRow) -> bool + Send + Sync + 'a>;
+
 /// DescribeImage's filters over imported (private) images.
-fn image_filter(index: usize, filter: &Filter) -> Result<Box<dyn Fn(&ImageRow) -> bool + Send + Sync + '_>, ApiError> {
+fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, ApiError> {
     let one_value = |what: &str| -> Result<String, ApiError> {
         match filter.values.as_slice() {
             [value] => Ok(value.to_lowercase()),

@@ -137,7 +137,7 @@ pub fn inspect<R: Read + Seek>(file: &mut R, len: u64) -> Result<DiskFormat, Dis
     if let Some(kind) = known_non_disk(&head) {
         return Err(DiskFormatError::NotADiskImage(kind));
     }
-    if len == 0 || len % SECTOR != 0 {
+    if len == 0 || !len.is_multiple_of(SECTOR) {
         return Err(DiskFormatError::NotADiskImage("file whose size is not a whole number of 512-byte sectors"));
     }
     Ok(DiskFormat::Raw)

@@ -57,7 +57,7 @@ impl RefreshExecutor {
 
         let mut clusters = Vec::with_capacity(configured.len());
         for (done, cluster) in configured.iter().enumerate() {
-            let refreshed = input.cluster_ids.iter().any(|id| *id == cluster.id);
+            let refreshed = input.cluster_ids.contains(&cluster.id);
             let previous = previous_clusters.get(cluster.id.as_str()).copied();
             let asset = match (refreshed, previous) {
                 (false, Some(previous)) => previous.clone(),

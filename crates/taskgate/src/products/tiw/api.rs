@@ -3,8 +3,131 @@
 use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call};
+use super::rooms::RoomKey;
+use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
 use serde::{Deserialize, Serialize};
+use taskgate_engine::objects::ObjectsError;
+use taskgate_engine::{NewTask, TaskId};
 use tcapi::ErrorCode;
+use whiteboard::render::RenderOptions;
+use whiteboard::replay::SnapshotMode;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotWhiteboard {
+    #[serde(rename = "Width")]
+    pub width: Option<u64>,
+    #[serde(rename = "Height")]
+    pub height: Option<u64>,
+    #[serde(rename = "InitParams")]
+    pub init_params: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotCos {
+    #[serde(rename = "Uin")]
+    pub uin: u64,
+    #[serde(rename = "Region")]
+    pub region: String,
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    #[serde(rename = "TargetDir")]
+    pub target_dir: Option<String>,
+    #[serde(rename = "Domain")]
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSnapshotTask {
+    #[serde(rename = "Whiteboard")]
+    pub whiteboard: SnapshotWhiteboard,
+    #[serde(rename = "SdkAppId")]
+    pub sdk_app_id: u64,
+    #[serde(rename = "RoomId")]
+    pub room_id: u64,
+    #[serde(rename = "CallbackURL")]
+    pub callback_url: Option<String>,
+    #[serde(rename = "COS")]
+    pub cos: Option<SnapshotCos>,
+    #[serde(rename = "SnapshotMode")]
+    pub snapshot_mode: Option<SnapshotMode>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreateSnapshotTaskResponse {
+    #[serde(rename = "TaskID")]
+    pub task_id: String,
+}
+
+/// Tencent's documented range of a snapshot side; 0 or absent means the default.
+const MAX_SIDE: u64 = 2560;
+
+fn side(field: &str, value: Option<u64>, default: u32) -> Result<u32, ApiError> {
+    match value {
+        None | Some(0) => Ok(default),
+        Some(v) if v <= MAX_SIDE => Ok(u32::try_from(v).unwrap_or(default)),
+        Some(v) => Err(ApiError::invalid_value(field, format!("must be between 1 and {MAX_SIDE} pixels, got {v}"))),
+    }
+}
+
+impl Action for CreateSnapshotTask {
+    const NAME: &'static str = "CreateSnapshotTask";
+    type Response = CreateSnapshotTaskResponse;
+
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        call.require_sdk_app(self.sdk_app_id)?;
+        if self.room_id == 0 || self.room_id > u64::from(u32::MAX) {
+            return Err(ApiError::invalid_value("RoomId", "must be between 1 and 4294967295"));
+        }
+        let width = side("Whiteboard.Width", self.whiteboard.width, 1280)?;
+        let height = side("Whiteboard.Height", self.whiteboard.height, 720)?;
+        let init_params = self.whiteboard.init_params.unwrap_or_default();
+        RenderOptions::from_init_params(&init_params)
+            .map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
+        if let Some(url) = self.callback_url.as_deref().filter(|u| !u.is_empty()) {
+            app.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
+        }
+        let cos = self.cos.map(|c| CosInput {
+            uin: c.uin,
+            region: c.region,
+            bucket: c.bucket,
+            target_dir: c.target_dir.filter(|d| !d.is_empty()),
+            domain: c.domain.filter(|d| !d.is_empty()),
+        });
+        if let Some(cos) = &cos {
+            app.objects.cos_destination(&cos.target()).map_err(|e| {
+                let field = match e {
+                    ObjectsError::UnknownRegion(_) => "COS.Region",
+                    ObjectsError::InvalidBucket(_) => "COS.Bucket",
+                    _ => "COS.TargetDir",
+                };
+                ApiError::invalid_value(field, e.to_string())
+            })?;
+        }
+        let room = RoomKey { sdk_app_id: self.sdk_app_id, room_id: self.room_id };
+        let input = SnapshotInput {
+            sdk_app_id: self.sdk_app_id,
+            room_id: self.room_id,
+            up_to_seq: app.rooms.last_seq(room).await.map_err(ApiError::internal)?,
+            width,
+            height,
+            init_params,
+            mode: self.snapshot_mode.unwrap_or_default(),
+            cos,
+            callback_url: self.callback_url.filter(|u| !u.is_empty()),
+            created_at: call.now,
+        };
+        let task_id = uuid::Uuid::new_v4().to_string();
+        let mut task = NewTask::new(task_id.clone(), call.account.uin.clone(), SNAPSHOT_KIND, serde_json::to_value(&input).map_err(ApiError::internal)?);
+        if let Some(url) = &input.callback_url {
+            task = task.callback_url(url.clone());
+        }
+        app.engine.submit(task).await.map_err(ApiError::internal)?;
+        Ok(CreateSnapshotTaskResponse { task_id })
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,23 +139,11 @@ pub struct DescribeSnapshotTask {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SnapshotResult {
-    #[serde(rename = "ErrorCode")]
-    pub error_code: String,
-    #[serde(rename = "ErrorMessage")]
-    pub error_message: String,
-    #[serde(rename = "Total")]
-    pub total: u64,
-    #[serde(rename = "Snapshots")]
-    pub snapshots: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct DescribeSnapshotTaskResponse {
     #[serde(rename = "TaskID")]
     pub task_id: Option<String>,
     #[serde(rename = "Status")]
-    pub status: Option<String>,
+    pub status: Option<&'static str>,
     #[serde(rename = "CreateTime")]
     pub create_time: Option<i64>,
     #[serde(rename = "FinishTime")]
@@ -45,13 +156,39 @@ impl Action for DescribeSnapshotTask {
     const NAME: &'static str = "DescribeSnapshotTask";
     type Response = DescribeSnapshotTaskResponse;
 
-    async fn handle(self, call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
         call.require_sdk_app(self.sdk_app_id)?;
-        // No snapshot task can exist before CreateSnapshotTask lands (issue 4).
-        Err(ApiError::new(
-            ErrorCode::InvalidParameter,
-            format!("The snapshot task `{}` does not exist in SdkAppId {}.", self.task_id, self.sdk_app_id),
-        ))
+        let not_found = || {
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("The snapshot task `{}` does not exist in SdkAppId {}.", self.task_id, self.sdk_app_id),
+            )
+        };
+        // Another account's task, or another application's, is indistinguishable from none.
+        let task = app
+            .engine
+            .get_for_account(&TaskId::new(self.task_id.clone()), &call.account.uin)
+            .await
+            .map_err(ApiError::internal)?
+            .filter(|t| t.kind == SNAPSHOT_KIND)
+            .ok_or_else(not_found)?;
+        let input: SnapshotInput = serde_json::from_value(task.input.clone()).map_err(ApiError::internal)?;
+        if input.sdk_app_id != self.sdk_app_id {
+            return Err(not_found());
+        }
+        let finished = task.state.is_finished();
+        let result = match (finished, &task.result) {
+            (false, _) => None,
+            (true, Some(result)) => Some(serde_json::from_value(result.clone()).map_err(ApiError::internal)?),
+            (true, None) => Some(SnapshotResult::failed(task.error.clone().unwrap_or_else(|| "the task failed".into()))),
+        };
+        Ok(DescribeSnapshotTaskResponse {
+            task_id: Some(task.id.into_string()),
+            status: Some(if finished { "Finished" } else { "Running" }),
+            create_time: Some(input.created_at),
+            finish_time: task.finished_at_ms.filter(|_| finished).map(|ms| ms / 1000),
+            result,
+        })
     }
 }
 

@@ -1,0 +1,182 @@
+//! The snapshot executor: replays the room's log up to the task's creation, renders one PNG
+//! per mark (on every core), stores them in the public bucket or the customer's COS bucket,
+//! and announces the result to the task's CallbackURL.
+
+use super::callback;
+use super::rooms::{RoomKey, Rooms};
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use taskgate_engine::objects::{CosTarget, Destination, Objects};
+use taskgate_engine::{Callback, ExecError, Executor, Outcome, TaskContext, TaskKind};
+use whiteboard::render::{NoImages, RenderOptions, Renderer, render_marks_parallel};
+use whiteboard::replay::{SnapshotMode, snapshots};
+
+pub const SNAPSHOT_KIND: TaskKind = TaskKind::from_static("tiw.snapshot");
+
+/// The snapshot callback's event type. Tencent publishes none for snapshots; this name follows
+/// its other events (`TranscodeFinished`, `WhiteboardPushStopped`).
+pub const SNAPSHOT_EVENT: &str = "SnapshotTaskFinished";
+
+/// The customer bucket of a task, as CreateSnapshotTask's `COS` named it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CosInput {
+    pub uin: u64,
+    pub region: String,
+    pub bucket: String,
+    pub target_dir: Option<String>,
+    pub domain: Option<String>,
+}
+
+impl CosInput {
+    pub fn target(&self) -> CosTarget {
+        CosTarget {
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            target_dir: self.target_dir.clone(),
+            domain: self.domain.clone(),
+        }
+    }
+}
+
+/// What a snapshot task was asked, fixed when it was created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotInput {
+    pub sdk_app_id: u64,
+    pub room_id: u64,
+    /// The log position at creation: later operations are not part of the task.
+    pub up_to_seq: u64,
+    pub width: u32,
+    pub height: u32,
+    pub init_params: String,
+    pub mode: SnapshotMode,
+    pub cos: Option<CosInput>,
+    pub callback_url: Option<String>,
+    pub created_at: i64,
+}
+
+/// `SnapshotResult` as DescribeSnapshotTask returns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotResult {
+    #[serde(rename = "ErrorCode")]
+    pub error_code: String,
+    #[serde(rename = "ErrorMessage")]
+    pub error_message: String,
+    #[serde(rename = "Total")]
+    pub total: u64,
+    #[serde(rename = "Snapshots")]
+    pub snapshots: Vec<String>,
+}
+
+impl SnapshotResult {
+    /// A failed task's result; `InternalErr` is the code Tencent's own example uses.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { error_code: "InternalErr".into(), error_message: message.into(), total: 0, snapshots: Vec::new() }
+    }
+}
+
+/// DescribeSnapshotTask's fields of a finished task; also the callback's EventData.
+pub fn finished_event(task_id: &str, created_at: i64, finished_at: i64, result: &SnapshotResult) -> Value {
+    json!({
+        "TaskID": task_id,
+        "Status": "Finished",
+        "CreateTime": created_at,
+        "FinishTime": finished_at,
+        "Result": result,
+    })
+}
+
+pub struct SnapshotExecutor {
+    pub rooms: Rooms,
+    pub objects: Objects,
+    /// Callback keys of the SdkAppIds that have one.
+    pub callback_keys: HashMap<u64, String>,
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl SnapshotExecutor {
+    fn destination(&self, task_id: &str, input: &SnapshotInput) -> Result<Destination, String> {
+        let base = match &input.cos {
+            Some(cos) => self.objects.cos_destination(&cos.target()),
+            None => self.objects.public_bucket("tiw/snapshots"),
+        };
+        base.and_then(|d| d.join(&format!("{}/{task_id}", input.sdk_app_id))).map_err(|e| e.to_string())
+    }
+
+    /// Renders and stores the marks; `Err` is a failure worth retrying (storage, database).
+    async fn run(&self, task_id: &str, input: &SnapshotInput) -> Result<SnapshotResult, ExecError> {
+        let room = RoomKey { sdk_app_id: input.sdk_app_id, room_id: input.room_id };
+        let log = self.rooms.log(room, 0, Some(input.up_to_seq)).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let shots = snapshots(&log, input.mode);
+        if shots.is_empty() {
+            return Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total: 0, snapshots: Vec::new() });
+        }
+        let options = match RenderOptions::from_init_params(&input.init_params) {
+            Ok(options) => options,
+            Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
+        };
+        let renderer = match Renderer::new(input.width, input.height, options) {
+            Ok(renderer) => renderer,
+            Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
+        };
+        let seqs: Vec<u64> = shots.iter().map(|s| s.seq).collect();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let pngs = tokio::task::spawn_blocking(move || render_marks_parallel(&renderer, &shots, &NoImages, threads))
+            .await
+            .map_err(|e| ExecError::retryable(format!("rendering stopped: {e}")))?;
+        let destination = match self.destination(task_id, input) {
+            Ok(d) => d,
+            Err(e) => return Ok(SnapshotResult::failed(e)),
+        };
+        let mut urls = Vec::with_capacity(pngs.len());
+        for (seq, png) in seqs.into_iter().zip(pngs) {
+            let png = match png {
+                Ok(png) => png,
+                Err(e) => return Ok(SnapshotResult::failed(format!("rendering mark {seq} failed: {e}"))),
+            };
+            let stored = self
+                .objects
+                .put(&destination, &format!("{seq}.png"), Bytes::from(png))
+                .await
+                .map_err(|e| ExecError::retryable(format!("storing the snapshot of mark {seq} failed: {e}")))?;
+            urls.push(stored.url);
+        }
+        Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total: urls.len() as u64, snapshots: urls })
+    }
+
+    fn callback(&self, task_id: &str, input: &SnapshotInput, result: &SnapshotResult) -> Option<Callback> {
+        let url = input.callback_url.as_deref()?;
+        let now = now_secs();
+        let data = finished_event(task_id, input.created_at, now, result);
+        let key = self.callback_keys.get(&input.sdk_app_id).map(String::as_str);
+        let body = callback::envelope(input.sdk_app_id, SNAPSHOT_EVENT, data, key, now);
+        // The task id is the event id: a receiver de-duplicates repeated deliveries by it.
+        Some(Callback::new(url, body).with_event_id(task_id))
+    }
+}
+
+#[async_trait]
+impl Executor for SnapshotExecutor {
+    async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
+        let input: SnapshotInput =
+            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
+        let task_id = ctx.id().as_str().to_owned();
+        let result = match self.run(&task_id, &input).await {
+            Ok(result) => result,
+            // A task never stays Running for ever: the last attempt reports the failure.
+            Err(error) if ctx.is_final_attempt() => SnapshotResult::failed(error.message),
+            Err(error) => return Err(error),
+        };
+        let value = serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let outcome = Outcome::new(value);
+        Ok(match self.callback(&task_id, &input, &result) {
+            Some(callback) => outcome.with_callback(callback),
+            None => outcome,
+        })
+    }
+}
