@@ -133,7 +133,8 @@ text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout
 for line in text.splitlines():
     if line.startswith("taskgate_requests_total{") and "DescribeSnapshotTask" in line:
         code = re.search(r"code=\"([^\"]*)\"", line)
-        print(f"  {code.group(1) if code else \"?\"}: {line.rsplit(None, 1)[1]}")
+        label = code.group(1) if code else "?"
+        print(f"  {label}: {line.rsplit(None, 1)[1]}")
 ' "$TG_PORT")
 
 RATIO=$(python3 -c "print(f'{$TG_RPS / $BASE_RPS:.2f}')")

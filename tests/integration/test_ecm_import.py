@@ -3,6 +3,7 @@ imported, inspected and stored; failures end with a message a user can act on.""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -193,3 +194,28 @@ def test_import_image_os_lists_what_import_accepts(sdk):
     assert "CentOS" in answer.ImportImageOsListSupported.Linux
     centos = next(v for v in answer.ImportImageOsVersionSet if v.OsName == "CentOS")
     assert "7" in centos.OsVersions and centos.Architecture == ["x86_64", "i386"]
+
+
+def test_images_go_to_the_configured_bucket(start_server, images):
+    import os
+    import uuid
+
+    import boto3  # comes with moto
+    from conftest import Sdk
+
+    endpoint = os.environ.get("TASKGATE_TEST_S3_ENDPOINT")
+    if not endpoint:
+        pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="ap-test", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    bucket = f"images-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-test"})
+    with_bucket = Sdk(start_server(
+        objects={"s3": [{"region": "ap-test", "endpoint": endpoint, "access_key_id": "testing",
+                         "secret_access_key": "testing", "path_style": True, "allow_http": True}]},
+        ecm={"bucket": {"region": "ap-test", "bucket": bucket, "prefix": "ecm/images"}},
+    ))
+    created = import_image(with_bucket, images.url("disk.qcow2"))
+    assert wait_finished(with_bucket, created.TaskId).State == "SUCCESS"
+    stored = s3.get_object(Bucket=bucket, Key=f"ecm/images/{created.ImageId}.qcow2")["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == sha256_of(images.directory / "disk.qcow2")

@@ -77,11 +77,24 @@ pub struct EcmConfig {
     pub download_timeout_secs: u64,
     /// CPU seconds `qemu-img convert` may use.
     pub convert_cpu_secs: u64,
+    /// Keep imported images in this S3/COS bucket instead of `data_dir/images`.
+    pub bucket: Option<EcmBucketConfig>,
+}
+
+/// `[ecm.bucket]`: a bucket on one of the `[[objects.s3]]` endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcmBucketConfig {
+    pub region: String,
+    pub bucket: String,
+    /// Key prefix of the images, e.g. `ecm/images`.
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 impl Default for EcmConfig {
     fn default() -> Self {
-        Self { max_image_bytes: 64 << 30, convert_to: None, download_timeout_secs: 3600, convert_cpu_secs: 1800 }
+        Self { max_image_bytes: 64 << 30, convert_to: None, download_timeout_secs: 3600, convert_cpu_secs: 1800, bucket: None }
     }
 }
 

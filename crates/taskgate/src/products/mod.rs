@@ -157,12 +157,27 @@ pub fn executors(
     let staging_dir = image_dir.join(".staging");
     std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
     let timeout = std::time::Duration::from_secs(config.ecm.download_timeout_secs);
+    let image_bucket = match &config.ecm.bucket {
+        Some(b) => Some(
+            objects
+                .cos_destination(&taskgate_engine::objects::CosTarget {
+                    bucket: b.bucket.clone(),
+                    region: b.region.clone(),
+                    target_dir: b.prefix.clone(),
+                    domain: None,
+                })
+                .context("the [ecm.bucket] configuration")?,
+        ),
+        None => None,
+    };
     let import = ecm::import::ImportExecutor {
         store: store.clone(),
+        objects: objects.clone(),
         client: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), timeout)
             .context("building the image download client")?,
         settings: ecm::import::ImportSettings {
             image_dir,
+            image_bucket,
             staging_dir,
             max_image_bytes: config.ecm.max_image_bytes,
             convert_to: config.ecm.convert_to.clone(),

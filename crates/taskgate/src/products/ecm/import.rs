@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext, TaskKind};
 
@@ -25,8 +26,10 @@ pub struct ImportInput {
 /// Import settings from the `[ecm]` configuration table.
 #[derive(Debug, Clone)]
 pub struct ImportSettings {
-    /// Where imported images are kept, one file per image.
+    /// Where imported images are kept, one file per image, unless a bucket is configured.
     pub image_dir: PathBuf,
+    /// The object-store bucket images are uploaded to instead.
+    pub image_bucket: Option<Destination>,
     /// Downloads in progress, on the same filesystem so a finished file is moved, not copied.
     pub staging_dir: PathBuf,
     pub max_image_bytes: u64,
@@ -38,6 +41,7 @@ pub struct ImportSettings {
 
 pub struct ImportExecutor {
     pub store: Store,
+    pub objects: Objects,
     pub client: GuardedClient,
     pub settings: ImportSettings,
 }
@@ -112,18 +116,35 @@ impl ImportExecutor {
             }
             _ => (staged, format.qemu_name().to_owned()),
         };
-        let destination = self.settings.image_dir.join(format!("{}.{}", input.image_id, extension(format, &stored_format)));
+        let name = format!("{}.{}", input.image_id, extension(format, &stored_format));
         let size = tokio::fs::metadata(&source.0).await.map_err(|e| ExecError::retryable(e.to_string()))?.len();
-        // Same filesystem: the finished file is renamed into place, atomically and without a copy.
-        tokio::fs::rename(&source.0, &destination).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let location = self.keep(&source.0, &name).await?;
         Ok(ImportedImage {
             format: stored_format,
             size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
             virtual_size: i64::try_from(info.virtual_size).unwrap_or(i64::MAX),
             sha256: downloaded.sha256,
             md5: downloaded.md5,
-            location: destination.display().to_string(),
+            location,
         })
+    }
+
+    /// Moves the finished image into the image store; returns where it is.
+    async fn keep(&self, file: &Path, name: &str) -> Result<String, ExecError> {
+        let Some(bucket) = &self.settings.image_bucket else {
+            let destination = self.settings.image_dir.join(name);
+            // Same filesystem: the file is renamed into place, atomically and without a copy.
+            tokio::fs::rename(file, &destination).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+            return Ok(destination.display().to_string());
+        };
+        let reader = tokio::fs::File::open(file).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20);
+        let stored = self
+            .objects
+            .put_stream(bucket, name, stream)
+            .await
+            .map_err(|e| ExecError::retryable(format!("uploading the image failed: {e}")))?;
+        Ok(stored.url)
     }
 }
 
