@@ -299,3 +299,22 @@ def test_websocket_clients_see_each_others_operations(server, room):
     finally:
         alice.close()
         bob.close()
+
+
+def test_image_operation_draws_the_fetched_picture(sdk, server, room, tmp_path):
+    import png_pixels
+    from image_server import ImageServer
+
+    (tmp_path / "red.png").write_bytes(png_pixels.solid(8, 8, (255, 0, 0)))
+    pictures = ImageServer(tmp_path).start()
+    try:
+        room.send({"op": "image", "id": "i", "url": pictures.url("red.png"), "rect": [0.0, 0.0, 0.5, 1.0]},
+                  {"op": "image", "id": "j", "url": pictures.url("missing.png"), "rect": [0.5, 0.0, 0.5, 1.0]},
+                  {"op": "mark"})
+        answer = wait_finished(sdk, create(sdk, room, Whiteboard={"Width": 160, "Height": 90}))
+    finally:
+        pictures.stop()
+    assert answer.Result.ErrorCode == "OK"
+    image = png_pixels.decode(fetch(server, answer.Result.Snapshots[0]))
+    assert png_pixels.pixel(image, 40, 45)[:3] == (255, 0, 0), "the picture fills its rect"
+    assert png_pixels.pixel(image, 120, 45)[:3] != (255, 0, 0), "a picture that cannot be fetched is a placeholder"

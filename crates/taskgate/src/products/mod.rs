@@ -192,6 +192,8 @@ pub fn executors(
     let snapshot = tiw::snapshot::SnapshotExecutor {
         rooms: rooms.clone(),
         objects: objects.clone(),
+        images: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), std::time::Duration::from_secs(30))
+            .context("building the board picture client")?,
         callback_keys: config
             .accounts
             .iter()
