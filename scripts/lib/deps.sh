@@ -10,6 +10,8 @@ ensure_system_packages() {
   command -v npm >/dev/null || pkgs+=(npm)
   python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
   command -v runuser >/dev/null || pkgs+=(util-linux)
+  # The board page's end-to-end test drives Debian's Chromium (tests/node/board.mjs).
+  [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
   if ((${#pkgs[@]})); then
     log "apt-get install ${pkgs[*]}"
     apt_install "${pkgs[@]}"

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use crate::products::tiw::room_http;
+use crate::products::tiw::{board_page, room_http};
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 
@@ -17,6 +17,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", any(handle_api))
         .route("/whiteboard/v1/rooms/{sdk_app_id}/{room_id}/ops", get(room_http::get_ops).post(room_http::post_ops))
         .route("/whiteboard/v1/rooms/{sdk_app_id}/{room_id}/ws", get(room_http::socket))
+        .route("/whiteboard/rooms/{sdk_app_id}/{room_id}", get(board_page::page))
         .nest_service("/files", files)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -2,6 +2,7 @@
 //! push tasks.
 
 mod api;
+pub mod board_page;
 pub mod callback;
 pub mod room_http;
 pub mod rooms;
