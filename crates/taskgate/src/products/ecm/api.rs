@@ -1,7 +1,7 @@
 //! The ecm actions' typed requests, responses and handlers.
 
 use super::os_catalog;
-use super::store::{self, EcmStoreError, ImageRow, NewImage};
+use super::store::{self, EcmStoreError, ImageRow, ImageSpec, NewImage};
 use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call, tencent_datetime};
@@ -118,12 +118,14 @@ impl Action for ImportCustomImage {
         }
         let image = NewImage {
             account: call.account.uin.clone(),
-            image_name: self.image_name.trim().to_owned(),
-            description: self.image_description.unwrap_or_default(),
-            os_type: self.os_type,
-            os_version: self.os_version,
-            architecture: self.architecture,
-            init_flag: self.init_flag.unwrap_or_else(|| "cloudinit".into()),
+            spec: ImageSpec {
+                image_name: self.image_name.trim().to_owned(),
+                description: self.image_description.unwrap_or_default(),
+                os_type: self.os_type,
+                os_version: self.os_version,
+                architecture: self.architecture,
+                init_flag: self.init_flag.unwrap_or_else(|| "cloudinit".into()),
+            },
             urls: self.image_urls.into_iter().map(|u| u.image_file).collect(),
         };
         let (image_id, task_id) = store::create_import(&app.engine, image, call.now_ms()).await?;
@@ -170,7 +172,7 @@ impl ImageTaskFilter {
         match self {
             Self::TaskId(ids) => ids.iter().any(|id| id.trim().parse::<i64>().ok() == Some(row.task_id)),
             Self::ImageId(ids) => ids.contains(&row.image_id),
-            Self::ImageName(names) => names.contains(&row.image_name),
+            Self::ImageName(names) => names.contains(&row.spec.image_name),
         }
     }
 }
@@ -242,7 +244,7 @@ impl Action for DescribeCustomImageTask {
                 state: task_state(&row),
                 message: task_message(&row),
                 create_time: tencent_datetime(row.created_at_ms / 1000),
-                image_name: row.image_name,
+                image_name: row.spec.image_name,
             })
             .collect();
         Ok(DescribeCustomImageTaskResponse { total_count: tasks.len() as u64, image_task_set: tasks })
@@ -325,7 +327,7 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
         "image-type" => Box::new(|_: &ImageRow| filter.values.iter().any(|v| v == "PRIVATE_IMAGE")),
         "image-name" => {
             let needle = one_value("image-name")?;
-            Box::new(move |row: &ImageRow| row.image_name.to_lowercase().contains(&needle))
+            Box::new(move |row: &ImageRow| row.spec.image_name.to_lowercase().contains(&needle))
         }
         "image-os" => {
             let needle = one_value("image-os")?;
@@ -341,8 +343,8 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
 }
 
 fn os_name(row: &ImageRow) -> String {
-    let bits = if row.architecture == "i386" { "32" } else { "64" };
-    format!("{} {} {bits}位", row.os_type, row.os_version)
+    let bits = if row.spec.architecture == "i386" { "32" } else { "64" };
+    format!("{} {} {bits}位", row.spec.os_type, row.spec.os_version)
 }
 
 impl Action for DescribeImage {
@@ -386,7 +388,7 @@ impl Action for DescribeImage {
                     image_state: state,
                     image_type: "PRIVATE_IMAGE",
                     image_create_time: tencent_datetime(row.created_at_ms / 1000),
-                    platform: row.os_type.clone(),
+                    platform: row.spec.os_type.clone(),
                     image_owner: owner,
                     image_size: row.size_bytes.map_or(0, |b| (b + GIB - 1) / GIB),
                     src_image: SrcImage {
@@ -403,13 +405,13 @@ impl Action for DescribeImage {
                     },
                     image_source: "EXTERNAL_IMPORT",
                     task_id: if state == "NORMAL" { String::new() } else { row.task_id.to_string() },
-                    is_support_cloud_init: row.init_flag == "cloudinit",
+                    is_support_cloud_init: row.spec.init_flag == "cloudinit",
                     image_id: row.image_id,
-                    image_name: row.image_name,
-                    image_description: row.description,
-                    architecture: row.architecture,
-                    os_type: row.os_type,
-                    os_version: row.os_version,
+                    image_name: row.spec.image_name,
+                    image_description: row.spec.description,
+                    architecture: row.spec.architecture,
+                    os_type: row.spec.os_type,
+                    os_version: row.spec.os_version,
                 }
             })
             .collect();

@@ -22,16 +22,22 @@ impl From<sqlx::Error> for EcmStoreError {
     }
 }
 
-/// What ImportCustomImage registers.
+/// What the user declared about an image when importing it.
 #[derive(Debug, Clone)]
-pub struct NewImage {
-    pub account: String,
+pub struct ImageSpec {
     pub image_name: String,
     pub description: String,
     pub os_type: String,
     pub os_version: String,
     pub architecture: String,
     pub init_flag: String,
+}
+
+/// What ImportCustomImage registers.
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub account: String,
+    pub spec: ImageSpec,
     pub urls: Vec<String>,
 }
 
@@ -39,12 +45,7 @@ pub struct NewImage {
 #[derive(Debug, Clone)]
 pub struct ImageRow {
     pub image_id: String,
-    pub image_name: String,
-    pub description: String,
-    pub os_type: String,
-    pub os_version: String,
-    pub architecture: String,
-    pub init_flag: String,
+    pub spec: ImageSpec,
     pub task_id: i64,
     pub created_at_ms: i64,
     pub imported: bool,
@@ -90,7 +91,7 @@ pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Res
              WHERE i.account = $1 AND i.image_name = $2",
         )
         .bind(&image.account)
-        .bind(&image.image_name)
+        .bind(&image.spec.image_name)
         .fetch_optional(c)
         .await?
     });
@@ -98,13 +99,13 @@ pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Res
         Some(TaskState::Failed | TaskState::Cancelled) => on_tx!(tx, c => {
             sqlx::query("DELETE FROM ecm_images WHERE account = $1 AND image_name = $2")
                 .bind(&image.account)
-                .bind(&image.image_name)
+                .bind(&image.spec.image_name)
                 .execute(c)
                 .await?;
         }),
         Some(_) => {
             tx.rollback().await?;
-            return Err(EcmStoreError::DuplicateName(image.image_name));
+            return Err(EcmStoreError::DuplicateName(image.spec.image_name));
         }
         None => {}
     }
@@ -120,12 +121,12 @@ pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Res
         )
         .bind(&image_id)
         .bind(&image.account)
-        .bind(&image.image_name)
-        .bind(&image.description)
-        .bind(&image.os_type)
-        .bind(&image.os_version)
-        .bind(&image.architecture)
-        .bind(&image.init_flag)
+        .bind(&image.spec.image_name)
+        .bind(&image.spec.description)
+        .bind(&image.spec.os_type)
+        .bind(&image.spec.os_version)
+        .bind(&image.spec.architecture)
+        .bind(&image.spec.init_flag)
         .bind(task_id)
         .bind(&engine_task_id)
         .bind(now_ms)
@@ -145,12 +146,14 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
     let task_state = TaskState::parse(&t.11).ok_or_else(|| EcmStoreError::Corrupt(format!("task state {:?}", t.11)))?;
     Ok(ImageRow {
         image_id: t.0,
-        image_name: t.1,
-        description: t.2,
-        os_type: t.3,
-        os_version: t.4,
-        architecture: t.5,
-        init_flag: t.6,
+        spec: ImageSpec {
+            image_name: t.1,
+            description: t.2,
+            os_type: t.3,
+            os_version: t.4,
+            architecture: t.5,
+            init_flag: t.6,
+        },
         task_id: t.7,
         created_at_ms: t.8,
         imported: t.9,

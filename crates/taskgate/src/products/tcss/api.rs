@@ -320,13 +320,9 @@ pub struct AssetList<T> {
     pub total_count: u64,
 }
 
+#[derive(Deserialize)]
+#[serde(transparent)]
 pub struct DescribeAssetHostList(AssetPage);
-
-impl<'de> Deserialize<'de> for DescribeAssetHostList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        AssetPage::deserialize(d).map(Self)
-    }
-}
 
 impl Action for DescribeAssetHostList {
     const NAME: &'static str = "DescribeAssetHostList";
@@ -357,13 +353,9 @@ pub struct ContainerInfo {
     pub cluster_name: String,
 }
 
+#[derive(Deserialize)]
+#[serde(transparent)]
 pub struct DescribeAssetContainerList(AssetPage);
-
-impl<'de> Deserialize<'de> for DescribeAssetContainerList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        AssetPage::deserialize(d).map(Self)
-    }
-}
 
 impl Action for DescribeAssetContainerList {
     const NAME: &'static str = "DescribeAssetContainerList";
@@ -410,13 +402,9 @@ pub struct ImagesInfo {
     pub scan_status: &'static str,
 }
 
+#[derive(Deserialize)]
+#[serde(transparent)]
 pub struct DescribeAssetImageList(AssetPage);
-
-impl<'de> Deserialize<'de> for DescribeAssetImageList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        AssetPage::deserialize(d).map(Self)
-    }
-}
 
 impl Action for DescribeAssetImageList {
     const NAME: &'static str = "DescribeAssetImageList";
