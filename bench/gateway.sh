@@ -31,19 +31,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_and_get_port NAME CMD...: start a server whose stdout announces "... listening on http://H:P".
-start_and_get_port() {
-  local name=$1 deadline=$((SECONDS + 60)) port=""
+# start NAME CMD...: start a server in the background (in this shell, so cleanup can stop it).
+start() {
+  local name=$1
   shift
   "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PIDS+=($!)
-  while [[ -z $port ]]; do
-    port=$(sed -n 's#.* listening on http://[^ ]*:\([0-9][0-9]*\)$#\1#p' "$TMP/$name.out" | head -1)
-    if [[ -z $port ]]; then
-      ((SECONDS < deadline)) || { cat "$TMP/$name.err" >&2; die "$name did not start"; }
-      kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$TMP/$name.err" >&2; die "$name exited"; }
-      sleep 0.05
-    fi
+}
+
+# port_of NAME PID: the port from its "... listening on http://H:P" line, waiting up to 60 s.
+port_of() {
+  local name=$1 pid=$2 deadline=$((SECONDS + 60)) port=""
+  until port=$(sed -n 's#.* listening on http://[^ ]*:\([0-9][0-9]*\)$#\1#p' "$TMP/$name.out" | head -1) && [[ -n $port ]]; do
+    ((SECONDS < deadline)) || { cat "$TMP/$name.err" >&2; die "$name did not start"; }
+    kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.err" >&2; die "$name exited"; }
+    sleep 0.05
   done
   echo "$port"
 }
@@ -69,8 +71,10 @@ secret_key = "usersig-signing-key"
 EOF
 
 log "starting servers"
-TG_PORT=$(start_and_get_port taskgate env RUST_LOG=warn "$BIN_DIR/taskgate" serve --config "$TMP/taskgate.toml")
-HELLO_PORT=$(start_and_get_port hello "$BIN_DIR/examples/hello_baseline" 127.0.0.1:0)
+start taskgate env RUST_LOG=warn "$BIN_DIR/taskgate" serve --config "$TMP/taskgate.toml"
+TG_PORT=$(port_of taskgate "${PIDS[-1]}")
+start hello "$BIN_DIR/examples/hello_baseline" 127.0.0.1:0
+HELLO_PORT=$(port_of hello "${PIDS[-1]}")
 
 # One TC3-signed request, valid for 300 s from now (the whole run fits in that window), as a wrk
 # script; the signer is the test suite's (tests/integration/tc_sign.py, stdlib only).
@@ -127,15 +131,15 @@ log "taskgate: signed DescribeSnapshotTask ($DURATION, $CONNECTIONS connections,
 read -r TG_RPS TG_P99 < <(run_wrk taskgate "$TG_PORT")
 
 # Every answer should have been the authenticated InvalidParameter, none rate-limited or failed.
-CODES=$(python3 -c '
+CODES=$(python3 - "$TG_PORT" <<'PY'
 import re, sys, urllib.request
 text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
 for line in text.splitlines():
     if line.startswith("taskgate_requests_total{") and "DescribeSnapshotTask" in line:
-        code = re.search(r"code=\"([^\"]*)\"", line)
-        label = code.group(1) if code else "?"
-        print(f"  {label}: {line.rsplit(None, 1)[1]}")
-' "$TG_PORT")
+        code = re.search(r'code="([^"]*)"', line)
+        print(f"  {code.group(1) if code else '?'}: {line.rsplit(None, 1)[1]}")
+PY
+)
 
 RATIO=$(python3 -c "print(f'{$TG_RPS / $BASE_RPS:.2f}')")
 cat <<EOF

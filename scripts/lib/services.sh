@@ -29,7 +29,7 @@ start_postgres() {
     >/dev/null || { cat "$PG_DIR/server.log" >&2; die "PostgreSQL did not start"; }
   export TASKGATE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
   psql "$TASKGATE_TEST_PG_URL" -qAtc 'select 1' >/dev/null || die "PostgreSQL does not answer on $port"
-  log "PostgreSQL $("$PG_BIN/pg_ctl" --version | awk '{print $NF}') on 127.0.0.1:$port (data $PG_DIR/data)"
+  log "PostgreSQL $("$PG_BIN/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$port (data $PG_DIR/data)"
 }
 
 # Run a PostgreSQL command as the cluster's owner (taskgate-pg under root, else the caller).
