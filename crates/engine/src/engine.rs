@@ -24,6 +24,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    slots::acquire_batch,
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
     on_pool, on_tx,
     outbox::{Callback, INSERT_OUTBOX, OutboxWaker},
@@ -877,20 +878,9 @@ impl Inner {
         let rt = &self.kinds[&kind];
         let stop = &self.stop_claiming;
         loop {
-            let first = tokio::select! {
-                permit = rt.slots.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-                () = stop.cancelled() => return,
+            let Some(mut slots) = acquire_batch(&rt.slots, self.config.claim_batch as usize, stop).await else {
+                return;
             };
-            let mut slots = vec![first];
-            while slots.len() < self.config.claim_batch as usize {
-                match rt.slots.clone().try_acquire_owned() {
-                    Ok(p) => slots.push(p),
-                    Err(_) => break,
-                }
-            }
             let wanted = slots.len();
             let claimed = match self
                 .claim(&rt.kind, u32::try_from(wanted).unwrap_or(u32::MAX))

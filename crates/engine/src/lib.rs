@@ -7,6 +7,7 @@ pub mod engine;
 pub mod idempotency;
 pub mod objects;
 pub mod outbox;
+mod slots;
 pub mod store;
 pub mod task;
 pub mod url_guard;

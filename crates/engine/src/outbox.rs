@@ -17,6 +17,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    slots::acquire_batch,
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
     on_pool, on_tx,
     store::{Pool, Store, StoreError, Tx},
@@ -342,17 +343,10 @@ impl Inner {
 
     async fn delivery_loop(self: Arc<Self>) {
         loop {
-            let first = tokio::select! {
-                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                () = self.stop.cancelled() => return,
+            let Some(mut slots) = acquire_batch(&self.slots, self.config.claim_batch as usize, &self.stop).await
+            else {
+                return;
             };
-            let mut slots = vec![first];
-            while slots.len() < self.config.claim_batch as usize {
-                match self.slots.clone().try_acquire_owned() {
-                    Ok(p) => slots.push(p),
-                    Err(_) => break,
-                }
-            }
             let wanted = slots.len();
             let due = match self.claim(u32::try_from(wanted).unwrap_or(u32::MAX)).await {
                 Ok(d) => d,
