@@ -37,7 +37,7 @@ struct Answered {
 pub async fn handle_api(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let answered = answer(&app, &method, &uri, &headers, body, &request_id).await;
+    let answered = answer(&app, &method, &uri, &headers, body).await;
     let code = answered.result.as_ref().err().map(|e| e.code);
     app.metrics.observe(answered.service, &answered.action, code, started.elapsed());
     if let Err(error) = &answered.result
@@ -48,7 +48,7 @@ pub async fn handle_api(State(app): State<Arc<App>>, method: Method, uri: Uri, h
     envelope::response(answered.result, answered.language, &request_id)
 }
 
-async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body, request_id: &str) -> Answered {
+async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Answered {
     let language = request::header_language(headers);
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
@@ -70,7 +70,7 @@ async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body
     };
     let language = parsed.language;
     let action = parsed.action.clone();
-    let (service, result) = dispatch(app, parsed, headers, request_id).await;
+    let (service, result) = dispatch(app, parsed, headers).await;
     Answered { service, action, language, result }
 }
 
@@ -78,7 +78,6 @@ async fn dispatch(
     app: &App,
     parsed: request::ParsedRequest,
     headers: &HeaderMap,
-    request_id: &str,
 ) -> (Option<Service>, Result<serde_json::Value, ApiError>) {
     let now = app.clock.now_unix();
     let account = match auth::authenticate(&app.accounts, &parsed, headers, now) {
@@ -95,7 +94,7 @@ async fn dispatch(
         service.check_region(parsed.region.as_deref(), &app.config.regions)?;
         service.check_account(&account, now)?;
         app.rate_limits.check(&account.uin, entry.name)?;
-        let call = Call { account, region: parsed.region.clone(), now, request_id: request_id.to_owned() };
+        let call = Call { account, now };
         match parsed.client_token.as_deref() {
             Some(token) => idempotent::run_once(app, &call, entry, &parsed, token).await,
             None => (entry.run)(&call, app, &parsed.params, parsed.encoding).await,

@@ -81,9 +81,7 @@ fn unsupported_region(service: Service, region: &str) -> ApiError {
 /// What an action knows about the call beyond its own parameters.
 pub struct Call {
     pub account: Arc<Account>,
-    pub region: Option<String>,
     pub now: i64,
-    pub request_id: String,
 }
 
 impl Call {
