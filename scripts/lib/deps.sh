@@ -12,6 +12,8 @@ ensure_system_packages() {
   command -v runuser >/dev/null || pkgs+=(util-linux)
   # The board page's end-to-end test drives Debian's Chromium (tests/node/board.mjs).
   [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
+  # Whiteboard pushes encode with ffmpeg (libx264); the push tests probe streams with ffprobe.
+  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || pkgs+=(ffmpeg)
   if ((${#pkgs[@]})); then
     log "apt-get install ${pkgs[*]}"
     apt_install "${pkgs[@]}"

@@ -7,10 +7,8 @@ import hashlib
 import json
 import os
 import struct
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -18,6 +16,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.tiw.v20190919 import models
 
 import support
+from callback_receiver import CallbackReceiver
 from room_client import Room, stroke, usersig
 from support import MAIN_SDK_APP, USERSIG_KEY, Cred
 
@@ -28,44 +27,11 @@ OTHER = Cred("300000000001", "AKIDtiwOtherAccount0000000000000001", "tiw-other-a
 OTHER_SDK_APP = 1400555555
 
 
-class CallbackReceiver:
-    """A real HTTP server that records every POST."""
-
-    def __init__(self):
-        self.bodies: list[dict] = []
-        self.arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver.arrived:
-                    receiver.bodies.append(body)
-                    receiver.arrived.notify_all()
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b'{"error_code":0}')
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiw-events"
-
-    def wait_for(self, task_id: str) -> dict:
-        with self.arrived:
-            assert self.arrived.wait_for(
-                lambda: any(b["EventData"]["TaskID"] == task_id for b in self.bodies), DEADLINE
-            ), f"no callback for {task_id}"
-            return next(b for b in self.bodies if b["EventData"]["TaskID"] == task_id)
-
-
 @pytest.fixture(scope="module")
 def receiver():
     r = CallbackReceiver()
     yield r
-    r.httpd.shutdown()
+    r.close()
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +138,7 @@ def test_snapshot_renders_one_png_per_mark_and_calls_back(sdk, server, room, rec
     pngs = [fetch(server, url) for url in answer.Result.Snapshots]
     assert [png_size(p) for p in pngs] == [(1280, 720), (1280, 720)]
     assert pngs[0] != pngs[1], "the second mark shows the rectangle too"
-    event = receiver.wait_for(task_id)
+    event = receiver.wait_until(lambda b: b["EventData"]["TaskID"] == task_id, f"for {task_id}")
     assert event["EventType"] == "SnapshotTaskFinished" and event["SdkAppId"] == MAIN_SDK_APP
     assert event["Sign"] == hashlib.md5(f"{CALLBACK_KEY}{event['ExpireTime']}".encode()).hexdigest()
     assert event["EventData"]["Result"]["Snapshots"] == answer.Result.Snapshots

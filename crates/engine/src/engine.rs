@@ -306,13 +306,22 @@ impl Default for EngineConfig {
 pub struct KindOptions {
     /// Tasks of this kind running at once on this node.
     pub concurrency: usize,
+    /// Tasks of this kind run until stopped (a live stream): shutdown hands them to another
+    /// node at once instead of waiting for them through the grace period.
+    pub endless: bool,
 }
 
 impl KindOptions {
     pub fn concurrency(concurrency: usize) -> Self {
         Self {
             concurrency: concurrency.max(1),
+            endless: false,
         }
+    }
+
+    pub fn endless(mut self) -> Self {
+        self.endless = true;
+        self
     }
 }
 
@@ -356,12 +365,14 @@ struct KindRuntime {
     executor: Arc<dyn Executor>,
     slots: Arc<Semaphore>,
     wake: Arc<Notify>,
+    endless: bool,
 }
 
 struct InFlight {
     lease_no: i64,
     token: CancellationToken,
     reason: Arc<ReasonCell>,
+    endless: bool,
 }
 
 struct Completion {
@@ -435,6 +446,7 @@ impl EngineBuilder {
             executor,
             slots: Arc::new(Semaphore::new(options.concurrency.max(1))),
             wake: Arc::new(Notify::new()),
+            endless: options.endless,
         };
         self.kinds.insert(kind, runtime);
         self
@@ -595,14 +607,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Stops claiming, lets running tasks finish for up to `grace`, then fires the tokens of
-    /// those still running and gives their leases back so another node takes them at once.
+    /// Stops claiming, hands endless tasks back at once, lets the others finish for up to
+    /// `grace`, then fires the tokens of those still running and gives their leases back so
+    /// another node takes them at once.
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.stop_claiming.cancel();
         let claimers = std::mem::take(&mut *lock(&inner.claimers));
         for h in claimers {
             let _ = h.await;
+        }
+        for f in lock(&inner.inflight).values().filter(|f| f.endless) {
+            f.reason.fire(CancelReason::Shutdown, &f.token);
         }
         let deadline = tokio::time::Instant::now() + grace;
         loop {
@@ -921,6 +937,7 @@ impl Inner {
                 lease_no: task.lease_no,
                 token: token.clone(),
                 reason: reason.clone(),
+                endless: rt.endless,
             },
         );
         let lease = task.lease();

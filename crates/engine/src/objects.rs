@@ -321,6 +321,13 @@ impl Objects {
         })
     }
 
+    /// Starts the retention clock of an object another program wrote into the destination's
+    /// directory of the local public bucket (an encoder's stream segments, say).
+    pub async fn retain(&self, dest: &Destination, name: &str) -> Result<(), ObjectsError> {
+        let key = dest.key_for(name)?;
+        self.record_expiry(dest, &key).await
+    }
+
     /// Streams an object of any size as a multipart upload; at most a few parts are in
     /// memory at once. A failing source aborts the upload.
     pub async fn put_stream<S, E>(

@@ -548,6 +548,34 @@ async fn graceful_shutdown_releases_leases(db: TestDb) {
     successor.shutdown(Duration::from_secs(5)).await;
 }
 
+async fn endless_tasks_are_handed_back_at_shutdown_without_waiting(db: TestDb) {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let s = started.clone();
+    let live = Engine::builder(db.store.clone(), fast_config())
+        .executor(
+            ECHO,
+            KindOptions::concurrency(1).endless(),
+            FnExecutor::new(move |ctx| {
+                let s = s.clone();
+                async move {
+                    s.notify_one();
+                    ctx.cancel_token().cancelled().await;
+                    Err(ExecError::retryable("handed over"))
+                }
+            }),
+        )
+        .build();
+    live.start().unwrap();
+    live.submit(NewTask::new("stream", "1", ECHO, json!({}))).await.unwrap();
+    started.notified().await;
+    let grace = Duration::from_secs(600);
+    tokio::time::timeout(Duration::from_secs(30), live.shutdown(grace))
+        .await
+        .expect("shutdown did not wait out the grace period");
+    let t = live.get(&"stream".into()).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Queued, "released for another node");
+}
+
 async fn concurrency_per_kind_is_respected(db: TestDb) {
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -684,6 +712,7 @@ both_backends!(
     progress_is_fenced,
     shutdown_waits_for_in_flight_work,
     graceful_shutdown_releases_leases,
+    endless_tasks_are_handed_back_at_shutdown_without_waiting,
     concurrency_per_kind_is_respected,
     two_engines_never_run_a_task_twice,
 );

@@ -98,9 +98,25 @@ async fn streaming_put_writes_large_local_objects(db: TestDb) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+async fn retained_files_written_by_others_expire(db: TestDb) {
+    let dir = temp_dir("objects");
+    let clock = Arc::new(ManualClock::new(0));
+    let objects = Objects::with_clock(db.store.clone(), ObjectsConfig::new(&dir, "http://x"), clock.clone()).unwrap();
+    let dest = objects.public_bucket("whiteboard-push").unwrap().join("task-1").unwrap();
+    let segment = dir.join("whiteboard-push/task-1/index0.ts");
+    std::fs::create_dir_all(segment.parent().unwrap()).unwrap();
+    std::fs::write(&segment, b"ts").unwrap();
+    objects.retain(&dest, "index0.ts").await.unwrap();
+    clock.advance(Duration::from_secs(3 * 24 * 3600));
+    assert_eq!(objects.sweep_expired().await.unwrap(), 1);
+    assert!(!segment.exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 both_backends!(
     expired_local_objects_are_swept,
-    streaming_put_writes_large_local_objects
+    streaming_put_writes_large_local_objects,
+    retained_files_written_by_others_expire
 );
 
 #[tokio::test]

@@ -16,8 +16,6 @@ use taskgate_engine::{Engine, EngineConfig, KindOptions, Outbox, OutboxConfig, S
 
 /// How long running tasks may take to finish on SIGTERM before their leases are handed back.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Tasks of one kind running at once on this node unless `concurrency` says otherwise.
-const DEFAULT_CONCURRENCY: usize = 4;
 /// Timeout of one callback delivery.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -75,10 +73,14 @@ impl App {
             .collect();
         let objects = Objects::new(store.clone(), objects_config).context("opening object storage")?;
         let rooms = Rooms::new(store.clone());
+        let metrics = Metrics::default();
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
-        for (kind, executor) in crate::products::executors(&config, &store, &rooms, &objects)? {
-            let concurrency = config.concurrency_of(kind.as_str()).unwrap_or(DEFAULT_CONCURRENCY);
-            builder = builder.executor(kind, KindOptions::concurrency(concurrency), executor);
+        for r in crate::products::executors(&config, &store, &rooms, &objects, &outbox, &metrics.push)? {
+            let mut options = KindOptions::concurrency(config.concurrency_of(r.kind.as_str()).unwrap_or(r.default_concurrency));
+            if r.endless {
+                options = options.endless();
+            }
+            builder = builder.executor(r.kind, options, r.executor);
         }
         let engine = builder.build();
         engine.start().context("starting the task engine")?;
@@ -90,7 +92,7 @@ impl App {
             clock: Clock::from_config(config.frozen_time),
             accounts,
             rate_limits,
-            metrics: Metrics::default(),
+            metrics,
             store,
             engine,
             outbox,

@@ -29,6 +29,7 @@ pub struct Config {
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
     pub ecm: EcmConfig,
+    pub tiw: TiwConfig,
     pub engine: EngineTuning,
     pub objects: ObjectsConfig,
     pub accounts: Vec<AccountConfig>,
@@ -62,6 +63,36 @@ pub struct EngineTuning {
 impl Default for EngineTuning {
     fn default() -> Self {
         Self { lease_secs: 30, reap_interval_secs: 5 }
+    }
+}
+
+/// The `[tiw]` table: whiteboard pushes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TiwConfig {
+    /// Smallest AutoStopTimeout accepted, in seconds (Tencent's is 300).
+    pub push_min_auto_stop_timeout: u64,
+    /// Pushes one SdkAppId may run at once; StartWhiteboardPush beyond is
+    /// `LimitExceeded.TaskConcurrency`.
+    pub push_max_concurrent: u64,
+    /// Encoder or output failures in a row after which a push stops with `EXCEPTION`.
+    pub push_max_exceptions: u32,
+    /// Also publish every push to this RTMP URL; `{stream_id}` is replaced by the push's
+    /// stream id (UserDefinedStreamId or `SdkAppId_RoomId_PushUserId_main`).
+    pub push_rtmp_url: Option<String>,
+    /// The ffmpeg program that encodes pushes.
+    pub ffmpeg: PathBuf,
+}
+
+impl Default for TiwConfig {
+    fn default() -> Self {
+        Self {
+            push_min_auto_stop_timeout: 300,
+            push_max_concurrent: 8,
+            push_max_exceptions: 5,
+            push_rtmp_url: None,
+            ffmpeg: PathBuf::from("ffmpeg"),
+        }
     }
 }
 
@@ -204,6 +235,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
             ecm: EcmConfig::default(),
+            tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
             objects: ObjectsConfig::default(),
             accounts: Vec::new(),

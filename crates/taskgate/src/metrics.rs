@@ -1,4 +1,5 @@
-//! Prometheus metrics: API requests by service, action and answer code, and their latency.
+//! Prometheus metrics: API requests by service, action and answer code, and their latency;
+//! the frames of whiteboard pushes.
 
 use crate::products::Service;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +27,19 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
+    pub push: PushCounters,
+}
+
+/// Frames of all whiteboard pushes of this node. A push is real time while `dropped` stays
+/// still.
+#[derive(Clone, Debug, Default)]
+pub struct PushCounters {
+    /// Frames handed to encoders.
+    pub frames: Counter,
+    /// Frames skipped because an encoder fell more than a frame behind.
+    pub dropped: Counter,
+    /// Encoder or output failures (each restarts the push's pipeline).
+    pub exceptions: Counter,
 }
 
 impl Default for Metrics {
@@ -37,7 +51,11 @@ impl Default for Metrics {
         );
         registry.register("taskgate_requests", "API requests by service, action and answer code", requests.clone());
         registry.register("taskgate_request_duration_seconds", "API request latency", latency.clone());
-        Self { registry, requests, latency }
+        let push = PushCounters::default();
+        registry.register("taskgate_push_frames", "Frames handed to whiteboard push encoders", push.frames.clone());
+        registry.register("taskgate_push_frames_dropped", "Push frames skipped because an encoder fell behind", push.dropped.clone());
+        registry.register("taskgate_push_exceptions", "Whiteboard push encoder or output failures", push.exceptions.clone());
+        Self { registry, requests, latency, push }
     }
 }
 

@@ -138,13 +138,30 @@ pub fn u64_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) 
     deserializer.deserialize_any(Lenient)
 }
 
-/// The executors of every product's task kinds, to register with the engine.
+/// An executor to register with the engine, and how many of its tasks a node runs at once
+/// unless `[concurrency]` says otherwise.
+pub struct Registration {
+    pub kind: taskgate_engine::TaskKind,
+    pub default_concurrency: usize,
+    /// Runs until stopped (see `KindOptions::endless`).
+    pub endless: bool,
+    pub executor: Arc<dyn taskgate_engine::Executor>,
+}
+
+/// Tasks of one kind running at once on a node by default.
+const DEFAULT_CONCURRENCY: usize = 4;
+/// Pushes are long-lived and mostly wait for the next frame: a node takes many.
+const PUSH_CONCURRENCY: usize = 16;
+
+/// The executors of every product's task kinds.
 pub fn executors(
     config: &crate::config::Config,
     store: &taskgate_engine::Store,
     rooms: &tiw::rooms::Rooms,
     objects: &taskgate_engine::objects::Objects,
-) -> anyhow::Result<Vec<(taskgate_engine::TaskKind, Arc<dyn taskgate_engine::Executor>)>> {
+    outbox: &taskgate_engine::Outbox,
+    push_counters: &crate::metrics::PushCounters,
+) -> anyhow::Result<Vec<Registration>> {
     use anyhow::Context;
     let refresh = tcss::refresh::RefreshExecutor {
         store: store.clone(),
@@ -199,10 +216,32 @@ pub fn executors(
             .filter_map(|app| Some((app.sdk_app_id, app.callback_key.clone()?)))
             .collect(),
     };
+    let push = tiw::push::executor::PushExecutor {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        rooms: rooms.clone(),
+        objects: objects.clone(),
+        pictures: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), std::time::Duration::from_secs(30))
+            .context("building the board picture client")?,
+        sdk_app_keys: config
+            .accounts
+            .iter()
+            .flat_map(|a| &a.sdk_apps)
+            .map(|app| (app.sdk_app_id, app.secret_key.clone()))
+            .collect(),
+        settings: tiw::push::executor::PushSettings {
+            ffmpeg: config.tiw.ffmpeg.clone(),
+            rtmp_url: config.tiw.push_rtmp_url.clone(),
+            max_exceptions: config.tiw.push_max_exceptions.max(1),
+        },
+        counters: push_counters.clone(),
+    };
+    let finite = |kind, executor| Registration { kind, default_concurrency: DEFAULT_CONCURRENCY, endless: false, executor };
     Ok(vec![
-        (tcss::refresh::REFRESH_KIND, Arc::new(refresh)),
-        (ecm::import::IMPORT_KIND, Arc::new(import)),
-        (tiw::snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
+        finite(tcss::refresh::REFRESH_KIND, Arc::new(refresh)),
+        finite(ecm::import::IMPORT_KIND, Arc::new(import)),
+        finite(tiw::snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
+        Registration { kind: tiw::push::PUSH_KIND, default_concurrency: PUSH_CONCURRENCY, endless: true, executor: Arc::new(push) },
     ])
 }
 

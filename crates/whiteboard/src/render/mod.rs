@@ -9,6 +9,7 @@ mod encode;
 mod images;
 mod parallel;
 mod text;
+mod yuv;
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use tiny_skia::{Color as SkColor, IntRect, Pixmap, PixmapMut, Rect, Transform};
 pub use encode::encode_png;
 pub use images::{ImageError, ImageSource, NoImages, decode_png};
 pub use parallel::render_marks_parallel;
+pub use yuv::{OddSizeError, Yuv420};
 
 use crate::color::{Color, ColorError};
 use crate::replay::{Board, Change, Element, Page};

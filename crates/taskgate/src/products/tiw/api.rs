@@ -191,29 +191,3 @@ impl Action for DescribeSnapshotTask {
         })
     }
 }
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DescribeWhiteboardPush {
-    #[serde(rename = "SdkAppId")]
-    pub sdk_app_id: u64,
-    #[serde(rename = "TaskId")]
-    pub task_id: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DescribeWhiteboardPushResponse {}
-
-impl Action for DescribeWhiteboardPush {
-    const NAME: &'static str = "DescribeWhiteboardPush";
-    type Response = DescribeWhiteboardPushResponse;
-
-    async fn handle(self, call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
-        call.require_sdk_app(self.sdk_app_id)?;
-        // No push task can exist before StartWhiteboardPush lands (issue 7).
-        Err(ApiError::new(
-            ErrorCode::InvalidParameterTaskNotFound,
-            format!("The whiteboard push task `{}` does not exist in SdkAppId {}.", self.task_id, self.sdk_app_id),
-        ))
-    }
-}

@@ -3,6 +3,7 @@
 //! and announces the result to the task's CallbackURL.
 
 use super::callback;
+use super::pictures::{fetch_pictures, picture_urls};
 use super::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,10 +13,8 @@ use std::collections::HashMap;
 use taskgate_engine::objects::{CosTarget, Destination, Objects};
 use taskgate_engine::{Callback, ExecError, Executor, Outcome, TaskContext, TaskKind};
 use taskgate_engine::url_guard::GuardedClient;
-use whiteboard::op::Background;
-use whiteboard::render::{RenderOptions, Renderer, decode_png, render_marks_parallel};
-use whiteboard::replay::{Element, Snapshot, SnapshotMode, snapshots};
-use whiteboard::tiny_skia::Pixmap;
+use whiteboard::render::{RenderOptions, Renderer, render_marks_parallel};
+use whiteboard::replay::{SnapshotMode, snapshots};
 
 pub const SNAPSHOT_KIND: TaskKind = TaskKind::from_static("tiw.snapshot");
 
@@ -101,61 +100,6 @@ pub struct SnapshotExecutor {
     pub callback_keys: HashMap<u64, String>,
 }
 
-/// Largest picture fetched for a board; a bigger one renders as a placeholder.
-const MAX_IMAGE_BYTES: usize = 16 << 20;
-
-/// The pictures the snapshots show, fetched once each. One that cannot be fetched or decoded
-/// renders as a placeholder rather than failing the task: the rest of the board is still worth having.
-async fn fetch_images(client: &GuardedClient, shots: &[Snapshot]) -> HashMap<String, Pixmap> {
-    let mut urls: Vec<&str> = shots
-        .iter()
-        .flat_map(|shot| {
-            let elements = shot.page.elements.iter().filter_map(|e| match e.as_ref() {
-                Element::Image(image) => Some(image.url.as_str()),
-                _ => None,
-            });
-            let background = match &shot.page.background {
-                Some(Background::Image(url)) => Some(url.as_str()),
-                _ => None,
-            };
-            elements.chain(background)
-        })
-        .collect();
-    urls.sort_unstable();
-    urls.dedup();
-    let mut images = HashMap::new();
-    for url in urls {
-        match fetch_image(client, url).await {
-            Ok(pixmap) => {
-                images.insert(url.to_owned(), pixmap);
-            }
-            Err(reason) => tracing::warn!(url, reason, "a board picture renders as a placeholder"),
-        }
-    }
-    images
-}
-
-async fn fetch_image(client: &GuardedClient, url: &str) -> Result<Pixmap, String> {
-    let mut response = client
-        .request(reqwest::Method::GET, url)
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
-            return Err(format!("larger than {MAX_IMAGE_BYTES} bytes"));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    tokio::task::spawn_blocking(move || decode_png(&bytes).map_err(|e| e.to_string()))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
 fn now_secs() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -186,7 +130,7 @@ impl SnapshotExecutor {
             Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
         };
         let seqs: Vec<u64> = shots.iter().map(|s| s.seq).collect();
-        let images = fetch_images(&self.images, &shots).await;
+        let images = fetch_pictures(&self.images, shots.iter().flat_map(|shot| picture_urls(&shot.page))).await;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let pngs = tokio::task::spawn_blocking(move || render_marks_parallel(&renderer, &shots, &images, threads))
             .await

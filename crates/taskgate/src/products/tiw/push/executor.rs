@@ -1,0 +1,322 @@
+//! The push executor: logs the push user in, follows the room, runs the encoder (restarting it
+//! after a failure), announces the start and the stop, and decides why the push ended.
+
+use super::encoder::{self, EncoderSettings};
+use super::feed::{self, BoardFeed};
+use super::{
+    FinishReason, HLS_PREFIX, ImLogin, PushFailure, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
+    STOPPED_EVENT, store,
+};
+use crate::metrics::PushCounters;
+use crate::products::tiw::callback;
+use crate::products::tiw::rooms::{RoomKey, Rooms};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use taskgate_engine::objects::Objects;
+use taskgate_engine::url_guard::GuardedClient;
+use taskgate_engine::{Callback, CancelReason, ExecError, Executor, Outbox, Outcome, Store, TaskContext};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use whiteboard::render::{RenderOptions, Renderer};
+
+/// A pipeline that ran this long before failing was healthy: the failures-in-a-row count
+/// starts over.
+const HEALTHY_RUN: Duration = Duration::from_secs(30);
+/// Wait before the first restart; doubles with each failure in a row, up to `RESTART_MAX`.
+const RESTART_DELAY: Duration = Duration::from_millis(500);
+const RESTART_MAX: Duration = Duration::from_secs(10);
+/// How often the room's idleness is checked against AutoStopTimeout.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+/// `Error.Code` of a failed push in the stop event, as Tencent's event documentation names it.
+const FAILURE_CODE: &str = "FailedOperation.Record";
+
+/// Operator settings of pushes (`[tiw]`).
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    pub ffmpeg: PathBuf,
+    /// Also publish to this RTMP URL; `{stream_id}` is replaced by the push's stream id.
+    pub rtmp_url: Option<String>,
+    /// Encoder or output failures in a row after which a push stops with `EXCEPTION`.
+    pub max_exceptions: u32,
+}
+
+pub struct PushExecutor {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub rooms: Rooms,
+    pub objects: Objects,
+    /// Fetches the pictures the board shows (same URL rules as callbacks).
+    pub pictures: GuardedClient,
+    /// UserSig keys of the configured SdkAppIds, to check the push user's login.
+    pub sdk_app_keys: HashMap<u64, String>,
+    pub settings: PushSettings,
+    pub counters: PushCounters,
+}
+
+/// Why one execution of a push ends.
+enum Ending {
+    Finished(FinishReason, Option<String>),
+    /// This node is shutting down: the push goes back to the queue and is resumed.
+    Release,
+    /// Another node took the push over.
+    LeaseLost,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl PushExecutor {
+    /// The push service "enters the room" as its user: the UserSig must be valid now.
+    fn login(&self, login: &ImLogin) -> Result<(), String> {
+        let key = self
+            .sdk_app_keys
+            .get(&login.sdk_app_id)
+            .ok_or_else(|| format!("IM login failed: SdkAppId {} is not configured", login.sdk_app_id))?;
+        tcapi::usersig::verify_usersig(key, login.sdk_app_id, &login.user_id, &login.user_sig, now_ms() / 1000)
+            .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
+    }
+
+    /// An event to the application's push callback, if it has one.
+    async fn event(&self, input: &PushInput, event_type: &str, data: Value, event_id: String) -> Result<Option<Callback>, ExecError> {
+        let settings = store::callback_settings(&self.store, input.sdk_app_id)
+            .await
+            .map_err(|e| ExecError::retryable(format!("reading the push callback failed: {e}")))?;
+        if settings.callback.is_empty() {
+            return Ok(None);
+        }
+        let body = callback::envelope(input.sdk_app_id, event_type, data, Some(&settings.callback_key), now_ms() / 1000);
+        Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
+    }
+
+    async fn save(&self, ctx: &TaskContext, progress: &PushProgress) -> Result<(), ExecError> {
+        let value = serde_json::to_value(progress).map_err(|e| ExecError::permanent(e.to_string()))?;
+        ctx.progress(value).await.map_err(|e| ExecError::retryable(format!("recording the push state failed: {e}")))
+    }
+
+    /// The first frame of this execution is out: the push is on the air. The start event is
+    /// recorded before the state, so a crash in between repeats it (same event id) rather
+    /// than losing it.
+    async fn on_air(&self, ctx: &TaskContext, input: &PushInput, progress: &mut PushProgress) -> Result<(), ExecError> {
+        if progress.push_start_time == 0 {
+            let now = now_ms();
+            progress.push_start_time = now / 1000;
+            progress.im_sync_time = now;
+            let data = json!({
+                "TaskId": ctx.id().as_str(),
+                "RoomId": input.room_id,
+                "PushUserId": input.push_user_id,
+                "PushStartTime": progress.push_start_time,
+            });
+            if let Some(event) = self.event(input, STARTED_EVENT, data, format!("{}-started", ctx.id())).await? {
+                self.outbox
+                    .enqueue(event, Some(ctx.id()))
+                    .await
+                    .map_err(|e| ExecError::retryable(format!("recording the start event failed: {e}")))?;
+            }
+        }
+        progress.status = PushStatus::Pushing;
+        self.save(ctx, progress).await
+    }
+
+    fn ending_of(reason: Option<CancelReason>) -> Ending {
+        match reason {
+            Some(CancelReason::Requested) => Ending::Finished(FinishReason::UserCall, None),
+            Some(CancelReason::Shutdown) => Ending::Release,
+            Some(CancelReason::LeaseLost) | None => Ending::LeaseLost,
+        }
+    }
+
+    /// Runs encoders one after another until the push ends.
+    async fn supervise(
+        &self,
+        ctx: &TaskContext,
+        input: &PushInput,
+        progress: &mut PushProgress,
+        feed: &BoardFeed,
+        settings: &EncoderSettings,
+    ) -> Ending {
+        let timeout_ms = i64::try_from(input.auto_stop_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut failures_in_a_row = 0u32;
+        loop {
+            let stop = CancellationToken::new();
+            let (first_tx, mut first_rx) = oneshot::channel();
+            let started = Instant::now();
+            let run = encoder::run(settings, feed.frames.clone(), &stop, first_tx, &self.counters);
+            tokio::pin!(run);
+            let mut idle = tokio::time::interval(IDLE_CHECK);
+            let mut ending = None;
+            let mut on_air = false;
+            let result = loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    () = ctx.cancel_token().cancelled(), if ending.is_none() => {
+                        ending = Some(Self::ending_of(ctx.cancel_reason()));
+                        stop.cancel();
+                    }
+                    _ = idle.tick(), if ending.is_none() => {
+                        let last = feed.last_operation_ms.load(Ordering::Relaxed).max(progress.claimed_at_ms);
+                        if now_ms().saturating_sub(last) >= timeout_ms {
+                            ending = Some(Ending::Finished(FinishReason::Auto, None));
+                            stop.cancel();
+                        }
+                    }
+                    first = &mut first_rx, if !on_air => {
+                        on_air = true;
+                        if first.is_ok() && self.on_air(ctx, input, progress).await.is_err() {
+                            ending = Some(Ending::LeaseLost);
+                            stop.cancel();
+                        }
+                    }
+                }
+            };
+            if let Some(ending) = ending {
+                return ending;
+            }
+            let error = match result {
+                Ok(()) => "the encoder ended its stream by itself".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            self.counters.exceptions.inc();
+            progress.exception_cnt += 1;
+            failures_in_a_row = if started.elapsed() >= HEALTHY_RUN { 1 } else { failures_in_a_row + 1 };
+            tracing::warn!(task = %ctx.id(), error, failures_in_a_row, "push pipeline failed");
+            if self.save(ctx, progress).await.is_err() {
+                return Ending::LeaseLost;
+            }
+            if failures_in_a_row >= self.settings.max_exceptions {
+                return Ending::Finished(FinishReason::Exception, Some(error));
+            }
+            let delay = RESTART_DELAY.saturating_mul(1 << (failures_in_a_row - 1).min(16)).min(RESTART_MAX);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = ctx.cancel_token().cancelled() => return Self::ending_of(ctx.cancel_reason()),
+            }
+        }
+    }
+
+    /// Starts the retention clock of what the stream left in the public bucket.
+    async fn retain_stream(&self, task_id: &str, hls_dir: &Path) {
+        let names = match std::fs::read_dir(hls_dir) {
+            Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect::<Vec<_>>(),
+            Err(error) => {
+                tracing::warn!(%error, task_id, "listing the push's stream failed");
+                return;
+            }
+        };
+        let dest = match self.objects.public_bucket(HLS_PREFIX).and_then(|d| d.join(task_id)) {
+            Ok(dest) => dest,
+            Err(error) => return tracing::warn!(%error, task_id, "the push's stream directory is invalid"),
+        };
+        for name in names {
+            if let Err(error) = self.objects.retain(&dest, &name).await {
+                tracing::warn!(%error, task_id, name, "recording the expiry of a stream file failed");
+            }
+        }
+    }
+
+    fn stopped_data(task_id: &str, input: &PushInput, result: &PushResult) -> Value {
+        let mut data = json!({
+            "TaskId": task_id,
+            "RoomId": input.room_id,
+            "GroupId": input.group_id,
+            "PushUserId": input.push_user_id,
+            "FinishReason": result.finish_reason,
+            "PushStartTime": result.push_start_time,
+            "PushStopTime": result.push_stop_time,
+            "IMSyncTime": result.im_sync_time,
+            "ExceptionCnt": result.exception_cnt,
+        });
+        if let Some(failure) = &result.failure {
+            data["Error"] = json!(failure);
+        }
+        data
+    }
+}
+
+#[async_trait]
+impl Executor for PushExecutor {
+    async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
+        let input: PushInput = ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
+        let task_id = ctx.id().as_str().to_owned();
+        let mut progress: PushProgress =
+            ctx.task().progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+        if progress.claimed_at_ms == 0 {
+            progress.claimed_at_ms = now_ms();
+            if let Err(message) = self.login(&input.im_login) {
+                let result = PushResult {
+                    finish_reason: FinishReason::Exception,
+                    push_start_time: 0,
+                    push_stop_time: now_ms() / 1000,
+                    im_sync_time: 0,
+                    exception_cnt: 0,
+                    failure: Some(PushFailure { code: FAILURE_CODE.into(), message: message.clone() }),
+                };
+                let data = Self::stopped_data(&task_id, &input, &result);
+                let error = ExecError::permanent(message);
+                return Err(match self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await? {
+                    Some(event) => error.with_callback(event),
+                    None => error,
+                });
+            }
+        } else {
+            // Resumed after the node running it died or stopped: the stream was interrupted.
+            progress.exception_cnt += 1;
+            self.counters.exceptions.inc();
+        }
+        if progress.push_start_time == 0 {
+            progress.status = PushStatus::Prepared;
+        }
+        self.save(&ctx, &progress).await?;
+        let options = RenderOptions::from_init_params(&input.init_param).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let renderer = Renderer::new(input.width, input.height, options).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let room = RoomKey { sdk_app_id: input.sdk_app_id, room_id: input.room_id };
+        let feed = feed::start(self.rooms.clone(), self.pictures.clone(), room, renderer)
+            .await
+            .map_err(|e| ExecError::retryable(format!("following the room failed: {e}")))?;
+        let hls_dir = self.objects.local_root().join(HLS_PREFIX).join(&task_id);
+        tokio::fs::create_dir_all(&hls_dir)
+            .await
+            .map_err(|e| ExecError::retryable(format!("creating {} failed: {e}", hls_dir.display())))?;
+        let settings = EncoderSettings {
+            ffmpeg: self.settings.ffmpeg.clone(),
+            width: input.width,
+            height: input.height,
+            fps: input.fps,
+            bitrate_kbps: input.bitrate_kbps,
+            hls_dir: hls_dir.clone(),
+            rtmp_url: self.settings.rtmp_url.as_ref().map(|url| url.replace("{stream_id}", &input.stream_id)),
+        };
+        let ending = self.supervise(&ctx, &input, &mut progress, &feed, &settings).await;
+        drop(feed);
+        if let Err(error) = encoder::close_playlist(&hls_dir).await {
+            tracing::warn!(%error, task_id, "closing the push's playlist failed");
+        }
+        let (finish_reason, error) = match ending {
+            Ending::Finished(reason, error) => (reason, error),
+            Ending::Release => return Err(ExecError::retryable("this node is shutting down; the push resumes elsewhere")),
+            Ending::LeaseLost => return Err(ExecError::retryable("another node took the push over")),
+        };
+        self.retain_stream(&task_id, &hls_dir).await;
+        let result = PushResult {
+            finish_reason,
+            push_start_time: progress.push_start_time,
+            push_stop_time: now_ms() / 1000,
+            im_sync_time: progress.im_sync_time,
+            exception_cnt: progress.exception_cnt,
+            failure: error.map(|message| PushFailure { code: FAILURE_CODE.into(), message }),
+        };
+        let data = Self::stopped_data(&task_id, &input, &result);
+        let event = self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await?;
+        let outcome = Outcome::new(serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?);
+        Ok(match event {
+            Some(event) => outcome.with_callback(event),
+            None => outcome,
+        })
+    }
+}
