@@ -47,7 +47,7 @@ def encoder_alone(work: Path) -> tuple[float, float]:
     frames = work / "frames.yuv"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-         f"color=white:s={WIDTH}x{HEIGHT}:r={FPS},drawbox=x=100:y=300:w='20+n*1':h=12:c=red:t=fill",
+         f"color=white:s={WIDTH}x{HEIGHT}:r={FPS},drawbox=x=100:y=300:w=20+t*15:h=12:c=red:t=fill",
          "-frames:v", str(BASELINE_FRAMES), "-pix_fmt", "yuv420p", "-f", "rawvideo", str(frames)],
         check=True,
     )

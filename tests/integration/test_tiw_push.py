@@ -329,9 +329,10 @@ def test_an_invalid_push_usersig_fails_the_push_and_describe_returns_no_fields(s
 # ---- resumption -----------------------------------------------------------------------------------
 
 
-def test_a_push_survives_sigkill_of_its_server_and_resumes_as_the_same_task(start_server, room):
+def test_a_push_survives_sigkill_of_its_server_and_resumes_as_the_same_task(start_server, room, receiver):
     first = start_server(tiw=PUSH_CONFIG, engine={"lease_secs": 2, "reap_interval_secs": 1})
     client = Sdk(first)
+    set_callback(client, receiver.url, CALLBACK_KEY)
     room = Room(first.base_url, MAIN_SDK_APP, room.room_id, USERSIG_KEY)
     task_id = start(client, room)
     wait_status(client, task_id, "PUSHING")
@@ -348,6 +349,10 @@ def test_a_push_survives_sigkill_of_its_server_and_resumes_as_the_same_task(star
     assert "#EXT-X-DISCONTINUITY" in text
     stop(client, task_id)
     assert wait_status(client, task_id, "STOPPED").FinishReason == "USER_CALL"
+    stopped = events(receiver, task_id, "WhiteboardPushStopped")["EventData"]
+    assert (stopped["FinishReason"], stopped["ExceptionCnt"]) == ("USER_CALL", 1)
+    started = receiver.matching(lambda b: b["EventType"] == "WhiteboardPushStarted" and b["EventData"]["TaskId"] == task_id)
+    assert len(started) == 1, "the resumed push is the same push: it started once"
 
 
 # ---- requests --------------------------------------------------------------------------------------
