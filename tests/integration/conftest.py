@@ -25,6 +25,7 @@ import pytest
 import requests
 
 import support
+from callback_receiver import CallbackReceiver
 from support import MAIN, Api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +191,14 @@ def start_server(tmp_path_factory):
     yield start
     for server in started:
         server.terminate()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A real HTTP callback receiver for the module's tests."""
+    r = CallbackReceiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture(scope="module")

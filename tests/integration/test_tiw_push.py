@@ -32,13 +32,6 @@ _users = iter(range(1, 100_000))
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = CallbackReceiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
 def server(start_server):
     return start_server(tiw=PUSH_CONFIG, engine={"lease_secs": 2, "reap_interval_secs": 1})
 

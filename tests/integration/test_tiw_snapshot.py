@@ -16,7 +16,6 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.tiw.v20190919 import models
 
 import support
-from callback_receiver import CallbackReceiver
 from room_client import Room, stroke, usersig
 from support import MAIN_SDK_APP, USERSIG_KEY, Cred
 
@@ -25,13 +24,6 @@ S3_REGION = "ap-test"
 DEADLINE = 60.0
 OTHER = Cred("300000000001", "AKIDtiwOtherAccount0000000000000001", "tiw-other-account-secret-000000001")
 OTHER_SDK_APP = 1400555555
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = CallbackReceiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

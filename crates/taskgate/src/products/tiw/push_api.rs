@@ -1,7 +1,7 @@
 //! The whiteboard push actions' typed requests, responses and handlers: Start/Stop/Describe
 //! WhiteboardPush and the push callback settings.
 
-use super::push::store::{NewPush, StartError};
+use super::push::store::{CallbackSetting, NewPush, StartError};
 use super::push::{FinishReason, ImLogin, PUSH_KIND, PushInput, PushStatus, PushView, new_task_id, store};
 use crate::app::App;
 use crate::gateway::ApiError;
@@ -461,7 +461,7 @@ impl Action for SetWhiteboardPushCallback {
             }
             app.url_policy.check(callback).await.map_err(|e| bad(e.to_string()))?;
         }
-        store::set_callback(&app.store, self.sdk_app_id, callback).await.map_err(ApiError::internal)?;
+        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Url, callback).await.map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
     }
 }
@@ -489,7 +489,7 @@ impl Action for SetWhiteboardPushCallbackKey {
                 format!("Invalid `CallbackKey`: at most {MAX_CALLBACK_KEY_CHARS} characters."),
             ));
         }
-        store::set_callback_key(&app.store, self.sdk_app_id, &self.callback_key).await.map_err(ApiError::internal)?;
+        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Key, &self.callback_key).await.map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
     }
 }

@@ -129,34 +129,33 @@ pub async fn callback_settings(store: &Store, sdk_app_id: u64) -> Result<PushCal
     Ok(row.map(|(callback, callback_key)| PushCallbackSettings { callback, callback_key }).unwrap_or_default())
 }
 
-pub async fn set_callback(store: &Store, sdk_app_id: u64, callback: &str) -> Result<(), StoreError> {
-    on_pool!(store.writer(), p => {
-        sqlx::query(
-            "INSERT INTO tiw_apps (sdk_app_id, push_callback) VALUES ($1, $2) \
-             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback = excluded.push_callback",
-        )
-        .bind(db_id(sdk_app_id))
-        .bind(callback)
-        .execute(p)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected()
-    });
-    Ok(())
+/// One of an application's push callback settings.
+#[derive(Debug, Clone, Copy)]
+pub enum CallbackSetting {
+    Url,
+    Key,
 }
 
-pub async fn set_callback_key(store: &Store, sdk_app_id: u64, callback_key: &str) -> Result<(), StoreError> {
-    on_pool!(store.writer(), p => {
-        sqlx::query(
+/// Sets one push callback setting of the application; an empty value deletes it.
+pub async fn set_callback(store: &Store, sdk_app_id: u64, setting: CallbackSetting, value: &str) -> Result<(), StoreError> {
+    let sql = match setting {
+        CallbackSetting::Url => {
+            "INSERT INTO tiw_apps (sdk_app_id, push_callback) VALUES ($1, $2) \
+             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback = excluded.push_callback"
+        }
+        CallbackSetting::Key => {
             "INSERT INTO tiw_apps (sdk_app_id, push_callback_key) VALUES ($1, $2) \
-             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback_key = excluded.push_callback_key",
-        )
-        .bind(db_id(sdk_app_id))
-        .bind(callback_key)
-        .execute(p)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected()
+             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback_key = excluded.push_callback_key"
+        }
+    };
+    on_pool!(store.writer(), p => {
+        sqlx::query(sql)
+            .bind(db_id(sdk_app_id))
+            .bind(value)
+            .execute(p)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected()
     });
     Ok(())
 }
