@@ -295,6 +295,28 @@ def test_a_broken_output_stops_the_push_with_exception(start_server, receiver, r
     assert "rtmp" in stopped["Error"]["Message"].lower() or "encoder" in stopped["Error"]["Message"]
 
 
+def test_an_rtmp_target_receives_the_same_stream(start_server, room, tmp_path):
+    with socket_that_refuses() as port:
+        received = tmp_path / "received.flv"
+        listener = subprocess.Popen(["ffmpeg", "-v", "error", "-listen", "1", "-i", f"rtmp://127.0.0.1:{port}/live/board_1",
+                                     "-c", "copy", "-y", str(received)], stdin=subprocess.DEVNULL)
+        try:
+            relay = start_server(tiw={**PUSH_CONFIG, "push_rtmp_url": f"rtmp://127.0.0.1:{port}/live/{{stream_id}}"})
+            client = Sdk(relay)
+            room = Room(relay.base_url, MAIN_SDK_APP, room.room_id, USERSIG_KEY)
+            task_id = start(client, room, UserDefinedStreamId="board_1")
+            wait_status(client, task_id, "PUSHING")
+            wait_segments(relay, task_id, 2)
+            finish(client, task_id)
+            listener.wait(30)
+        finally:
+            listener.kill()
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=codec_name,width,height", "-of", "csv=p=0", str(received)],
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert probe.stdout.strip() == f"h264,{WIDTH},{HEIGHT}"
+
+
 class socket_that_refuses:
     """A loopback port with nothing listening (bound, then closed)."""
 
