@@ -1,6 +1,7 @@
 //! The Tencent Cloud API 3.0 edge at `/`: parse → authenticate → route → check the account and
 //! rate → decode the typed request → run the action → wrap the answer in the envelope.
 
+mod answer;
 mod auth;
 mod envelope;
 mod error;
@@ -8,6 +9,7 @@ mod idempotent;
 mod ratelimit;
 mod request;
 
+pub use answer::Answer;
 pub use error::ApiError;
 pub use ratelimit::RateLimits;
 
@@ -33,7 +35,7 @@ struct Answered {
     /// The routed action's name; empty when the request never reached one.
     action: &'static str,
     language: Language,
-    result: Result<serde_json::Value, ApiError>,
+    result: Result<Answer, ApiError>,
 }
 
 /// Takes the whole request rather than the method, URI and `HeaderMap` extractors, which clone
@@ -83,7 +85,7 @@ async fn dispatch(
     app: &App,
     parsed: request::ParsedRequest,
     headers: &HeaderMap,
-) -> (Option<&'static ActionEntry>, Result<serde_json::Value, ApiError>) {
+) -> (Option<&'static ActionEntry>, Result<Answer, ApiError>) {
     let now = app.clock.now_unix();
     let account = match auth::authenticate(&app.accounts, &parsed, headers, now) {
         Ok(account) => account,
