@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     slots::acquire_batch,
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
+    finished::FinishedTasks,
     on_pool, on_tx,
     outbox::{Callback, INSERT_OUTBOX, OutboxWaker},
     store::{Pool, Store, StoreError, Tx},
@@ -401,7 +402,12 @@ struct Inner {
     claimers: Mutex<Vec<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     outbox: Option<OutboxWaker>,
+    finished: FinishedTasks,
 }
+
+/// How many finished tasks [`Engine::get`] keeps in memory: a task's records are typically a
+/// few kilobytes, so this stays within a few megabytes.
+const FINISHED_CACHE_CAPACITY: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -483,6 +489,7 @@ impl EngineBuilder {
                 claimers: Mutex::new(Vec::new()),
                 background: Mutex::new(Vec::new()),
                 outbox: self.outbox,
+                finished: FinishedTasks::new(FINISHED_CACHE_CAPACITY),
             }),
         }
     }
@@ -726,14 +733,22 @@ impl Engine {
         }
     }
 
-    pub async fn get(&self, id: &TaskId) -> Result<Option<Task>, EngineError> {
+    /// A finished task comes from memory after its first read, shared, hence the `Arc`; an
+    /// unfinished one always from the database.
+    pub async fn get(&self, id: &TaskId) -> Result<Option<Arc<Task>>, EngineError> {
+        if let Some(task) = self.inner.finished.get(id) {
+            return Ok(Some(task));
+        }
         let sql = concat!("SELECT ", task_columns!(), " FROM tg_tasks WHERE id = $1");
         let task = on_pool!(self.inner.store.reader(), p => {
             match sqlx::query(sql).bind(id.as_str()).fetch_optional(p).await? {
-                Some(row) => Some(task_from_row(&row)?),
+                Some(row) => Some(Arc::new(task_from_row(&row)?)),
                 None => None,
             }
         });
+        if let Some(task) = &task {
+            self.inner.finished.remember(task);
+        }
         Ok(task)
     }
 
@@ -742,7 +757,7 @@ impl Engine {
         &self,
         id: &TaskId,
         account: &str,
-    ) -> Result<Option<Task>, EngineError> {
+    ) -> Result<Option<Arc<Task>>, EngineError> {
         Ok(self.get(id).await?.filter(|t| t.account == account))
     }
 

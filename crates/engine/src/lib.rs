@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod engine;
+mod finished;
 pub mod idempotency;
 pub mod objects;
 pub mod outbox;

@@ -187,9 +187,13 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true);
+            // sqlx pings a pooled connection before handing it out, by default: a round trip to
+            // the connection's worker thread that can only matter for a network connection, and
+            // that costs as much as a point query. A SQLite file connection cannot go stale.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
+                .test_before_acquire(false)
                 .connect_with(connect.clone())
                 .await?;
             // An in-memory database exists per connection, so readers must share the writer.
@@ -199,6 +203,7 @@ impl Store {
                 SqlitePoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(false)
                     .connect_with(connect.read_only(true))
                     .await?
             };

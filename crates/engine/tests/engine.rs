@@ -16,7 +16,7 @@ use serde_json::json;
 use taskgate_engine::{
     CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, KindOptions, ManualClock,
     NewTask, Outcome, SeededEntropy, Store, StoreOptions, TaskFilter, TaskId, TaskKind, TaskState,
-    on_tx,
+    on_pool, on_tx,
     outbox::{Callback, Outbox},
     url_guard::GuardedClient,
 };
@@ -191,8 +191,8 @@ async fn stale_lease_cannot_complete(db: TestDb) {
     );
     let t = b.get(&"fenced".into()).await.unwrap().unwrap();
     assert_eq!(
-        (t.state, t.result),
-        (TaskState::Succeeded, Some(json!("fresh")))
+        (t.state, &t.result),
+        (TaskState::Succeeded, &Some(json!("fresh")))
     );
     assert!(
         outbox(&db)
@@ -417,6 +417,42 @@ async fn cancel_queued_task(db: TestDb) {
     let t = engine.get(&"waiting".into()).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Cancelled);
     assert!(engine.claim(&ECHO, 10).await.unwrap().is_empty());
+}
+
+async fn finished_tasks_are_read_once_unfinished_ones_every_time(db: TestDb) {
+    let engine = Engine::builder(db.store.clone(), fast_config()).build();
+    let id: TaskId = "polled".into();
+    engine
+        .submit(NewTask::new(id.clone(), "1", ECHO, json!({})))
+        .await
+        .unwrap();
+    assert_eq!(engine.get(&id).await.unwrap().unwrap().state, TaskState::Queued);
+    let claimed = engine.claim(&ECHO, 1).await.unwrap().remove(0);
+    assert_eq!(engine.get(&id).await.unwrap().unwrap().state, TaskState::Running);
+    assert!(
+        engine
+            .finish(&claimed, Ok(Outcome::new(json!("done"))))
+            .await
+            .unwrap()
+    );
+    let finished = engine.get(&id).await.unwrap().unwrap();
+    assert_eq!(finished.state, TaskState::Succeeded);
+    assert_eq!(finished.result, Some(json!("done")));
+
+    // Nothing writes a finished task; doing so behind the engine's back shows that the next
+    // read comes from memory.
+    on_pool!(db.store.writer(), p => sqlx::query("UPDATE tg_tasks SET result = '\"changed\"' WHERE id = $1")
+        .bind(id.as_str())
+        .execute(p)
+        .await
+        .unwrap()
+        .rows_affected());
+    assert_eq!(engine.get(&id).await.unwrap().unwrap(), finished);
+    assert_eq!(
+        engine.get_for_account(&id, "1").await.unwrap(),
+        Some(finished)
+    );
+    assert_eq!(engine.get_for_account(&id, "2").await.unwrap(), None);
 }
 
 async fn progress_is_fenced(db: TestDb) {
@@ -709,6 +745,7 @@ both_backends!(
     cancel_running_task,
     cancel_reaches_task_running_on_another_node,
     cancel_queued_task,
+    finished_tasks_are_read_once_unfinished_ones_every_time,
     progress_is_fenced,
     shutdown_waits_for_in_flight_work,
     graceful_shutdown_releases_leases,

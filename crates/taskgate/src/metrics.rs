@@ -10,17 +10,19 @@ use prometheus_client::registry::Registry;
 use std::time::Duration;
 use tcapi::ErrorCode;
 
+/// Every label value is a static name (service, action table entry, error code), so counting a
+/// request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    service: String,
-    action: String,
-    code: String,
+    service: &'static str,
+    action: &'static str,
+    code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    service: String,
-    action: String,
+    service: &'static str,
+    action: &'static str,
 }
 
 pub struct Metrics {
@@ -62,13 +64,13 @@ impl Default for Metrics {
 impl Metrics {
     /// Requests that never reached an action (bad signature, unknown action) count under empty
     /// service/action labels, so a flood of garbage cannot mint unbounded label sets.
-    pub fn observe(&self, service: Option<Service>, action: &str, code: Option<ErrorCode>, elapsed: Duration) {
+    pub fn observe(&self, service: Option<Service>, action: &'static str, code: Option<ErrorCode>, elapsed: Duration) {
         let (service, action) = match service {
-            Some(service) => (service.label().to_owned(), action.to_owned()),
-            None => (String::new(), String::new()),
+            Some(service) => (service.label(), action),
+            None => ("", ""),
         };
-        let code = code.map_or("OK", ErrorCode::as_str).to_owned();
-        self.requests.get_or_create(&RequestLabels { service: service.clone(), action: action.clone(), code }).inc();
+        let code = code.map_or("OK", ErrorCode::as_str);
+        self.requests.get_or_create(&RequestLabels { service, action, code }).inc();
         self.latency.get_or_create(&LatencyLabels { service, action }).observe(elapsed.as_secs_f64());
     }
 

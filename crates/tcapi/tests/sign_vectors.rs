@@ -6,11 +6,11 @@ const SECRET_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const SECRET_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 const TS: i64 = 1_700_000_000;
 
-fn headers(content_type: &str, host: &str) -> Vec<(String, String)> {
-    vec![("content-type".into(), content_type.into()), ("host".into(), host.into())]
+fn headers<'a>(content_type: &'a str, host: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("content-type", content_type), ("host", host)]
 }
 
-fn tc3(method: &str, query: &str, headers: &[(String, String)], body: &[u8], service: &str, ts: i64) -> (String, String) {
+fn tc3(method: &str, query: &str, headers: &[(&str, &str)], body: &[u8], service: &str, ts: i64) -> (String, String) {
     let canonical = tc3_canonical_request(&Tc3CanonicalInput { method, query, headers, payload_hash: &sha256_hex(body) });
     let date = utc_date(ts);
     let signature = tc3_signature(SECRET_KEY, &date, service, &tc3_string_to_sign(ts, &date, service, &canonical));

@@ -166,7 +166,7 @@ where
     }
 }
 
-pub async fn wait_for_state(engine: &Engine, id: &TaskId, state: TaskState) -> Task {
+pub async fn wait_for_state(engine: &Engine, id: &TaskId, state: TaskState) -> Arc<Task> {
     wait_for(&format!("task {id} to be {state}"), || async {
         engine.get(id).await.unwrap().filter(|t| t.state == state)
     })

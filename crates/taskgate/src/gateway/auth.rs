@@ -107,45 +107,44 @@ fn host_without_port(host: &str) -> Option<&str> {
 /// e.g. `x-tc-action:describeinstances`), each with the `Host` as received and without its port
 /// (the Node SDK signs the bare hostname).
 fn verify_tc3_signature(material: &Tc3Material<'_>, headers: &HeaderMap, secret_key: &str) -> bool {
-    let Some(received): Option<Vec<(String, String)>> = material
+    let Some(received): Option<Vec<(&str, &str)>> = material
         .authorization
         .signed_headers
         .iter()
-        .map(|name| {
-            let value = headers.get(name.as_str())?.to_str().ok()?;
-            Some((name.clone(), value.trim().to_owned()))
-        })
+        .map(|name| Some((name.as_str(), headers.get(name.as_str())?.to_str().ok()?.trim())))
         .collect()
     else {
         return false;
     };
-    let raw_host = received.iter().find(|(n, _)| n == "host").map(|(_, v)| v.clone()).unwrap_or_default();
-    let hosts: Vec<&str> = std::iter::once(raw_host.as_str()).chain(host_without_port(&raw_host)).collect();
+    let raw_host = received.iter().find(|(n, _)| *n == "host").map_or("", |(_, v)| *v);
+    let hosts = std::iter::once(raw_host).chain(host_without_port(raw_host));
 
     let auth = material.authorization;
+    let matches = |candidate: &[(&str, &str)]| {
+        let canonical = tc3_canonical_request(&Tc3CanonicalInput {
+            method: material.method,
+            query: material.raw_query,
+            headers: candidate,
+            payload_hash: material.payload_hash,
+        });
+        let string_to_sign = tc3_string_to_sign(material.timestamp, &auth.date, &auth.service, &canonical);
+        let expected = tc3_signature(secret_key, &auth.date, &auth.service, &string_to_sign);
+        signatures_match(&expected, &auth.signature)
+    };
     for host in hosts {
-        for lower in [false, true] {
-            let candidate: Vec<(String, String)> = received
-                .iter()
-                .map(|(name, value)| {
-                    let value = if name == "host" { host } else { value.as_str() };
-                    (name.clone(), if lower { value.to_ascii_lowercase() } else { value.to_owned() })
-                })
-                .collect();
-            if lower && candidate == received {
-                continue;
-            }
-            let canonical = tc3_canonical_request(&Tc3CanonicalInput {
-                method: material.method,
-                query: material.raw_query,
-                headers: &candidate,
-                payload_hash: material.payload_hash,
-            });
-            let string_to_sign = tc3_string_to_sign(material.timestamp, &auth.date, &auth.service, &canonical);
-            let expected = tc3_signature(secret_key, &auth.date, &auth.service, &string_to_sign);
-            if signatures_match(&expected, &auth.signature) {
-                return true;
-            }
+        let as_received: Vec<(&str, &str)> =
+            received.iter().map(|&(name, value)| (name, if name == "host" { host } else { value })).collect();
+        if matches(&as_received) {
+            return true;
+        }
+        let lowered: Vec<String> = as_received.iter().map(|(_, value)| value.to_ascii_lowercase()).collect();
+        if lowered.iter().zip(&as_received).all(|(lower, (_, value))| lower == value) {
+            continue;
+        }
+        let lowered: Vec<(&str, &str)> =
+            as_received.iter().zip(&lowered).map(|(&(name, _), lower)| (name, lower.as_str())).collect();
+        if matches(&lowered) {
+            return true;
         }
     }
     false

@@ -1,11 +1,10 @@
 //! `ClientToken`: the same token on the same action and account within 24 hours answers with
 //! the first success instead of doing the work again (the SDKs' retry options add tokens).
 
-use super::ApiError;
+use super::{Answer, ApiError};
 use super::request::ParsedRequest;
 use crate::app::App;
 use crate::products::{ActionEntry, Call};
-use serde_json::Value;
 use std::time::Duration;
 use tcapi::ErrorCode;
 use taskgate_engine::idempotency::{Reservation, TokenKey};
@@ -22,7 +21,7 @@ pub async fn run_once(
     entry: &ActionEntry,
     parsed: &ParsedRequest,
     token: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS || !token.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::invalid_value(
             "ClientToken",
@@ -31,7 +30,7 @@ pub async fn run_once(
     }
     let key = TokenKey { account: &call.account.uin, action: entry.name, token };
     match app.idempotency.reserve(key, IN_PROGRESS_TTL).await.map_err(ApiError::internal)? {
-        Reservation::Done(first) => Ok(first),
+        Reservation::Done(first) => Answer::of(&first),
         Reservation::InProgress => Err(ApiError::new(
             ErrorCode::FailedOperation,
             format!("A request with the ClientToken `{token}` is still being processed; retry later."),
@@ -40,7 +39,7 @@ pub async fn run_once(
             let result = (entry.run)(call, app, &parsed.params, parsed.encoding).await;
             // Only a success is replayed: after an error the client may retry with the same token.
             match &result {
-                Ok(response) => app.idempotency.complete(key, response).await.map_err(ApiError::internal)?,
+                Ok(answer) => app.idempotency.complete(key, &answer.to_value()?).await.map_err(ApiError::internal)?,
                 Err(_) => app.idempotency.release(key).await.map_err(ApiError::internal)?,
             }
             result

@@ -1,6 +1,7 @@
 //! The Tencent Cloud API 3.0 edge at `/`: parse → authenticate → route → check the account and
 //! rate → decode the typed request → run the action → wrap the answer in the envelope.
 
+mod answer;
 mod auth;
 mod envelope;
 mod error;
@@ -8,14 +9,16 @@ mod idempotent;
 mod ratelimit;
 mod request;
 
+pub use answer::Answer;
 pub use error::ApiError;
 pub use ratelimit::RateLimits;
 
 use crate::app::App;
-use crate::products::{self, Call, Service};
+use crate::products::{self, ActionEntry, Call, Service};
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::Response;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,17 +32,21 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// What the metrics and the envelope know about an answered call.
 struct Answered {
     service: Option<Service>,
-    action: String,
+    /// The routed action's name; empty when the request never reached one.
+    action: &'static str,
     language: Language,
-    result: Result<serde_json::Value, ApiError>,
+    result: Result<Answer, ApiError>,
 }
 
-pub async fn handle_api(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+/// Takes the whole request rather than the method, URI and `HeaderMap` extractors, which clone
+/// the headers.
+pub async fn handle_api(State(app): State<Arc<App>>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let answered = answer(&app, &method, &uri, &headers, body).await;
+    let (parts, body) = request.into_parts();
+    let answered = answer(&app, &parts, body).await;
     let code = answered.result.as_ref().err().map(|e| e.code);
-    app.metrics.observe(answered.service, &answered.action, code, started.elapsed());
+    app.metrics.observe(answered.service, answered.action, code, started.elapsed());
     if let Err(error) = &answered.result
         && error.code == ErrorCode::InternalError
     {
@@ -48,14 +55,15 @@ pub async fn handle_api(State(app): State<Arc<App>>, method: Method, uri: Uri, h
     envelope::response(answered.result, answered.language, &request_id)
 }
 
-async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Answered {
+async fn answer(app: &App, parts: &Parts, body: Body) -> Answered {
+    let headers = &parts.headers;
     let language = request::header_language(headers);
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(_) => {
             return Answered {
                 service: None,
-                action: String::new(),
+                action: "",
                 language,
                 result: Err(ApiError::new(
                     ErrorCode::RequestSizeLimitExceeded,
@@ -64,21 +72,20 @@ async fn answer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body
             };
         }
     };
-    let parsed = match request::parse(method, uri, headers, &body) {
+    let parsed = match request::parse(&parts.method, &parts.uri, headers, &body) {
         Ok(parsed) => parsed,
-        Err((language, error)) => return Answered { service: None, action: String::new(), language, result: Err(error) },
+        Err((language, error)) => return Answered { service: None, action: "", language, result: Err(error) },
     };
     let language = parsed.language;
-    let action = parsed.action.clone();
-    let (service, result) = dispatch(app, parsed, headers).await;
-    Answered { service, action, language, result }
+    let (entry, result) = dispatch(app, parsed, headers).await;
+    Answered { service: entry.map(|e| e.service), action: entry.map_or("", |e| e.name), language, result }
 }
 
 async fn dispatch(
     app: &App,
     parsed: request::ParsedRequest,
     headers: &HeaderMap,
-) -> (Option<Service>, Result<serde_json::Value, ApiError>) {
+) -> (Option<&'static ActionEntry>, Result<Answer, ApiError>) {
     let now = app.clock.now_unix();
     let account = match auth::authenticate(&app.accounts, &parsed, headers, now) {
         Ok(account) => account,
@@ -89,10 +96,9 @@ async fn dispatch(
         Ok(entry) => entry,
         Err(error) => return (None, Err(error)),
     };
-    let service = entry.service;
     let result = async {
-        service.check_region(parsed.region.as_deref(), &app.config.regions)?;
-        service.check_account(&account, now)?;
+        entry.service.check_region(parsed.region.as_deref(), &app.config.regions)?;
+        entry.service.check_account(&account, now)?;
         app.rate_limits.check(&account.uin, entry.name)?;
         let call = Call { account, now };
         match parsed.client_token.as_deref() {
@@ -101,5 +107,5 @@ async fn dispatch(
         }
     }
     .await;
-    (Some(service), result)
+    (Some(entry), result)
 }

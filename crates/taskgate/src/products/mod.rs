@@ -7,7 +7,7 @@ pub mod tiw;
 
 use crate::accounts::Account;
 use crate::app::App;
-use crate::gateway::ApiError;
+use crate::gateway::{Answer, ApiError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -253,7 +253,7 @@ pub trait Action: DeserializeOwned + Send + 'static {
     fn handle(self, call: &Call, app: &App) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
 }
 
-pub type ActionFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;
+pub type ActionFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, ApiError>> + Send + 'a>>;
 
 /// One line of a product's action table.
 pub struct ActionEntry {
@@ -269,8 +269,7 @@ pub const fn entry<A: Action>(service: Service) -> ActionEntry {
 fn run<'a, A: Action>(call: &'a Call, app: &'a App, params: &'a Value, encoding: Encoding) -> ActionFuture<'a> {
     Box::pin(async move {
         let request: A = decode(params, encoding)?;
-        let response = request.handle(call, app).await?;
-        serde_json::to_value(response).map_err(ApiError::internal)
+        Answer::of(&request.handle(call, app).await?)
     })
 }
 

@@ -172,18 +172,18 @@ impl Action for DescribeSnapshotTask {
             .map_err(ApiError::internal)?
             .filter(|t| t.kind == SNAPSHOT_KIND)
             .ok_or_else(not_found)?;
-        let input: SnapshotInput = serde_json::from_value(task.input.clone()).map_err(ApiError::internal)?;
+        let input = SnapshotInput::deserialize(&task.input).map_err(ApiError::internal)?;
         if input.sdk_app_id != self.sdk_app_id {
             return Err(not_found());
         }
         let finished = task.state.is_finished();
         let result = match (finished, &task.result) {
             (false, _) => None,
-            (true, Some(result)) => Some(serde_json::from_value(result.clone()).map_err(ApiError::internal)?),
+            (true, Some(result)) => Some(SnapshotResult::deserialize(result).map_err(ApiError::internal)?),
             (true, None) => Some(SnapshotResult::failed(task.error.clone().unwrap_or_else(|| "the task failed".into()))),
         };
         Ok(DescribeSnapshotTaskResponse {
-            task_id: Some(task.id.into_string()),
+            task_id: Some(task.id.as_str().to_owned()),
             status: Some(if finished { "Finished" } else { "Running" }),
             create_time: Some(input.created_at),
             finish_time: task.finished_at_ms.filter(|_| finished).map(|ms| ms / 1000),

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use taskgate_engine::{Task, TaskId};
 use tcapi::ErrorCode;
 use whiteboard::render::RenderOptions;
@@ -294,7 +295,7 @@ impl Action for StartWhiteboardPush {
 }
 
 /// The push task `task_id` of this caller and application; anything else is "not found".
-async fn find_push(call: &Call, app: &App, sdk_app_id: u64, task_id: &str) -> Result<(Task, PushInput), ApiError> {
+async fn find_push(call: &Call, app: &App, sdk_app_id: u64, task_id: &str) -> Result<(Arc<Task>, PushInput), ApiError> {
     call.require_sdk_app(sdk_app_id)?;
     let not_found = || {
         ApiError::new(
