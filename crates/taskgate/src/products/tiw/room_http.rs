@@ -10,15 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use taskgate_engine::{Clock, SystemClock};
 use tokio::sync::broadcast::error::RecvError;
 use whiteboard::op::{LoggedOp, parse_ops};
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
-}
-
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp() * 1000
 }
 
 /// Checks that `user_sig` was issued for `user_id` by the room's SdkAppId.
@@ -53,7 +50,7 @@ pub async fn post_ops(
         Ok(ops) => ops,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    match app.rooms.append(room, &user_id, ops, now_ms()).await {
+    match app.rooms.append(room, &user_id, ops, SystemClock.now_ms()).await {
         Ok(logged) => axum::Json(json!({ "ops": logged })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "appending room operations failed");
@@ -131,7 +128,7 @@ async fn serve_socket(app: Arc<App>, room: RoomKey, user_id: String, mut socket:
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let reply = match parse_ops(&text) {
-                        Ok(ops) => app.rooms.append(room, &user_id, ops, now_ms()).await.err().map(|e| {
+                        Ok(ops) => app.rooms.append(room, &user_id, ops, SystemClock.now_ms()).await.err().map(|e| {
                             tracing::error!(error = %e, "appending room operations failed");
                             "the operations could not be stored".to_owned()
                         }),

@@ -124,15 +124,12 @@ pub async fn run(
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let fed = feed(&mut stdin, &mut frames, settings.fps, stop, first_frame, counters).await;
     drop(stdin);
-    let exited = match fed {
-        Ok(()) => tokio::time::timeout(FINISH_TIMEOUT, child.wait()).await.ok(),
-        // A broken pipe means ffmpeg died: its status and stderr say why.
-        Err(Feed::Broken) => tokio::time::timeout(FINISH_TIMEOUT, child.wait()).await.ok(),
-        Err(Feed::Stalled) => {
-            let _ = child.kill().await;
-            return Err(EncoderError::Stalled(WRITE_TIMEOUT));
-        }
-    };
+    if let Err(Feed::Stalled) = fed {
+        let _ = child.kill().await;
+        return Err(EncoderError::Stalled(WRITE_TIMEOUT));
+    }
+    // After a broken pipe too: ffmpeg died, and its status and stderr say why.
+    let exited = tokio::time::timeout(FINISH_TIMEOUT, child.wait()).await.ok();
     let status = match exited {
         Some(Ok(status)) if status.success() && matches!(fed, Ok(())) => return Ok(()),
         Some(Ok(status)) => status.to_string(),

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{Callback, CancelReason, ExecError, Executor, Outbox, Outcome, Store, TaskContext};
+use taskgate_engine::{Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, TaskContext};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -67,10 +67,6 @@ enum Ending {
     LeaseLost,
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 impl PushExecutor {
     /// The push service "enters the room" as its user: the UserSig must be valid now.
     fn login(&self, login: &ImLogin) -> Result<(), String> {
@@ -78,7 +74,7 @@ impl PushExecutor {
             .sdk_app_keys
             .get(&login.sdk_app_id)
             .ok_or_else(|| format!("IM login failed: SdkAppId {} is not configured", login.sdk_app_id))?;
-        tcapi::usersig::verify_usersig(key, login.sdk_app_id, &login.user_id, &login.user_sig, now_ms() / 1000)
+        tcapi::usersig::verify_usersig(key, login.sdk_app_id, &login.user_id, &login.user_sig, SystemClock.now_ms() / 1000)
             .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
     }
 
@@ -90,7 +86,7 @@ impl PushExecutor {
         if settings.callback.is_empty() {
             return Ok(None);
         }
-        let body = callback::envelope(input.sdk_app_id, event_type, data, Some(&settings.callback_key), now_ms() / 1000);
+        let body = callback::envelope(input.sdk_app_id, event_type, data, Some(&settings.callback_key), SystemClock.now_ms() / 1000);
         Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
     }
 
@@ -104,7 +100,7 @@ impl PushExecutor {
     /// than losing it.
     async fn on_air(&self, ctx: &TaskContext, input: &PushInput, progress: &mut PushProgress) -> Result<(), ExecError> {
         if progress.push_start_time == 0 {
-            let now = now_ms();
+            let now = SystemClock.now_ms();
             progress.push_start_time = now / 1000;
             progress.im_sync_time = now;
             let data = json!({
@@ -161,7 +157,7 @@ impl PushExecutor {
                     }
                     _ = idle.tick(), if ending.is_none() => {
                         let last = feed.last_operation_ms.load(Ordering::Relaxed).max(progress.claimed_at_ms);
-                        if now_ms().saturating_sub(last) >= timeout_ms {
+                        if SystemClock.now_ms().saturating_sub(last) >= timeout_ms {
                             ending = Some(Ending::Finished(FinishReason::Auto, None));
                             stop.cancel();
                         }
@@ -247,12 +243,12 @@ impl Executor for PushExecutor {
         let mut progress: PushProgress =
             ctx.task().progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
         if progress.claimed_at_ms == 0 {
-            progress.claimed_at_ms = now_ms();
+            progress.claimed_at_ms = SystemClock.now_ms();
             if let Err(message) = self.login(&input.im_login) {
                 let result = PushResult {
                     finish_reason: FinishReason::Exception,
                     push_start_time: 0,
-                    push_stop_time: now_ms() / 1000,
+                    push_stop_time: SystemClock.now_ms() / 1000,
                     im_sync_time: 0,
                     exception_cnt: 0,
                     failure: Some(PushFailure { code: FAILURE_CODE.into(), message: message.clone() }),
@@ -306,7 +302,7 @@ impl Executor for PushExecutor {
         let result = PushResult {
             finish_reason,
             push_start_time: progress.push_start_time,
-            push_stop_time: now_ms() / 1000,
+            push_stop_time: SystemClock.now_ms() / 1000,
             im_sync_time: progress.im_sync_time,
             exception_cnt: progress.exception_cnt,
             failure: error.map(|message| PushFailure { code: FAILURE_CODE.into(), message }),
