@@ -140,6 +140,22 @@ fn text_multiline_unicode() {
 }
 
 #[test]
+fn text_cjk_fallback() {
+    // Chinese and kana come from the fallback face; the Latin word keeps the primary face.
+    let mut log = Log::new();
+    log.push(
+        "u",
+        text(
+            "t",
+            (0.04, 0.05),
+            "白板快照，你好！\n混合 mixed 文字\nかなとカナ。",
+            0.13,
+        ),
+    );
+    assert_golden("text_cjk_fallback", &render(&log));
+}
+
+#[test]
 fn image_scaled_and_missing() {
     // A 4x4 checkerboard stretched into a wide rect, and a URL the caller could not supply.
     let mut checker = Pixmap::new(4, 4).unwrap();
