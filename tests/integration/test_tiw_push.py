@@ -237,6 +237,26 @@ def test_stop_ends_the_push_with_user_call_and_calls_back(sdk, server, room, rec
     assert (stopped["FinishReason"], stopped["PushStopTime"], stopped["ExceptionCnt"]) == ("USER_CALL", answer.PushStopTime, 0)
 
 
+def test_a_push_stopped_before_any_node_ran_it_is_stopped_user_call_and_calls_back(start_server, receiver):
+    one_at_a_time = start_server(tiw=PUSH_CONFIG, concurrency={"tiw.push": 1})
+    client = Sdk(one_at_a_time)
+    set_callback(client, receiver.url, CALLBACK_KEY)
+    first, second = (Room(one_at_a_time.base_url, MAIN_SDK_APP, next(_rooms), USERSIG_KEY) for _ in range(2))
+    running = start(client, first)
+    wait_status(client, running, "PUSHING")
+    waiting = start(client, second)
+    assert describe(client, waiting).Status == "PREPARED"
+    stop(client, waiting)
+    answer = describe(client, waiting)
+    assert (answer.Status, answer.FinishReason, answer.PushStartTime) == ("STOPPED", "USER_CALL", 0)
+    stopped = events(receiver, waiting, "WhiteboardPushStopped")
+    assert stopped["Sign"] == hashlib.md5(f"{CALLBACK_KEY}{stopped['ExpireTime']}".encode()).hexdigest()
+    data = stopped["EventData"]
+    assert (data["FinishReason"], data["PushStopTime"], data["PushStartTime"]) == ("USER_CALL", answer.PushStopTime, 0)
+    finish(client, running)
+    assert not receiver.matching(lambda b: b["EventType"] == "WhiteboardPushStarted" and b["EventData"]["TaskId"] == waiting)
+
+
 def test_describe_returns_exactly_the_seeds_fields(server, sdk, room):
     task_id = start(sdk, room)
     wait_status(sdk, task_id, "PUSHING")

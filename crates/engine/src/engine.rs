@@ -41,6 +41,8 @@ pub enum EngineError {
     DuplicateTask(TaskId),
     #[error("the engine was already started")]
     AlreadyStarted,
+    #[error("the task's executor could not announce its end: {0}")]
+    Announcement(String),
 }
 
 impl From<sqlx::Error> for EngineError {
@@ -126,6 +128,49 @@ impl ExecError {
 #[async_trait]
 pub trait Executor: Send + Sync + 'static {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError>;
+
+    /// The callback announcing that `task` ends without an execution reporting its end
+    /// ([`Abandonment`]); `task.finished_at_ms` is already the end's time. The engine writes the
+    /// callback in the transaction that ends the task, so a kind
+    /// whose executions always call back loses no callback on these paths either. It may be
+    /// asked more than once for one end, so what it does besides answering must be idempotent.
+    /// An error puts the task back in the queue to be asked again.
+    async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
+        let _ = (task, why);
+        Ok(None)
+    }
+}
+
+/// How a task ends without an execution reporting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandonment {
+    /// Cancelled while it waited in the queue, or after the execution it was running in stopped
+    /// or died without reporting.
+    Cancelled,
+    /// Its worker died (the lease expired) on its final attempt: it fails rather than running
+    /// again, so a task that crashes its worker cannot crash every node in turn.
+    WorkerLost,
+}
+
+impl Abandonment {
+    fn error(self, message: String, callback: Option<Callback>) -> ExecError {
+        let error = match self {
+            Abandonment::Cancelled => ExecError::cancelled(message),
+            Abandonment::WorkerLost => ExecError::permanent(message),
+        };
+        match callback {
+            Some(callback) => error.with_callback(callback),
+            None => error,
+        }
+    }
+
+    /// The task's `error` text for this end.
+    pub fn message(self) -> &'static str {
+        match self {
+            Abandonment::Cancelled => "cancelled",
+            Abandonment::WorkerLost => "worker lost (lease expired) on the final attempt",
+        }
+    }
 }
 
 /// Why a running task's cancellation token fired.
@@ -383,6 +428,8 @@ struct Completion {
     max_attempts: u32,
     result: Result<Outcome, ExecError>,
     reason: Option<CancelReason>,
+    /// Ended by the claim path without running (see [`Abandonment`]), at this time.
+    abandoned_at_ms: Option<i64>,
     _slot: Option<OwnedSemaphorePermit>,
 }
 
@@ -520,35 +567,31 @@ const FINISH_SUCCEEDED: &str = "UPDATE tg_tasks SET state = 'succeeded', result 
 const FINISH_UNSUCCESSFUL: &str = "UPDATE tg_tasks SET state = $1, error = $2, finished_at_ms = $3, \
      lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $4 AND lease_no = $5 AND state = 'running'";
 
-/// A cancel request that raced with the retry wins.
-const FINISH_RETRY: &str = "UPDATE tg_tasks SET \
-     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, \
-     finished_at_ms = CASE WHEN cancel_requested THEN $1 ELSE NULL END, \
-     error = $2, next_run_at_ms = $3, lease_owner = NULL, lease_expires_at_ms = NULL \
+// Only an execution or the claim path ends a task (see `Abandonment`): the statements that put
+// a task back in the queue leave a cancel request in place, and the next claim ends the task.
+
+/// A cancel request that raced with the retry is served at once.
+const FINISH_RETRY: &str = "UPDATE tg_tasks SET state = 'queued', error = $1, \
+     next_run_at_ms = CASE WHEN cancel_requested THEN $2 ELSE $3 END, lease_owner = NULL, lease_expires_at_ms = NULL \
      WHERE id = $4 AND lease_no = $5 AND state = 'running'";
 
 /// Giving a task back is not the task's fault, so the attempt does not count.
-const FINISH_RELEASE: &str = "UPDATE tg_tasks SET \
-     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, \
-     finished_at_ms = CASE WHEN cancel_requested THEN $1 ELSE NULL END, \
+const FINISH_RELEASE: &str = "UPDATE tg_tasks SET state = 'queued', \
      attempts = attempts - 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
      WHERE id = $2 AND lease_no = $3 AND state = 'running'";
 
 /// The lease number moves on so a late report from the released executions is fenced out.
-const RELEASE_ALL: &str = "UPDATE tg_tasks SET \
-     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, \
-     finished_at_ms = CASE WHEN cancel_requested THEN $1 ELSE NULL END, \
+const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
      attempts = attempts - 1, lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, \
      lease_expires_at_ms = NULL WHERE lease_owner = $2 AND state = 'running'";
 
-/// A task whose worker died with its last attempt is failed rather than retried forever: a
-/// task that crashes its worker must not crash every node in turn.
-const REAP: &str = "UPDATE tg_tasks SET \
-     state = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-     finished_at_ms = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END, \
-     error = CASE WHEN attempts >= max_attempts THEN 'worker lost (lease expired) on the final attempt' ELSE error END, \
+/// A rescued task on its final attempt is claimed once more only to be ended as `WorkerLost`.
+const REAP: &str = "UPDATE tg_tasks SET state = 'queued', \
      lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
      WHERE state = 'running' AND lease_expires_at_ms < $1";
+
+const CANCEL_QUEUED: &str = "UPDATE tg_tasks SET state = 'cancelled', cancel_requested = TRUE, finished_at_ms = $1, \
+     error = 'cancelled' WHERE id = $2 AND state = 'queued' AND lease_no = $3";
 
 const HEARTBEAT: &str = "UPDATE tg_tasks SET lease_expires_at_ms = $1, heartbeat_at_ms = $2 \
      WHERE lease_owner = $3 AND state = 'running' RETURNING id, lease_no, cancel_requested";
@@ -558,7 +601,7 @@ enum Finish {
     Succeeded { result: String },
     Unsuccessful { state: TaskState, error: String },
     Retry { error: String, at_ms: i64 },
-    Release,
+    Release { at_ms: i64 },
 }
 
 struct PlannedCallback {
@@ -801,46 +844,92 @@ impl Engine {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Cancels a queued task at once; asks a running one to stop (its executor's token
-    /// fires here, or at the owning node's next heartbeat).
+    /// Cancels a queued task at once, with the callback its executor announces that end with;
+    /// asks a running one to stop (its executor's token fires here, or at the owning node's
+    /// next heartbeat).
     pub async fn request_cancel(&self, id: &TaskId) -> Result<CancelOutcome, EngineError> {
-        let now = self.inner.clock.now_ms();
-        let pool = self.inner.store.writer();
-        let cancelled = on_pool!(pool, p => sqlx::query(
-            "UPDATE tg_tasks SET state = 'cancelled', cancel_requested = TRUE, finished_at_ms = $1, \
-             error = 'cancelled' WHERE id = $2 AND state = 'queued'",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(p)
-        .await?
-        .rows_affected());
-        if cancelled == 1 {
-            return Ok(CancelOutcome::Cancelled);
-        }
-        let requested = on_pool!(pool, p => sqlx::query(
-            "UPDATE tg_tasks SET cancel_requested = TRUE WHERE id = $1 AND state = 'running'",
-        )
-        .bind(id.as_str())
-        .execute(p)
-        .await?
-        .rows_affected());
-        if requested == 1 {
-            if let Some(f) = lock(&self.inner.inflight).get(id) {
-                f.reason.fire(CancelReason::Requested, &f.token);
+        loop {
+            let Some(task) = self.get(id).await? else {
+                return Ok(CancelOutcome::NotFound);
+            };
+            match task.state {
+                TaskState::Queued => {
+                    if self.cancel_queued(&task).await? {
+                        return Ok(CancelOutcome::Cancelled);
+                    }
+                }
+                TaskState::Running => {
+                    let requested = on_pool!(self.inner.store.writer(), p => sqlx::query(
+                        "UPDATE tg_tasks SET cancel_requested = TRUE WHERE id = $1 AND state = 'running'",
+                    )
+                    .bind(id.as_str())
+                    .execute(p)
+                    .await?
+                    .rows_affected());
+                    if requested == 1 {
+                        if let Some(f) = lock(&self.inner.inflight).get(id) {
+                            f.reason.fire(CancelReason::Requested, &f.token);
+                        }
+                        return Ok(CancelOutcome::Requested);
+                    }
+                }
+                state => return Ok(CancelOutcome::AlreadyFinished(state)),
             }
-            return Ok(CancelOutcome::Requested);
+            // It moved between the read and the write (claimed, or requeued): look again.
         }
-        Ok(match self.get(id).await? {
-            Some(t) if t.state.is_finished() => CancelOutcome::AlreadyFinished(t.state),
-            // It moved between our two statements (a retry requeued it); try again.
-            Some(_) => Box::pin(self.request_cancel(id)).await?,
-            None => CancelOutcome::NotFound,
-        })
     }
 
+    /// Ends `task` as cancelled if it is still queued as read, with its announcement.
+    async fn cancel_queued(&self, task: &Task) -> Result<bool, EngineError> {
+        let now = self.inner.clock.now_ms();
+        let ending = Task { finished_at_ms: Some(now), ..task.clone() };
+        let announcement = match self.inner.kinds.get(&task.kind) {
+            Some(rt) => rt
+                .executor
+                .abandoned(&ending, Abandonment::Cancelled)
+                .await
+                .map_err(|e| EngineError::Announcement(e.message))?,
+            None => None,
+        };
+        let callback = announcement.as_ref().map(|cb| self.inner.planned(&task.id, cb));
+        let mut tx = self.inner.store.begin().await?;
+        let cancelled = on_tx!(tx, c => {
+            let rows = sqlx::query(CANCEL_QUEUED)
+                .bind(now)
+                .bind(task.id.as_str())
+                .bind(task.lease_no)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            if rows == 1
+                && let Some(cb) = &callback
+            {
+                sqlx::query(INSERT_OUTBOX)
+                    .bind(cb.event_id.as_str())
+                    .bind(cb.task_id.as_str())
+                    .bind(cb.url.as_str())
+                    .bind(cb.body.as_str())
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            rows == 1
+        });
+        tx.commit().await?;
+        if cancelled
+            && callback.is_some()
+            && let Some(w) = &self.inner.outbox
+        {
+            w.wake();
+        }
+        Ok(cancelled)
+    }
+
+
     /// Claims up to `max` due tasks of `kind` under this node's name without running them:
-    /// the low-level half of the worker loop, for external workers and tests.
+    /// the low-level half of the worker loop, for external workers and tests. A claimed task
+    /// with `cancel_requested`, or past its `max_attempts`, is to be ended, not run
+    /// ([`Abandonment`]).
     pub async fn claim(&self, kind: &TaskKind, max: u32) -> Result<Vec<Task>, EngineError> {
         Ok(self.inner.claim(kind, max).await?)
     }
@@ -859,6 +948,7 @@ impl Engine {
             max_attempts: task.max_attempts,
             result,
             reason: None,
+            abandoned_at_ms: None,
             _slot: None,
         };
         let applied = self
@@ -868,8 +958,8 @@ impl Engine {
         Ok(applied[0])
     }
 
-    /// Requeues (or, on their final attempt, fails) tasks whose lease expired. Runs
-    /// periodically once started; returns how many were rescued.
+    /// Requeues tasks whose lease expired (the next claim ends those on their final attempt or
+    /// with a cancel request). Runs periodically once started; returns how many were rescued.
     pub async fn reap_expired(&self) -> Result<u64, EngineError> {
         Ok(self.inner.reap().await?)
     }
@@ -925,7 +1015,13 @@ impl Inner {
             };
             let got = claimed.len();
             for (task, slot) in claimed.into_iter().zip(slots.drain(..)) {
-                self.spawn_execution(rt, task, slot);
+                if task.cancel_requested {
+                    self.spawn_abandonment(rt, task, Abandonment::Cancelled, slot);
+                } else if task.attempts > task.max_attempts {
+                    self.spawn_abandonment(rt, task, Abandonment::WorkerLost, slot);
+                } else {
+                    self.spawn_execution(rt, task, slot);
+                }
             }
             drop(slots);
             if got < wanted {
@@ -943,9 +1039,6 @@ impl Inner {
     fn spawn_execution(self: &Arc<Self>, rt: &KindRuntime, task: Task, slot: OwnedSemaphorePermit) {
         let token = CancellationToken::new();
         let reason = Arc::new(ReasonCell::default());
-        if task.cancel_requested {
-            reason.fire(CancelReason::Requested, &token);
-        }
         lock(&self.inflight).insert(
             task.id.clone(),
             InFlight {
@@ -981,6 +1074,39 @@ impl Inner {
                 max_attempts,
                 result,
                 reason: reason.get(),
+                abandoned_at_ms: None,
+                _slot: Some(slot),
+            });
+        });
+    }
+
+    /// Ends a claimed task without running it, with the callback its executor announces.
+    fn spawn_abandonment(self: &Arc<Self>, rt: &KindRuntime, mut task: Task, why: Abandonment, slot: OwnedSemaphorePermit) {
+        let ended_at = self.clock.now_ms();
+        task.finished_at_ms = Some(ended_at);
+        let kind = rt.kind.clone();
+        let executor = rt.executor.clone();
+        let tx = self.completions_tx.clone();
+        tokio::spawn(async move {
+            let announced = AssertUnwindSafe(executor.abandoned(&task, why))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(ExecError::retryable("the executor panicked announcing the end")));
+            let result = match announced {
+                Ok(callback) => Err(why.error(why.message().to_owned(), callback)),
+                Err(e) => {
+                    tracing::warn!(task = %task.id, kind = %kind, error = %e.message, "announcing the end failed; asking again later");
+                    Err(ExecError::retryable(e.message))
+                }
+            };
+            let _ = tx.send(Completion {
+                lease: task.lease(),
+                kind,
+                attempts: task.attempts,
+                max_attempts: task.max_attempts,
+                result,
+                reason: None,
+                abandoned_at_ms: Some(ended_at),
                 _slot: Some(slot),
             });
         });
@@ -998,26 +1124,29 @@ impl Inner {
         exp - half + jitter
     }
 
+    fn planned(&self, task_id: &TaskId, cb: &Callback) -> PlannedCallback {
+        PlannedCallback {
+            event_id: cb.event_id.clone().unwrap_or_else(|| self.entropy.uuid_v4().to_string()),
+            task_id: task_id.to_string(),
+            url: cb.url.clone(),
+            body: cb.body.to_string(),
+        }
+    }
+
     fn plan(&self, c: &Completion, now: i64) -> (Finish, Option<PlannedCallback>) {
-        let callback = |cb: &Option<Callback>| {
-            cb.as_ref().map(|cb| PlannedCallback {
-                event_id: cb
-                    .event_id
-                    .clone()
-                    .unwrap_or_else(|| self.entropy.uuid_v4().to_string()),
-                task_id: c.lease.task_id.to_string(),
-                url: cb.url.clone(),
-                body: cb.body.to_string(),
-            })
-        };
+        let callback = |cb: &Option<Callback>| cb.as_ref().map(|cb| self.planned(&c.lease.task_id, cb));
         match (&c.result, c.reason) {
+            // The executor could not say how to announce the end: ask again later.
+            (Err(e), _) if c.abandoned_at_ms.is_some() && e.class == ErrorClass::Retryable => {
+                (Finish::Release { at_ms: now + self.backoff_ms(1) }, None)
+            }
             (Ok(o), _) => (
                 Finish::Succeeded {
                     result: o.result.to_string(),
                 },
                 callback(&o.callback),
             ),
-            (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release, None),
+            (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release { at_ms: now }, None),
             (Err(e), Some(CancelReason::Requested)) => (
                 Finish::Unsuccessful {
                     state: TaskState::Cancelled,
@@ -1069,11 +1198,12 @@ impl Inner {
             let rows = on_tx!(tx, conn => {
                 let q = match finish {
                     Finish::Succeeded { result } => sqlx::query(FINISH_SUCCEEDED).bind(result).bind(now),
-                    Finish::Unsuccessful { state, error } => {
-                        sqlx::query(FINISH_UNSUCCESSFUL).bind(state.as_str()).bind(error).bind(now)
-                    }
-                    Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(now).bind(error).bind(at_ms),
-                    Finish::Release => sqlx::query(FINISH_RELEASE).bind(now),
+                    Finish::Unsuccessful { state, error } => sqlx::query(FINISH_UNSUCCESSFUL)
+                        .bind(state.as_str())
+                        .bind(error)
+                        .bind(c.abandoned_at_ms.unwrap_or(now)),
+                    Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(error).bind(now).bind(at_ms),
+                    Finish::Release { at_ms } => sqlx::query(FINISH_RELEASE).bind(at_ms),
                 };
                 let rows = q.bind(id).bind(lease_no).execute(&mut *conn).await?.rows_affected();
                 if rows == 1

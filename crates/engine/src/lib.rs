@@ -15,7 +15,7 @@ pub mod url_guard;
 
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
 pub use engine::{
-    CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass,
+    Abandonment, CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass,
     ExecError, Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
 };
 pub use outbox::{Callback, Outbox, OutboxConfig};

@@ -13,9 +13,10 @@ use std::{
 
 use common::{FnExecutor, TestDb, fast_config, wait_for, wait_for_state};
 use serde_json::json;
+use serde_json::Value;
 use taskgate_engine::{
-    CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, KindOptions, ManualClock,
-    NewTask, Outcome, SeededEntropy, Store, StoreOptions, TaskFilter, TaskId, TaskKind, TaskState,
+    Abandonment, CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, Executor, KindOptions, ManualClock,
+    NewTask, Outcome, SeededEntropy, Store, StoreOptions, Task, TaskContext, TaskFilter, TaskId, TaskKind, TaskState,
     on_pool, on_tx,
     outbox::{Callback, Outbox},
     url_guard::GuardedClient,
@@ -419,6 +420,131 @@ async fn cancel_queued_task(db: TestDb) {
     assert!(engine.claim(&ECHO, 10).await.unwrap().is_empty());
 }
 
+/// An executor that must never run, and announces every abandonment with a callback naming
+/// it; its first `fail_first` announcements fail.
+struct Announcer {
+    runs: AtomicUsize,
+    fail_first: AtomicUsize,
+}
+
+impl Announcer {
+    fn new(fail_first: usize) -> Arc<Self> {
+        Arc::new(Self { runs: AtomicUsize::new(0), fail_first: AtomicUsize::new(fail_first) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for Announcer {
+    async fn execute(&self, _ctx: TaskContext) -> Result<Outcome, ExecError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(Outcome::new(json!("ran")))
+    }
+
+    async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
+        if self.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(ExecError::retryable("callback settings unreadable"));
+        }
+        let body = json!({ "task": task.id.as_str(), "ended": format!("{why:?}"), "at": task.finished_at_ms });
+        Ok(Some(Callback::new("http://example.com/cb", body).with_event_id(format!("{}-ended", task.id))))
+    }
+}
+
+async fn announcements_of(db: &TestDb, id: &str) -> Vec<Value> {
+    outbox(db).for_task(&id.into()).await.unwrap().into_iter().map(|e| e.body).collect()
+}
+
+async fn cancelling_a_queued_task_records_its_announcement(db: TestDb) {
+    let announcer = Announcer::new(0);
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(ECHO, KindOptions::concurrency(1), announcer.clone())
+        .build();
+    engine.submit(NewTask::new("queued", "1", ECHO, json!({}))).await.unwrap();
+    assert_eq!(engine.request_cancel(&"queued".into()).await.unwrap(), CancelOutcome::Cancelled);
+    let t = engine.get(&"queued".into()).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Cancelled);
+    assert_eq!(
+        announcements_of(&db, "queued").await,
+        [json!({"task": "queued", "ended": "Cancelled", "at": t.finished_at_ms})],
+        "announced with the end's time"
+    );
+}
+
+async fn a_failed_announcement_leaves_the_queued_task_alone(db: TestDb) {
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(ECHO, KindOptions::concurrency(1), Announcer::new(1))
+        .build();
+    engine.submit(NewTask::new("queued", "1", ECHO, json!({}))).await.unwrap();
+    assert!(matches!(engine.request_cancel(&"queued".into()).await, Err(EngineError::Announcement(_))));
+    assert_eq!(engine.get(&"queued".into()).await.unwrap().unwrap().state, TaskState::Queued);
+    assert_eq!(engine.request_cancel(&"queued".into()).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(announcements_of(&db, "queued").await.len(), 1);
+}
+
+/// `dead` claims `id` and dies; after the lease, `live` (running `executor`) rescues it.
+async fn rescue_after_death(
+    db: &TestDb,
+    id: &str,
+    max_attempts: u32,
+    executor: Arc<Announcer>,
+) -> (Engine, Engine, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(0));
+    let dead = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    dead.submit(NewTask::new(id, "1", ECHO, json!({})).max_attempts(max_attempts)).await.unwrap();
+    assert_eq!(dead.claim(&ECHO, 1).await.unwrap().len(), 1);
+    let live = Engine::builder(db.store.clone(), fast_config())
+        .clock(clock.clone())
+        .executor(ECHO, KindOptions::concurrency(1), executor)
+        .build();
+    clock.advance(fast_config().lease * 2);
+    (dead, live, clock)
+}
+
+async fn a_worker_lost_on_the_final_attempt_fails_the_task_with_its_announcement(db: TestDb) {
+    let announcer = Announcer::new(0);
+    let (dead, live, _) = rescue_after_death(&db, "poison", 1, announcer.clone()).await;
+    live.start().unwrap();
+    let t = wait_for_state(&live, &"poison".into(), TaskState::Failed).await;
+    assert_eq!(t.error.as_deref(), Some("worker lost (lease expired) on the final attempt"));
+    assert_eq!(announcer.runs.load(Ordering::SeqCst), 0, "a task that killed its worker is not run again");
+    assert_eq!(
+        announcements_of(&db, "poison").await,
+        [json!({"task": "poison", "ended": "WorkerLost", "at": t.finished_at_ms})]
+    );
+    assert!(dead.claim(&ECHO, 1).await.unwrap().is_empty());
+    live.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn a_cancel_request_outlives_the_death_of_its_worker(db: TestDb) {
+    let announcer = Announcer::new(0);
+    let (dead, live, _) = rescue_after_death(&db, "doomed", 5, announcer.clone()).await;
+    assert_eq!(dead.request_cancel(&"doomed".into()).await.unwrap(), CancelOutcome::Requested);
+    live.start().unwrap();
+    let t = wait_for_state(&live, &"doomed".into(), TaskState::Cancelled).await;
+    assert_eq!(announcer.runs.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        announcements_of(&db, "doomed").await,
+        [json!({"task": "doomed", "ended": "Cancelled", "at": t.finished_at_ms})]
+    );
+    live.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn a_failed_announcement_is_asked_again(db: TestDb) {
+    let announcer = Announcer::new(2);
+    let (_dead, live, clock) = rescue_after_death(&db, "poison", 1, announcer.clone()).await;
+    live.start().unwrap();
+    // Each failed announcement puts the task back with a backoff on the engine's clock.
+    let t = wait_for("the task to fail", || async {
+        clock.advance(fast_config().backoff_max);
+        live.get(&"poison".into()).await.unwrap().filter(|t| t.state == TaskState::Failed)
+    })
+    .await;
+    assert_eq!(announcer.fail_first.load(Ordering::SeqCst), 0, "asked three times");
+    assert_eq!(announcer.runs.load(Ordering::SeqCst), 0);
+    assert_eq!(t.attempts, 2, "asking again does not count as an attempt");
+    assert_eq!(announcements_of(&db, "poison").await.len(), 1);
+    live.shutdown(Duration::from_secs(5)).await;
+}
+
 async fn finished_tasks_are_read_once_unfinished_ones_every_time(db: TestDb) {
     let engine = Engine::builder(db.store.clone(), fast_config()).build();
     let id: TaskId = "polled".into();
@@ -745,6 +871,11 @@ both_backends!(
     cancel_running_task,
     cancel_reaches_task_running_on_another_node,
     cancel_queued_task,
+    cancelling_a_queued_task_records_its_announcement,
+    a_failed_announcement_leaves_the_queued_task_alone,
+    a_worker_lost_on_the_final_attempt_fails_the_task_with_its_announcement,
+    a_cancel_request_outlives_the_death_of_its_worker,
+    a_failed_announcement_is_asked_again,
     finished_tasks_are_read_once_unfinished_ones_every_time,
     progress_is_fenced,
     shutdown_waits_for_in_flight_work,

@@ -37,7 +37,7 @@ fn official_tc3_example_signature() {
 fn official_tc3_example_with_signed_action_header() {
     let body = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
     let mut signed = headers("application/json; charset=utf-8", "cvm.tencentcloudapi.com");
-    signed.push(("x-tc-action".into(), "describeinstances".into()));
+    signed.push(("x-tc-action", "describeinstances"));
     let (_, signature) = tc3("POST", "", &signed, body.as_bytes(), "cvm", 1_551_113_065);
     assert_eq!(signature, "644be983de9a8a3f00db8eadaba61467c3b429e2215758ba897b738ca469fd26");
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use taskgate_engine::objects::{CosTarget, Destination, Objects};
-use taskgate_engine::{Callback, ExecError, Executor, Outcome, TaskContext, TaskKind};
+use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext, TaskKind};
 use taskgate_engine::url_guard::GuardedClient;
 use whiteboard::render::{RenderOptions, Renderer, render_marks_parallel};
 use whiteboard::replay::{SnapshotMode, snapshots};
@@ -184,5 +184,13 @@ impl Executor for SnapshotExecutor {
             Some(callback) => outcome.with_callback(callback),
             None => outcome,
         })
+    }
+
+    /// The snapshot ended without an execution's report: the callback says it failed.
+    async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
+        let Ok(input) = SnapshotInput::deserialize(&task.input) else {
+            return Ok(None);
+        };
+        Ok(self.callback(task.id.as_str(), &input, &SnapshotResult::failed(why.message().to_owned())))
     }
 }

@@ -4,7 +4,7 @@
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
 use super::{
-    FinishReason, HLS_PREFIX, ImLogin, PushFailure, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
+    FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
     STOPPED_EVENT, store,
 };
 use crate::metrics::PushCounters;
@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, TaskContext};
+use taskgate_engine::{
+    Abandonment, Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, Task, TaskContext,
+};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +34,6 @@ const RESTART_DELAY: Duration = Duration::from_millis(500);
 const RESTART_MAX: Duration = Duration::from_secs(10);
 /// How often the room's idleness is checked against AutoStopTimeout.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
-/// `Error.Code` of a failed push in the stop event, as Tencent's event documentation names it.
-const FAILURE_CODE: &str = "FailedOperation.Record";
 
 /// Operator settings of pushes (`[tiw]`).
 #[derive(Debug, Clone)]
@@ -237,6 +237,33 @@ impl PushExecutor {
 
 #[async_trait]
 impl Executor for PushExecutor {
+    /// The push ended without an execution's report (stopped while queued, or its node died
+    /// after the stop request or on its final attempt): the stop event, and the stream closed.
+    async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
+        let Ok(input) = serde_json::from_value::<PushInput>(task.input.clone()) else {
+            return Ok(None);
+        };
+        let progress: PushProgress =
+            task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+        // The stop time Describe will show: the task's end.
+        let at = task.finished_at_ms.unwrap_or_else(|| SystemClock.now_ms());
+        let result = match why {
+            Abandonment::Cancelled => PushResult::stopped_at(at, FinishReason::UserCall, &progress, None),
+            Abandonment::WorkerLost => {
+                PushResult::stopped_at(at, FinishReason::Exception, &progress, Some(why.message().to_owned()))
+            }
+        };
+        let task_id = task.id.as_str();
+        let hls_dir = self.objects.local_root().join(HLS_PREFIX).join(task_id);
+        if tokio::fs::try_exists(&hls_dir).await.unwrap_or(false) {
+            if let Err(error) = encoder::close_playlist(&hls_dir).await {
+                tracing::warn!(%error, task_id, "closing the push's playlist failed");
+            }
+            self.retain_stream(task_id, &hls_dir).await;
+        }
+        self.event(&input, STOPPED_EVENT, Self::stopped_data(task_id, &input, &result), format!("{task_id}-stopped")).await
+    }
+
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
         let input: PushInput = ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
@@ -245,14 +272,7 @@ impl Executor for PushExecutor {
         if progress.claimed_at_ms == 0 {
             progress.claimed_at_ms = SystemClock.now_ms();
             if let Err(message) = self.login(&input.im_login) {
-                let result = PushResult {
-                    finish_reason: FinishReason::Exception,
-                    push_start_time: 0,
-                    push_stop_time: SystemClock.now_ms() / 1000,
-                    im_sync_time: 0,
-                    exception_cnt: 0,
-                    failure: Some(PushFailure { code: FAILURE_CODE.into(), message: message.clone() }),
-                };
+                let result = PushResult::stopped(FinishReason::Exception, &progress, Some(message.clone()));
                 let data = Self::stopped_data(&task_id, &input, &result);
                 let error = ExecError::permanent(message);
                 return Err(match self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await? {
@@ -299,14 +319,7 @@ impl Executor for PushExecutor {
             Ending::LeaseLost => return Err(ExecError::retryable("another node took the push over")),
         };
         self.retain_stream(&task_id, &hls_dir).await;
-        let result = PushResult {
-            finish_reason,
-            push_start_time: progress.push_start_time,
-            push_stop_time: SystemClock.now_ms() / 1000,
-            im_sync_time: progress.im_sync_time,
-            exception_cnt: progress.exception_cnt,
-            failure: error.map(|message| PushFailure { code: FAILURE_CODE.into(), message }),
-        };
+        let result = PushResult::stopped(finish_reason, &progress, error);
         let data = Self::stopped_data(&task_id, &input, &result);
         let event = self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await?;
         let outcome = Outcome::new(serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?);

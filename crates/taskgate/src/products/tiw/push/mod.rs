@@ -12,7 +12,10 @@ pub mod feed;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
-use taskgate_engine::{Task, TaskKind, TaskState};
+use taskgate_engine::{Clock, SystemClock, Task, TaskKind, TaskState};
+
+/// `Error.Code` of a failed push in the stop event, as Tencent's event documentation names it.
+const FAILURE_CODE: &str = "FailedOperation.Record";
 
 pub const PUSH_KIND: TaskKind = TaskKind::from_static("tiw.push");
 
@@ -110,6 +113,24 @@ pub struct PushResult {
     pub im_sync_time: i64,
     pub exception_cnt: u64,
     pub failure: Option<PushFailure>,
+}
+
+impl PushResult {
+    /// A push stopping now, after `progress`; `error` makes it a failure.
+    pub fn stopped(finish_reason: FinishReason, progress: &PushProgress, error: Option<String>) -> Self {
+        Self::stopped_at(SystemClock.now_ms(), finish_reason, progress, error)
+    }
+
+    pub fn stopped_at(at_ms: i64, finish_reason: FinishReason, progress: &PushProgress, error: Option<String>) -> Self {
+        PushResult {
+            finish_reason,
+            push_start_time: progress.push_start_time,
+            push_stop_time: at_ms / 1000,
+            im_sync_time: progress.im_sync_time,
+            exception_cnt: progress.exception_cnt,
+            failure: error.map(|message| PushFailure { code: FAILURE_CODE.into(), message }),
+        }
+    }
 }
 
 /// The push as DescribeWhiteboardPush and the callbacks show it; `None` for a push that
