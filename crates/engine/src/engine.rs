@@ -131,10 +131,10 @@ pub trait Executor: Send + Sync + 'static {
 
     /// The callback announcing that `task` ends without an execution reporting its end
     /// ([`Abandonment`]); `task.finished_at_ms` is already the end's time. The engine writes the
-    /// callback in the transaction that ends the task, so a kind
-    /// whose executions always call back loses no callback on these paths either. It may be
-    /// asked more than once for one end, so what it does besides answering must be idempotent.
-    /// An error puts the task back in the queue to be asked again.
+    /// callback in the transaction that ends the task, so a kind whose executions always call
+    /// back loses no callback on these paths either. It may be asked more than once for one
+    /// end, so what it does besides answering must be idempotent. An error puts the task back
+    /// in the queue to be asked again.
     async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
         let _ = (task, why);
         Ok(None)
@@ -153,10 +153,10 @@ pub enum Abandonment {
 }
 
 impl Abandonment {
-    fn error(self, message: String, callback: Option<Callback>) -> ExecError {
+    fn error(self, callback: Option<Callback>) -> ExecError {
         let error = match self {
-            Abandonment::Cancelled => ExecError::cancelled(message),
-            Abandonment::WorkerLost => ExecError::permanent(message),
+            Abandonment::Cancelled => ExecError::cancelled(self.message()),
+            Abandonment::WorkerLost => ExecError::permanent(self.message()),
         };
         match callback {
             Some(callback) => error.with_callback(callback),
@@ -611,6 +611,20 @@ struct PlannedCallback {
     body: String,
 }
 
+/// Records a `PlannedCallback` in the outbox on a transaction's connection (either backend).
+macro_rules! insert_callback {
+    ($conn:ident, $cb:expr, $now:expr) => {
+        sqlx::query(INSERT_OUTBOX)
+            .bind($cb.event_id.as_str())
+            .bind($cb.task_id.as_str())
+            .bind($cb.url.as_str())
+            .bind($cb.body.as_str())
+            .bind($now)
+            .execute(&mut *$conn)
+            .await?
+    };
+}
+
 impl Engine {
     pub fn builder(store: Store, config: EngineConfig) -> EngineBuilder {
         EngineBuilder {
@@ -904,14 +918,7 @@ impl Engine {
             if rows == 1
                 && let Some(cb) = &callback
             {
-                sqlx::query(INSERT_OUTBOX)
-                    .bind(cb.event_id.as_str())
-                    .bind(cb.task_id.as_str())
-                    .bind(cb.url.as_str())
-                    .bind(cb.body.as_str())
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
+                insert_callback!(c, cb, now);
             }
             rows == 1
         });
@@ -924,7 +931,6 @@ impl Engine {
         }
         Ok(cancelled)
     }
-
 
     /// Claims up to `max` due tasks of `kind` under this node's name without running them:
     /// the low-level half of the worker loop, for external workers and tests. A claimed task
@@ -1093,7 +1099,7 @@ impl Inner {
                 .await
                 .unwrap_or_else(|_| Err(ExecError::retryable("the executor panicked announcing the end")));
             let result = match announced {
-                Ok(callback) => Err(why.error(why.message().to_owned(), callback)),
+                Ok(callback) => Err(why.error(callback)),
                 Err(e) => {
                     tracing::warn!(task = %task.id, kind = %kind, error = %e.message, "announcing the end failed; asking again later");
                     Err(ExecError::retryable(e.message))
@@ -1209,14 +1215,7 @@ impl Inner {
                 if rows == 1
                     && let Some(cb) = &callback
                 {
-                    sqlx::query(INSERT_OUTBOX)
-                        .bind(cb.event_id.as_str())
-                        .bind(cb.task_id.as_str())
-                        .bind(cb.url.as_str())
-                        .bind(cb.body.as_str())
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await?;
+                    insert_callback!(conn, cb, now);
                     callbacks += 1;
                 }
                 rows

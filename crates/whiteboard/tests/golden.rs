@@ -126,33 +126,20 @@ fn shape_ellipse_filled() {
 
 #[test]
 fn text_multiline_unicode() {
-    let mut log = Log::new();
-    log.push(
-        "u",
-        text(
-            "t",
-            (0.04, 0.05),
-            "Hello, board!\nПривет, Ωμέγα\nسلام عليكم",
-            0.13,
-        ),
-    );
-    assert_golden("text_multiline_unicode", &render(&log));
+    assert_text_golden("text_multiline_unicode", "Hello, board!\nПривет, Ωμέγα\nسلام عليكم");
 }
 
 #[test]
 fn text_cjk_fallback() {
     // Chinese and kana come from the fallback face; the Latin word keeps the primary face.
+    assert_text_golden("text_cjk_fallback", "白板快照，你好！\n混合 mixed 文字\nかなとカナ。");
+}
+
+/// One text operation near the top-left corner, 0.13 of the board high.
+fn assert_text_golden(name: &str, content: &str) {
     let mut log = Log::new();
-    log.push(
-        "u",
-        text(
-            "t",
-            (0.04, 0.05),
-            "白板快照，你好！\n混合 mixed 文字\nかなとカナ。",
-            0.13,
-        ),
-    );
-    assert_golden("text_cjk_fallback", &render(&log));
+    log.push("u", text("t", (0.04, 0.05), content, 0.13));
+    assert_golden(name, &render(&log));
 }
 
 #[test]
