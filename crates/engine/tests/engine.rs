@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{FnExecutor, TestDb, fast_config, wait_for, wait_for_state};
+use common::{FnExecutor, TestDb, fast_config, until_cancelled, wait_for, wait_for_state};
 use serde_json::json;
 use serde_json::Value;
 use taskgate_engine::{
@@ -335,14 +335,9 @@ async fn cancel_running_task(db: TestDb) {
         .executor(
             ECHO,
             KindOptions::concurrency(1),
-            FnExecutor::new(move |ctx| {
-                let s = s.clone();
-                async move {
-                    s.notify_one();
-                    ctx.cancel_token().cancelled().await;
-                    assert_eq!(ctx.cancel_reason(), Some(CancelReason::Requested));
-                    Err(ExecError::cancelled("stopped by request"))
-                }
+            until_cancelled(s, |reason| {
+                assert_eq!(reason, Some(CancelReason::Requested));
+                ExecError::cancelled("stopped by request")
             }),
         )
         .build();
@@ -380,14 +375,7 @@ async fn cancel_reaches_task_running_on_another_node(db: TestDb) {
         .executor(
             ECHO,
             KindOptions::concurrency(1),
-            FnExecutor::new(move |ctx| {
-                let s = s.clone();
-                async move {
-                    s.notify_one();
-                    ctx.cancel_token().cancelled().await;
-                    Err(ExecError::cancelled("stopped"))
-                }
-            }),
+            until_cancelled(s, |_| ExecError::cancelled("stopped")),
         )
         .build();
     runner.start().unwrap();
@@ -675,14 +663,9 @@ async fn graceful_shutdown_releases_leases(db: TestDb) {
         .executor(
             ECHO,
             KindOptions::concurrency(2),
-            FnExecutor::new(move |ctx| {
-                let s = s.clone();
-                async move {
-                    s.notify_one();
-                    ctx.cancel_token().cancelled().await;
-                    assert_eq!(ctx.cancel_reason(), Some(CancelReason::Shutdown));
-                    Err(ExecError::cancelled("shutting down"))
-                }
+            until_cancelled(s, |reason| {
+                assert_eq!(reason, Some(CancelReason::Shutdown));
+                ExecError::cancelled("shutting down")
             }),
         )
         .build();
@@ -717,14 +700,7 @@ async fn endless_tasks_are_handed_back_at_shutdown_without_waiting(db: TestDb) {
         .executor(
             ECHO,
             KindOptions::concurrency(1).endless(),
-            FnExecutor::new(move |ctx| {
-                let s = s.clone();
-                async move {
-                    s.notify_one();
-                    ctx.cancel_token().cancelled().await;
-                    Err(ExecError::retryable("handed over"))
-                }
-            }),
+            until_cancelled(s, |_| ExecError::retryable("handed over")),
         )
         .build();
     live.start().unwrap();

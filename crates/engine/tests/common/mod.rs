@@ -21,7 +21,7 @@ use axum::{
     routing::post,
 };
 use taskgate_engine::{
-    Engine, EngineConfig, ExecError, Executor, Outcome, Store, StoreOptions, Task, TaskContext,
+    CancelReason, Engine, EngineConfig, ExecError, Executor, Outcome, Store, StoreOptions, Task, TaskContext,
     TaskId, TaskState,
 };
 use tokio::sync::Notify;
@@ -143,6 +143,22 @@ impl Executor for FnExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
         (self.0)(ctx).await
     }
+}
+
+/// An executor that signals `started`, waits for its cancel token, then fails with what `end`
+/// makes of the cancel reason.
+pub fn until_cancelled<F>(started: Arc<Notify>, end: F) -> Arc<FnExecutor>
+where
+    F: Fn(Option<CancelReason>) -> ExecError + Clone + Send + Sync + 'static,
+{
+    FnExecutor::new(move |ctx| {
+        let (started, end) = (started.clone(), end.clone());
+        async move {
+            started.notify_one();
+            ctx.cancel_token().cancelled().await;
+            Err(end(ctx.cancel_reason()))
+        }
+    })
 }
 
 pub const DEADLINE: Duration = Duration::from_secs(30);

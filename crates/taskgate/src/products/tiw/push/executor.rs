@@ -197,6 +197,11 @@ impl PushExecutor {
     }
 
     /// Starts the retention clock of what the stream left in the public bucket.
+    /// Where ffmpeg writes the push's playlist and segments: the local public bucket.
+    fn hls_dir(&self, task_id: &str) -> PathBuf {
+        self.objects.local_root().join(HLS_PREFIX).join(task_id)
+    }
+
     async fn retain_stream(&self, task_id: &str, hls_dir: &Path) {
         let names = match std::fs::read_dir(hls_dir) {
             Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect::<Vec<_>>(),
@@ -254,7 +259,7 @@ impl Executor for PushExecutor {
             }
         };
         let task_id = task.id.as_str();
-        let hls_dir = self.objects.local_root().join(HLS_PREFIX).join(task_id);
+        let hls_dir = self.hls_dir(task_id);
         if tokio::fs::try_exists(&hls_dir).await.unwrap_or(false) {
             if let Err(error) = encoder::close_playlist(&hls_dir).await {
                 tracing::warn!(%error, task_id, "closing the push's playlist failed");
@@ -295,7 +300,7 @@ impl Executor for PushExecutor {
         let feed = feed::start(self.rooms.clone(), self.pictures.clone(), room, renderer)
             .await
             .map_err(|e| ExecError::retryable(format!("following the room failed: {e}")))?;
-        let hls_dir = self.objects.local_root().join(HLS_PREFIX).join(&task_id);
+        let hls_dir = self.hls_dir(&task_id);
         tokio::fs::create_dir_all(&hls_dir)
             .await
             .map_err(|e| ExecError::retryable(format!("creating {} failed: {e}", hls_dir.display())))?;
