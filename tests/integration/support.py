@@ -33,6 +33,7 @@ class Cred:
 MAIN = Cred("100000000001", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE")
 MAIN_TOKEN = "tok-123"
 MAIN_SDK_APP = 1400127230          # vectors A, D, tccli, Node
+MAIN_APP_ID = 1250000000           # Tencent APPID: COS buckets `<name>-1250000000` are MAIN's
 MAIN_SDK_APP_2 = 1400123480        # vector E
 # Enabled for tcss only; owns an SdkAppId of its own.
 TCSS_ONLY = Cred("100000000002", "AKIDtaskgateTcssOnly0000000000000002", "tcss-only-secret-key-000000000002")
@@ -71,6 +72,7 @@ def base_config(data_dir: str, database_url: str, **overrides) -> dict:
             {
                 "uin": MAIN.uin,
                 "services": ["tiw", "tcss", "ecm"],
+                "app_id": MAIN_APP_ID,
                 "credentials": [{"secret_id": MAIN.secret_id, "secret_key": MAIN.secret_key, "tokens": [MAIN_TOKEN]}],
                 "sdk_apps": [
                     {"sdk_app_id": MAIN_SDK_APP, "secret_key": USERSIG_KEY},

@@ -7,6 +7,8 @@ test_tc_sign.py, so a failure elsewhere is the server's, not this file's.
 
 from __future__ import annotations
 
+import random
+
 import base64
 import datetime as _dt
 import hashlib
@@ -177,11 +179,14 @@ def v1_params(
     method: str = "GET",
     sign_method: str = "HmacSHA256",
     region: str | None = None,
-    nonce: int = 1234567890,
+    nonce: int | None = None,
     token: str | None = None,
     language: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Every parameter of a v1-signed request, `Signature` last (decoded values)."""
+    """Every parameter of a v1-signed request, `Signature` last (decoded values). A fresh random
+    Nonce unless one is given: the server accepts a (SecretId, Timestamp, Nonce) once."""
+    if nonce is None:
+        nonce = random.randint(1, 2**31 - 1)
     pairs = flatten(params or {})
     pairs += [("Action", action), ("Version", version), ("Timestamp", str(timestamp)), ("Nonce", str(nonce))]
     pairs += [("SecretId", secret_id), ("SignatureMethod", sign_method)]

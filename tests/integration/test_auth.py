@@ -182,3 +182,55 @@ def test_v1_language_parameter_picks_english(api):
     err = support.error(api.v1(ACTION, secret_key="x", language="en-US"), "AuthFailure.SignatureFailure")
     assert err["Message"] == EN_SIGNATURE_FAILURE
 
+
+
+# ---- v1 replays ----------------------------------------------------------------------------------
+
+
+def _v1_pairs(api, host=None, **kw):
+    args = dict(secret_id=MAIN.secret_id, secret_key=MAIN.secret_key, host=host or api.host, action=ACTION,
+                version="2020-11-01", timestamp=int(time.time()))
+    args.update(kw)
+    return tc_sign.urlencode(tc_sign.v1_params(**args))
+
+
+def test_v1_get_sent_twice_is_refused_the_second_time(api):
+    url = f"{api.base_url}/?{_v1_pairs(api)}"
+    support.ok(api.session.get(url, timeout=30))
+    err = support.error(api.session.get(url, timeout=30), "AuthFailure.SignatureExpire")
+    assert "already used" in err["Message"]
+
+
+def test_v1_hmac_sha1_post_sent_twice_is_refused_the_second_time(api):
+    body = _v1_pairs(api, method="POST", sign_method="HmacSHA1").encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    support.ok(api.session.post(api.base_url + "/", data=body, headers=headers, timeout=30))
+    support.error(api.session.post(api.base_url + "/", data=body, headers=headers, timeout=30),
+                  "AuthFailure.SignatureExpire")
+
+
+def test_v1_same_nonce_with_another_timestamp_is_a_new_request(api):
+    now = int(time.time())
+    for timestamp in (now, now - 1):
+        support.ok(api.session.get(f"{api.base_url}/?{_v1_pairs(api, nonce=777, timestamp=timestamp)}", timeout=30))
+
+
+def test_v1_replay_is_refused_by_another_node_on_the_same_database(api, server, start_server):
+    second = start_server(config=server.config)
+    query = _v1_pairs(api)  # signed for the first node's Host
+    support.ok(api.session.get(f"{api.base_url}/?{query}", timeout=30))
+    replayed = api.session.get(f"{second.base_url}/?{query}", headers={"Host": api.host}, timeout=30)
+    support.error(replayed, "AuthFailure.SignatureExpire")
+
+
+def test_official_sdk_v1_calls_in_the_same_second_all_succeed(sdk):
+    from tencentcloud.tcss.v20201101 import models
+
+    for kind in ("get-hmacsha256", "post-hmacsha1"):
+        client = sdk.tcss(kind)
+        for _ in range(5):
+            client.DescribeUnfinishRefreshTask(models.DescribeUnfinishRefreshTaskRequest())
+
+
+def test_v1_timestamp_far_outside_i64_arithmetic_is_signature_expire(api):
+    support.error(api.v1(ACTION, timestamp=-(2**63)), "AuthFailure.SignatureExpire")

@@ -17,7 +17,7 @@ from tencentcloud.tiw.v20190919 import models
 
 import support
 from room_client import Room, stroke, usersig
-from support import MAIN_SDK_APP, USERSIG_KEY, Cred
+from support import MAIN_APP_ID, MAIN_SDK_APP, USERSIG_KEY, Cred
 
 CALLBACK_KEY = "snapshot-callback-key"
 S3_REGION = "ap-test"
@@ -198,42 +198,93 @@ def test_unknown_snapshot_mode_is_invalid_parameter_value(sdk, room):
     assert raised.value.code == "InvalidParameterValue"
 
 
-def cos(bucket: str, target_dir: str | None = "snap", region: str = S3_REGION) -> models.SnapshotCOS:
+def cos(bucket: str, target_dir: str | None = "snap", region: str = S3_REGION,
+        uin: int = 100000000001) -> models.SnapshotCOS:
     target = models.SnapshotCOS()
-    target.Uin, target.Region, target.Bucket, target.TargetDir = 100000000001, region, bucket, target_dir
+    target.Uin, target.Region, target.Bucket, target.TargetDir = uin, region, bucket, target_dir
     return target
+
+
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh bucket of the main account (its APPID suffix) on the S3 server."""
+    bucket = f"snap-{uuid.uuid4().hex[:12]}-{MAIN_APP_ID}"
+    assert requests.put(f"{s3_endpoint}/{bucket}", timeout=30).status_code == 200
+    return bucket
+
+
+def s3_client(s3_endpoint: str):
+    import boto3  # comes with moto; buckets are private, so read with credentials
+
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name=S3_REGION, aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+def test_cos_uin_of_another_account_is_unauthorized_operation(sdk, room):
+    with pytest.raises(TencentCloudSDKException) as raised:
+        create(sdk, room, COS=cos(f"snapbucket-{MAIN_APP_ID}", uin=100000000002))
+    assert raised.value.code == "UnauthorizedOperation" and "COS.Uin" in raised.value.message
+
+
+def test_cos_bucket_of_another_app_id_is_unauthorized_operation(sdk, room):
+    with pytest.raises(TencentCloudSDKException) as raised:
+        create(sdk, room, COS=cos("images-1250000001"))
+    assert raised.value.code == "UnauthorizedOperation" and "COS.Bucket" in raised.value.message
+
+
+def test_cos_bucket_without_an_owner_in_the_configuration_is_unauthorized_operation(sdk, room):
+    with pytest.raises(TencentCloudSDKException) as raised:
+        create(sdk, room, COS=cos("somebody-elses-bucket"))
+    assert raised.value.code == "UnauthorizedOperation" and "COS.Bucket" in raised.value.message
 
 
 def test_cos_target_dir_escaping_the_bucket_is_invalid_parameter_value(sdk, room, s3_endpoint):
     if not s3_endpoint:
         pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
     with pytest.raises(TencentCloudSDKException) as raised:
-        create(sdk, room, COS=cos("snapbucket-1250000000", "../escape"))
+        create(sdk, room, COS=cos(f"snapbucket-{MAIN_APP_ID}", "../escape"))
     assert raised.value.code == "InvalidParameterValue" and "COS.TargetDir" in raised.value.message
 
 
 def test_cos_region_without_endpoint_is_invalid_parameter_value(sdk, room):
     with pytest.raises(TencentCloudSDKException) as raised:
-        create(sdk, room, COS=cos("snapbucket-1250000000", region="ap-nowhere"))
+        create(sdk, room, COS=cos(f"snapbucket-{MAIN_APP_ID}", region="ap-nowhere"))
     assert raised.value.code == "InvalidParameterValue" and "COS.Region" in raised.value.message
 
 
 def test_snapshots_go_to_the_s3_bucket_named_by_cos(sdk, room, s3_endpoint):
     if not s3_endpoint:
         pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
-    bucket = f"snap-{uuid.uuid4().hex[:12]}"
-    assert requests.put(f"{s3_endpoint}/{bucket}", timeout=30).status_code == 200
+    bucket = s3_bucket(s3_endpoint)
     room.send(stroke("a", 0.3), {"op": "mark"})
     answer = wait_finished(sdk, create(sdk, room, COS=cos(bucket)))
     assert answer.Result.ErrorCode == "OK", answer.Result.ErrorMessage
     [url] = answer.Result.Snapshots
     assert url.startswith(f"{s3_endpoint}/{bucket}/snap/{MAIN_SDK_APP}/")
-    import boto3  # comes with moto; buckets are private, so read with credentials
-
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name=S3_REGION, aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
     key = url[len(f"{s3_endpoint}/{bucket}/"):]
-    assert png_size(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) == (1280, 720)
+    assert png_size(s3_client(s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()) == (1280, 720)
+
+
+def test_cos_url_names_the_stored_object_whatever_characters_target_dir_holds(sdk, room, s3_endpoint):
+    if not s3_endpoint:
+        pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
+    bucket = s3_bucket(s3_endpoint)
+    target_dir = "a%20b/c d#e?f+g&h=i/课件"
+    room.send(stroke("a", 0.3), {"op": "mark"})
+    answer = wait_finished(sdk, create(sdk, room, COS=cos(bucket, target_dir)))
+    assert answer.Result.ErrorCode == "OK", answer.Result.ErrorMessage
+    [url] = answer.Result.Snapshots
+    [stored] = [o["Key"] for o in s3_client(s3_endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+    assert stored.startswith(f"{target_dir}/{MAIN_SDK_APP}/"), stored
+    # The returned URL itself fetches the object (signed, as the bucket is private).
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signed = AWSRequest(method="GET", url=url)
+    S3SigV4Auth(Credentials("testing", "testing"), "s3", S3_REGION).add_auth(signed)
+    fetched = requests.get(url, headers=dict(signed.headers), timeout=30)
+    assert fetched.status_code == 200, url
+    assert png_size(fetched.content) == (1280, 720)
 
 
 def test_websocket_clients_see_each_others_operations(server, room):

@@ -1,11 +1,13 @@
 //! taskgate's durable task machinery: the database ([`store`]), tasks ([`task`]) and the
 //! engine that runs them ([`engine`]), the callback [`outbox`], the [`url_guard`] for
-//! user-supplied URLs, object storage ([`objects`]) and ClientToken [`idempotency`].
+//! user-supplied URLs, object storage ([`objects`]), ClientToken [`idempotency`] and v1
+//! request [`nonces`].
 
 pub mod clock;
 pub mod engine;
 mod finished;
 pub mod idempotency;
+pub mod nonces;
 pub mod objects;
 pub mod outbox;
 mod slots;

@@ -128,8 +128,15 @@ impl Destination {
         Ok(parts.join("/"))
     }
 
+    /// The URL that fetches the object stored under `key`: each segment percent-encoded, so a
+    /// `%`, `#`, `?` or space a tenant put in its `TargetDir` names that very object.
     pub fn url_for_key(&self, key: &str) -> String {
-        format!("{}/{}", self.url_base.trim_end_matches('/'), key)
+        let mut url = self.url_base.trim_end_matches('/').to_owned();
+        for segment in key.split('/') {
+            url.push('/');
+            push_percent_encoded(&mut url, segment);
+        }
+        url
     }
 }
 
@@ -139,6 +146,24 @@ pub struct StoredObject {
     pub key: String,
     pub url: String,
     pub size: u64,
+}
+
+/// Appends `segment` with every byte outside RFC 3986's unreserved set percent-encoded.
+fn push_percent_encoded(out: &mut String, segment: &str) {
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+/// The store's location of `key`, taken literally: object_store's `Path::from` would
+/// percent-encode `%` and other characters a second time, storing `a%20b` as `a%2520b` while
+/// the returned URL names `a%20b`.
+fn object_path(key: &str) -> Result<Path, ObjectsError> {
+    Path::parse(key).map_err(|_| ObjectsError::InvalidName(key.to_owned()))
 }
 
 /// Splits a user-supplied relative directory into segments; `None`-like inputs give none.
@@ -309,11 +334,10 @@ impl Objects {
         bytes: Bytes,
     ) -> Result<StoredObject, ObjectsError> {
         let key = dest.key_for(name)?;
+        let path = object_path(&key)?;
         let size = bytes.len() as u64;
         self.record_expiry(dest, &key).await?;
-        dest.store
-            .put(&Path::from(key.as_str()), PutPayload::from_bytes(bytes))
-            .await?;
+        dest.store.put(&path, PutPayload::from_bytes(bytes)).await?;
         Ok(StoredObject {
             url: dest.url_for_key(&key),
             key,
@@ -342,8 +366,9 @@ impl Objects {
     {
         const PARALLEL_PARTS: usize = 4;
         let key = dest.key_for(name)?;
+        let path = object_path(&key)?;
         self.record_expiry(dest, &key).await?;
-        let upload = dest.store.put_multipart(&Path::from(key.as_str())).await?;
+        let upload = dest.store.put_multipart(&path).await?;
         let mut writer = WriteMultipart::new(upload);
         let mut size = 0u64;
         while let Some(chunk) = source.next().await {
@@ -370,7 +395,7 @@ impl Objects {
     }
 
     pub async fn get(&self, dest: &Destination, key: &str) -> Result<Bytes, ObjectsError> {
-        Ok(dest.store.get(&Path::from(key)).await?.bytes().await?)
+        Ok(dest.store.get(&object_path(key)?).await?.bytes().await?)
     }
 
     /// The expiry is recorded before the write, so a crash between the two leaves at worst a
@@ -417,9 +442,13 @@ impl Objects {
                 return Ok(total);
             }
             for key in &keys {
-                match self.inner.local.delete(&Path::from(key.as_str())).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
+                // Keys are validated before their expiry is recorded; one that is not (an old
+                // row) names no object and only its row goes.
+                if let Ok(path) = object_path(key) {
+                    match self.inner.local.delete(&path).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 on_pool!(self.inner.store.writer(), p => sqlx::query(
                     "DELETE FROM tg_object_expiry WHERE object_key = $1 AND expires_at_ms <= $2",

@@ -113,10 +113,43 @@ async fn retained_files_written_by_others_expire(db: TestDb) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Decodes `%XX` escapes, as an HTTP server does with a request path.
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&path[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+async fn object_urls_name_the_stored_object_whatever_its_characters(db: TestDb) {
+    let dir = temp_dir("objects");
+    let objects = Objects::new(db.store.clone(), ObjectsConfig::new(&dir, "http://x")).unwrap();
+    let odd = "a%20b c#d?e+f&g=h/课件";
+    let dest = objects.public_bucket("files").unwrap().join(odd).unwrap();
+    let stored = objects.put(&dest, "1.png", Bytes::from_static(b"png")).await.unwrap();
+    assert_eq!(stored.key, format!("files/{odd}/1.png"), "the key is the directory taken literally");
+    assert_eq!(std::fs::read(dir.join(&stored.key)).unwrap(), b"png");
+    let path = stored.url.strip_prefix("http://x/files/").unwrap();
+    assert!(!path.contains([' ', '#', '?', '&']), "{path}");
+    assert_eq!(percent_decode(path), stored.key, "the URL path decodes to the key");
+    assert_eq!(objects.get(&dest, &stored.key).await.unwrap(), Bytes::from_static(b"png"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 both_backends!(
     expired_local_objects_are_swept,
     streaming_put_writes_large_local_objects,
-    retained_files_written_by_others_expire
+    retained_files_written_by_others_expire,
+    object_urls_name_the_stored_object_whatever_its_characters
 );
 
 #[tokio::test]

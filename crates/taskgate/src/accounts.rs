@@ -1,13 +1,13 @@
 //! Accounts, their API credentials and their tiw applications, looked up per request; and the
 //! default account a first start creates so a newcomer can call the server at once.
 
-use crate::config::{AccountConfig, Config, CredentialConfig, SdkAppConfig};
+use crate::config::{AccountConfig, BucketConfig, Config, CredentialConfig, SdkAppConfig};
 use crate::products::Service;
 use anyhow::Context;
 use figment::providers::Format;
 use rand::RngExt;
 use rand::distr::Alphanumeric;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,11 +18,24 @@ pub struct Account {
     pub service_expires_at: Option<i64>,
     /// UserSig signing key of each owned SdkAppId.
     pub sdk_apps: HashMap<u64, String>,
+    /// Tencent APPID: buckets named `…-{app_id}` are the account's.
+    pub app_id: Option<u64>,
+    /// Buckets listed for the account by (region, name).
+    pub buckets: HashSet<BucketConfig>,
 }
 
 impl Account {
     pub fn owns_sdk_app(&self, sdk_app_id: u64) -> bool {
         self.sdk_apps.contains_key(&sdk_app_id)
+    }
+
+    /// Whether the account may read and write `bucket` in `region`: a bucket listed for it, or
+    /// one whose name ends with its APPID as Tencent names COS buckets (`examplebucket-1250000000`).
+    pub fn owns_bucket(&self, region: &str, bucket: &str) -> bool {
+        let by_app_id = self.app_id.is_some_and(|app_id| {
+            bucket.rsplit_once('-').is_some_and(|(name, suffix)| !name.is_empty() && suffix == app_id.to_string())
+        });
+        by_app_id || self.buckets.contains(&BucketConfig { region: region.to_owned(), bucket: bucket.to_owned() })
     }
 }
 
@@ -42,7 +55,19 @@ impl Accounts {
     pub fn from_config(accounts: &[AccountConfig]) -> anyhow::Result<Self> {
         let mut by_secret_id = HashMap::new();
         let mut sdk_app_owner: HashMap<u64, &str> = HashMap::new();
+        let mut app_id_owner: HashMap<u64, &str> = HashMap::new();
+        let mut bucket_owner: HashMap<&BucketConfig, &str> = HashMap::new();
         for config in accounts {
+            if let Some(app_id) = config.app_id
+                && let Some(other) = app_id_owner.insert(app_id, &config.uin)
+            {
+                anyhow::bail!("APPID {app_id} is configured for both account {other} and {}", config.uin);
+            }
+            for bucket in &config.buckets {
+                if let Some(other) = bucket_owner.insert(bucket, &config.uin) {
+                    anyhow::bail!("bucket {} ({}) is configured for both account {other} and {}", bucket.bucket, bucket.region, config.uin);
+                }
+            }
             for app in &config.sdk_apps {
                 if let Some(other) = sdk_app_owner.insert(app.sdk_app_id, &config.uin) {
                     anyhow::bail!("SdkAppId {} is configured for both account {other} and {}", app.sdk_app_id, config.uin);
@@ -53,6 +78,8 @@ impl Accounts {
                 services: config.services.clone(),
                 service_expires_at: config.service_expires_at.map(|t| t.unix_timestamp()),
                 sdk_apps: config.sdk_apps.iter().map(|a| (a.sdk_app_id, a.secret_key.clone())).collect(),
+                app_id: config.app_id,
+                buckets: config.buckets.iter().cloned().collect(),
             });
             for credential in &config.credentials {
                 let entry = Credential {
@@ -70,6 +97,11 @@ impl Accounts {
 
     pub fn credential(&self, secret_id: &str) -> Option<&Credential> {
         self.by_secret_id.get(secret_id)
+    }
+
+    /// The account that may name `bucket` of `region` in a `COS` parameter, if any.
+    pub fn bucket_owner(&self, region: &str, bucket: &str) -> Option<&str> {
+        self.by_secret_id.values().find(|c| c.account.owns_bucket(region, bucket)).map(|c| c.account.uin.as_str())
     }
 
     /// The UserSig key of an SdkAppId, whichever account owns it.
@@ -108,6 +140,8 @@ pub fn ensure_default_account(config: &mut Config) -> anyhow::Result<bool> {
             }],
             sdk_apps: vec![SdkAppConfig { sdk_app_id: 1_400_000_001, secret_key: random_text(32), callback_key: None }],
             clusters: Vec::new(),
+            app_id: None,
+            buckets: Vec::new(),
         };
         write_private(&path, &toml_of(&account)?)?;
     }

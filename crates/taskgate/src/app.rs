@@ -10,6 +10,7 @@ use anyhow::Context;
 use std::time::Duration;
 use crate::products::tiw::rooms::Rooms;
 use taskgate_engine::idempotency::Idempotency;
+use taskgate_engine::nonces::Nonces;
 use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
 use taskgate_engine::url_guard::{GuardedClient, UrlPolicy};
 use taskgate_engine::{Engine, EngineConfig, KindOptions, Outbox, OutboxConfig, Store, StoreOptions};
@@ -30,6 +31,8 @@ pub struct App {
     pub engine: Engine,
     pub outbox: Outbox,
     pub idempotency: Idempotency,
+    /// v1 requests seen within their validity window (replay protection).
+    pub nonces: Nonces,
     /// Checks user-supplied URLs when a request names them.
     pub url_policy: UrlPolicy,
     pub objects: Objects,
@@ -43,6 +46,12 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
+        if let Some(images) = &config.ecm.bucket
+            && let Some(owner) = accounts.bucket_owner(&images.region, &images.bucket)
+        {
+            // A tenant that may name the image bucket could overwrite other tenants' images.
+            anyhow::bail!("the [ecm.bucket] {} is also a bucket of account {owner}: give ecm a bucket of its own", images.bucket);
+        }
         let rate_limits = RateLimits::new(&config, crate::products::all_actions().map(|e| e.name));
         taskgate_engine::install_crypto_provider();
         let store = Store::open(&config.database_url(), &StoreOptions::default())
@@ -87,9 +96,11 @@ impl App {
         outbox.start();
         objects.start_sweeper();
         let idempotency = Idempotency::new(store.clone());
-        tokio::spawn(purge_expired_tokens(idempotency.clone()));
+        let clock = Clock::from_config(config.frozen_time);
+        let nonces = Nonces::new(store.clone());
+        tokio::spawn(purge_expired_records(idempotency.clone(), nonces.clone(), clock));
         Ok(Self {
-            clock: Clock::from_config(config.frozen_time),
+            clock,
             accounts,
             rate_limits,
             metrics,
@@ -97,6 +108,7 @@ impl App {
             engine,
             outbox,
             idempotency,
+            nonces,
             url_policy,
             objects,
             rooms,
@@ -120,13 +132,17 @@ impl App {
     }
 }
 
-/// Expired ClientTokens only cost space; an hourly sweep keeps the table small.
-async fn purge_expired_tokens(idempotency: Idempotency) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+/// Expired ClientTokens and v1 nonces only cost space; a sweep every minute keeps both tables
+/// small (a busy v1 client adds a row per request for the 10-minute validity window).
+async fn purge_expired_records(idempotency: Idempotency, nonces: Nonces, clock: Clock) {
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
     loop {
-        every_hour.tick().await;
+        every_minute.tick().await;
         if let Err(error) = idempotency.purge_expired().await {
             tracing::warn!(%error, "purging expired ClientTokens failed");
+        }
+        if let Err(error) = nonces.purge_expired(clock.now_unix()).await {
+            tracing::warn!(%error, "purging expired v1 nonces failed");
         }
     }
 }

@@ -144,6 +144,22 @@ pub struct AccountConfig {
     /// Container environments whose assets tcss refreshes for this account.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
+    /// The account's Tencent APPID: COS buckets named `<name>-<app_id>` (Tencent's bucket naming)
+    /// on any `[[objects.s3]]` endpoint are its own.
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// Further buckets of the account, by region and full name (S3 buckets without the APPID
+    /// suffix). A `COS` parameter naming any other bucket is refused.
+    #[serde(default)]
+    pub buckets: Vec<BucketConfig>,
+}
+
+/// `[[accounts.buckets]]`: a bucket an account may name in a `COS` parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    pub region: String,
+    pub bucket: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,5 +6,6 @@ pub mod clock;
 pub mod config;
 pub mod gateway;
 pub mod http;
+pub mod http_server;
 pub mod metrics;
 pub mod products;

@@ -1,10 +1,10 @@
 //! The `taskgate` command: `serve` runs the server, `usersig` issues a room client's UserSig.
 
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use taskgate::config::Config;
-use taskgate::{accounts, app, clock, http};
+use taskgate::{accounts, app, clock, http, http_server};
+use tokio_util::sync::CancellationToken;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -71,20 +71,31 @@ fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-#[tokio::main]
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let bound = listener.local_addr()?;
-    let app = Arc::new(app::App::start(config, bound).await?);
-    println!("taskgate listening on http://{bound}");
-    axum::serve(listener, http::router(app.clone())).with_graceful_shutdown(shutdown_signal()).await?;
-    app.shutdown().await;
-    Ok(())
+/// How long the runtime waits, once the server stopped, for blocking work (a render, a hash)
+/// that ignores cancellation, before the process exits anyway.
+const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let bound = listener.local_addr()?;
+        let app = Arc::new(app::App::start(config, bound).await?);
+        println!("taskgate listening on http://{bound}");
+        let stop = CancellationToken::new();
+        tokio::spawn(shutdown_signal(stop.clone()));
+        http_server::serve(listener, http::router(app.clone()), stop).await;
+        app.shutdown().await;
+        anyhow::Ok(())
+    });
+    // Dropping a runtime waits for every blocking thread; a stopped server must not.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    served
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     tokio::select! {
@@ -92,4 +103,5 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+    stop.cancel();
 }

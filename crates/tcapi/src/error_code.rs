@@ -51,6 +51,7 @@ error_codes! {
     ResourceNotFound => "ResourceNotFound",
     ResourceUnavailableNotRegistered => "ResourceUnavailable.NotRegistered",
     ResourceUnavailableServiceExpired => "ResourceUnavailable.ServiceExpired",
+    UnauthorizedOperation => "UnauthorizedOperation",
     UnauthorizedOperationSdkAppId => "UnauthorizedOperation.SdkAppId",
     UnknownParameter => "UnknownParameter",
     UnsupportedOperation => "UnsupportedOperation",

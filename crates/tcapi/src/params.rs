@@ -137,11 +137,38 @@ pub fn decode<T: DeserializeOwned>(params: &Value, encoding: Encoding) -> Result
     T::deserialize(ValueDeserializer { value: params, encoding })
 }
 
+/// Deepest nesting of an action's parameters, in flattened key segments (`Filters.0.Values.0`
+/// is 4) or JSON levels (the body object is level 1). Tencent's deepest documented parameters
+/// are 4 or 5 levels deep; every recursion over parameters is bounded by this before it starts.
+pub const MAX_DEPTH: usize = 32;
+/// Most pairs one flattened (query or form) request may carry.
+pub const MAX_FLATTENED_PARAMS: usize = 10_000;
+/// Longest flattened parameter name, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// How much of an offending name an error message repeats.
+const QUOTED_KEY_CHARS: usize = 64;
+
 /// Builds the parameter tree of flattened pairs: `A.B=1` nests, an all-digit segment is a list
 /// index (`ImageUrls.0.ImageFile`). Values stay strings; [`decode`] coerces them.
+///
+/// Errors (`Malformed`, i.e. `InvalidParameter`): more than [`MAX_FLATTENED_PARAMS`] pairs, a
+/// name longer than [`MAX_KEY_BYTES`] or deeper than [`MAX_DEPTH`], an empty segment, a name
+/// given twice or both as a value and as a parent, list indices with gaps.
 pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ParamError> {
     let mut root = Map::new();
-    for (key, value) in pairs {
+    for (count, (key, value)) in pairs.into_iter().enumerate() {
+        if count >= MAX_FLATTENED_PARAMS {
+            return Err(ParamError::new(ParamErrorKind::Malformed {
+                detail: format!("a request may carry at most {MAX_FLATTENED_PARAMS} parameters"),
+            }));
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(malformed(key, &format!("a parameter name may be at most {MAX_KEY_BYTES} bytes long")));
+        }
+        // Counted before splitting, so the depth bound holds before any recursion.
+        if key.bytes().filter(|&b| b == b'.').count() >= MAX_DEPTH {
+            return Err(malformed(key, &format!("parameters nest at most {MAX_DEPTH} levels deep")));
+        }
         let segments: Vec<&str> = key.split('.').collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(malformed(key, "empty name segment"));
@@ -151,10 +178,35 @@ pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Res
     lists_from_indices(Value::Object(root), "")
 }
 
+/// Checks that a parameter tree (a parsed JSON body) nests at most [`MAX_DEPTH`] levels, without
+/// recursing, so that decoding it stays within the stack. Error: `Malformed`.
+pub fn check_depth(value: &Value) -> Result<(), ParamError> {
+    let mut pending = vec![(value, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > MAX_DEPTH {
+            return Err(ParamError::new(ParamErrorKind::Malformed {
+                detail: format!("parameters nest at most {MAX_DEPTH} levels deep"),
+            }));
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 fn malformed(key: &str, detail: &str) -> ParamError {
+    // A hostile name can be kilobytes long: the message quotes its start only.
+    let quoted = match key.char_indices().nth(QUOTED_KEY_CHARS) {
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+        None => key.to_owned(),
+    };
     ParamError {
         kind: ParamErrorKind::Malformed { detail: detail.into() },
-        path: vec![key.to_owned()],
+        path: vec![quoted],
     }
 }
 
@@ -603,5 +655,50 @@ mod tests {
     fn a_key_used_as_value_and_parent_is_rejected() {
         let err = flat(&[("Whiteboard", "1"), ("Whiteboard.Width", "2")]).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidParameter);
+    }
+
+    fn deep_key(levels: usize) -> String {
+        vec!["a"; levels].join(".")
+    }
+
+    #[test]
+    fn a_key_of_6000_segments_is_malformed_without_recursing() {
+        let key = deep_key(6000);
+        let err = unflatten([(key.as_str(), "1")]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidParameter);
+        assert!(err.to_string().len() < 300, "the message quotes the start of the name only");
+    }
+
+    #[test]
+    fn keys_nest_at_most_max_depth_levels() {
+        let deepest = deep_key(MAX_DEPTH);
+        assert!(unflatten([(deepest.as_str(), "1")]).is_ok());
+        let deeper = deep_key(MAX_DEPTH + 1);
+        let err = unflatten([(deeper.as_str(), "1")]).unwrap_err();
+        assert!(err.to_string().contains("32 levels"), "{err}");
+    }
+
+    #[test]
+    fn a_name_longer_than_max_key_bytes_is_malformed() {
+        let long = "n".repeat(MAX_KEY_BYTES + 1);
+        assert_eq!(unflatten([(long.as_str(), "1")]).unwrap_err().code(), ErrorCode::InvalidParameter);
+    }
+
+    #[test]
+    fn more_than_max_flattened_params_are_malformed() {
+        let keys: Vec<String> = (0..=MAX_FLATTENED_PARAMS).map(|i| format!("p{i}")).collect();
+        let err = unflatten(keys.iter().map(|k| (k.as_str(), "1"))).unwrap_err();
+        assert!(err.to_string().contains("at most 10000 parameters"), "{err}");
+    }
+
+    #[test]
+    fn json_trees_deeper_than_max_depth_are_malformed() {
+        let mut value = json!(1);
+        for _ in 0..MAX_DEPTH {
+            value = json!({ "a": value });
+        }
+        assert!(check_depth(&value).is_ok(), "{MAX_DEPTH} objects around a scalar are within the bound");
+        let deeper = json!([value]);
+        assert_eq!(check_depth(&deeper).unwrap_err().code(), ErrorCode::InvalidParameter);
     }
 }

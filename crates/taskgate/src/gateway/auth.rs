@@ -6,6 +6,7 @@ use super::request::{ParsedRequest, SignatureMaterial};
 use crate::accounts::{Account, Accounts, Credential};
 use axum::http::HeaderMap;
 use std::sync::Arc;
+use taskgate_engine::nonces::{NonceKey, Nonces};
 use tcapi::ErrorCode;
 use tcapi::sign::{
     Tc3Authorization, Tc3CanonicalInput, signatures_match, tc3_canonical_request, tc3_signature, tc3_string_to_sign,
@@ -36,7 +37,7 @@ pub fn authenticate(accounts: &Accounts, request: &ParsedRequest, headers: &Head
             check_token(credential, token.as_deref())?;
             Ok(credential.account.clone())
         }
-        SignatureMaterial::V1 { method, http_method, secret_id, timestamp, signature, pairs, token } => {
+        SignatureMaterial::V1 { method, http_method, secret_id, timestamp, signature, pairs, token, .. } => {
             let credential = lookup(accounts, secret_id)?;
             check_timestamp(*timestamp, now)?;
             let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
@@ -47,6 +48,25 @@ pub fn authenticate(accounts: &Accounts, request: &ParsedRequest, headers: &Head
             check_token(credential, token.as_deref())?;
             Ok(credential.account.clone())
         }
+    }
+}
+
+/// Refuses a v1 request accepted before (same SecretId, Timestamp, Nonce and Signature): a captured
+/// request cannot be sent again within its validity window, on any node sharing the store.
+/// TC3 carries no nonce; its signature binds the timestamp only, as Tencent's does.
+pub async fn refuse_replay(nonces: &Nonces, request: &ParsedRequest) -> Result<(), ApiError> {
+    let SignatureMaterial::V1 { secret_id, timestamp, nonce, signature, .. } = &request.signature else {
+        return Ok(());
+    };
+    let key = NonceKey { secret_id, timestamp: *timestamp, nonce, signature };
+    let first = nonces.first_use(key, timestamp.saturating_add(MAX_CLOCK_SKEW_SECS)).await.map_err(ApiError::internal)?;
+    if first {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::AuthFailureSignatureExpire,
+            "The signature was already used: a request signed with HmacSHA1 or HmacSHA256 is accepted once. Sign every request anew, with a new Nonce.",
+        ))
     }
 }
 
@@ -64,7 +84,8 @@ fn signature_failure() -> ApiError {
 }
 
 fn check_timestamp(timestamp: i64, now: i64) -> Result<(), ApiError> {
-    if (now - timestamp).abs() > MAX_CLOCK_SKEW_SECS {
+    // `abs_diff`: a hostile timestamp such as i64::MIN must not overflow the subtraction.
+    if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(ApiError::new(
             ErrorCode::AuthFailureSignatureExpire,
             format!(

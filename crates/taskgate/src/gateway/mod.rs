@@ -7,7 +7,7 @@ mod envelope;
 mod error;
 mod idempotent;
 mod ratelimit;
-mod request;
+pub mod request;
 
 pub use answer::Answer;
 pub use error::ApiError;
@@ -91,6 +91,9 @@ async fn dispatch(
         Ok(account) => account,
         Err(error) => return (None, Err(error)),
     };
+    if let Err(error) = auth::refuse_replay(&app.nonces, &parsed).await {
+        return (None, Err(error));
+    }
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
     let entry = match products::find_action(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
         Ok(entry) => entry,

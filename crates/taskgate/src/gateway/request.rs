@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{Map, Value};
 use tcapi::ErrorCode;
 use tcapi::error_code::Language;
-use tcapi::params::{Encoding, unflatten};
+use tcapi::params::{self, Encoding, unflatten};
 use tcapi::sign::{Tc3Authorization, UNSIGNED_PAYLOAD, V1Method, sha256_hex};
 
 const MAX_QUERY_BYTES: usize = 32 * 1024;
@@ -37,6 +37,8 @@ pub enum SignatureMaterial {
         http_method: String,
         secret_id: String,
         timestamp: i64,
+        /// The request's `Nonce`, which with SecretId and Timestamp identifies it for replay checks.
+        nonce: String,
         signature: String,
         /// Every decoded parameter, common ones included, as the string to sign needs them.
         pairs: Vec<(String, String)>,
@@ -105,8 +107,21 @@ fn media_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-fn pairs_of(bytes: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+/// The decoded pairs of a query or form body; more than the flattened decoder accepts (with the
+/// protocol's own beside them) is refused before they are all copied out.
+fn pairs_of(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let most = params::MAX_FLATTENED_PARAMS + COMMON_PARAMS.len() + 1;
+    let mut pairs = Vec::new();
+    for (k, v) in form_urlencoded::parse(bytes) {
+        if pairs.len() == most {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("The request parameters are malformed: a request may carry at most {} parameters.", params::MAX_FLATTENED_PARAMS),
+            ));
+        }
+        pairs.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(pairs)
 }
 
 /// The action's own parameters of a flattened request, without the protocol's.
@@ -144,7 +159,7 @@ fn parse_tc3(
     };
 
     let (params, encoding, client_token) = if method == Method::GET {
-        let (params, token) = flattened_params(&pairs_of(raw_query.as_bytes()))?;
+        let (params, token) = flattened_params(&pairs_of(raw_query.as_bytes())?)?;
         (params, Encoding::Flattened, token)
     } else {
         match media_type(headers).as_str() {
@@ -153,7 +168,7 @@ fn parse_tc3(
                 (params, Encoding::Json, token)
             }
             "application/x-www-form-urlencoded" => {
-                let (params, token) = flattened_params(&pairs_of(body))?;
+                let (params, token) = flattened_params(&pairs_of(body)?)?;
                 (params, Encoding::Flattened, token)
             }
             other => {
@@ -190,6 +205,7 @@ fn json_params(body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}."))
     })?;
+    params::check_depth(&value)?;
     let Value::Object(mut fields) = value else {
         return Err(ApiError::new(ErrorCode::InvalidParameter, "The request body must be a JSON object."));
     };
@@ -207,16 +223,17 @@ fn parse_v1(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<ParsedRequest, (Language, ApiError)> {
-    let mut pairs = pairs_of(raw_query.as_bytes());
+    let header_fail = |error: ApiError| (header_language(headers), error);
+    if body.len() > MAX_V1_BODY_BYTES {
+        return Err(header_fail(size_exceeded("a POST signed with HmacSHA1/HmacSHA256 may hold at most 1 MB")));
+    }
+    let mut pairs = pairs_of(raw_query.as_bytes()).map_err(header_fail)?;
     if method == Method::POST {
-        pairs.extend(pairs_of(body));
+        pairs.extend(pairs_of(body).map_err(header_fail)?);
     }
     let param = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let language = param("Language").map_or_else(|| header_language(headers), |l| Language::from_header(Some(l)));
     let fail = |error: ApiError| (language, error);
-    if body.len() > MAX_V1_BODY_BYTES {
-        return Err(fail(size_exceeded("a POST signed with HmacSHA1/HmacSHA256 may hold at most 1 MB")));
-    }
     let Some(signature) = param("Signature") else {
         return Err(fail(ApiError::new(
             ErrorCode::AuthFailureInvalidAuthorization,
@@ -233,7 +250,7 @@ fn parse_v1(
         let timestamp = timestamp
             .parse::<i64>()
             .map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "The parameter `Timestamp` must be Unix seconds."))?;
-        required("Nonce")?;
+        let nonce = required("Nonce")?.to_owned();
         let (params, client_token) = flattened_params(&pairs)?;
         Ok(ParsedRequest {
             action: required("Action")?.to_owned(),
@@ -248,6 +265,7 @@ fn parse_v1(
                 http_method: method.as_str().to_owned(),
                 secret_id: required("SecretId")?.to_owned(),
                 timestamp,
+                nonce,
                 signature: signature.to_owned(),
                 pairs: pairs.clone(),
                 token: param("Token").map(str::to_owned),
@@ -255,4 +273,98 @@ fn parse_v1(
         })
     })();
     parsed.map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    /// A well-formed TC3 header (its signature is not checked by `parse`).
+    const AUTHORIZATION: &str = "TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2026-11-30/tcss/tc3_request, SignedHeaders=content-type;host, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                map.insert(*name, value);
+            }
+        }
+        map
+    }
+
+    fn code(result: Result<ParsedRequest, (Language, ApiError)>) -> ErrorCode {
+        result.expect_err("a refusal").1.code
+    }
+
+    #[test]
+    fn a_6000_segment_key_before_authentication_is_invalid_parameter() {
+        let uri: Uri = format!("/?Signature=x&Timestamp=1&Nonce=1&{}=1", vec!["a"; 6000].join(".")).parse().unwrap();
+        assert_eq!(code(parse(&Method::GET, &uri, &HeaderMap::new(), b"")), ErrorCode::InvalidParameter);
+    }
+
+    #[test]
+    fn a_json_body_nested_past_the_depth_bound_is_invalid_parameter() {
+        let body = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let h = headers(&[
+            ("authorization", AUTHORIZATION),
+            ("x-tc-action", "DescribeUnfinishRefreshTask"),
+            ("x-tc-version", "2020-11-01"),
+            ("x-tc-timestamp", "1"),
+            ("content-type", "application/json"),
+        ]);
+        assert_eq!(code(parse(&Method::POST, &Uri::from_static("/"), &h, body.as_bytes())), ErrorCode::InvalidParameter);
+    }
+
+    fn method() -> impl Strategy<Value = Method> {
+        prop_oneof![Just(Method::GET), Just(Method::POST), Just(Method::PUT)]
+    }
+
+    fn content_type() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("application/json"),
+            Just("application/x-www-form-urlencoded"),
+            Just("application/json; charset=utf-8"),
+            Just("text/plain")
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_answers_every_request(
+            method in method(),
+            query in "[A-Za-z0-9.=&%+]{0,300}",
+            body in prop::collection::vec(any::<u8>(), 0..400),
+            content_type in content_type(),
+            tc3 in any::<bool>(),
+            timestamp in "-?[0-9]{0,20}",
+        ) {
+            let uri: Uri = match format!("/?{query}").parse() { Ok(uri) => uri, Err(_) => return Ok(()) };
+            let mut pairs = vec![("content-type", content_type), ("x-tc-timestamp", timestamp.as_str())];
+            if tc3 {
+                pairs.push(("authorization", AUTHORIZATION));
+                pairs.push(("x-tc-action", "DescribeUnfinishRefreshTask"));
+                pairs.push(("x-tc-version", "2020-11-01"));
+            }
+            if let Ok(parsed) = parse(&method, &uri, &headers(&pairs), &body) {
+                prop_assert!(tcapi::params::check_depth(&parsed.params).is_ok());
+            }
+        }
+
+        #[test]
+        fn flattened_bodies_of_any_shape_are_answered(
+            keys in prop::collection::vec("[A-Za-z0-9.]{1,80}", 1..50),
+        ) {
+            let body = keys.iter().map(|k| format!("{k}=1")).collect::<Vec<_>>().join("&");
+            let h = headers(&[
+                ("authorization", AUTHORIZATION),
+                ("x-tc-action", "DescribeUnfinishRefreshTask"),
+                ("x-tc-version", "2020-11-01"),
+                ("x-tc-timestamp", "1"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ]);
+            let _ = parse(&Method::POST, &Uri::from_static("/"), &h, body.as_bytes());
+        }
+    }
 }

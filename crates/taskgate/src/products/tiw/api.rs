@@ -1,5 +1,6 @@
 //! The tiw actions' typed requests, responses and handlers.
 
+use crate::accounts::Account;
 use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call};
@@ -64,6 +65,25 @@ pub struct CreateSnapshotTaskResponse {
 /// Tencent's documented range of a snapshot side; 0 or absent means the default.
 const MAX_SIDE: u64 = 2560;
 
+/// A tenant writes only into its own buckets: `COS.Uin` must be the caller's account and the
+/// bucket one the configuration gives it (by APPID suffix or by name). Tencent lists
+/// `UnauthorizedOperation` among CreateSnapshotTask's errors (tccli `api.json`, tiw 2019-09-19).
+fn check_bucket_owner(account: &Account, cos: &CosInput) -> Result<(), ApiError> {
+    if cos.uin.to_string() != account.uin {
+        return Err(ApiError::new(
+            ErrorCode::UnauthorizedOperation,
+            format!("The parameter `COS.Uin` {} is not the account {} that makes the request.", cos.uin, account.uin),
+        ));
+    }
+    if !account.owns_bucket(&cos.region, &cos.bucket) {
+        return Err(ApiError::new(
+            ErrorCode::UnauthorizedOperation,
+            format!("The parameter `COS.Bucket` `{}` in `{}` is not a bucket of account {}.", cos.bucket, cos.region, account.uin),
+        ));
+    }
+    Ok(())
+}
+
 fn side(field: &str, value: Option<u64>, default: u32) -> Result<u32, ApiError> {
     match value {
         None | Some(0) => Ok(default),
@@ -97,6 +117,7 @@ impl Action for CreateSnapshotTask {
             domain: c.domain.filter(|d| !d.is_empty()),
         });
         if let Some(cos) = &cos {
+            check_bucket_owner(&call.account, cos)?;
             app.objects.cos_destination(&cos.target()).map_err(|e| {
                 let field = match e {
                     ObjectsError::UnknownRegion(_) => "COS.Region",
