@@ -142,7 +142,9 @@ def test_unreachable_cluster_is_recorded_and_the_refresh_finishes(sdk):
     hosts = c.DescribeAssetHostList(models.DescribeAssetHostListRequest())
     cluster_hosts = [h for h in hosts.List if h.ClusterID == "cls-gone"]
     assert [h.Status for h in cluster_hosts] == ["OFFLINE"]
-    assert "nothing-listens-here.sock" in cluster_hosts[0].ClusterAccessedErrorReason
+    reason = cluster_hosts[0].ClusterAccessedErrorReason
+    assert reason == "the container engine's socket does not exist"
+    assert "nothing-listens-here.sock" not in reason and "/" not in reason, "no host path reaches a tenant"
 
 
 def test_inventory_is_visible_after_a_refresh(sdk):

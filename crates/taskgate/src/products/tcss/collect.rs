@@ -63,12 +63,22 @@ impl ClusterCollector for DockerCollector {
     }
 }
 
-fn unreachable(cluster: &ClusterConfig, error: impl std::fmt::Display) -> ClusterAsset {
+/// An unreachable cluster's asset. The reason a tenant reads (`ClusterAccessedErrorReason`) says
+/// what happened in the product's terms; the engine's own error, which names host paths such as
+/// the socket's, goes to the server log only.
+fn unreachable(cluster: &ClusterConfig, error: &bollard::errors::Error) -> ClusterAsset {
+    use bollard::errors::Error::*;
+    tracing::warn!(cluster = %cluster.id, %error, "container engine unreachable");
+    let reason = match error {
+        SocketNotFoundError(_) => "the container engine's socket does not exist",
+        RequestTimeoutError => "the container engine did not answer in time",
+        _ => "the container engine refused or dropped the connection",
+    };
     ClusterAsset {
         cluster_id: cluster.id.clone(),
         name: cluster.name.clone().unwrap_or_else(|| cluster.id.clone()),
         reachable: false,
-        error: Some(error.to_string()),
+        error: Some(reason.to_owned()),
         runtime_version: None,
         nodes: Vec::new(),
         containers: Vec::new(),
@@ -87,12 +97,12 @@ async fn collect_docker(cluster: &ClusterConfig, list_only: bool) -> Result<Clus
     let socket = cluster.docker_socket.to_string_lossy();
     let docker = match Docker::connect_with_unix(&socket, DOCKER_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION) {
         Ok(docker) => docker,
-        Err(error) => return Ok(unreachable(cluster, error)),
+        Err(error) => return Ok(unreachable(cluster, &error)),
     };
     let engine_error = |source| CollectError::Engine { cluster: cluster.id.clone(), source };
     let version = match docker.version().await {
         Ok(version) => version,
-        Err(error) if is_connection_failure(&error) => return Ok(unreachable(cluster, error)),
+        Err(error) if is_connection_failure(&error) => return Ok(unreachable(cluster, &error)),
         Err(error) => return Err(engine_error(error)),
     };
     let mut asset = ClusterAsset {
