@@ -195,12 +195,20 @@ pub fn executors(
             image_bucket,
             staging_dir,
             max_image_bytes: config.ecm.max_image_bytes,
+            max_virtual_size_bytes: config.ecm.max_virtual_size_bytes,
             convert_to: config.ecm.convert_to.clone(),
             inspect_limits: ecm::qemu::QemuLimits::INSPECT,
             convert_limits: ecm::qemu::QemuLimits {
                 cpu_secs: config.ecm.convert_cpu_secs,
                 address_space_bytes: 2 << 30,
                 timeout,
+            },
+            qemu: ecm::qemu::QemuImg {
+                confinement: if config.ecm.allow_unconfined_qemu {
+                    ecm::qemu::Confinement::RlimitsOnly
+                } else {
+                    ecm::qemu::Confinement::Landlock
+                },
             },
         },
     };
