@@ -75,6 +75,13 @@ fn failed(message: String) -> ExecError {
     ExecError::permanent(message)
 }
 
+/// A retryable failure of the server's own disk or store: logged with its cause, which may
+/// name host paths, and reported to the tenant without it.
+fn server_fault(what: &'static str, cause: impl std::fmt::Display) -> ExecError {
+    tracing::error!(%cause, "{what}");
+    ExecError::retryable(format!("{what} on the server; try again later"))
+}
+
 impl ImportExecutor {
     async fn fetch(
         &self,
@@ -93,7 +100,12 @@ impl ImportExecutor {
                 Err(error) if error.is_transient() && !ctx.is_final_attempt() && input.urls.len() == 1 => {
                     return Err(ExecError::retryable(error.to_string()));
                 }
-                Err(error) => reasons.push(error.to_string()),
+                Err(error) => {
+                    if let DownloadError::Disk(cause) = &error {
+                        tracing::error!(image_id = %input.image_id, %cause, "writing a downloaded image failed");
+                    }
+                    reasons.push(error.to_string())
+                }
             }
         }
         Err(failed(format!("no image URL could be imported: {}", reasons.join("; "))))
@@ -110,7 +122,7 @@ impl ImportExecutor {
             disk_format::inspect(&mut file, downloaded.bytes)
         })
         .await
-        .map_err(|e| ExecError::retryable(format!("format inspection stopped: {e}")))?
+        .map_err(|e| server_fault("format inspection stopped", e))?
         .map_err(|e| {
             if let disk_format::DiskFormatError::Io(error) = &e {
                 tracing::warn!(image_id = %input.image_id, %error, "reading the staged image failed");
@@ -141,7 +153,8 @@ impl ImportExecutor {
             _ => (staged, format.qemu_name().to_owned()),
         };
         let name = format!("{}.{}", input.image_id, extension(format, &stored_format));
-        let size = tokio::fs::metadata(&source.0).await.map_err(|e| ExecError::retryable(e.to_string()))?.len();
+        let size =
+            tokio::fs::metadata(&source.0).await.map_err(|e| server_fault("reading the image size failed", e))?.len();
         let size_bytes =
             i64::try_from(size).map_err(|_| failed(format!("{url}: the stored image is larger than 8 EiB")))?;
         let location = self.keep(&source.0, &name).await?;
@@ -169,16 +182,19 @@ impl ImportExecutor {
         let Some(bucket) = &self.settings.image_bucket else {
             let destination = self.settings.image_dir.join(name);
             // Same filesystem: the file is renamed into place, atomically and without a copy.
-            tokio::fs::rename(file, &destination).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+            tokio::fs::rename(file, &destination)
+                .await
+                .map_err(|e| server_fault("moving the image into place failed", e))?;
             return Ok(destination.display().to_string());
         };
-        let reader = tokio::fs::File::open(file).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let reader =
+            tokio::fs::File::open(file).await.map_err(|e| server_fault("opening the image for upload failed", e))?;
         let stream = tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20);
         let stored = self
             .objects
             .put_stream(bucket, name, stream)
             .await
-            .map_err(|e| ExecError::retryable(format!("uploading the image failed: {e}")))?;
+            .map_err(|e| server_fault("uploading the image failed", e))?;
         Ok(stored.url)
     }
 }
@@ -209,7 +225,7 @@ impl Executor for ImportExecutor {
         let imported = self.import(&ctx, &input).await?;
         record_import(&self.store, &input.image_id, &imported)
             .await
-            .map_err(|e| ExecError::retryable(e.to_string()))?;
+            .map_err(|e| server_fault("recording the import failed", e))?;
         Ok(Outcome::new(json!({
             "image_id": input.image_id,
             "format": imported.format,
