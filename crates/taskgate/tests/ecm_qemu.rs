@@ -5,7 +5,7 @@ mod common;
 use common::Scratch;
 use std::time::Duration;
 use taskgate::products::ecm::disk_format::DiskFormat;
-use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits};
+use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits, landlock_available};
 
 const CONFINED: QemuImg = QemuImg { confinement: Confinement::Landlock };
 
@@ -115,4 +115,10 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
     unconfined.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
     let confined = CONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
     assert!(matches!(confined, Err(QemuError::Failed)), "{confined:?}");
+}
+
+#[test]
+fn this_kernel_enforces_landlock() {
+    // Every confined run above fails on a kernel without Landlock; this says why in one line.
+    assert!(landlock_available());
 }

@@ -185,6 +185,12 @@ pub fn executors(
         ),
         None => None,
     };
+    if !config.ecm.allow_unconfined_qemu && !ecm::qemu::landlock_available() {
+        tracing::error!(
+            "this kernel has no Landlock: every ecm import will fail until [ecm] allow_unconfined_qemu = true \
+             accepts running qemu-img without its sandbox"
+        );
+    }
     let import = ecm::import::ImportExecutor {
         store: store.clone(),
         objects: objects.clone(),

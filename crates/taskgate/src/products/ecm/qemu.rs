@@ -298,6 +298,15 @@ impl QemuImg {
     }
 }
 
+/// Whether the kernel enforces Landlock ABI v1, which `Confinement::Landlock` requires.
+pub fn landlock_available() -> bool {
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI::V1))
+        .and_then(|ruleset| ruleset.create())
+        .is_ok()
+}
+
 /// An absolute path, so that qemu never reads a `json:` or other protocol prefix in it
 /// (qemu takes `PREFIX:` as a protocol only when no `/` comes before the colon).
 fn absolute(path: &Path) -> Result<PathBuf, QemuError> {
