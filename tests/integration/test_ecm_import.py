@@ -219,3 +219,142 @@ def test_images_go_to_the_configured_bucket(start_server, images):
     assert wait_finished(with_bucket, created.TaskId).State == "SUCCESS"
     stored = s3.get_object(Bucket=bucket, Key=f"ecm/images/{created.ImageId}.qcow2")["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == sha256_of(images.directory / "disk.qcow2")
+
+
+# Images that name another file of the host (issue #12, fault 2) and absurd virtual sizes
+# (fault 8). The sentinel is a file outside the staging folder with random content; no import
+# may read it, store it, or say whether it exists.
+
+VMDK_DESCRIPTOR_HEAD = ('# Disk DescriptorFile\nversion=1\nCID=f2c05116\nparentCID=ffffffff\n'
+                        'createType="monolithicSparse"\n\n')
+
+
+@pytest.fixture(scope="module")
+def sentinel(tmp_path_factory):
+    import secrets
+
+    directory = tmp_path_factory.mktemp("sentinel")
+    content = secrets.token_hex(2048).encode()  # 4096 bytes: a whole number of sectors, a valid raw disk
+    path = directory / "secret.raw"
+    path.write_bytes(content)
+    # A path of the same length, for images whose file names must be patched in place.
+    placeholder = tmp_path_factory.mktemp("sentinel") / "secret.raw"
+    assert len(str(placeholder)) == len(str(path))
+    return path, content, placeholder
+
+
+def _vmdk_with_descriptor(directory, name: str, descriptor: str, capacity_zero: bool = False) -> None:
+    make_image(directory, "vmdk-base.vmdk", "vmdk", "1M")
+    data = bytearray((directory / "vmdk-base.vmdk").read_bytes())
+    data[512:512 + 10240] = bytes(10240)
+    data[512:512 + len(descriptor)] = descriptor.encode()
+    if capacity_zero:
+        data[12:20] = bytes(8)
+    (directory / name).write_bytes(bytes(data))
+
+
+def _qcow2_with_data_file(directory, name: str, target: str, placeholder: str) -> None:
+    make_image(directory, name, "qcow2", "1M", "-o", f"data_file={placeholder}")
+    data = (directory / name).read_bytes().replace(placeholder.encode(), target.encode())
+    (directory / name).write_bytes(data)
+
+
+def _vhd_differencing(directory, name: str) -> None:
+    make_image(directory, name, "vpc", "1M")
+    data = bytearray((directory / name).read_bytes())
+    data[60:64] = (4).to_bytes(4, "big")
+    (directory / name).write_bytes(bytes(data))
+
+
+def build_vector(directory, vector: str, target: str, placeholder: str) -> str:
+    """Writes the image of `vector` naming `target` into `directory`; returns its file name."""
+    name = f"{vector}-{abs(hash(target)) % 10_000}.img"
+    extent = f'RW 8 FLAT "{target}" 0\n'
+    json_target = '{"driver":"file","filename":"%s"}' % target
+    if vector == "vmdk-commented-create-type-capacity-0":
+        _vmdk_with_descriptor(directory, name, '# Disk DescriptorFile\n#createType="monolithicFlat"\n'
+                              f'createType="monolithicSparse"\n{extent}', capacity_zero=True)
+    elif vector == "vmdk-flat-extent":
+        _vmdk_with_descriptor(directory, name, VMDK_DESCRIPTOR_HEAD + extent)
+    elif vector == "vmdk-sparse-extent-naming-another-file":
+        _vmdk_with_descriptor(directory, name, VMDK_DESCRIPTOR_HEAD + f'RW 2048 SPARSE "{target}"\n')
+    elif vector == "vmdk-two-extents":
+        _vmdk_with_descriptor(directory, name, VMDK_DESCRIPTOR_HEAD + f'RW 2048 SPARSE "a.vmdk"\n{extent}')
+    elif vector == "vmdk-descriptor-only":
+        (directory / name).write_text('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+                                      f'createType="monolithicFlat"\n\n{extent}')
+    elif vector == "vmdk-parent-hint":
+        _vmdk_with_descriptor(directory, name, VMDK_DESCRIPTOR_HEAD + 'RW 2048 SPARSE "a.vmdk"\n'
+                              f'parentFileNameHint="{target}"\n')
+    elif vector == "qcow2-backing":
+        make_image(directory, name, "qcow2", "1M", "-u", "-b", target, "-F", "raw")
+    elif vector == "qcow2-json-backing":
+        make_image(directory, name, "qcow2", "1M", "-u", "-b", f"json:{json_target}", "-F", "raw")
+    elif vector == "qcow2-data-file":
+        _qcow2_with_data_file(directory, name, target, placeholder)
+    elif vector == "qed-backing":
+        make_image(directory, name, "qed", "1M", "-u", "-b", target, "-F", "raw")
+    elif vector == "vhd-differencing":
+        _vhd_differencing(directory, name)
+    else:
+        raise AssertionError(vector)
+    return name
+
+
+VECTORS = ["vmdk-commented-create-type-capacity-0", "vmdk-flat-extent", "vmdk-sparse-extent-naming-another-file",
+           "vmdk-two-extents", "vmdk-descriptor-only", "vmdk-parent-hint", "qcow2-backing", "qcow2-json-backing",
+           "qcow2-data-file", "qed-backing", "vhd-differencing"]
+
+
+@pytest.fixture(scope="module", params=[None, "raw"], ids=["stored-as-is", "converted-to-raw"])
+def sandbox_sdk(request, start_server):
+    from conftest import Sdk
+
+    ecm = {"max_image_bytes": MAX_IMAGE_BYTES}
+    if request.param:
+        ecm["convert_to"] = request.param
+    return Sdk(start_server(ecm=ecm))
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_image_naming_a_host_file_never_reads_it(sandbox_sdk, images, sentinel, vector):
+    path, content, placeholder = sentinel
+    name = build_vector(images.directory, vector, str(path), str(placeholder))
+    created = import_image(sandbox_sdk, images.url(name))
+    task = wait_finished(sandbox_sdk, created.TaskId)
+    assert task.State == "FAILED", (vector, task.Message)
+    assert "refers to another file" in task.Message, task.Message
+    said = (tasks(sandbox_sdk, task_id=[str(created.TaskId)]).to_json_string()
+            + describe_image(sandbox_sdk, created.ImageId).to_json_string())
+    for secret in (str(path), path.name, content.decode()[:64]):
+        assert secret not in said, (vector, secret)
+    data_dir = sandbox_sdk.server.workdir / "data"
+    for stored in (p for p in data_dir.rglob("*") if p.is_file()):
+        assert content[:64] not in stored.read_bytes(), (vector, stored)
+
+
+def test_refusal_does_not_tell_whether_a_host_file_exists(sdk, images, sentinel):
+    path, _, placeholder = sentinel
+    messages = []
+    for target in (str(path), str(path.with_name("absent.raw"))):
+        name = build_vector(images.directory, "vmdk-commented-create-type-capacity-0", target, str(placeholder))
+        task = wait_finished(sdk, import_image(sdk, images.url(name)).TaskId)
+        messages.append(task.Message.replace(images.url(name), "URL"))
+    assert messages[0] == messages[1], messages
+
+
+def test_qcow2_with_a_petabyte_virtual_size_is_refused(sdk, images):
+    # 2 MiB clusters keep the L1 table, and the file, small.
+    make_image(images.directory, "petabyte.qcow2", "qcow2", "1P", "-o", "cluster_size=2M")
+    created = import_image(sdk, images.url("petabyte.qcow2"))
+    task = wait_finished(sdk, created.TaskId)
+    assert task.State == "FAILED"
+    assert "virtual disk size of the image (1048576 GiB)" in task.Message, task.Message
+    assert describe_image(sdk, created.ImageId).ImageState == "IMPORTFAILED"
+
+
+def test_image_size_is_the_virtual_size_in_gib_rounded_up(sdk, images):
+    make_image(images.directory, "just-over-2g.qcow2", "qcow2", "2049M")
+    created = import_image(sdk, images.url("just-over-2g.qcow2"))
+    assert wait_finished(sdk, created.TaskId).State == "SUCCESS"
+    assert describe_image(sdk, created.ImageId).ImageSize == 3

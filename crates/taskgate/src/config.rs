@@ -108,6 +108,14 @@ pub struct EcmConfig {
     pub download_timeout_secs: u64,
     /// CPU seconds `qemu-img convert` may use.
     pub convert_cpu_secs: u64,
+    /// Largest virtual disk size of an imported image, in bytes (default 500 GiB, the largest
+    /// system disk Tencent imports); checked from the header before qemu runs and again from
+    /// `qemu-img info`.
+    pub max_virtual_size_bytes: u64,
+    /// Run `qemu-img` without its Landlock sandbox (rlimits only). Off by default: on a
+    /// kernel without Landlock every import fails until an operator sets this, accepting that
+    /// only the header checks keep qemu from opening host files.
+    pub allow_unconfined_qemu: bool,
     /// Keep imported images in this S3/COS bucket instead of `data_dir/images`.
     pub bucket: Option<EcmBucketConfig>,
 }
@@ -125,7 +133,15 @@ pub struct EcmBucketConfig {
 
 impl Default for EcmConfig {
     fn default() -> Self {
-        Self { max_image_bytes: 64 << 30, convert_to: None, download_timeout_secs: 3600, convert_cpu_secs: 1800, bucket: None }
+        Self {
+            max_image_bytes: 64 << 30,
+            convert_to: None,
+            download_timeout_secs: 3600,
+            convert_cpu_secs: 1800,
+            max_virtual_size_bytes: 500 << 30,
+            allow_unconfined_qemu: false,
+            bucket: None,
+        }
     }
 }
 

@@ -185,6 +185,12 @@ pub fn executors(
         ),
         None => None,
     };
+    if !config.ecm.allow_unconfined_qemu && !ecm::qemu::landlock_available() {
+        tracing::error!(
+            "this kernel has no Landlock: every ecm import will fail until [ecm] allow_unconfined_qemu = true \
+             accepts running qemu-img without its sandbox"
+        );
+    }
     let import = ecm::import::ImportExecutor {
         store: store.clone(),
         objects: objects.clone(),
@@ -195,12 +201,20 @@ pub fn executors(
             image_bucket,
             staging_dir,
             max_image_bytes: config.ecm.max_image_bytes,
+            max_virtual_size_bytes: config.ecm.max_virtual_size_bytes,
             convert_to: config.ecm.convert_to.clone(),
             inspect_limits: ecm::qemu::QemuLimits::INSPECT,
             convert_limits: ecm::qemu::QemuLimits {
                 cpu_secs: config.ecm.convert_cpu_secs,
                 address_space_bytes: 2 << 30,
                 timeout,
+            },
+            qemu: ecm::qemu::QemuImg {
+                confinement: if config.ecm.allow_unconfined_qemu {
+                    ecm::qemu::Confinement::RlimitsOnly
+                } else {
+                    ecm::qemu::Confinement::Landlock
+                },
             },
         },
     };

@@ -390,7 +390,9 @@ impl Action for DescribeImage {
                     image_create_time: tencent_datetime(row.created_at_ms / 1000),
                     platform: row.spec.os_type.clone(),
                     image_owner: owner,
-                    image_size: row.size_bytes.map_or(0, |b| (b + GIB - 1) / GIB),
+                    // The disk an instance of the image needs, in whole GiB rounded up; the
+                    // stored size is capped by `max_virtual_size_bytes`, so this is exact.
+                    image_size: row.virtual_size.map_or(0, |b| (b + GIB - 1) / GIB),
                     src_image: SrcImage {
                         image_id: String::new(),
                         image_name: String::new(),

@@ -37,31 +37,69 @@ impl DiskFormat {
     }
 }
 
+/// What `inspect` found: the format and the disk size a guest would see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspected {
+    pub format: DiskFormat,
+    /// The virtual disk size in bytes, from the header (raw and ISO: the file size).
+    pub virtual_size: u64,
+}
+
+/// A file other than the image itself that qemu would open to read the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    Qcow2BackingFile,
+    Qcow2DataFile,
+    /// Extent files named by a VMDK descriptor: a text descriptor, a sparse header with
+    /// capacity 0 (qemu then reads its descriptor as a descriptor file), or any extent line
+    /// other than the single sparse extent of a monolithic image.
+    VmdkExtentFiles,
+    /// `parentFileNameHint` or a parent CID: a VMDK delta disk.
+    VmdkParent,
+    QedBackingFile,
+    VhdParent,
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reference::Qcow2BackingFile => "a qcow2 backing file",
+            Reference::Qcow2DataFile => "a qcow2 external data file",
+            Reference::VmdkExtentFiles => "VMDK extent files",
+            Reference::VmdkParent => "a VMDK parent disk",
+            Reference::QedBackingFile => "a QED backing file",
+            Reference::VhdParent => "a VHD parent disk",
+        })
+    }
+}
+
+/// Why an image is refused. Every message is meant for the tenant: it names what to fix in
+/// product terms and never carries a host path or a tool's output.
 #[derive(Debug, thiserror::Error)]
 pub enum DiskFormatError {
-    #[error("the qcow2 image refers to a backing file; import a standalone image (qemu-img convert -O qcow2)")]
-    Qcow2BackingFile,
-    #[error("the qcow2 image keeps its data in an external data file; import a standalone image")]
-    Qcow2ExternalDataFile,
+    #[error("the image refers to another file ({0}); import a standalone image (qemu-img convert -O qcow2)")]
+    ExternalReference(Reference),
     #[error("the qcow2 header is corrupt: {0}")]
     Qcow2Corrupt(&'static str),
     #[error("the VMDK subformat `{0}` is not accepted: only monolithicSparse and streamOptimized images are")]
     VmdkSubformat(String),
     #[error("the VMDK descriptor is corrupt: {0}")]
     VmdkCorrupt(&'static str),
-    #[error("the VHD is a differencing disk that needs its parent; import a standalone image")]
-    VhdDifferencing,
+    #[error("the VHD footer is corrupt: {0}")]
+    VhdCorrupt(&'static str),
     #[error("the file is a {0}, not a disk image")]
     NotADiskImage(&'static str),
     #[error("the image format {0} is not supported: use QCOW2, RAW, VMDK, VHD or ISO")]
     Unsupported(&'static str),
-    #[error("reading the image failed: {0}")]
+    #[error("the image could not be read")]
     Io(#[from] io::Error),
 }
 
 const SECTOR: u64 = 512;
 const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
+const QED_MAGIC: &[u8; 4] = b"QED\0";
 const VMDK_SPARSE_MAGIC: &[u8; 4] = b"KDMV";
+const VMDK3_MAGIC: &[u8; 4] = b"COWD";
 const VMDK_DESCRIPTOR_START: &[u8] = b"# Disk DescriptorFile";
 const VHD_COOKIE: &[u8; 8] = b"conectix";
 const ISO_MAGIC_OFFSET: u64 = 0x8001;
@@ -69,8 +107,15 @@ const ISO_MAGIC_OFFSET: u64 = 0x8001;
 const QCOW2_INCOMPAT_DATA_FILE: u64 = 1 << 2;
 /// qcow2 header extension holding the external data file name.
 const QCOW2_EXT_DATA_FILE: u32 = 0x4441_5441;
-/// A VMDK descriptor is a few hundred bytes; refuse to read an absurd one.
-const MAX_VMDK_DESCRIPTOR: u64 = 64 * 1024;
+/// QED feature bit: the image has a backing file.
+const QED_F_BACKING_FILE: u64 = 1;
+/// qemu reads this many bytes of a sparse VMDK's descriptor, from byte 512 whatever the
+/// header says (`DESC_SIZE` and `desc_offset = 0x200` in qemu's block/vmdk.c).
+const VMDK_DESC_SIZE: usize = 20 * SECTOR as usize;
+/// A sparse VMDK whose grain directory is in the stream footer (streamOptimized).
+const VMDK_GD_AT_END: u64 = u64::MAX;
+/// `parentCID` of a VMDK without a parent.
+const VMDK_NO_PARENT_CID: &str = "ffffffff";
 
 fn read_at<R: Read + Seek>(file: &mut R, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     file.seek(SeekFrom::Start(offset))?;
@@ -96,43 +141,47 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Detects the format of an image of `len` bytes and checks that it is safe to hand to qemu.
-pub fn inspect<R: Read + Seek>(file: &mut R, len: u64) -> Result<DiskFormat, DiskFormatError> {
+/// Detects the format of an image of `len` bytes, checks that qemu would read nothing but
+/// this file to read it, and reads its virtual size from the header.
+///
+/// A pure function of the bytes: it never opens another file, so it can be fuzzed.
+pub fn inspect<R: Read + Seek>(file: &mut R, len: u64) -> Result<Inspected, DiskFormatError> {
     let mut head = vec![0u8; 4096];
     let got = read_at(file, 0, &mut head)?;
     head.truncate(got);
+    let found = |format, virtual_size| Ok(Inspected { format, virtual_size });
 
     if head.starts_with(QCOW2_MAGIC) {
-        check_qcow2(file, &head)?;
-        return Ok(DiskFormat::Qcow2);
+        return found(DiskFormat::Qcow2, check_qcow2(file, &head)?);
     }
     if head.starts_with(VMDK_SPARSE_MAGIC) {
-        check_sparse_vmdk(file, &head)?;
-        return Ok(DiskFormat::Vmdk);
+        return found(DiskFormat::Vmdk, check_sparse_vmdk(file, &head, len)?);
+    }
+    if head.starts_with(QED_MAGIC) {
+        return Err(check_qed(&head));
+    }
+    if head.starts_with(VMDK3_MAGIC) {
+        return Err(DiskFormatError::Unsupported("VMware ESX sparse (COWD)"));
     }
     if head.starts_with(VMDK_DESCRIPTOR_START) {
         // A text descriptor always points at extent files beside it.
-        let text = String::from_utf8_lossy(&head);
-        let subformat = vmdk_create_type(&text).unwrap_or("descriptor file");
-        return Err(DiskFormatError::VmdkSubformat(subformat.to_owned()));
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkExtentFiles));
     }
     if head.starts_with(b"vhdxfile") {
         return Err(DiskFormatError::Unsupported("VHDX"));
     }
     if head.starts_with(VHD_COOKIE) {
-        check_vhd_footer(&head[..head.len().min(512)])?;
-        return Ok(DiskFormat::Vpc);
+        return found(DiskFormat::Vpc, check_vhd_footer(&head[..head.len().min(512)], len)?);
     }
     if len >= SECTOR {
         let mut footer = [0u8; 512];
         if read_at(file, len - SECTOR, &mut footer)? == 512 && footer.starts_with(VHD_COOKIE) {
-            check_vhd_footer(&footer)?;
-            return Ok(DiskFormat::Vpc);
+            return found(DiskFormat::Vpc, check_vhd_footer(&footer, len)?);
         }
     }
     let mut iso = [0u8; 5];
     if read_at(file, ISO_MAGIC_OFFSET, &mut iso)? == 5 && &iso == b"CD001" {
-        return Ok(DiskFormat::Iso);
+        return found(DiskFormat::Iso, len);
     }
     if let Some(kind) = known_non_disk(&head) {
         return Err(DiskFormatError::NotADiskImage(kind));
@@ -140,10 +189,11 @@ pub fn inspect<R: Read + Seek>(file: &mut R, len: u64) -> Result<DiskFormat, Dis
     if len == 0 || !len.is_multiple_of(SECTOR) {
         return Err(DiskFormatError::NotADiskImage("file whose size is not a whole number of 512-byte sectors"));
     }
-    Ok(DiskFormat::Raw)
+    found(DiskFormat::Raw, len)
 }
 
-fn check_qcow2<R: Read + Seek>(file: &mut R, head: &[u8]) -> Result<(), DiskFormatError> {
+/// Returns the virtual size.
+fn check_qcow2<R: Read + Seek>(file: &mut R, head: &[u8]) -> Result<u64, DiskFormatError> {
     if head.len() < 72 {
         return Err(DiskFormatError::Qcow2Corrupt("the header is truncated"));
     }
@@ -152,16 +202,17 @@ fn check_qcow2<R: Read + Seek>(file: &mut R, head: &[u8]) -> Result<(), DiskForm
         return Err(DiskFormatError::Qcow2Corrupt("unknown version"));
     }
     if be_u64(head, 8) != 0 || be_u32(head, 16) != 0 {
-        return Err(DiskFormatError::Qcow2BackingFile);
+        return Err(DiskFormatError::ExternalReference(Reference::Qcow2BackingFile));
     }
+    let virtual_size = be_u64(head, 24);
     if version == 2 {
-        return Ok(());
+        return Ok(virtual_size);
     }
     if head.len() < 104 {
         return Err(DiskFormatError::Qcow2Corrupt("the version 3 header is truncated"));
     }
     if be_u64(head, 72) & QCOW2_INCOMPAT_DATA_FILE != 0 {
-        return Err(DiskFormatError::Qcow2ExternalDataFile);
+        return Err(DiskFormatError::ExternalReference(Reference::Qcow2DataFile));
     }
     let header_length = u64::from(be_u32(head, 100));
     if header_length < 104 {
@@ -182,52 +233,188 @@ fn check_qcow2<R: Read + Seek>(file: &mut R, head: &[u8]) -> Result<(), DiskForm
         }
         let (kind, length) = (be_u32(&ext, 0), u64::from(be_u32(&ext, 4)));
         match kind {
-            0 => return Ok(()),
-            QCOW2_EXT_DATA_FILE => return Err(DiskFormatError::Qcow2ExternalDataFile),
+            0 => return Ok(virtual_size),
+            QCOW2_EXT_DATA_FILE => {
+                return Err(DiskFormatError::ExternalReference(Reference::Qcow2DataFile));
+            }
             _ => offset += 8 + length.div_ceil(8) * 8,
         }
     }
     Err(DiskFormatError::Qcow2Corrupt("header extensions run past the first cluster"))
 }
 
-fn check_sparse_vmdk<R: Read + Seek>(file: &mut R, head: &[u8]) -> Result<(), DiskFormatError> {
+/// QED is refused (qemu deprecates it and Tencent does not import it); one with a backing
+/// file says so, as that is what the user must fix first.
+fn check_qed(head: &[u8]) -> DiskFormatError {
+    if head.len() >= 24 && le_u64(head, 16) & QED_F_BACKING_FILE != 0 {
+        return DiskFormatError::ExternalReference(Reference::QedBackingFile);
+    }
+    DiskFormatError::Unsupported("QED")
+}
+
+/// Checks a VMDK with a `KDMV` sparse header the way qemu's `vmdk_open` reads it; returns
+/// the virtual size.
+///
+/// qemu opens no extent named in the embedded descriptor when the capacity is not zero (the
+/// image itself is the only extent), but with capacity 0 it parses that descriptor as a
+/// descriptor file and opens every `RW` extent, and in every case it takes a backing file
+/// from the first `parentFileNameHint` in the 10 KiB from byte 512, comments included.
+fn check_sparse_vmdk<R: Read + Seek>(file: &mut R, head: &[u8], len: u64) -> Result<u64, DiskFormatError> {
     if head.len() < 512 {
         return Err(DiskFormatError::VmdkCorrupt("the sparse header is truncated"));
     }
-    let (offset, size) = (le_u64(head, 28), le_u64(head, 36));
-    if offset == 0 || size == 0 || size.saturating_mul(SECTOR) > MAX_VMDK_DESCRIPTOR {
-        return Err(DiskFormatError::VmdkCorrupt("no embedded descriptor"));
+    let (capacity, desc_offset, desc_size, gd_offset) =
+        (le_u64(head, 12), le_u64(head, 28), le_u64(head, 36), le_u64(head, 56));
+    if capacity == 0 {
+        return Err(if desc_offset != 0 {
+            DiskFormatError::ExternalReference(Reference::VmdkExtentFiles)
+        } else {
+            DiskFormatError::VmdkCorrupt("the capacity is zero")
+        });
     }
-    let mut descriptor = vec![0u8; (size * SECTOR) as usize];
-    let got = read_at(file, offset.saturating_mul(SECTOR), &mut descriptor)?;
+    // Every monolithic image keeps its descriptor in sector 1, where qemu reads it from
+    // regardless of the header; elsewhere the two would disagree.
+    if desc_offset != 1 || desc_size == 0 || desc_size > VMDK_DESC_SIZE as u64 / SECTOR {
+        return Err(DiskFormatError::VmdkCorrupt("the descriptor is not in sectors 1 to 20"));
+    }
+    let mut descriptor = vec![0u8; VMDK_DESC_SIZE];
+    let got = read_at(file, SECTOR, &mut descriptor)?;
     descriptor.truncate(got);
-    let text = String::from_utf8_lossy(&descriptor);
-    let text = text.trim_end_matches('\0');
-    let create_type = vmdk_create_type(text).ok_or(DiskFormatError::VmdkCorrupt("the descriptor has no createType"))?;
+    // qemu reads the descriptor as a C string: nothing after the first NUL counts.
+    if let Some(nul) = descriptor.iter().position(|&b| b == 0) {
+        descriptor.truncate(nul);
+    }
+    let text =
+        std::str::from_utf8(&descriptor).map_err(|_| DiskFormatError::VmdkCorrupt("the descriptor is not text"))?;
+    check_vmdk_descriptor(text)?;
+
+    let capacity = if gd_offset == VMDK_GD_AT_END { stream_footer_capacity(file, len)? } else { capacity };
+    capacity.checked_mul(SECTOR).ok_or(DiskFormatError::VmdkCorrupt("the capacity overflows"))
+}
+
+/// The capacity in the footer of a stream-optimized VMDK, which takes precedence over the
+/// header in qemu: footer marker, footer (magic and header), end-of-stream marker.
+fn stream_footer_capacity<R: Read + Seek>(file: &mut R, len: u64) -> Result<u64, DiskFormatError> {
+    let end = len.div_ceil(SECTOR) * SECTOR;
+    let mut footer = [0u8; 1536];
+    if end < 1536 || read_at(file, end - 1536, &mut footer)? < 1024 || &footer[512..516] != VMDK_SPARSE_MAGIC {
+        return Err(DiskFormatError::VmdkCorrupt("the stream footer is missing"));
+    }
+    Ok(le_u64(&footer, 512 + 12))
+}
+
+/// The value qemu's `vmdk_parse_description` finds for `key`: the first occurrence of the key
+/// anywhere (comments included), two characters skipped, up to the next `"`.
+fn qemu_description_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let start = text.find(key)? + key.len() + 2;
+    let rest = text.get(start..)?;
+    rest.find('"').map(|end| &rest[..end])
+}
+
+/// Checks every line of a monolithic sparse VMDK's embedded descriptor against the grammar
+/// VMware and qemu write; anything else is refused.
+fn check_vmdk_descriptor(text: &str) -> Result<(), DiskFormatError> {
+    if text.contains("parentFileNameHint") {
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkParent));
+    }
+    let create_type = qemu_description_value(text, "createType")
+        .ok_or(DiskFormatError::VmdkCorrupt("the descriptor has no createType"))?;
     if create_type != "monolithicSparse" && create_type != "streamOptimized" {
-        return Err(DiskFormatError::VmdkSubformat(create_type.to_owned()));
+        return Err(DiskFormatError::VmdkSubformat(printable(create_type)));
     }
-    // A monolithic image holds exactly one extent: itself.
-    let extents = text.lines().filter(|l| ["RW ", "RDONLY ", "NOACCESS "].iter().any(|p| l.trim_start().starts_with(p))).count();
+    if text.matches("createType").count() != 1 {
+        return Err(DiskFormatError::VmdkCorrupt("createType appears more than once"));
+    }
+    let mut extents = 0;
+    for line in text.split('\n').map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            check_vmdk_entry(key.trim(), value.trim())?;
+            continue;
+        }
+        check_vmdk_extent(line)?;
+        extents += 1;
+    }
     if extents != 1 {
-        return Err(DiskFormatError::VmdkCorrupt("a monolithic image must describe exactly one extent"));
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkExtentFiles));
     }
     Ok(())
 }
 
-fn vmdk_create_type(descriptor: &str) -> Option<&str> {
-    descriptor.lines().find_map(|line| {
-        let value = line.trim().strip_prefix("createType")?.trim_start().strip_prefix('=')?;
-        Some(value.trim().trim_matches('"'))
-    })
+/// A `key = value` line of the descriptor or of its disk database.
+fn check_vmdk_entry(key: &str, value: &str) -> Result<(), DiskFormatError> {
+    let known = matches!(key, "version" | "CID" | "parentCID" | "createType" | "encoding" | "isNativeSnapshot")
+        || key
+            .strip_prefix("ddb.")
+            .is_some_and(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    if !known {
+        return Err(DiskFormatError::VmdkCorrupt("the descriptor has an unknown entry"));
+    }
+    let unquoted = match value.strip_prefix('"') {
+        Some(inner) => inner.strip_suffix('"').filter(|v| !v.contains('"')),
+        None => Some(value).filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))),
+    }
+    .ok_or(DiskFormatError::VmdkCorrupt("the descriptor has a malformed value"))?;
+    if key == "parentCID" && !unquoted.eq_ignore_ascii_case(VMDK_NO_PARENT_CID) {
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkParent));
+    }
+    Ok(())
 }
 
-fn check_vhd_footer(footer: &[u8]) -> Result<(), DiskFormatError> {
+/// An extent line `ACCESS SECTORS TYPE "NAME" [OFFSET]`. The one extent of a monolithic
+/// sparse image is the image itself, and qemu never opens its name; any other extent, or a
+/// name that is a path or a qemu protocol (`json:`, `nbd:` …), is a reference to another file.
+fn check_vmdk_extent(line: &str) -> Result<(), DiskFormatError> {
+    let malformed = DiskFormatError::VmdkCorrupt("the descriptor has a malformed line");
+    let mut fields = line.splitn(3, char::is_whitespace);
+    let (access, sectors, rest) = (fields.next(), fields.next(), fields.next().map(str::trim_start));
+    let (Some(access), Some(sectors), Some(rest)) = (access, sectors, rest) else {
+        return Err(malformed);
+    };
+    if !matches!(access, "RW" | "RDONLY" | "NOACCESS") || sectors.parse::<u64>().is_err() {
+        return Err(malformed);
+    }
+    let Some((kind, name)) = rest.split_once(char::is_whitespace) else {
+        return Err(malformed);
+    };
+    let Some(name) = name.trim_start().strip_prefix('"').and_then(|n| n.strip_suffix('"')) else {
+        // A trailing offset: only flat extents have one.
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkExtentFiles));
+    };
+    let plain = !name.is_empty() && !name.contains(['/', '\\', ':', '"']) && name != "." && name != "..";
+    if kind != "SPARSE" || !plain {
+        return Err(DiskFormatError::ExternalReference(Reference::VmdkExtentFiles));
+    }
+    Ok(())
+}
+
+/// At most 64 printable ASCII characters of a value taken from the image, for a message.
+fn printable(value: &str) -> String {
+    value.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(64).collect()
+}
+
+/// Checks a VHD footer; returns the virtual size: the largest of the current size, the CHS
+/// geometry and, for a fixed disk, the file size (qemu reports that for its own fixed VHDs), as qemu takes one or the other
+/// depending on the creator application and the disk type.
+fn check_vhd_footer(footer: &[u8], len: u64) -> Result<u64, DiskFormatError> {
+    const FIXED: u32 = 2;
+    const DYNAMIC: u32 = 3;
     const DIFFERENCING: u32 = 4;
-    if footer.len() >= 64 && be_u32(footer, 60) == DIFFERENCING {
-        return Err(DiskFormatError::VhdDifferencing);
+    if footer.len() < 64 {
+        return Err(DiskFormatError::VhdCorrupt("the footer is truncated"));
     }
-    Ok(())
+    let fixed_file_size = match be_u32(footer, 60) {
+        FIXED => len,
+        DYNAMIC => 0,
+        DIFFERENCING => return Err(DiskFormatError::ExternalReference(Reference::VhdParent)),
+        _ => return Err(DiskFormatError::VhdCorrupt("unknown disk type")),
+    };
+    let current_size = be_u64(footer, 48);
+    let (cylinders, heads, sectors) =
+        (u64::from(u16::from_be_bytes([footer[56], footer[57]])), u64::from(footer[58]), u64::from(footer[59]));
+    Ok(current_size.max(cylinders * heads * sectors * SECTOR).max(fixed_file_size))
 }
 
 /// Files users upload by mistake, recognised so the message says what they uploaded.

@@ -22,7 +22,8 @@ pub enum DownloadError {
     TooLarge { url: String, limit: u64 },
     #[error("{url} ended after {received} of {expected} bytes")]
     Truncated { url: String, received: u64, expected: u64 },
-    #[error("writing the downloaded image failed: {0}")]
+    /// The server's disk failed; the cause (logged by the importer) is not the tenant's.
+    #[error("the server could not store the download; try again later")]
     Disk(#[from] std::io::Error),
     #[error("the import was cancelled")]
     Cancelled,

@@ -1,11 +1,24 @@
 //! `qemu-img` as a confined child process: `info` and `check` inspect an image whose header
-//! `disk_format` has already cleared, `convert` changes its format. Each run has CPU-time and
-//! address-space limits (util-linux `prlimit`, as Glance does) and a wall-clock timeout, because
-//! a crafted image can make qemu spin or allocate without bound.
+//! `disk_format` has already cleared, `convert` changes its format.
+//!
+//! Each run is one process, set up between fork and exec: CPU-time and address-space
+//! rlimits and a wall-clock timeout (a crafted image can make qemu spin or allocate without
+//! bound), an empty environment, and a Landlock ruleset under which the child can read its
+//! binary, the shared libraries and the one input image, write the one output file, and open
+//! nothing else (no other host file, no TCP). `disk_format` refusing images that name other
+//! files is the first line; the ruleset holds even if that parser misses a trick of qemu's.
+//!
+//! Errors are for the tenant: they say what is wrong with the image, never a path or a line
+//! of qemu's stderr, which go to the server log instead.
 
 use super::disk_format::DiskFormat;
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, RestrictionStatus, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
+};
 use serde::Deserialize;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,28 +35,42 @@ impl QemuLimits {
         QemuLimits { cpu_secs: 30, address_space_bytes: 1 << 30, timeout: Duration::from_secs(60) };
 }
 
+/// How the `qemu-img` child is confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confinement {
+    /// A Landlock ruleset; a kernel without Landlock makes every run fail.
+    Landlock,
+    /// rlimits only: the operator's explicit choice (`[ecm] allow_unconfined_qemu`) on a
+    /// kernel without Landlock, relying on the header checks alone.
+    RlimitsOnly,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QemuError {
-    #[error("qemu-img could not be started: {0}")]
-    Spawn(std::io::Error),
-    #[error("qemu-img {command} did not finish within {0:?}", .timeout)]
-    Timeout { command: &'static str, timeout: Duration },
-    #[error("qemu-img {command} failed: {stderr}")]
-    Failed { command: &'static str, stderr: String },
-    #[error("the image is corrupt: {0}")]
-    Corrupt(String),
-    #[error("qemu-img reports format `{found}` where the header says `{expected}`")]
-    FormatMismatch { expected: &'static str, found: String },
-    #[error("qemu-img reports that the image depends on another file ({0})")]
+    /// The child could not be started or confined; the cause is in the server log.
+    #[error("the image could not be inspected because of a server problem; try again later")]
+    Spawn,
+    #[error("inspecting the image took longer than {}s; the image may be corrupt", .timeout.as_secs())]
+    Timeout { timeout: Duration },
+    /// qemu refused the image; its stderr went to the server log.
+    #[error("the image is corrupt or uses a feature that cannot be imported")]
+    Failed,
+    #[error("the image is corrupt: its metadata is inconsistent (repair it with qemu-img check -r all)")]
+    Corrupt,
+    #[error("the image content does not match its {expected} header")]
+    FormatMismatch { expected: &'static str },
+    #[error("the image refers to another file ({0}); import a standalone image (qemu-img convert -O qcow2)")]
     ExternalReference(&'static str),
-    #[error("qemu-img info printed unreadable JSON: {0}")]
-    BadOutput(serde_json::Error),
+    /// Unreadable `qemu-img info` output; logged.
+    #[error("the image could not be inspected because of a server problem; try again later")]
+    BadOutput,
 }
 
 /// What `qemu-img info --output=json` reports that the import needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ImageInfo {
     pub format: String,
+    /// Bytes.
     #[serde(rename = "virtual-size")]
     pub virtual_size: u64,
     #[serde(rename = "backing-filename")]
@@ -61,106 +88,247 @@ pub struct FormatSpecific {
 struct Output {
     status: std::process::ExitStatus,
     stdout: Vec<u8>,
-    stderr: String,
 }
 
-async fn run_limited(command: &'static str, args: &[&std::ffi::OsStr], limits: QemuLimits) -> Result<Output, QemuError> {
-    let mut child = tokio::process::Command::new("prlimit")
-        .arg(format!("--cpu={}", limits.cpu_secs))
-        .arg(format!("--as={}", limits.address_space_bytes))
-        .arg("qemu-img")
-        .arg(command)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(QemuError::Spawn)?;
-    let collected = tokio::time::timeout(limits.timeout, async {
-        use tokio::io::AsyncReadExt;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let (a, b) = tokio::join!(out.read_to_end(&mut stdout), err.read_to_end(&mut stderr));
-        a.and(b).map_err(QemuError::Spawn)?;
-        let status = child.wait().await.map_err(QemuError::Spawn)?;
-        Ok::<_, QemuError>(Output { status, stdout, stderr: String::from_utf8_lossy(&stderr).trim().to_owned() })
+/// Directories of shared libraries and qemu's block modules, read and mapped executable.
+const LIBRARY_DIRS: &[&str] = &["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
+/// Single files every dynamically linked program reads at start.
+const READ_FILES: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
+
+/// Runs `qemu-img` (found on `PATH` at each run) confined; one per importer.
+#[derive(Debug, Clone, Copy)]
+pub struct QemuImg {
+    pub confinement: Confinement,
+}
+
+impl QemuImg {
+    /// The absolute path of `qemu-img` on `PATH`: the Landlock rule names the file itself.
+    fn program() -> Result<PathBuf, QemuError> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("qemu-img"))
+            .find(|candidate| candidate.is_file())
+            .and_then(|program| std::fs::canonicalize(program).ok())
+            .ok_or_else(|| {
+                tracing::error!("qemu-img is not on PATH");
+                QemuError::Spawn
+            })
+    }
+
+    /// The ruleset for one run, built in the parent so that the child, between fork and exec,
+    /// only calls `prctl` and `landlock_restrict_self` (no allocation, no file opened).
+    ///
+    /// ABI v1 (file access, Linux 5.13) is required; rights of later ABIs (truncate, TCP,
+    /// scopes) are added where the kernel has them.
+    fn ruleset(program: &Path, read: &[&Path], write: Option<&Path>) -> anyhow::Result<RulesetCreated> {
+        let abi = ABI::V6;
+        let file_read = AccessFs::ReadFile;
+        let mut ruleset = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::from_all(ABI::V1))?
+            .set_compatibility(CompatLevel::BestEffort)
+            .handle_access(AccessFs::from_all(abi))?
+            .handle_access(AccessNet::from_all(abi))?
+            .scope(Scope::from_all(abi))?
+            .create()?
+            .add_rule(PathBeneath::new(PathFd::new(program)?, AccessFs::ReadFile | AccessFs::Execute))?;
+        for dir in LIBRARY_DIRS.iter().map(Path::new).filter(|d| d.is_dir()) {
+            ruleset = ruleset.add_rule(PathBeneath::new(
+                PathFd::new(dir)?,
+                AccessFs::ReadFile | AccessFs::ReadDir | AccessFs::Execute,
+            ))?;
+        }
+        for file in READ_FILES.iter().map(Path::new).filter(|f| f.exists()) {
+            ruleset = ruleset.add_rule(PathBeneath::new(PathFd::new(file)?, file_read))?;
+        }
+        ruleset = ruleset.add_rule(PathBeneath::new(PathFd::new("/dev/null")?, file_read | AccessFs::WriteFile))?;
+        for file in read {
+            ruleset = ruleset.add_rule(PathBeneath::new(PathFd::new(file)?, file_read))?;
+        }
+        if let Some(file) = write {
+            ruleset = ruleset
+                .add_rule(PathBeneath::new(PathFd::new(file)?, file_read | AccessFs::WriteFile | AccessFs::Truncate))?;
+        }
+        Ok(ruleset)
+    }
+
+    /// Runs `qemu-img COMMAND ARGS` able to read `read` and write `write` (which must exist).
+    async fn run(
+        &self,
+        command: &'static str,
+        args: Vec<OsString>,
+        read: &[&Path],
+        write: Option<&Path>,
+        limits: QemuLimits,
+    ) -> Result<Output, QemuError> {
+        let program = Self::program()?;
+        let mut ruleset = match self.confinement {
+            Confinement::Landlock => Some(Self::ruleset(&program, read, write).map_err(|error| {
+                tracing::error!(error = %format!("{error:#}"), "building the qemu-img Landlock ruleset failed (does the kernel have Landlock?)");
+                QemuError::Spawn
+            })?),
+            Confinement::RlimitsOnly => None,
+        };
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.arg(command)
+            .args(args)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let (cpu_secs, address_space) = (limits.cpu_secs, limits.address_space_bytes);
+        // SAFETY: between fork and exec the closure only calls setrlimit, prctl and
+        // landlock_restrict_self, and moves a value prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                set_rlimit(libc::RLIMIT_CPU, cpu_secs)?;
+                set_rlimit(libc::RLIMIT_AS, address_space)?;
+                if let Some(ruleset) = ruleset.take() {
+                    confine(ruleset)?;
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|error| {
+            tracing::error!(%error, command, "qemu-img could not be started or confined");
+            QemuError::Spawn
+        })?;
+        let collected = tokio::time::timeout(limits.timeout, async {
+            use tokio::io::AsyncReadExt;
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            let mut out = child.stdout.take().expect("piped");
+            let mut err = child.stderr.take().expect("piped");
+            let (a, b) = tokio::join!(out.read_to_end(&mut stdout), err.read_to_end(&mut stderr));
+            let status = a.and(b).and(child.wait().await);
+            (status, stdout, stderr)
+        })
+        .await;
+        let Ok((status, stdout, stderr)) = collected else {
+            tracing::warn!(command, timeout = ?limits.timeout, "qemu-img timed out");
+            return Err(QemuError::Timeout { timeout: limits.timeout });
+        };
+        let status = status.map_err(|error| {
+            tracing::error!(%error, command, "waiting for qemu-img failed");
+            QemuError::Spawn
+        })?;
+        if !status.success() {
+            let stderr = String::from_utf8_lossy(&stderr);
+            tracing::warn!(command, %status, stderr = %stderr.trim(), "qemu-img failed");
+        }
+        Ok(Output { status, stdout })
+    }
+
+    /// `qemu-img info` with the format forced (never probed), cross-checked against the header.
+    pub async fn info(&self, path: &Path, format: DiskFormat, limits: QemuLimits) -> Result<ImageInfo, QemuError> {
+        let path = absolute(path)?;
+        let args = vec!["--output=json".into(), "-f".into(), format.qemu_name().into(), path.clone().into()];
+        let output = self.run("info", args, &[&path], None, limits).await?;
+        if !output.status.success() {
+            return Err(QemuError::Failed);
+        }
+        let info: ImageInfo = serde_json::from_slice(&output.stdout).map_err(|error| {
+            tracing::error!(%error, "qemu-img info printed unreadable JSON");
+            QemuError::BadOutput
+        })?;
+        if info.format != format.qemu_name() {
+            tracing::warn!(expected = format.qemu_name(), found = %info.format, "qemu-img info disagrees with the header");
+            return Err(QemuError::FormatMismatch { expected: format.display_name() });
+        }
+        if info.backing_filename.is_some() {
+            return Err(QemuError::ExternalReference("a backing file"));
+        }
+        if info.format_specific.as_ref().is_some_and(|f| f.data.get("data-file").is_some()) {
+            return Err(QemuError::ExternalReference("an external data file"));
+        }
+        Ok(info)
+    }
+
+    /// `qemu-img check` for the formats that carry metadata qemu can verify.
+    pub async fn check(&self, path: &Path, format: DiskFormat, limits: QemuLimits) -> Result<(), QemuError> {
+        if format != DiskFormat::Qcow2 {
+            return Ok(());
+        }
+        let path = absolute(path)?;
+        let args = vec!["-f".into(), format.qemu_name().into(), path.clone().into()];
+        let output = self.run("check", args, &[&path], None, limits).await?;
+        match output.status.code() {
+            Some(0) => Ok(()),
+            // 2: corruptions found; 3: leaked clusters only, harmless for a read-only import.
+            Some(3) => Ok(()),
+            Some(2) => Err(QemuError::Corrupt),
+            _ => Err(QemuError::Failed),
+        }
+    }
+
+    /// `qemu-img convert` from the detected format to `target` (`qcow2`, `raw`, …). The
+    /// destination is created empty first: the child may write that file and create none.
+    pub async fn convert(
+        &self,
+        source: &Path,
+        format: DiskFormat,
+        destination: &Path,
+        target: &str,
+        limits: QemuLimits,
+    ) -> Result<(), QemuError> {
+        let (source, destination) = (absolute(source)?, absolute(destination)?);
+        tokio::fs::File::create(&destination).await.map_err(|error| {
+            tracing::error!(%error, "creating the conversion output failed");
+            QemuError::Spawn
+        })?;
+        let args = vec![
+            "-f".into(),
+            format.qemu_name().into(),
+            "-O".into(),
+            target.into(),
+            source.clone().into(),
+            destination.clone().into(),
+        ];
+        let output = self.run("convert", args, &[&source], Some(&destination), limits).await?;
+        if output.status.success() { Ok(()) } else { Err(QemuError::Failed) }
+    }
+
+    /// `qemu-img info -f raw FILE` confined to `allowed` instead of `FILE`: whether the sandbox
+    /// lets qemu read a file it was not given. For the sandbox's own tests.
+    #[doc(hidden)]
+    pub async fn probe_read(&self, file: &Path, allowed: &Path) -> Result<bool, QemuError> {
+        let args = vec!["--output=json".into(), "-f".into(), "raw".into(), absolute(file)?.into()];
+        let output = self.run("info", args, &[allowed], None, QemuLimits::INSPECT).await?;
+        Ok(output.status.success())
+    }
+}
+
+/// Whether the kernel enforces Landlock ABI v1, which `Confinement::Landlock` requires.
+pub fn landlock_available() -> bool {
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI::V1))
+        .and_then(|ruleset| ruleset.create())
+        .is_ok()
+}
+
+/// An absolute path, so that qemu never reads a `json:` or other protocol prefix in it
+/// (qemu takes `PREFIX:` as a protocol only when no `/` comes before the colon).
+fn absolute(path: &Path) -> Result<PathBuf, QemuError> {
+    std::path::absolute(path).map_err(|error| {
+        tracing::error!(%error, "resolving an image path failed");
+        QemuError::Spawn
     })
-    .await;
-    match collected {
-        Ok(output) => output,
-        Err(_) => Err(QemuError::Timeout { command, timeout: limits.timeout }),
-    }
 }
 
-/// `qemu-img info` with the format forced (never probed), cross-checked against the header.
-pub async fn info(path: &Path, format: DiskFormat, limits: QemuLimits) -> Result<ImageInfo, QemuError> {
-    let args = ["--output=json".as_ref(), "-f".as_ref(), format.qemu_name().as_ref(), path.as_os_str()];
-    let output = run_limited("info", &args, limits).await?;
-    if !output.status.success() {
-        return Err(QemuError::Failed { command: "info", stderr: output.stderr });
-    }
-    let info: ImageInfo = serde_json::from_slice(&output.stdout).map_err(QemuError::BadOutput)?;
-    if info.format != format.qemu_name() {
-        return Err(QemuError::FormatMismatch { expected: format.qemu_name(), found: info.format });
-    }
-    if info.backing_filename.is_some() {
-        return Err(QemuError::ExternalReference("a backing file"));
-    }
-    if info.format_specific.as_ref().is_some_and(|f| f.data.get("data-file").is_some()) {
-        return Err(QemuError::ExternalReference("an external data file"));
-    }
-    Ok(info)
+fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit reads the struct it is given.
+    if unsafe { libc::setrlimit(resource, &limit) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
-/// `qemu-img check` for the formats that carry metadata qemu can verify.
-pub async fn check(path: &Path, format: DiskFormat, limits: QemuLimits) -> Result<(), QemuError> {
-    if format != DiskFormat::Qcow2 {
-        return Ok(());
-    }
-    let args = ["-f".as_ref(), format.qemu_name().as_ref(), path.as_os_str()];
-    let output = run_limited("check", &args, limits).await?;
-    match output.status.code() {
-        Some(0) => Ok(()),
-        // 2: corruptions found; 3: leaked clusters only, harmless for a read-only import.
-        Some(3) => Ok(()),
-        Some(2) => Err(QemuError::Corrupt(first_error_line(&output))),
-        _ => Err(QemuError::Failed { command: "check", stderr: output.stderr }),
-    }
-}
-
-fn first_error_line(output: &Output) -> String {
-    output
-        .stderr
-        .lines()
-        .chain(std::str::from_utf8(&output.stdout).unwrap_or_default().lines())
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("qemu-img check found errors")
-        .to_owned()
-}
-
-/// `qemu-img convert` from the detected format to `target` (`qcow2`, `raw`, …).
-pub async fn convert(
-    source: &Path,
-    format: DiskFormat,
-    destination: &Path,
-    target: &str,
-    limits: QemuLimits,
-) -> Result<(), QemuError> {
-    let args = [
-        "-f".as_ref(),
-        format.qemu_name().as_ref(),
-        "-O".as_ref(),
-        target.as_ref(),
-        source.as_os_str(),
-        destination.as_os_str(),
-    ];
-    let output = run_limited("convert", &args, limits).await?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(QemuError::Failed { command: "convert", stderr: output.stderr })
+/// Applies the ruleset to the child; a kernel that enforces none of it is an error.
+fn confine(ruleset: RulesetCreated) -> std::io::Result<()> {
+    match ruleset.restrict_self() {
+        Ok(RestrictionStatus { ruleset: RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced, .. }) => {
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::from_raw_os_error(libc::ENOSYS)),
+        Err(_) => Err(std::io::Error::from_raw_os_error(libc::EPERM)),
     }
 }

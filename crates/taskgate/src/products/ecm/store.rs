@@ -49,7 +49,8 @@ pub struct ImageRow {
     pub task_id: i64,
     pub created_at_ms: i64,
     pub imported: bool,
-    pub size_bytes: Option<i64>,
+    /// The disk size a guest sees, in bytes, once imported.
+    pub virtual_size: Option<i64>,
     pub task_state: TaskState,
     pub task_error: Option<String>,
     pub task_progress: Option<String>,
@@ -157,7 +158,7 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
         task_id: t.7,
         created_at_ms: t.8,
         imported: t.9,
-        size_bytes: t.10,
+        virtual_size: t.10,
         task_state,
         task_error: t.12,
         task_progress: t.13,
@@ -170,7 +171,7 @@ pub async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, 
     let rows: Vec<ImageTuple> = on_pool!(store.reader(), p => {
         sqlx::query_as(
             "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, i.init_flag, \
-             i.task_id, i.created_at_ms, i.imported, i.size_bytes, t.state, t.error, t.progress \
+             i.task_id, i.created_at_ms, i.imported, i.virtual_size, t.state, t.error, t.progress \
              FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id WHERE i.account = $1 ORDER BY i.task_id DESC",
         )
         .bind(account)
