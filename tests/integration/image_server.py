@@ -24,14 +24,20 @@ def sha256_of(path: Path) -> str:
 
 
 class ImageServer:
-    """Serves one directory read-only; missing files answer 404."""
+    """Serves one directory read-only; missing files answer 404. With a `gate` (a threading.Event),
+    every request waits until the gate is set."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, gate: threading.Event | None = None):
         self.directory = directory
 
         class Quiet(SimpleHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def do_GET(self):
+                if gate is not None:
+                    gate.wait(120)
+                super().do_GET()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(directory)))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

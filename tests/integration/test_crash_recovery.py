@@ -3,6 +3,7 @@ same data, and every accepted task finishes, exactly once."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -31,7 +32,10 @@ def describe_all(sdk: Sdk, names: list[str]) -> dict[str, str]:
 def test_imports_survive_sigkill_and_finish_exactly_once(start_server, tmp_path_factory):
     directory = tmp_path_factory.mktemp("crash-images")
     make_image(directory, "disk.raw", "raw", "1M")
-    images = ImageServer(directory).start()
+    # Downloads wait until every task is accepted, so the kill below lands while most are unfinished
+    # however fast an import is.
+    gate = threading.Event()
+    images = ImageServer(directory, gate).start()
     try:
         first = start_server(engine={"lease_secs": 2, "reap_interval_secs": 1}, concurrency={"ecm.import": 2})
         sdk = Sdk(first)
@@ -45,6 +49,7 @@ def test_imports_survive_sigkill_and_finish_exactly_once(start_server, tmp_path_
             request.ImageUrls = [url]
             accepted[name] = sdk.ecm().ImportCustomImage(request).ImageId
 
+        gate.set()
         # Kill while work is under way: some tasks done, most not.
         deadline = time.monotonic() + DEADLINE
         while (done := Counter(describe_all(sdk, names).values())["SUCCESS"]) < TASKS // 10:
