@@ -68,6 +68,17 @@ impl Accounts {
                     anyhow::bail!("bucket {} ({}) is configured for both account {other} and {}", bucket.bucket, bucket.region, config.uin);
                 }
             }
+        }
+        // A listed bucket whose name carries another account's APPID would be both accounts'.
+        for (bucket, owner) in &bucket_owner {
+            if let Some((_, suffix)) = bucket.bucket.rsplit_once('-')
+                && let Some((app_id, other)) = app_id_owner.iter().find(|(app_id, _)| app_id.to_string() == suffix)
+                && other != owner
+            {
+                anyhow::bail!("bucket {} of account {owner} carries the APPID {app_id} of account {other}", bucket.bucket);
+            }
+        }
+        for config in accounts {
             for app in &config.sdk_apps {
                 if let Some(other) = sdk_app_owner.insert(app.sdk_app_id, &config.uin) {
                     anyhow::bail!("SdkAppId {} is configured for both account {other} and {}", app.sdk_app_id, config.uin);
@@ -178,4 +189,51 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(uin: &str, app_id: Option<u64>, buckets: &[(&str, &str)]) -> AccountConfig {
+        AccountConfig {
+            uin: uin.into(),
+            services: vec![Service::Tiw],
+            service_expires_at: None,
+            credentials: vec![CredentialConfig { secret_id: format!("AKID{uin}"), secret_key: "k".into(), tokens: Vec::new() }],
+            sdk_apps: Vec::new(),
+            clusters: Vec::new(),
+            app_id,
+            buckets: buckets.iter().map(|(r, b)| BucketConfig { region: (*r).into(), bucket: (*b).into() }).collect(),
+        }
+    }
+
+    fn owner_of(accounts: &Accounts, uin: &str) -> Arc<Account> {
+        accounts.credential(&format!("AKID{uin}")).unwrap().account.clone()
+    }
+
+    #[test]
+    fn buckets_are_owned_by_app_id_suffix_or_by_listing() {
+        let accounts = Accounts::from_config(&[account("1", Some(1250000000), &[("ap-guangzhou", "plain")])]).unwrap();
+        let a = owner_of(&accounts, "1");
+        assert!(a.owns_bucket("ap-guangzhou", "snap-1250000000"));
+        assert!(a.owns_bucket("ap-guangzhou", "plain"));
+        assert!(!a.owns_bucket("ap-shanghai", "plain"), "a listed bucket is owned in its region only");
+        assert!(!a.owns_bucket("ap-guangzhou", "snap-1250000001"));
+        assert!(!a.owns_bucket("ap-guangzhou", "snap-12500000000"));
+        assert!(!a.owns_bucket("ap-guangzhou", "-1250000000"), "the name before the APPID is not empty");
+    }
+
+    #[test]
+    fn a_listed_bucket_carrying_another_accounts_app_id_is_refused() {
+        let configs = [account("1", Some(1250000000), &[]), account("2", None, &[("ap-guangzhou", "x-1250000000")])];
+        assert!(Accounts::from_config(&configs).is_err());
+    }
+
+    #[test]
+    fn one_app_id_or_bucket_for_two_accounts_is_refused() {
+        assert!(Accounts::from_config(&[account("1", Some(7), &[]), account("2", Some(7), &[])]).is_err());
+        let shared = [("ap-guangzhou", "shared")];
+        assert!(Accounts::from_config(&[account("1", None, &shared), account("2", None, &shared)]).is_err());
+    }
 }

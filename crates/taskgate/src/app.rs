@@ -119,8 +119,9 @@ impl App {
     /// Stops claiming work, lets running tasks finish within the grace period (the rest go
     /// back to the queue for the next start or another node), then stops deliveries.
     pub async fn shutdown(&self) {
-        self.engine.shutdown(SHUTDOWN_GRACE).await;
-        self.outbox.shutdown().await;
+        // Side by side: deliveries in flight finish within their timeout while tasks use the
+        // grace; callbacks recorded after the outbox stopped are delivered by the next start.
+        tokio::join!(self.engine.shutdown(SHUTDOWN_GRACE), self.outbox.shutdown());
         self.objects.shutdown().await;
         self.store.close().await;
     }

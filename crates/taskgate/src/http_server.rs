@@ -5,8 +5,10 @@
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +24,21 @@ pub const MAX_HEAD_BYTES: usize = 1 << 20;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a shutdown waits for requests in flight before closing their connections.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(3);
+/// Most HTTP connections served at once; further clients wait in the listen backlog, so a
+/// flood of idle sockets cannot exhaust the file descriptors the store and workers need
+/// (`main` raises the descriptor limit to at least twice this where the hard limit allows).
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets open connections
 /// finish their current request for at most [`DRAIN_GRACE`] and closes the rest.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
         let (stream, _) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -44,6 +55,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         let service = TowerToHyperService::new(router.clone());
         let stop = shutdown.clone();
         connections.spawn(async move {
+            let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())

@@ -75,7 +75,24 @@ fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
 /// that ignores cancellation, before the process exits anyway.
 const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Raises the soft open-files limit towards the hard one: the default soft limit (often 1024)
+/// is below what `MAX_CONNECTIONS` sockets plus the store, workers and children need.
+fn raise_open_files_limit() {
+    let want = (2 * http_server::MAX_CONNECTIONS) as libc::rlim_t;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {
+            limit.rlim_cur = want.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("could not raise the open-files limit");
+            }
+        }
+    }
+}
+
 fn serve(config: Config) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -47,7 +47,8 @@ async fn convert_changes_the_format() {
     let s = Scratch::new("qconvert");
     let source = s.qemu_img(&["-f", "vmdk", "a.vmdk", "2M"]);
     let target = s.0.join("a.qcow2");
-    CONFINED.convert(&source, DiskFormat::Vmdk, &target, "qcow2", QemuLimits::INSPECT).await.unwrap();
+    let limits = QemuLimits { file_size_bytes: 1 << 30, ..QemuLimits::INSPECT };
+    CONFINED.convert(&source, DiskFormat::Vmdk, &target, "qcow2", limits).await.unwrap();
     let converted = CONFINED.info(&target, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(converted.virtual_size, 2 * 1024 * 1024);
 }
@@ -92,7 +93,7 @@ async fn confined_qemu_img_inspects_and_converts_a_real_image() {
     let info = CONFINED.info(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(info.virtual_size, 8 << 20);
     CONFINED.check(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
-    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, timeout: Duration::from_secs(60) };
+    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 30, timeout: Duration::from_secs(60) };
     let output = s.0.join("a.raw");
     CONFINED.convert(&image, DiskFormat::Qcow2, &output, "raw", limits).await.unwrap();
     assert_eq!(std::fs::metadata(&output).unwrap().len(), 8 << 20);
@@ -110,7 +111,7 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
     let image = s.qemu_img(&["-f", "qcow2", "-o", &data_file, "d.qcow2", "1M"]);
     // `info` leaves the data file closed; `convert` reads it. Unconfined it succeeds, confined
     // qemu cannot open the data file at all.
-    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, timeout: Duration::from_secs(60) };
+    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 30, timeout: Duration::from_secs(60) };
     let unconfined = QemuImg { confinement: Confinement::RlimitsOnly };
     unconfined.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
     let confined = CONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
@@ -121,4 +122,29 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
 fn this_kernel_enforces_landlock() {
     // Every confined run above fails on a kernel without Landlock; this says why in one line.
     assert!(landlock_available());
+}
+
+#[tokio::test]
+async fn a_conversion_cannot_write_more_than_its_file_size_limit() {
+    // An image whose data would convert to 8 MiB of non-zero bytes, under a 1 MiB write limit:
+    // the stand-in for a crafted image whose clusters all alias one block.
+    let s = Scratch::new("fsize");
+    let raw = s.write("full.raw", &vec![0xAB; 8 << 20]);
+    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 20, timeout: Duration::from_secs(60) };
+    let output = s.0.join("out.raw");
+    let converted = CONFINED.convert(&raw, DiskFormat::Raw, &output, "raw", limits).await;
+    assert!(matches!(converted, Err(QemuError::Failed)), "{converted:?}");
+    assert!(std::fs::metadata(&output).unwrap().len() <= 1 << 20);
+}
+
+#[tokio::test]
+async fn check_output_is_read_bounded_and_drained() {
+    // A corrupt qcow2 makes check print; the run ends with its status whatever it printed.
+    let s = Scratch::new("qchecknoisy");
+    let path = s.qemu_img(&["-f", "qcow2", "a.qcow2", "64M"]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Point the refcount table somewhere absurd: check reports errors on stderr.
+    bytes[48..56].copy_from_slice(&(1u64 << 40).to_be_bytes());
+    let corrupt = s.write("c.qcow2", &bytes);
+    assert!(CONFINED.check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await.is_err());
 }

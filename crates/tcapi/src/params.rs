@@ -145,6 +145,12 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_FLATTENED_PARAMS: usize = 10_000;
 /// Longest flattened parameter name, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// Most name segments over all pairs of one flattened request: each segment can become a map
+/// of the tree, so this (not pairs × depth) bounds the tree's size.
+pub const MAX_FLATTENED_SEGMENTS: usize = 4 * MAX_FLATTENED_PARAMS;
+/// Most values (scalars, arrays, objects) one JSON body may hold; counted on the raw bytes
+/// before parsing, so a 10 MB body of `[0,0,0,…]` is refused before it becomes millions of values.
+pub const MAX_JSON_VALUES: usize = 100_000;
 /// How much of an offending name an error message repeats.
 const QUOTED_KEY_CHARS: usize = 64;
 
@@ -156,6 +162,7 @@ const QUOTED_KEY_CHARS: usize = 64;
 /// given twice or both as a value and as a parent, list indices with gaps.
 pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ParamError> {
     let mut root = Map::new();
+    let mut segments_seen = 0usize;
     for (count, (key, value)) in pairs.into_iter().enumerate() {
         if count >= MAX_FLATTENED_PARAMS {
             return Err(ParamError::new(ParamErrorKind::Malformed {
@@ -168,6 +175,12 @@ pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Res
         // Counted before splitting, so the depth bound holds before any recursion.
         if key.bytes().filter(|&b| b == b'.').count() >= MAX_DEPTH {
             return Err(malformed(key, &format!("parameters nest at most {MAX_DEPTH} levels deep")));
+        }
+        segments_seen += key.bytes().filter(|&b| b == b'.').count() + 1;
+        if segments_seen > MAX_FLATTENED_SEGMENTS {
+            return Err(ParamError::new(ParamErrorKind::Malformed {
+                detail: format!("the parameter names of a request may hold at most {MAX_FLATTENED_SEGMENTS} segments in all"),
+            }));
         }
         let segments: Vec<&str> = key.split('.').collect();
         if segments.iter().any(|s| s.is_empty()) {
@@ -194,6 +207,30 @@ pub fn check_depth(value: &Value) -> Result<(), ParamError> {
             }));
         }
         pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
+/// Refuses a JSON text of more than [`MAX_JSON_VALUES`] values before it is parsed: counts the
+/// separators and openings outside strings, an upper bound of the values they delimit.
+/// Error: `Malformed`.
+pub fn check_json_size(text: &[u8]) -> Result<(), ParamError> {
+    let (mut values, mut in_string, mut escaped) = (1usize, false, false);
+    for &byte in text {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b',' | b'[' | b'{') => values += 1,
+            (false, _, _) => {}
+        }
+        if values > MAX_JSON_VALUES {
+            return Err(ParamError::new(ParamErrorKind::Malformed {
+                detail: format!("a JSON body may hold at most {MAX_JSON_VALUES} values"),
+            }));
+        }
     }
     Ok(())
 }
@@ -700,5 +737,26 @@ mod tests {
         assert!(check_depth(&value).is_ok(), "{MAX_DEPTH} objects around a scalar are within the bound");
         let deeper = json!([value]);
         assert_eq!(check_depth(&deeper).unwrap_err().code(), ErrorCode::InvalidParameter);
+    }
+
+    #[test]
+    fn names_hold_at_most_max_flattened_segments_in_all() {
+        let keys: Vec<String> = (0..MAX_FLATTENED_PARAMS).map(|i| format!("k{i}.{}", deep_key(10))).collect();
+        let err = unflatten(keys.iter().map(|k| (k.as_str(), "1"))).unwrap_err();
+        assert!(err.to_string().contains("segments in all"), "{err}");
+    }
+
+    #[test]
+    fn json_bodies_hold_at_most_max_json_values() {
+        let within = format!("{{\"a\":[{}0]}}", "0,".repeat(MAX_JSON_VALUES - 3));
+        assert!(check_json_size(within.as_bytes()).is_ok());
+        let beyond = format!("{{\"a\":[{}0]}}", "0,".repeat(MAX_JSON_VALUES));
+        assert_eq!(check_json_size(beyond.as_bytes()).unwrap_err().code(), ErrorCode::InvalidParameter);
+    }
+
+    #[test]
+    fn separators_inside_strings_are_not_values() {
+        let text = format!("{{\"a\":\"{}\\\"{}\"}}", ",".repeat(MAX_JSON_VALUES), "[".repeat(MAX_JSON_VALUES));
+        assert!(check_json_size(text.as_bytes()).is_ok());
     }
 }

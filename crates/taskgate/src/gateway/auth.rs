@@ -59,7 +59,9 @@ pub async fn refuse_replay(nonces: &Nonces, request: &ParsedRequest) -> Result<(
         return Ok(());
     };
     let key = NonceKey { secret_id, timestamp: *timestamp, nonce, signature };
-    let first = nonces.first_use(key, timestamp.saturating_add(MAX_CLOCK_SKEW_SECS)).await.map_err(ApiError::internal)?;
+    // Kept twice the window: nodes whose clocks differ by up to the window still see the row.
+    let keep_until = timestamp.saturating_add(2 * MAX_CLOCK_SKEW_SECS);
+    let first = nonces.first_use(key, keep_until).await.map_err(ApiError::internal)?;
     if first {
         Ok(())
     } else {

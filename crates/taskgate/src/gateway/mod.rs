@@ -21,13 +21,16 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tcapi::ErrorCode;
 use tcapi::error_code::Language;
 
 /// The largest body any request may have: TC3 POST, 10 MB (v1 POST and GET are smaller and
 /// checked once the signature kind is known).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// How long a client may take to send its body once the head arrived: a slow or silent sender
+/// must not hold a connection (and up to 10 MB) forever. 10 MB at a modest 1 Mbit/s takes 80 s.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the metrics and the envelope know about an answered call.
 struct Answered {
@@ -58,18 +61,20 @@ pub async fn handle_api(State(app): State<Arc<App>>, request: Request) -> Respon
 async fn answer(app: &App, parts: &Parts, body: Body) -> Answered {
     let headers = &parts.headers;
     let language = request::header_language(headers);
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
+    let refused = |error| Answered { service: None, action: "", language, result: Err(error) };
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return refused(ApiError::new(
+                ErrorCode::RequestSizeLimitExceeded,
+                "The request body exceeds the 10 MB limit of a TC3-HMAC-SHA256 POST.",
+            ));
+        }
         Err(_) => {
-            return Answered {
-                service: None,
-                action: "",
-                language,
-                result: Err(ApiError::new(
-                    ErrorCode::RequestSizeLimitExceeded,
-                    "The request body exceeds the 10 MB limit of a TC3-HMAC-SHA256 POST.",
-                )),
-            };
+            return refused(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("The request body did not arrive within {} seconds.", BODY_READ_TIMEOUT.as_secs()),
+            ));
         }
     };
     let parsed = match request::parse(&parts.method, &parts.uri, headers, &body) {
@@ -91,9 +96,6 @@ async fn dispatch(
         Ok(account) => account,
         Err(error) => return (None, Err(error)),
     };
-    if let Err(error) = auth::refuse_replay(&app.nonces, &parsed).await {
-        return (None, Err(error));
-    }
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
     let entry = match products::find_action(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
         Ok(entry) => entry,
@@ -103,6 +105,9 @@ async fn dispatch(
         entry.service.check_region(parsed.region.as_deref(), &app.config.regions)?;
         entry.service.check_account(&account, now)?;
         app.rate_limits.check(&account.uin, entry.name)?;
+        // Last of the checks: only a request about to run is recorded, and rate limits bound
+        // how fast an account can add records.
+        auth::refuse_replay(&app.nonces, &parsed).await?;
         let call = Call { account, now };
         match parsed.client_token.as_deref() {
             Some(token) => idempotent::run_once(app, &call, entry, &parsed, token).await,

@@ -202,6 +202,7 @@ fn json_params(body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((Value::Object(Map::new()), None));
     }
+    params::check_json_size(body)?;
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}."))
     })?;

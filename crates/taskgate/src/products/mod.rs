@@ -207,6 +207,8 @@ pub fn executors(
             convert_limits: ecm::qemu::QemuLimits {
                 cpu_secs: config.ecm.convert_cpu_secs,
                 address_space_bytes: 2 << 30,
+                // The largest honest output: the capped virtual size as raw, plus qcow2/vmdk metadata.
+                file_size_bytes: config.ecm.max_virtual_size_bytes.saturating_add(config.ecm.max_virtual_size_bytes / 64),
                 timeout,
             },
             qemu: ecm::qemu::QemuImg {

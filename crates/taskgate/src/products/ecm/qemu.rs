@@ -26,13 +26,35 @@ use std::time::Duration;
 pub struct QemuLimits {
     pub cpu_secs: u64,
     pub address_space_bytes: u64,
+    /// Largest file the child may write (`RLIMIT_FSIZE`, bytes): a crafted image whose
+    /// clusters all alias one block would otherwise convert into a disk-filling output.
+    pub file_size_bytes: u64,
     pub timeout: Duration,
 }
 
 impl QemuLimits {
-    /// Limits for `info` and `check`, which read metadata only.
-    pub const INSPECT: QemuLimits =
-        QemuLimits { cpu_secs: 30, address_space_bytes: 1 << 30, timeout: Duration::from_secs(60) };
+    /// Limits for `info` and `check`, which read metadata only and write nothing.
+    pub const INSPECT: QemuLimits = QemuLimits {
+        cpu_secs: 30,
+        address_space_bytes: 1 << 30,
+        file_size_bytes: 0,
+        timeout: Duration::from_secs(60),
+    };
+}
+
+/// How much of qemu-img's output is kept: `info` JSON is a few KiB; `check` can print a line per
+/// cluster of a crafted image, gigabytes, of which only the start is worth logging.
+const MAX_STDOUT_BYTES: u64 = 1 << 20;
+const MAX_STDERR_BYTES: u64 = 64 << 10;
+
+/// Reads at most `limit` bytes of `source`, then drains the rest so the child never blocks.
+async fn read_bounded(source: impl tokio::io::AsyncRead + Unpin, limit: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let mut source = source;
+    (&mut source).take(limit).read_to_end(&mut kept).await?;
+    tokio::io::copy(&mut source, &mut tokio::io::sink()).await?;
+    Ok(kept)
 }
 
 /// How the `qemu-img` child is confined.
@@ -177,13 +199,14 @@ impl QemuImg {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let (cpu_secs, address_space) = (limits.cpu_secs, limits.address_space_bytes);
+        let (cpu_secs, address_space, file_size) = (limits.cpu_secs, limits.address_space_bytes, limits.file_size_bytes);
         // SAFETY: between fork and exec the closure only calls setrlimit, prctl and
         // landlock_restrict_self, and moves a value prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 set_rlimit(libc::RLIMIT_CPU, cpu_secs)?;
                 set_rlimit(libc::RLIMIT_AS, address_space)?;
+                set_rlimit(libc::RLIMIT_FSIZE, file_size)?;
                 if let Some(ruleset) = ruleset.take() {
                     confine(ruleset)?;
                 }
@@ -195,12 +218,11 @@ impl QemuImg {
             QemuError::Spawn
         })?;
         let collected = tokio::time::timeout(limits.timeout, async {
-            use tokio::io::AsyncReadExt;
-            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-            let mut out = child.stdout.take().expect("piped");
-            let mut err = child.stderr.take().expect("piped");
-            let (a, b) = tokio::join!(out.read_to_end(&mut stdout), err.read_to_end(&mut stderr));
-            let status = a.and(b).and(child.wait().await);
+            let out = child.stdout.take().expect("piped");
+            let err = child.stderr.take().expect("piped");
+            let (stdout, stderr) = tokio::join!(read_bounded(out, MAX_STDOUT_BYTES), read_bounded(err, MAX_STDERR_BYTES));
+            let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
+            let status = child.wait().await;
             (status, stdout, stderr)
         })
         .await;
