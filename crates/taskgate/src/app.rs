@@ -6,9 +6,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::RateLimits;
 use crate::metrics::Metrics;
+use crate::products::tiw::rooms::Rooms;
 use anyhow::Context;
 use std::time::Duration;
-use crate::products::tiw::rooms::Rooms;
 use taskgate_engine::idempotency::Idempotency;
 use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
 use taskgate_engine::url_guard::{GuardedClient, UrlPolicy};
@@ -40,8 +40,7 @@ impl App {
     /// Opens and migrates the store, then starts the task engine and the callback outbox.
     /// `bound` is the listening address, the base of URLs when `public_url` is not configured.
     pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
         let rate_limits = RateLimits::new(&config, crate::products::all_actions().map(|e| e.name));
         taskgate_engine::install_crypto_provider();
@@ -72,7 +71,7 @@ impl App {
             })
             .collect();
         let objects = Objects::new(store.clone(), objects_config).context("opening object storage")?;
-        let rooms = Rooms::new(store.clone());
+        let rooms = Rooms::new(store.clone(), config.tiw.room_limits());
         let metrics = Metrics::default();
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
         for r in crate::products::executors(&config, &store, &rooms, &objects, &outbox, &metrics.push)? {
@@ -104,9 +103,11 @@ impl App {
         })
     }
 
-    /// Stops claiming work, lets running tasks finish within the grace period (the rest go
-    /// back to the queue for the next start or another node), then stops deliveries.
+    /// Ends the room WebSockets, stops claiming work, lets running tasks finish within the
+    /// grace period (the rest are told to stop and go back to the queue for the next start or
+    /// another node), then stops deliveries.
     pub async fn shutdown(&self) {
+        self.rooms.close_all();
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         self.outbox.shutdown().await;
         self.objects.shutdown().await;
