@@ -230,7 +230,8 @@ def test_sigterm_during_render_stops_within_grace_and_task_resumes(start_server)
     receiver = CallbackReceiver()
     try:
         first = start_server()
-        room = heavy_room(first, next(_rooms))
+        # About three times the grace period of rendering on a debug build.
+        room = heavy_room(first, next(_rooms), marks=24)
         sdk = Sdk(first)
         task_id = create(sdk, room, Whiteboard={"Width": 2560, "Height": 1440}, CallbackURL=receiver.url)
         time.sleep(1.0)
@@ -243,7 +244,7 @@ def test_sigterm_during_render_stops_within_grace_and_task_resumes(start_server)
         assert not receiver.matching(lambda b: b["EventData"]["TaskID"] == task_id), "no callback before it finished"
         second = start_server(config=first.config, workdir=first.workdir)
         answer = wait_finished(Sdk(second), task_id)
-        assert answer.Result.ErrorCode == "OK" and answer.Result.Total == 8
+        assert answer.Result.ErrorCode == "OK" and answer.Result.Total == 24
         receiver.wait_until(lambda b: b["EventData"]["TaskID"] == task_id, f"for {task_id}")
         time.sleep(1.0)
         assert len(receiver.matching(lambda b: b["EventData"]["TaskID"] == task_id)) == 1

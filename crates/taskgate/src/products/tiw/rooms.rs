@@ -291,3 +291,19 @@ impl Rooms {
         Ok((u64::try_from(last).map_err(corrupt)?, u64::try_from(marks).map_err(corrupt)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_above_i64_max_are_refused() {
+        let top = u64::try_from(i64::MAX).unwrap();
+        assert_eq!(RoomKey::new(1, top).unwrap().room_id(), top);
+        assert_eq!(RoomKey::new(1, top + 1), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::new(top + 1, 1), Err(IdOutOfRange { field: "SdkAppId" }));
+        assert_eq!(RoomKey::new(1, 0), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::parse("1", "18446744073709551616"), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::parse("1", "-1"), Err(IdOutOfRange { field: "RoomId" }));
+    }
+}
