@@ -15,7 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use taskgate_engine::{Clock, SystemClock};
@@ -104,9 +104,15 @@ pub async fn post_ops(
         Err(refusal) => Err(refusal),
     };
     match appended {
-        Ok(logged) => axum::Json(json!({ "ops": logged })).into_response(),
+        Ok(ops) => axum::Json(Appended { ops }).into_response(),
         Err(refusal) => refuse(refusal.status, refusal.message),
     }
+}
+
+/// The answer to `POST …/ops`: the stamped operations.
+#[derive(Serialize)]
+struct Appended {
+    ops: Vec<LoggedOp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,8 +176,26 @@ pub async fn socket(
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve_socket(app, room, query.user_id, socket))
 }
 
-fn frame(kind: &str, ops: &[LoggedOp]) -> Message {
-    Message::Text(json!({ "type": kind, "ops": ops }).to_string().into())
+/// A frame to a room client. Serialised straight from the operations: going through a
+/// `serde_json::Value` would hold every point of a page as a separate tree node, several
+/// times the page's size.
+#[derive(Serialize)]
+struct Frame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    ops: &'a [LoggedOp],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    more: Option<bool>,
+}
+
+fn frame(kind: &str, ops: &[LoggedOp], more: Option<bool>) -> Option<Message> {
+    match serde_json::to_string(&Frame { kind, ops, more }) {
+        Ok(text) => Some(Message::Text(text.into())),
+        Err(e) => {
+            tracing::error!(error = %e, "serialising a room frame failed");
+            None
+        }
+    }
 }
 
 /// Sends the log after `after` page by page (`{"type":"log","ops":[…],"more":bool}` frames,
@@ -190,8 +214,7 @@ async fn send_log(app: &App, room: RoomKey, after: u64, kind: &str, socket: &mut
         sent = page.next_after;
         let more = page.more;
         if kind == "log" || !page.ops.is_empty() {
-            let text = json!({ "type": kind, "ops": page.ops, "more": more }).to_string();
-            socket.send(Message::Text(text.into())).await.ok()?;
+            socket.send(frame(kind, &page.ops, Some(more))?).await.ok()?;
         }
         if !more {
             return Some(sent);
@@ -237,7 +260,8 @@ async fn serve_socket(app: Arc<App>, room: RoomKey, user_id: String, mut socket:
                         let ops: Vec<LoggedOp> = ops.iter().filter(|op| op.seq > sent).cloned().collect();
                         if let Some(last) = ops.last() {
                             sent = last.seq;
-                            if socket.send(frame("ops", &ops)).await.is_err() {
+                            let Some(message) = frame("ops", &ops, None) else { return };
+                            if socket.send(message).await.is_err() {
                                 return;
                             }
                         }
