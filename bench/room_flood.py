@@ -38,9 +38,10 @@ SDK_APP, APP_KEY = 1400000098, "bench-flood-usersig-key"
 SECRET_ID, SECRET_KEY = "AKIDbenchFlood00000000000000000000001", "bench-flood-secret"
 READERS = JOINERS = 4
 MIB = 1 << 20
-# What the defaults allow: 8 readers × one 4 MiB page held about 3 times (rows, parsed
-# operations, the JSON answer), plus a render's frames; the pictures are refused from headers.
-FLOOD_BOUND_MIB = 8 * 3 * 4 + 32
+# What the defaults allow: 8 readers each holding one page of at most 4 MiB of stored JSON about
+# five times over (rows, parsed operations, the serialised answer with its buffer growth); the
+# pictures are refused from their headers, leaving a render's frames.
+FLOOD_BOUND_MIB = 8 * 5 * 4
 BOMB_BOUND_MIB = 64
 
 
