@@ -61,3 +61,17 @@ def solid(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
         chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def bomb(width: int, height: int) -> bytes:
+    """A valid all-black 1-bit greyscale PNG: a few kilobytes that decode to width×height×4
+    bytes of RGBA (a decompression bomb)."""
+    row = b"\x00" + bytes((width + 7) // 8)
+    packer = zlib.compressobj(9)
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + \
+        chunk(b"IDAT", body) + chunk(b"IEND", b"")

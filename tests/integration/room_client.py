@@ -38,10 +38,22 @@ class Room:
         assert response.status_code == 200, response.text
         return response.json()["ops"]
 
-    def log(self, after: int = 0) -> list[dict]:
-        response = requests.get(self.url + "/ops", params={"after": after}, headers=self.headers, timeout=30)
+    def page(self, after: int = 0, limit: int | None = None) -> dict:
+        """One page of the log: {"ops": [...], "next_after": N, "more": bool}."""
+        params = {"after": after} if limit is None else {"after": after, "limit": limit}
+        response = requests.get(self.url + "/ops", params=params, headers=self.headers, timeout=30)
         assert response.status_code == 200, response.text
-        return response.json()["ops"]
+        return response.json()
+
+    def log(self, after: int = 0) -> list[dict]:
+        """The whole log after `after`, read page by page."""
+        ops = []
+        while True:
+            page = self.page(after)
+            ops += page["ops"]
+            after = page["next_after"]
+            if not page["more"]:
+                return ops
 
 
 def stroke(op_id: str, y: float, color: str = "#E02020") -> dict:

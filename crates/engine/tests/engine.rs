@@ -693,6 +693,38 @@ async fn graceful_shutdown_releases_leases(db: TestDb) {
     successor.shutdown(Duration::from_secs(5)).await;
 }
 
+async fn shutdown_returns_within_grace_when_an_executor_ignores_cancellation(db: TestDb) {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let s = started.clone();
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(
+            ECHO,
+            KindOptions::concurrency(1),
+            FnExecutor::new(move |_| {
+                let s = s.clone();
+                async move {
+                    s.notify_one();
+                    // Never looks at its cancel token.
+                    std::future::pending::<()>().await;
+                    Ok(Outcome::new(json!("never")))
+                }
+            }),
+        )
+        .build();
+    engine.start().unwrap();
+    engine
+        .submit(NewTask::new("deaf", "1", ECHO, json!({})))
+        .await
+        .unwrap();
+    started.notified().await;
+    let grace = Duration::from_millis(200);
+    tokio::time::timeout(grace + Duration::from_secs(5), engine.shutdown(grace))
+        .await
+        .expect("shutdown returns soon after the grace period");
+    let t = engine.get(&"deaf".into()).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Queued, "its lease was handed back");
+}
+
 async fn endless_tasks_are_handed_back_at_shutdown_without_waiting(db: TestDb) {
     let started = Arc::new(tokio::sync::Notify::new());
     let s = started.clone();
@@ -856,6 +888,7 @@ both_backends!(
     progress_is_fenced,
     shutdown_waits_for_in_flight_work,
     graceful_shutdown_releases_leases,
+    shutdown_returns_within_grace_when_an_executor_ignores_cancellation,
     endless_tasks_are_handed_back_at_shutdown_without_waiting,
     concurrency_per_kind_is_respected,
     two_engines_never_run_a_task_twice,

@@ -6,9 +6,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::RateLimits;
 use crate::metrics::Metrics;
+use crate::products::tiw::rooms::Rooms;
 use anyhow::Context;
 use std::time::Duration;
-use crate::products::tiw::rooms::Rooms;
 use taskgate_engine::idempotency::Idempotency;
 use taskgate_engine::nonces::Nonces;
 use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
@@ -43,8 +43,7 @@ impl App {
     /// Opens and migrates the store, then starts the task engine and the callback outbox.
     /// `bound` is the listening address, the base of URLs when `public_url` is not configured.
     pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
         if let Some(images) = &config.ecm.bucket
             && let Some(owner) = accounts.bucket_owner(&images.region, &images.bucket)
@@ -81,7 +80,7 @@ impl App {
             })
             .collect();
         let objects = Objects::new(store.clone(), objects_config).context("opening object storage")?;
-        let rooms = Rooms::new(store.clone());
+        let rooms = Rooms::new(store.clone(), config.tiw.room_limits());
         let metrics = Metrics::default();
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
         for r in crate::products::executors(&config, &store, &rooms, &objects, &outbox, &metrics.push)? {
@@ -116,9 +115,11 @@ impl App {
         })
     }
 
-    /// Stops claiming work, lets running tasks finish within the grace period (the rest go
-    /// back to the queue for the next start or another node), then stops deliveries.
+    /// Ends the room WebSockets, stops claiming work, lets running tasks finish within the
+    /// grace period (the rest are told to stop and go back to the queue for the next start or
+    /// another node), then stops deliveries.
     pub async fn shutdown(&self) {
+        self.rooms.close_all();
         // Side by side: deliveries in flight finish within their timeout while tasks use the
         // grace; callbacks recorded after the outbox stopped are delivered by the next start.
         tokio::join!(self.engine.shutdown(SHUTDOWN_GRACE), self.outbox.shutdown());

@@ -66,7 +66,7 @@ impl Default for EngineTuning {
     }
 }
 
-/// The `[tiw]` table: whiteboard pushes.
+/// The `[tiw]` table: whiteboard rooms, snapshots and pushes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TiwConfig {
@@ -82,6 +82,53 @@ pub struct TiwConfig {
     pub push_rtmp_url: Option<String>,
     /// The ffmpeg program that encodes pushes.
     pub ffmpeg: PathBuf,
+    /// Operations one room's log may hold; appends beyond answer HTTP 429.
+    pub room_max_ops: u64,
+    /// Bytes of stored operation JSON one room's log may hold; appends beyond answer HTTP 429.
+    pub room_max_bytes: u64,
+    /// Largest `POST …/ops` body and WebSocket message, in bytes (HTTP 413; a larger
+    /// WebSocket message closes the socket).
+    pub room_max_request_bytes: usize,
+    /// Most operations in one request or WebSocket message (HTTP 413).
+    pub room_max_ops_per_request: usize,
+    /// Operations of one log page (`GET …/ops`, WebSocket `log` frames) without a `limit`.
+    pub room_log_page_ops: usize,
+    /// Most operations of one log page; a larger `limit` is lowered to it.
+    pub room_log_page_max_ops: usize,
+    /// Stored operation JSON bytes after which a log page ends early.
+    pub room_log_page_bytes: usize,
+    /// Most marks one snapshot task renders; CreateSnapshotTask beyond is `LimitExceeded`.
+    pub snapshot_max_marks: u64,
+    /// Seconds a snapshot task may work (replay, pictures, rendering) before it ends failed.
+    pub snapshot_time_budget_secs: u64,
+    /// Most pixels (width × height) of one decoded board picture; larger ones draw as a
+    /// placeholder, refused from the PNG header before any decoding.
+    pub picture_max_pixels: u64,
+    /// Most distinct pictures one snapshot task, or one push over its life, fetches.
+    pub picture_max_count: usize,
+    /// Most decoded bytes (4 per pixel) of all pictures one snapshot task, or one push over
+    /// its life, holds.
+    pub picture_max_total_bytes: u64,
+}
+
+impl TiwConfig {
+    pub fn room_limits(&self) -> crate::products::tiw::rooms::RoomLimits {
+        crate::products::tiw::rooms::RoomLimits {
+            max_ops: self.room_max_ops,
+            max_bytes: self.room_max_bytes,
+            page_ops: self.room_log_page_ops.max(1),
+            page_max_ops: self.room_log_page_max_ops.max(1),
+            page_bytes: self.room_log_page_bytes,
+        }
+    }
+
+    pub fn picture_limits(&self) -> crate::products::tiw::pictures::PictureLimits {
+        crate::products::tiw::pictures::PictureLimits {
+            max_count: self.picture_max_count,
+            max_pixels: self.picture_max_pixels,
+            max_total_bytes: self.picture_max_total_bytes,
+        }
+    }
 }
 
 impl Default for TiwConfig {
@@ -92,6 +139,18 @@ impl Default for TiwConfig {
             push_max_exceptions: 5,
             push_rtmp_url: None,
             ffmpeg: PathBuf::from("ffmpeg"),
+            room_max_ops: 100_000,
+            room_max_bytes: 64 << 20,
+            room_max_request_bytes: 1 << 20,
+            room_max_ops_per_request: 1_000,
+            room_log_page_ops: 1_000,
+            room_log_page_max_ops: 5_000,
+            room_log_page_bytes: 4 << 20,
+            snapshot_max_marks: 1_000,
+            snapshot_time_budget_secs: 600,
+            picture_max_pixels: 4096 * 4096,
+            picture_max_count: 32,
+            picture_max_total_bytes: 256 << 20,
         }
     }
 }
@@ -249,9 +308,23 @@ fn all_services() -> Vec<Service> {
 /// Mainland and international regions of Tencent Cloud, so that tccli's default
 /// `ap-guangzhou` and any ordinary SDK region work without configuration.
 const DEFAULT_REGIONS: &[&str] = &[
-    "ap-guangzhou", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-chengdu", "ap-chongqing",
-    "ap-hongkong", "ap-singapore", "ap-jakarta", "ap-seoul", "ap-tokyo", "ap-mumbai", "ap-bangkok",
-    "na-siliconvalley", "na-ashburn", "eu-frankfurt", "sa-saopaulo",
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-nanjing",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-hongkong",
+    "ap-singapore",
+    "ap-jakarta",
+    "ap-seoul",
+    "ap-tokyo",
+    "ap-mumbai",
+    "ap-bangkok",
+    "na-siliconvalley",
+    "na-ashburn",
+    "eu-frankfurt",
+    "sa-saopaulo",
 ];
 
 impl Default for Config {
@@ -287,26 +360,17 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("taskgate.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("taskgate.db").display()))
     }
 
     /// The configured public URL, or one derived from the bound address.
     pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
-            .trim_end_matches('/')
-            .to_owned()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_owned()
     }
 
     /// What user-supplied URLs (callbacks, image URLs) may reach.
     pub fn url_policy(&self) -> taskgate_engine::url_guard::UrlPolicy {
-        taskgate_engine::url_guard::UrlPolicy {
-            allow_private_targets: self.allow_private_callback_targets,
-            ..Default::default()
-        }
+        taskgate_engine::url_guard::UrlPolicy { allow_private_targets: self.allow_private_callback_targets, ..Default::default() }
     }
 
     /// The clusters configured for an account.

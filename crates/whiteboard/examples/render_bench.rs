@@ -316,7 +316,13 @@ fn main() {
     let marks: Vec<_> = (0..16).map(|_| shots[0].clone()).collect();
     for threads in [1, 2] {
         let batches = rate(budget, || {
-            black_box(render_marks_parallel(&renderer, &marks, &NoImages, threads));
+            black_box(render_marks_parallel(
+                &renderer,
+                &marks,
+                &NoImages,
+                threads,
+                &std::sync::atomic::AtomicBool::new(false),
+            ));
         });
         println!(
             "parallel, {threads} thread(s):           {:7.1} PNG/s",

@@ -37,6 +37,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use thiserror::Error;
 
 use serde::{Deserialize, Serialize};
 
@@ -427,29 +430,61 @@ pub struct Snapshot {
     pub page: Page,
 }
 
+/// Why [`snapshots_within`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SnapshotsError {
+    #[error("the log holds more than {max} marks to render")]
+    TooManyMarks { max: usize },
+    #[error("stopped")]
+    Stopped,
+}
+
 /// Replays `log` (in slice order, which must be `seq` order) and returns the snapshots
 /// `mode` asks for, in log order of their marks. A mark naming a page that does not exist
 /// snapshots it as an empty page.
 pub fn snapshots(log: &[LoggedOp], mode: SnapshotMode) -> Vec<Snapshot> {
+    snapshots_within(log, mode, usize::MAX, &AtomicBool::new(false)).expect("no bound to exceed")
+}
+
+/// [`snapshots`], giving up once more than `max_marks` snapshots would be returned, or when
+/// `stop` is raised (checked before every operation, so a caller's deadline or shutdown ends
+/// a long replay promptly).
+pub fn snapshots_within(
+    log: &[LoggedOp],
+    mode: SnapshotMode,
+    max_marks: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Snapshot>, SnapshotsError> {
     let mut board = Board::new();
-    let mut shots = Vec::new();
+    // With LatestMarksOnly a page's earlier snapshot is dropped as soon as a later mark
+    // replaces it, so memory follows the pages, not the marks.
+    let mut shots: Vec<Option<Snapshot>> = Vec::new();
+    let mut latest: HashMap<PageId, usize> = HashMap::new();
+    let mut kept = 0usize;
     for op in log {
+        if stop.load(Ordering::Relaxed) {
+            return Err(SnapshotsError::Stopped);
+        }
         if let OpKind::Mark = op.op.kind {
             let id = board.marked_page_id(op);
-            let page = board.page(&id).cloned().unwrap_or_else(|| Page::new(id));
-            shots.push(Snapshot { seq: op.seq, page });
+            let page = board
+                .page(&id)
+                .cloned()
+                .unwrap_or_else(|| Page::new(id.clone()));
+            if mode == SnapshotMode::LatestMarksOnly
+                && let Some(previous) = latest.insert(id, shots.len())
+            {
+                shots[previous] = None;
+                kept -= 1;
+            }
+            shots.push(Some(Snapshot { seq: op.seq, page }));
+            kept += 1;
+            if kept > max_marks {
+                return Err(SnapshotsError::TooManyMarks { max: max_marks });
+            }
         } else {
             board.apply(op);
         }
     }
-    if mode == SnapshotMode::LatestMarksOnly {
-        let mut latest: HashMap<&PageId, u64> = HashMap::new();
-        for s in &shots {
-            latest.insert(&s.page.id, s.seq);
-        }
-        let keep: Vec<bool> = shots.iter().map(|s| latest[&s.page.id] == s.seq).collect();
-        let mut keep = keep.into_iter();
-        shots.retain(|_| keep.next().expect("one flag per snapshot"));
-    }
-    shots
+    Ok(shots.into_iter().flatten().collect())
 }

@@ -119,7 +119,13 @@ fn parallel_batch_matches_serial_rendering_in_order() {
     }
     let shots = snapshots(&log.ops, SnapshotMode::AllMarks);
     let renderer = Renderer::new(160, 90, RenderOptions::default()).unwrap();
-    let batch = render_marks_parallel(&renderer, &shots, &NoImages, 2);
+    let batch = render_marks_parallel(
+        &renderer,
+        &shots,
+        &NoImages,
+        2,
+        &std::sync::atomic::AtomicBool::new(false),
+    );
     assert_eq!(batch.len(), 6);
     for (shot, png) in shots.iter().zip(batch) {
         assert_eq!(

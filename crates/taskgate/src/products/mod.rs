@@ -72,10 +72,7 @@ impl Service {
 }
 
 fn unsupported_region(service: Service, region: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::UnsupportedRegion,
-        format!("The {} actions are not available in region `{region}`.", service.label()),
-    )
+    ApiError::new(ErrorCode::UnsupportedRegion, format!("The {} actions are not available in region `{region}`.", service.label()))
 }
 
 /// What an action knows about the call beyond its own parameters.
@@ -231,6 +228,11 @@ pub fn executors(
             .flat_map(|a| &a.sdk_apps)
             .filter_map(|app| Some((app.sdk_app_id, app.callback_key.clone()?)))
             .collect(),
+        limits: tiw::snapshot::SnapshotLimits {
+            max_marks: config.tiw.snapshot_max_marks,
+            time_budget: std::time::Duration::from_secs(config.tiw.snapshot_time_budget_secs),
+            pictures: config.tiw.picture_limits(),
+        },
     };
     let push = tiw::push::executor::PushExecutor {
         store: store.clone(),
@@ -239,16 +241,12 @@ pub fn executors(
         objects: objects.clone(),
         pictures: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), std::time::Duration::from_secs(30))
             .context("building the board picture client")?,
-        sdk_app_keys: config
-            .accounts
-            .iter()
-            .flat_map(|a| &a.sdk_apps)
-            .map(|app| (app.sdk_app_id, app.secret_key.clone()))
-            .collect(),
+        sdk_app_keys: config.accounts.iter().flat_map(|a| &a.sdk_apps).map(|app| (app.sdk_app_id, app.secret_key.clone())).collect(),
         settings: tiw::push::executor::PushSettings {
             ffmpeg: config.tiw.ffmpeg.clone(),
             rtmp_url: config.tiw.push_rtmp_url.clone(),
             max_exceptions: config.tiw.push_max_exceptions.max(1),
+            pictures: config.tiw.picture_limits(),
         },
         counters: push_counters.clone(),
     };
@@ -296,10 +294,11 @@ pub fn all_actions() -> impl Iterator<Item = &'static ActionEntry> {
 /// Finds the action by (version, action), which is unique across the products; a hint (the
 /// signed service label or the Host) naming a product breaks a tie should one ever arise.
 pub fn find_action(version: &str, action: &str, hints: &[&str]) -> Result<&'static ActionEntry, ApiError> {
-    let candidates: Vec<&ActionEntry> =
-        all_actions().filter(|e| e.service.version() == version && e.name == action).collect();
+    let candidates: Vec<&ActionEntry> = all_actions().filter(|e| e.service.version() == version && e.name == action).collect();
     let hinted = candidates.iter().find(|e| {
-        hints.iter().any(|hint| hint.trim_start_matches("http://").trim_start_matches("https://").split('.').next() == Some(e.service.label()))
+        hints
+            .iter()
+            .any(|hint| hint.trim_start_matches("http://").trim_start_matches("https://").split('.').next() == Some(e.service.label()))
     });
     if let Some(entry) = hinted.or(candidates.first()) {
         return Ok(entry);
@@ -339,7 +338,10 @@ mod tests {
     #[test]
     fn tiw_serves_only_singapore() {
         assert!(Service::Tiw.check_region(Some("ap-singapore"), &[]).is_ok());
-        assert_eq!(Service::Tiw.check_region(Some("ap-guangzhou"), &["ap-guangzhou".into()]).unwrap_err().code, ErrorCode::UnsupportedRegion);
+        assert_eq!(
+            Service::Tiw.check_region(Some("ap-guangzhou"), &["ap-guangzhou".into()]).unwrap_err().code,
+            ErrorCode::UnsupportedRegion
+        );
     }
 
     #[test]

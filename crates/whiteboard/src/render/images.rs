@@ -36,14 +36,40 @@ pub enum ImageError {
     Empty,
     #[error("PNG colour type {0:?} is not supported")]
     Unsupported(ColorType),
+    #[error("PNG of {width}x{height} pixels is larger than the {max_pixels} pixels allowed")]
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
 }
 
-/// Decodes a PNG (any colour type and depth) into a premultiplied RGBA pixmap.
-/// The `png` decoder's default limits bound the memory a hostile file can claim.
+/// Most pixels [`decode_png`] decodes: 4096×4096, 64 MiB as RGBA.
+pub const DEFAULT_MAX_PIXELS: u64 = 4096 * 4096;
+
+/// Decodes a PNG of at most [`DEFAULT_MAX_PIXELS`] pixels; see [`decode_png_within`].
 pub fn decode_png(bytes: &[u8]) -> Result<Pixmap, ImageError> {
-    let mut decoder = Decoder::new(Cursor::new(bytes));
+    decode_png_within(bytes, DEFAULT_MAX_PIXELS)
+}
+
+/// Decodes a PNG (any colour type and depth) into a premultiplied RGBA pixmap, refusing from
+/// its header, before anything is allocated for pixels, one of more than `max_pixels` pixels
+/// ([`ImageError::TooLarge`]): a few kilobytes of PNG can claim gigabytes once decoded. The
+/// decoder's own allocations are capped to the same size.
+pub fn decode_png_within(bytes: &[u8], max_pixels: u64) -> Result<Pixmap, ImageError> {
+    // The decoded frame at 16-bit RGBA is the largest buffer the decoder makes.
+    let limit = usize::try_from(max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
+    let mut decoder = Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: limit });
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder.read_info()?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageError::TooLarge {
+            width,
+            height,
+            max_pixels,
+        });
+    }
     let mut buf = vec![0; reader.output_buffer_size().ok_or(ImageError::Empty)?];
     let info = reader.next_frame(&mut buf)?;
     buf.truncate(info.buffer_size());

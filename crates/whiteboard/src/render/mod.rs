@@ -13,13 +13,16 @@ mod yuv;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use thiserror::Error;
 use tiny_skia::{Color as SkColor, IntRect, Pixmap, PixmapMut, Rect, Transform};
 
 pub use encode::encode_png;
-pub use images::{ImageError, ImageSource, NoImages, decode_png};
+pub use images::{
+    DEFAULT_MAX_PIXELS, ImageError, ImageSource, NoImages, decode_png, decode_png_within,
+};
 pub use parallel::render_marks_parallel;
 pub use yuv::{OddSizeError, Yuv420};
 
@@ -139,6 +142,9 @@ pub enum RenderError {
     Size { width: u32, height: u32 },
     #[error("PNG encoding failed: {0}")]
     Png(#[from] png::EncodingError),
+    /// The caller raised its stop flag before the frame was done.
+    #[error("rendering was stopped")]
+    Stopped,
 }
 
 /// What [`Renderer::apply_change`] repainted, for a consumer that ships only dirty pixels.
@@ -199,6 +205,32 @@ impl Renderer {
         let mut pixmap = Pixmap::new(self.width, self.height).expect("size checked in new");
         self.paint(&mut pixmap.as_mut(), self.viewport, page, images, None);
         pixmap
+    }
+
+    /// `page` as PNG bytes, or [`RenderError::Stopped`] as soon as `stop` is raised: it is
+    /// checked before every element and before encoding, so a page of many elements does not
+    /// hold its thread past a deadline or a shutdown.
+    pub fn render_png_until(
+        &self,
+        page: &Page,
+        images: &dyn ImageSource,
+        stop: &AtomicBool,
+    ) -> Result<Vec<u8>, RenderError> {
+        let mut pixmap = Pixmap::new(self.width, self.height).expect("size checked in new");
+        let mut pm = pixmap.as_mut();
+        pm.fill(sk_color(self.options.background));
+        draw::background(&mut pm, self.viewport, page.background.as_ref(), images);
+        for element in &page.elements {
+            if stop.load(Ordering::Relaxed) {
+                return Err(RenderError::Stopped);
+            }
+            draw::element(&mut pm, self.viewport, element, images);
+        }
+        self.letterbox(&mut pm, self.viewport);
+        if stop.load(Ordering::Relaxed) {
+            return Err(RenderError::Stopped);
+        }
+        Ok(encode_png(&pixmap)?)
     }
 
     /// `page` as PNG bytes (see [`encode_png`] for the settings).

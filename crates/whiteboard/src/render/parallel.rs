@@ -1,6 +1,6 @@
 //! Renders many snapshots to PNG on several threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::{ImageSource, RenderError, Renderer};
 use crate::replay::Snapshot;
@@ -9,11 +9,16 @@ use crate::replay::Snapshot;
 /// results in the order of `shots`. Work is handed out one snapshot at a time, so a few heavy
 /// pages do not leave the other threads idle. Plain scoped threads: a task renders one batch,
 /// and a thread pool would be a dependency for nothing.
+///
+/// Once `stop` is raised every snapshot not finished yet is [`RenderError::Stopped`]: the
+/// flag is checked between snapshots and between the elements of one, so the call returns
+/// within about one element's drawing or one PNG encoding.
 pub fn render_marks_parallel(
     renderer: &Renderer,
     shots: &[Snapshot],
     images: &(dyn ImageSource + Sync),
     threads: usize,
+    stop: &AtomicBool,
 ) -> Vec<Result<Vec<u8>, RenderError>> {
     let next = AtomicUsize::new(0);
     let mut done: Vec<(usize, Result<Vec<u8>, RenderError>)> = std::thread::scope(|scope| {
@@ -24,7 +29,7 @@ pub fn render_marks_parallel(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(shot) = shots.get(i) else { break mine };
-                        mine.push((i, renderer.render_png(&shot.page, images)));
+                        mine.push((i, renderer.render_png_until(&shot.page, images, stop)));
                     }
                 })
             })

@@ -1,11 +1,11 @@
 //! The tiw actions' typed requests, responses and handlers.
 
 use crate::accounts::Account;
+use super::rooms::{IdOutOfRange, RoomKey, checked_id};
+use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
 use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call};
-use super::rooms::RoomKey;
-use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
 use serde::{Deserialize, Serialize};
 use taskgate_engine::objects::ObjectsError;
 use taskgate_engine::{NewTask, TaskId};
@@ -92,20 +92,31 @@ fn side(field: &str, value: Option<u64>, default: u32) -> Result<u32, ApiError> 
     }
 }
 
+/// An id outside Tencent's declared `Integer` (int64) or not positive, as `InvalidParameter`
+/// naming the field.
+pub(super) fn id_error(e: IdOutOfRange) -> ApiError {
+    ApiError::new(ErrorCode::InvalidParameter, e.to_string())
+}
+
+/// Checks an action's `SdkAppId` against its declared type before anything else reads it.
+pub(super) fn check_sdk_app_id(sdk_app_id: u64) -> Result<(), ApiError> {
+    checked_id("SdkAppId", sdk_app_id).map(drop).map_err(id_error)
+}
+
 impl Action for CreateSnapshotTask {
     const NAME: &'static str = "CreateSnapshotTask";
     type Response = CreateSnapshotTaskResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        let room = RoomKey::new(self.sdk_app_id, self.room_id).map_err(id_error)?;
         call.require_sdk_app(self.sdk_app_id)?;
-        if self.room_id == 0 || self.room_id > u64::from(u32::MAX) {
+        if self.room_id > u64::from(u32::MAX) {
             return Err(ApiError::invalid_value("RoomId", "must be between 1 and 4294967295"));
         }
         let width = side("Whiteboard.Width", self.whiteboard.width, 1280)?;
         let height = side("Whiteboard.Height", self.whiteboard.height, 720)?;
         let init_params = self.whiteboard.init_params.unwrap_or_default();
-        RenderOptions::from_init_params(&init_params)
-            .map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
+        RenderOptions::from_init_params(&init_params).map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
         if let Some(url) = self.callback_url.as_deref().filter(|u| !u.is_empty()) {
             app.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
         }
@@ -127,21 +138,36 @@ impl Action for CreateSnapshotTask {
                 ApiError::invalid_value(field, e.to_string())
             })?;
         }
-        let room = RoomKey { sdk_app_id: self.sdk_app_id, room_id: self.room_id };
+        let (up_to_seq, marks) = app.rooms.last_seq_and_marks(room).await.map_err(ApiError::internal)?;
+        let max_marks = app.config.tiw.snapshot_max_marks;
+        let mode = self.snapshot_mode.unwrap_or_default();
+        // LatestMarksOnly renders one mark per page, which the count cannot tell: its executor
+        // enforces the same limit on what it would render.
+        if mode == SnapshotMode::AllMarks && marks > max_marks {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!("Room {} has {marks} snapshot marks; one snapshot task renders at most {max_marks}.", self.room_id),
+            ));
+        }
         let input = SnapshotInput {
             sdk_app_id: self.sdk_app_id,
             room_id: self.room_id,
-            up_to_seq: app.rooms.last_seq(room).await.map_err(ApiError::internal)?,
+            up_to_seq,
             width,
             height,
             init_params,
-            mode: self.snapshot_mode.unwrap_or_default(),
+            mode,
             cos,
             callback_url: self.callback_url.filter(|u| !u.is_empty()),
             created_at: call.now,
         };
         let task_id = uuid::Uuid::new_v4().to_string();
-        let mut task = NewTask::new(task_id.clone(), call.account.uin.clone(), SNAPSHOT_KIND, serde_json::to_value(&input).map_err(ApiError::internal)?);
+        let mut task = NewTask::new(
+            task_id.clone(),
+            call.account.uin.clone(),
+            SNAPSHOT_KIND,
+            serde_json::to_value(&input).map_err(ApiError::internal)?,
+        );
         if let Some(url) = &input.callback_url {
             task = task.callback_url(url.clone());
         }
@@ -178,6 +204,7 @@ impl Action for DescribeSnapshotTask {
     type Response = DescribeSnapshotTaskResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         let not_found = || {
             ApiError::new(

@@ -120,7 +120,7 @@ const MAX_AUTO_STOP_TIMEOUT: u64 = 259_200;
 const MAX_FPS: u64 = 30;
 const MAX_BITRATE_KBPS: u64 = 2000;
 const MAX_USER_ID_BYTES: usize = 60;
-const MAX_ROOM_ID: u64 = u32::MAX as u64;
+const MAX_ROOM_ID: u64 = 4_294_967_295;
 
 fn bad_push_parameter(field: &str, detail: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::InvalidParameterRecordParameter, format!("Invalid `{field}`: {detail}."))
@@ -204,6 +204,7 @@ impl Action for StartWhiteboardPush {
     type Response = StartWhiteboardPushResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         check_room_id("RoomId", self.room_id)?;
         check_user_id("PushUserId", &self.push_user_id)?;
@@ -234,6 +235,9 @@ impl Action for StartWhiteboardPush {
             if backup.push_user_id == self.push_user_id {
                 return Err(bad_push_parameter("Backup.PushUserId", "must differ from PushUserId"));
             }
+        }
+        if let Some(auth) = &self.im_auth_param {
+            super::rooms::checked_id("IMAuthParam.SdkAppId", auth.sdk_app_id).map_err(super::api::id_error)?;
         }
         let im_app = self.im_auth_param.as_ref().map_or(self.sdk_app_id, |a| a.sdk_app_id);
         let main_login = match &self.im_auth_param {
@@ -296,6 +300,7 @@ impl Action for StartWhiteboardPush {
 
 /// The push task `task_id` of this caller and application; anything else is "not found".
 async fn find_push(call: &Call, app: &App, sdk_app_id: u64, task_id: &str) -> Result<(Arc<Task>, PushInput), ApiError> {
+    super::api::check_sdk_app_id(sdk_app_id)?;
     call.require_sdk_app(sdk_app_id)?;
     let not_found = || {
         ApiError::new(
@@ -450,6 +455,7 @@ impl Action for SetWhiteboardPushCallback {
     type Response = EmptyResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         let callback = self.callback.trim();
         if !callback.is_empty() {
@@ -483,6 +489,7 @@ impl Action for SetWhiteboardPushCallbackKey {
     type Response = EmptyResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         if self.callback_key.chars().count() > MAX_CALLBACK_KEY_CHARS {
             return Err(ApiError::new(
@@ -515,6 +522,7 @@ impl Action for DescribeWhiteboardPushCallback {
     type Response = DescribeWhiteboardPushCallbackResponse;
 
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+        super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         let settings = store::callback_settings(&app.store, self.sdk_app_id).await.map_err(ApiError::internal)?;
         Ok(DescribeWhiteboardPushCallbackResponse { callback: settings.callback, callback_key: settings.callback_key })

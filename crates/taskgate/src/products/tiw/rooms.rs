@@ -1,42 +1,147 @@
 //! Whiteboard rooms: each room's durable operation log (stamped with a sequence number and
-//! the receive time) and the live fan-out of new operations to the room's connected clients.
+//! the receive time), its quotas, paged reads of the log, and the live fan-out of new
+//! operations to the room's connected clients.
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use taskgate_engine::{Store, StoreError, on_pool, on_tx};
+use thiserror::Error;
 use tokio::sync::broadcast;
-use whiteboard::op::{LoggedOp, Op};
+use tokio_util::sync::CancellationToken;
+use whiteboard::op::{LoggedOp, Op, OpKind};
 
-/// A room is an SdkAppId and a RoomId.
+/// An id outside Tencent's declared type (`Integer`, int64) or not positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{field} must be an integer between 1 and 9223372036854775807")]
+pub struct IdOutOfRange {
+    /// The parameter's name as the client spelled it: `SdkAppId` or `RoomId`.
+    pub field: &'static str,
+}
+
+/// Checks a client's id against the range both the API and the store hold (1..=i64::MAX).
+pub fn checked_id(field: &'static str, id: u64) -> Result<i64, IdOutOfRange> {
+    i64::try_from(id).ok().filter(|id| *id > 0).ok_or(IdOutOfRange { field })
+}
+
+/// A room is an SdkAppId and a RoomId, both in 1..=i64::MAX: one key, one log, whatever the
+/// spelling of the id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct RoomKey {
-    pub sdk_app_id: u64,
-    pub room_id: u64,
+    sdk_app_id: i64,
+    room_id: i64,
 }
 
 impl RoomKey {
-    fn db(&self) -> (i64, i64) {
-        (i64::try_from(self.sdk_app_id).unwrap_or(i64::MAX), i64::try_from(self.room_id).unwrap_or(i64::MAX))
+    /// Refuses ids the store cannot hold exactly.
+    pub fn new(sdk_app_id: u64, room_id: u64) -> Result<Self, IdOutOfRange> {
+        Ok(Self { sdk_app_id: checked_id("SdkAppId", sdk_app_id)?, room_id: checked_id("RoomId", room_id)? })
+    }
+
+    /// Parses the ids of a room URL (`/…/rooms/{sdk_app_id}/{room_id}/…`).
+    pub fn parse(sdk_app_id: &str, room_id: &str) -> Result<Self, IdOutOfRange> {
+        let parse = |field, text: &str| text.parse::<u64>().map_err(|_| IdOutOfRange { field }).and_then(|id| checked_id(field, id));
+        Ok(Self { sdk_app_id: parse("SdkAppId", sdk_app_id)?, room_id: parse("RoomId", room_id)? })
+    }
+
+    pub fn sdk_app_id(&self) -> u64 {
+        // Positive by construction, so the absolute value is the value.
+        self.sdk_app_id.unsigned_abs()
+    }
+
+    pub fn room_id(&self) -> u64 {
+        self.room_id.unsigned_abs()
     }
 }
 
 /// A batch of operations just appended to a room, shared by all its live clients.
 pub type Announcement = Arc<Vec<LoggedOp>>;
 
-/// How many broadcast messages a slow client may lag behind before it must reload the log.
-const BROADCAST_CAPACITY: usize = 1024;
+/// How many announcements a slow client may lag behind before it must reload from the log.
+/// Each may be as large as one request (`room_max_request_bytes`), so this also bounds the
+/// memory one room's fan-out holds.
+const BROADCAST_CAPACITY: usize = 64;
+
+/// What one room may hold and one log read may return (the `[tiw]` `room_*` keys).
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Operations one room's log may hold.
+    pub max_ops: u64,
+    /// Bytes of stored operation JSON one room's log may hold.
+    pub max_bytes: u64,
+    /// Operations of one log page when the reader names no `limit`.
+    pub page_ops: usize,
+    /// Most operations of one log page.
+    pub page_max_ops: usize,
+    /// Stored operation JSON bytes after which a page ends (it always holds one operation).
+    pub page_bytes: usize,
+}
+
+/// A room quota an append would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the room would exceed its quota of {max} {unit} (tiw.{key})")]
+pub struct QuotaExceeded {
+    /// The configuration key of the limit, under `[tiw]`.
+    pub key: &'static str,
+    pub max: u64,
+    pub unit: &'static str,
+}
+
+#[derive(Debug, Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of a room's log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogPage {
+    pub ops: Vec<LoggedOp>,
+    /// The cursor of the next page: the last `seq` returned, or the `after` asked for when the
+    /// page is empty.
+    pub next_after: u64,
+    /// Whether operations after `next_after` (up to the read's bound) were left for the next page.
+    pub more: bool,
+}
 
 /// The rooms of this node: their logs are in the store, their live clients here.
 #[derive(Clone)]
 pub struct Rooms {
     store: Store,
+    limits: RoomLimits,
     live: Arc<Mutex<HashMap<RoomKey, broadcast::Sender<Announcement>>>>,
+    closing: CancellationToken,
+}
+
+fn corrupt(detail: impl ToString) -> StoreError {
+    StoreError::Corrupt { what: "room operation", detail: detail.to_string() }
+}
+
+fn db_seq(seq: u64) -> i64 {
+    // Sequence numbers come from the store's BIGINT counter; a larger cursor is past the end.
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 impl Rooms {
-    pub fn new(store: Store) -> Self {
-        Self { store, live: Arc::default() }
+    pub fn new(store: Store, limits: RoomLimits) -> Self {
+        Self { store, limits, live: Arc::default(), closing: CancellationToken::new() }
+    }
+
+    pub fn limits(&self) -> &RoomLimits {
+        &self.limits
+    }
+
+    /// Ends every room WebSocket of this node (server shutdown); new ones end at once.
+    pub fn close_all(&self) {
+        self.closing.cancel();
+    }
+
+    /// Fires when [`Rooms::close_all`] was called.
+    pub fn closing(&self) -> &CancellationToken {
+        &self.closing
     }
 
     fn sender(&self, room: RoomKey) -> broadcast::Sender<Announcement> {
@@ -51,37 +156,49 @@ impl Rooms {
     }
 
     /// Appends validated operations in one transaction and announces them to live clients.
-    pub async fn append(&self, room: RoomKey, user_id: &str, ops: Vec<Op>, now_ms: i64) -> Result<Vec<LoggedOp>, StoreError> {
+    /// Refuses the whole batch when the room would hold more operations or bytes than its
+    /// quota.
+    pub async fn append(&self, room: RoomKey, user_id: &str, ops: Vec<Op>, now_ms: i64) -> Result<Vec<LoggedOp>, AppendError> {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        let (app, room_id) = room.db();
-        let count = i64::try_from(ops.len()).unwrap_or(i64::MAX);
+        let jsons = ops.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>().map_err(corrupt)?;
+        let count = i64::try_from(ops.len()).map_err(corrupt)?;
+        let bytes = i64::try_from(jsons.iter().map(String::len).sum::<usize>()).map_err(corrupt)?;
+        let marks = i64::try_from(ops.iter().filter(|op| matches!(op.kind, OpKind::Mark)).count()).map_err(corrupt)?;
         let mut tx = self.store.begin().await?;
         // The counter row serialises writers of one room (a row lock on PostgreSQL).
-        let last: i64 = on_tx!(tx, c => {
-            sqlx::query_scalar(
-                "INSERT INTO tiw_rooms (sdk_app_id, room_id, last_seq) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sdk_app_id, room_id) DO UPDATE SET last_seq = tiw_rooms.last_seq + $3 RETURNING last_seq",
+        let (last, total_bytes): (i64, i64) = on_tx!(tx, c => {
+            sqlx::query_as(
+                "INSERT INTO tiw_rooms (sdk_app_id, room_id, last_seq, bytes, marks) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (sdk_app_id, room_id) DO UPDATE SET last_seq = tiw_rooms.last_seq + $3, \
+                 bytes = tiw_rooms.bytes + $4, marks = tiw_rooms.marks + $5 RETURNING last_seq, bytes",
             )
-            .bind(app)
-            .bind(room_id)
+            .bind(room.sdk_app_id)
+            .bind(room.room_id)
             .bind(count)
+            .bind(bytes)
+            .bind(marks)
             .fetch_one(c)
             .await
             .map_err(StoreError::from)?
         });
+        // Dropping `tx` rolls the counters back.
+        if u64::try_from(last).map_err(corrupt)? > self.limits.max_ops {
+            return Err(QuotaExceeded { key: "room_max_ops", max: self.limits.max_ops, unit: "operations" }.into());
+        }
+        if u64::try_from(total_bytes).map_err(corrupt)? > self.limits.max_bytes {
+            return Err(QuotaExceeded { key: "room_max_bytes", max: self.limits.max_bytes, unit: "bytes of operations" }.into());
+        }
         let first = last - count + 1;
         let mut logged = Vec::with_capacity(ops.len());
-        for (offset, op) in ops.into_iter().enumerate() {
-            let seq = first + i64::try_from(offset).unwrap_or(i64::MAX);
-            let json = serde_json::to_string(&op).map_err(|e| StoreError::Corrupt { what: "room operation", detail: e.to_string() })?;
+        for ((seq, op), json) in (first..).zip(ops).zip(jsons) {
             on_tx!(tx, c => {
                 sqlx::query(
                     "INSERT INTO tiw_room_ops (sdk_app_id, room_id, seq, user_id, received_at_ms, op) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(app)
-                .bind(room_id)
+                .bind(room.sdk_app_id)
+                .bind(room.room_id)
                 .bind(seq)
                 .bind(user_id)
                 .bind(now_ms)
@@ -90,7 +207,7 @@ impl Rooms {
                 .await
                 .map_err(StoreError::from)?;
             });
-            logged.push(LoggedOp { seq: seq.unsigned_abs(), user_id: user_id.to_owned(), received_at_ms: now_ms, op });
+            logged.push(LoggedOp { seq: u64::try_from(seq).map_err(corrupt)?, user_id: user_id.to_owned(), received_at_ms: now_ms, op });
         }
         tx.commit().await?;
         // Nobody listening is fine: the log is the truth, live delivery a courtesy.
@@ -98,44 +215,95 @@ impl Rooms {
         Ok(logged)
     }
 
-    /// The room's log after `after` up to and including `up_to`, in order.
-    pub async fn log(&self, room: RoomKey, after: u64, up_to: Option<u64>) -> Result<Vec<LoggedOp>, StoreError> {
-        let (app, room_id) = room.db();
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let up_to = up_to.map_or(i64::MAX, |u| i64::try_from(u).unwrap_or(i64::MAX));
-        let rows: Vec<(i64, String, i64, String)> = on_pool!(self.store.reader(), p => {
-            sqlx::query_as(
+    /// One page of the room's log after `after` up to and including `up_to`, in order: at most
+    /// `limit` operations (lowered to `page_max_ops`; `None` is `page_ops`), ending early once
+    /// `page_bytes` of stored JSON were read, so a page's memory is bounded whatever the room
+    /// holds.
+    pub async fn log_page(&self, room: RoomKey, after: u64, up_to: Option<u64>, limit: Option<usize>) -> Result<LogPage, StoreError> {
+        let limit = limit.unwrap_or(self.limits.page_ops).clamp(1, self.limits.page_max_ops);
+        let fetch = i64::try_from(limit).map_err(corrupt)?.saturating_add(1);
+        let max_bytes = self.limits.page_bytes;
+        let (rows, more): (Vec<(i64, String, i64, String)>, bool) = on_pool!(self.store.reader(), p => {
+            let mut stream = sqlx::query_as(
                 "SELECT seq, user_id, received_at_ms, op FROM tiw_room_ops \
-                 WHERE sdk_app_id = $1 AND room_id = $2 AND seq > $3 AND seq <= $4 ORDER BY seq",
+                 WHERE sdk_app_id = $1 AND room_id = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5",
             )
-            .bind(app)
-            .bind(room_id)
-            .bind(after)
-            .bind(up_to)
-            .fetch_all(p)
-            .await
-            .map_err(StoreError::from)?
+            .bind(room.sdk_app_id)
+            .bind(room.room_id)
+            .bind(db_seq(after))
+            .bind(up_to.map_or(i64::MAX, db_seq))
+            .bind(fetch)
+            .fetch(p);
+            let mut rows = Vec::new();
+            let mut bytes = 0usize;
+            let mut more = false;
+            // One row past the page tells whether there is more; the byte bound ends the page
+            // early (after one row at least, so a page always advances).
+            while let Some(row) = stream.try_next().await.map_err(StoreError::from)? {
+                let row: (i64, String, i64, String) = row;
+                if rows.len() >= limit || (!rows.is_empty() && bytes + row.3.len() > max_bytes) {
+                    more = true;
+                    break;
+                }
+                bytes += row.3.len();
+                rows.push(row);
+            }
+            (rows, more)
         });
-        rows.into_iter()
+        let ops = rows
+            .into_iter()
             .map(|(seq, user_id, received_at_ms, op)| {
-                let op: Op = serde_json::from_str(&op)
-                    .map_err(|e| StoreError::Corrupt { what: "room operation", detail: e.to_string() })?;
-                Ok(LoggedOp { seq: seq.unsigned_abs(), user_id, received_at_ms, op })
+                let op: Op = serde_json::from_str(&op).map_err(corrupt)?;
+                Ok(LoggedOp { seq: u64::try_from(seq).map_err(corrupt)?, user_id, received_at_ms, op })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next_after = ops.last().map_or(after, |op| op.seq);
+        Ok(LogPage { ops, next_after, more })
     }
 
-    /// The sequence number of the room's newest operation (0 for an empty room).
-    pub async fn last_seq(&self, room: RoomKey) -> Result<u64, StoreError> {
-        let (app, room_id) = room.db();
-        let last: Option<i64> = on_pool!(self.store.reader(), p => {
-            sqlx::query_scalar("SELECT last_seq FROM tiw_rooms WHERE sdk_app_id = $1 AND room_id = $2")
-                .bind(app)
-                .bind(room_id)
+    /// The whole log after `after` up to `up_to`, read page by page. Its size is bounded by the
+    /// room's quota (`room_max_bytes`); only tasks that need the whole board use it.
+    pub async fn log(&self, room: RoomKey, after: u64, up_to: Option<u64>) -> Result<Vec<LoggedOp>, StoreError> {
+        let mut log = Vec::new();
+        let mut cursor = after;
+        loop {
+            let page = self.log_page(room, cursor, up_to, Some(self.limits.page_max_ops)).await?;
+            log.extend(page.ops);
+            cursor = page.next_after;
+            if !page.more {
+                return Ok(log);
+            }
+        }
+    }
+
+    /// The sequence number of the room's newest operation (0 for an empty room) and how many
+    /// marks its log holds.
+    pub async fn last_seq_and_marks(&self, room: RoomKey) -> Result<(u64, u64), StoreError> {
+        let row: Option<(i64, i64)> = on_pool!(self.store.reader(), p => {
+            sqlx::query_as("SELECT last_seq, marks FROM tiw_rooms WHERE sdk_app_id = $1 AND room_id = $2")
+                .bind(room.sdk_app_id)
+                .bind(room.room_id)
                 .fetch_optional(p)
                 .await
                 .map_err(StoreError::from)?
         });
-        Ok(last.unwrap_or(0).unsigned_abs())
+        let (last, marks) = row.unwrap_or((0, 0));
+        Ok((u64::try_from(last).map_err(corrupt)?, u64::try_from(marks).map_err(corrupt)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_above_i64_max_are_refused() {
+        let top = u64::try_from(i64::MAX).unwrap();
+        assert_eq!(RoomKey::new(1, top).unwrap().room_id(), top);
+        assert_eq!(RoomKey::new(1, top + 1), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::new(top + 1, 1), Err(IdOutOfRange { field: "SdkAppId" }));
+        assert_eq!(RoomKey::new(1, 0), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::parse("1", "18446744073709551616"), Err(IdOutOfRange { field: "RoomId" }));
+        assert_eq!(RoomKey::parse("1", "-1"), Err(IdOutOfRange { field: "RoomId" }));
     }
 }

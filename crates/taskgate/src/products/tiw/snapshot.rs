@@ -3,18 +3,21 @@
 //! and announces the result to the task's CallbackURL.
 
 use super::callback;
-use super::pictures::{fetch_pictures, picture_urls};
+use super::pictures::{PictureBudget, PictureLimits, fetch_pictures, picture_urls};
 use super::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use taskgate_engine::objects::{CosTarget, Destination, Objects};
-use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext, TaskKind};
 use taskgate_engine::url_guard::GuardedClient;
-use whiteboard::render::{RenderOptions, Renderer, render_marks_parallel};
-use whiteboard::replay::{SnapshotMode, snapshots};
+use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext, TaskKind};
+use whiteboard::render::{RenderError, RenderOptions, Renderer, render_marks_parallel};
+use whiteboard::replay::{SnapshotMode, SnapshotsError, snapshots_within};
 
 pub const SNAPSHOT_KIND: TaskKind = TaskKind::from_static("tiw.snapshot");
 
@@ -98,6 +101,27 @@ pub struct SnapshotExecutor {
     pub images: GuardedClient,
     /// Callback keys of the SdkAppIds that have one.
     pub callback_keys: HashMap<u64, String>,
+    pub limits: SnapshotLimits,
+}
+
+/// The work one snapshot task may do (the `[tiw]` `snapshot_*` and `picture_*` keys).
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotLimits {
+    /// Most marks rendered; more fail the task (CreateSnapshotTask refuses them up front).
+    pub max_marks: u64,
+    /// Wall time from the start of an execution after which the task ends failed.
+    pub time_budget: Duration,
+    pub pictures: PictureLimits,
+}
+
+/// Raises the flag the blocking replay and render threads watch when the execution ends by
+/// any path (finished, over budget, cancelled, or its future dropped), so they stop too.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn now_secs() -> i64 {
@@ -114,10 +138,27 @@ impl SnapshotExecutor {
     }
 
     /// Renders and stores the marks; `Err` is a failure worth retrying (storage, database).
-    async fn run(&self, task_id: &str, input: &SnapshotInput) -> Result<SnapshotResult, ExecError> {
-        let room = RoomKey { sdk_app_id: input.sdk_app_id, room_id: input.room_id };
+    /// The CPU work runs on blocking threads that give up once `stop` is raised.
+    async fn run(&self, task_id: &str, input: &SnapshotInput, stop: &Arc<AtomicBool>) -> Result<SnapshotResult, ExecError> {
+        let room = match RoomKey::new(input.sdk_app_id, input.room_id) {
+            Ok(room) => room,
+            Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
+        };
         let log = self.rooms.log(room, 0, Some(input.up_to_seq)).await.map_err(|e| ExecError::retryable(e.to_string()))?;
-        let shots = snapshots(&log, input.mode);
+        let max_marks = usize::try_from(self.limits.max_marks).unwrap_or(usize::MAX);
+        let (mode, replay_stop) = (input.mode, stop.clone());
+        let replayed = tokio::task::spawn_blocking(move || snapshots_within(&log, mode, max_marks, &replay_stop))
+            .await
+            .map_err(|e| ExecError::retryable(format!("replaying the room stopped: {e}")))?;
+        let shots = match replayed {
+            Ok(shots) => shots,
+            Err(SnapshotsError::TooManyMarks { max }) => {
+                return Ok(SnapshotResult::failed(format!("the room has more than {max} marks to render, the limit of one snapshot task")));
+            }
+            Err(SnapshotsError::Stopped) => {
+                return Err(ExecError::retryable("the snapshot was stopped"));
+            }
+        };
         if shots.is_empty() {
             return Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total: 0, snapshots: Vec::new() });
         }
@@ -130,9 +171,11 @@ impl SnapshotExecutor {
             Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
         };
         let seqs: Vec<u64> = shots.iter().map(|s| s.seq).collect();
-        let images = fetch_pictures(&self.images, shots.iter().flat_map(|shot| picture_urls(&shot.page))).await;
+        let mut budget = PictureBudget::new(self.limits.pictures);
+        let images = fetch_pictures(&self.images, shots.iter().flat_map(|shot| picture_urls(&shot.page)), &mut budget, task_id).await;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let pngs = tokio::task::spawn_blocking(move || render_marks_parallel(&renderer, &shots, &images, threads))
+        let render_stop = stop.clone();
+        let pngs = tokio::task::spawn_blocking(move || render_marks_parallel(&renderer, &shots, &images, threads, &render_stop))
             .await
             .map_err(|e| ExecError::retryable(format!("rendering stopped: {e}")))?;
         let destination = match self.destination(task_id, input) {
@@ -143,7 +186,12 @@ impl SnapshotExecutor {
         for (seq, png) in seqs.into_iter().zip(pngs) {
             let png = match png {
                 Ok(png) => png,
-                Err(e) => return Ok(SnapshotResult::failed(format!("rendering mark {seq} failed: {e}"))),
+                Err(RenderError::Stopped) => {
+                    return Err(ExecError::retryable("the snapshot was stopped"));
+                }
+                Err(e) => {
+                    return Ok(SnapshotResult::failed(format!("rendering mark {seq} failed: {e}")));
+                }
             };
             let stored = self
                 .objects
@@ -152,7 +200,27 @@ impl SnapshotExecutor {
                 .map_err(|e| ExecError::retryable(format!("storing the snapshot of mark {seq} failed: {e}")))?;
             urls.push(stored.url);
         }
-        Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total: urls.len() as u64, snapshots: urls })
+        let total = u64::try_from(urls.len()).map_err(|e| ExecError::permanent(e.to_string()))?;
+        Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total, snapshots: urls })
+    }
+
+    /// [`Self::run`] within the time budget, ended early by the task's cancellation (shutdown,
+    /// lost lease): then the task goes back to the queue and runs again.
+    async fn run_bounded(&self, ctx: &TaskContext, task_id: &str, input: &SnapshotInput) -> Result<SnapshotResult, ExecError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(stop.clone());
+        let budget = self.limits.time_budget;
+        tokio::select! {
+            result = self.run(task_id, input, &stop) => result,
+            () = tokio::time::sleep(budget) => {
+                tracing::warn!(task = task_id, budget_secs = budget.as_secs(), "a snapshot task ran out of time");
+                Ok(SnapshotResult::failed(format!(
+                    "the snapshot took longer than its time budget of {} seconds",
+                    budget.as_secs()
+                )))
+            }
+            () = ctx.cancel_token().cancelled() => Err(ExecError::retryable("the snapshot was interrupted; it runs again")),
+        }
     }
 
     fn callback(&self, task_id: &str, input: &SnapshotInput, result: &SnapshotResult) -> Option<Callback> {
@@ -169,11 +237,11 @@ impl SnapshotExecutor {
 #[async_trait]
 impl Executor for SnapshotExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: SnapshotInput =
-            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
+        let input: SnapshotInput = ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
-        let result = match self.run(&task_id, &input).await {
+        let result = match self.run_bounded(&ctx, &task_id, &input).await {
             Ok(result) => result,
+            Err(error) if ctx.cancel_token().is_cancelled() => return Err(error),
             // A task never stays Running for ever: the last attempt reports the failure.
             Err(error) if ctx.is_final_attempt() => SnapshotResult::failed(error.message),
             Err(error) => return Err(error),

@@ -180,7 +180,7 @@ async fn feed(
             let _ = tell.send(());
         }
         let behind = Instant::now().saturating_duration_since(due);
-        let skipped = if behind > period { (behind.as_nanos() / period.as_nanos()) as u32 } else { 0 };
+        let skipped = if behind > period { u32::try_from(behind.as_nanos() / period.as_nanos()).unwrap_or(u32::MAX) } else { 0 };
         counters.dropped.inc_by(u64::from(skipped));
         n = n.saturating_add(1 + skipped);
     }

@@ -3,12 +3,10 @@
 
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
-use super::{
-    FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
-    STOPPED_EVENT, store,
-};
+use super::{FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT, store};
 use crate::metrics::PushCounters;
 use crate::products::tiw::callback;
+use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -43,6 +41,8 @@ pub struct PushSettings {
     pub rtmp_url: Option<String>,
     /// Encoder or output failures in a row after which a push stops with `EXCEPTION`.
     pub max_exceptions: u32,
+    /// What the push's pictures may cost over its whole life.
+    pub pictures: crate::products::tiw::pictures::PictureLimits,
 }
 
 pub struct PushExecutor {
@@ -212,7 +212,9 @@ impl PushExecutor {
         };
         let dest = match self.objects.public_bucket(HLS_PREFIX).and_then(|d| d.join(task_id)) {
             Ok(dest) => dest,
-            Err(error) => return tracing::warn!(%error, task_id, "the push's stream directory is invalid"),
+            Err(error) => {
+                return tracing::warn!(%error, task_id, "the push's stream directory is invalid");
+            }
         };
         for name in names {
             if let Err(error) = self.objects.retain(&dest, &name).await {
@@ -248,15 +250,12 @@ impl Executor for PushExecutor {
         let Ok(input) = serde_json::from_value::<PushInput>(task.input.clone()) else {
             return Ok(None);
         };
-        let progress: PushProgress =
-            task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+        let progress: PushProgress = task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
         // The stop time Describe will show: the task's end.
         let at = task.finished_at_ms.unwrap_or_else(|| SystemClock.now_ms());
         let result = match why {
             Abandonment::Cancelled => PushResult::stopped_at(at, FinishReason::UserCall, &progress, None),
-            Abandonment::WorkerLost => {
-                PushResult::stopped_at(at, FinishReason::Exception, &progress, Some(why.message().to_owned()))
-            }
+            Abandonment::WorkerLost => PushResult::stopped_at(at, FinishReason::Exception, &progress, Some(why.message().to_owned())),
         };
         let task_id = task.id.as_str();
         let hls_dir = self.hls_dir(task_id);
@@ -296,8 +295,9 @@ impl Executor for PushExecutor {
         self.save(&ctx, &progress).await?;
         let options = RenderOptions::from_init_params(&input.init_param).map_err(|e| ExecError::permanent(e.to_string()))?;
         let renderer = Renderer::new(input.width, input.height, options).map_err(|e| ExecError::permanent(e.to_string()))?;
-        let room = RoomKey { sdk_app_id: input.sdk_app_id, room_id: input.room_id };
-        let feed = feed::start(self.rooms.clone(), self.pictures.clone(), room, renderer)
+        let room = RoomKey::new(input.sdk_app_id, input.room_id).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let budget = PictureBudget::new(self.settings.pictures);
+        let feed = feed::start(self.rooms.clone(), self.pictures.clone(), budget, &task_id, room, renderer)
             .await
             .map_err(|e| ExecError::retryable(format!("following the room failed: {e}")))?;
         let hls_dir = self.hls_dir(&task_id);
@@ -320,8 +320,12 @@ impl Executor for PushExecutor {
         }
         let (finish_reason, error) = match ending {
             Ending::Finished(reason, error) => (reason, error),
-            Ending::Release => return Err(ExecError::retryable("this node is shutting down; the push resumes elsewhere")),
-            Ending::LeaseLost => return Err(ExecError::retryable("another node took the push over")),
+            Ending::Release => {
+                return Err(ExecError::retryable("this node is shutting down; the push resumes elsewhere"));
+            }
+            Ending::LeaseLost => {
+                return Err(ExecError::retryable("another node took the push over"));
+            }
         };
         self.retain_stream(&task_id, &hls_dir).await;
         let result = PushResult::stopped(finish_reason, &progress, error);

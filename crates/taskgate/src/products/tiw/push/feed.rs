@@ -6,7 +6,7 @@
 //! only there) are caught by reading the log after the last applied `seq`, at once for a gap
 //! and every [`POLL_INTERVAL`] otherwise.
 
-use crate::products::tiw::pictures::{fetch_pictures, picture_urls};
+use crate::products::tiw::pictures::{PictureBudget, fetch_pictures, picture_urls};
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,24 +46,53 @@ impl Drop for BoardFeed {
     }
 }
 
-/// Replays the room, renders its current page and follows it from there.
-pub async fn start(rooms: Rooms, pictures: GuardedClient, room: RoomKey, renderer: Renderer) -> Result<BoardFeed, StoreError> {
+/// Replays the room page by page, renders its current page and follows it from there. Its
+/// pictures, over the feed's whole life, stay within `budget`; `task` names the push in logs.
+pub async fn start(
+    rooms: Rooms,
+    pictures: GuardedClient,
+    mut budget: PictureBudget,
+    task: &str,
+    room: RoomKey,
+    renderer: Renderer,
+) -> Result<BoardFeed, StoreError> {
     // Subscribing before reading the log: nothing appended in between can be missed.
     let live = rooms.subscribe(room);
-    let log = rooms.log(room, 0, None).await?;
-    let last_seq = log.last().map_or(0, |op| op.seq);
-    let last_operation_ms = Arc::new(AtomicI64::new(log.last().map_or(0, |op| op.received_at_ms)));
-    let board = Board::replay(&log);
-    let images = fetch_pictures(&pictures, board.pages().iter().flat_map(picture_urls)).await;
+    let mut board = Board::new();
+    let (mut last_seq, mut last_ms) = (0, 0);
+    loop {
+        let page = rooms.log_page(room, last_seq, None, Some(rooms.limits().page_max_ops)).await?;
+        if let Some(last) = page.ops.last() {
+            last_ms = last.received_at_ms;
+        }
+        for op in &page.ops {
+            board.apply(op);
+        }
+        last_seq = page.next_after;
+        if !page.more {
+            break;
+        }
+    }
+    let last_operation_ms = Arc::new(AtomicI64::new(last_ms));
+    let images = fetch_pictures(&pictures, board.pages().iter().flat_map(picture_urls), &mut budget, task).await;
     let (frame_tx, frames) = watch::channel(Arc::new(blank_frame(&renderer)));
     let (batch_tx, batch_rx) = mpsc::channel();
     let painter = Painter { renderer, board, images, frame: Pixmap::new(1, 1).expect("1x1 is drawable"), yuv: None };
     std::thread::Builder::new()
-        .name(format!("push-{}-{}", room.sdk_app_id, room.room_id))
+        .name(format!("push-{}-{}", room.sdk_app_id(), room.room_id()))
         .spawn(move || painter.run(&batch_rx, &frame_tx))
         .map_err(|e| StoreError::Corrupt { what: "push render thread", detail: e.to_string() })?;
     let stop = CancellationToken::new();
-    let follower = Follower { rooms, pictures, room, last_seq, last_operation_ms: last_operation_ms.clone(), batches: batch_tx };
+    let follower = Follower {
+        rooms,
+        pictures,
+        budget,
+        task: task.to_owned(),
+        room,
+        last_seq,
+        last_operation_ms: last_operation_ms.clone(),
+        batches: batch_tx,
+    };
     tokio::spawn(follower.run(live, stop.clone()));
     Ok(BoardFeed { frames, last_operation_ms, stop })
 }
@@ -76,10 +105,18 @@ fn blank_frame(renderer: &Renderer) -> Yuv420 {
     Yuv420::from_pixmap(&pixmap).expect("push sizes are even")
 }
 
+/// Operations read for the painter, and whether the log has more right after them.
+struct Read {
+    ops: Vec<LoggedOp>,
+    more: bool,
+}
+
 /// Reads new operations (announced or from the store) and hands them to the painter.
 struct Follower {
     rooms: Rooms,
     pictures: GuardedClient,
+    budget: PictureBudget,
+    task: String,
     room: RoomKey,
     last_seq: u64,
     last_operation_ms: Arc<AtomicI64>,
@@ -90,20 +127,31 @@ impl Follower {
     async fn run(mut self, mut live: broadcast::Receiver<crate::products::tiw::rooms::Announcement>, stop: CancellationToken) {
         let mut poll = tokio::time::interval(POLL_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Set when the last read left operations for the next page: read on at once.
+        let mut backlog = false;
         loop {
-            let ops = tokio::select! {
-                () = stop.cancelled() => return,
-                announced = live.recv() => match announced {
-                    Ok(ops) if ops.first().is_some_and(|op| op.seq == self.last_seq + 1) => ops.to_vec(),
-                    Ok(ops) if ops.last().is_some_and(|op| op.seq <= self.last_seq) => continue,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.read_log().await,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        live = self.rooms.subscribe(self.room);
-                        self.read_log().await
-                    }
-                },
-                _ = poll.tick() => self.read_log().await,
+            if stop.is_cancelled() {
+                return;
+            }
+            let ops = if backlog {
+                self.read_log().await
+            } else {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    announced = live.recv() => match announced {
+                        Ok(ops) if ops.first().is_some_and(|op| op.seq == self.last_seq + 1) => Read { ops: ops.to_vec(), more: false },
+                        Ok(ops) if ops.last().is_some_and(|op| op.seq <= self.last_seq) => continue,
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.read_log().await,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            live = self.rooms.subscribe(self.room);
+                            self.read_log().await
+                        }
+                    },
+                    _ = poll.tick() => self.read_log().await,
+                }
             };
+            backlog = ops.more;
+            let ops = ops.ops;
             if ops.is_empty() {
                 continue;
             }
@@ -113,11 +161,15 @@ impl Follower {
         }
     }
 
-    async fn read_log(&self) -> Vec<LoggedOp> {
-        self.rooms.log(self.room, self.last_seq, None).await.unwrap_or_else(|error| {
-            tracing::warn!(%error, room = self.room.room_id, "reading the room log for a push failed; retrying");
-            Vec::new()
-        })
+    /// The next page of the log after the last applied operation.
+    async fn read_log(&self) -> Read {
+        match self.rooms.log_page(self.room, self.last_seq, None, None).await {
+            Ok(page) => Read { ops: page.ops, more: page.more },
+            Err(error) => {
+                tracing::warn!(%error, room = self.room.room_id(), "reading the room log for a push failed; retrying");
+                Read { ops: Vec::new(), more: false }
+            }
+        }
     }
 
     /// Returns false once the painter is gone.
@@ -127,7 +179,7 @@ impl Follower {
             OpKind::Background(Background::Image(url)) => Some(url.as_str()),
             _ => None,
         });
-        let pictures = fetch_pictures(&self.pictures, urls).await;
+        let pictures = fetch_pictures(&self.pictures, urls, &mut self.budget, &self.task).await;
         if let Some(last) = ops.last() {
             self.last_seq = last.seq;
             self.last_operation_ms.fetch_max(last.received_at_ms, Ordering::Relaxed);

@@ -192,7 +192,7 @@ impl PushView {
 pub fn new_task_id() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
     let bits = rand::random::<u128>();
-    (0..20).map(|i| char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize])).collect()
+    (0..20).map(|i| char::from(ALPHABET[usize::try_from((bits >> (i * 5)) & 31).unwrap_or_default()])).collect()
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ pub async fn start_pushes(engine: &Engine, pushes: Vec<NewPush>, limit: u64) -> 
         .try_get(0)?
     });
     let active = active.unsigned_abs();
-    if active + pushes.len() as u64 > limit {
+    if active.saturating_add(u64::try_from(pushes.len()).unwrap_or(u64::MAX)) > limit {
         tx.rollback().await?;
         return Err(StartError::TooMany { active });
     }
