@@ -90,7 +90,7 @@ def test_vector_d_post_hmac_sha1():
         secret_id=SID, secret_key=SKEY, host="127.0.0.1:18080", action="DescribeSnapshotTask",
         version="2019-09-19", timestamp=TS, method="POST", sign_method="HmacSHA1", region="ap-singapore",
         params={"TaskID": vectors.TASK_ID, "SdkAppId": 1400127230, "RequestClient": "SDK_PYTHON_3.1.105"},
-        language="zh-CN",
+        language="zh-CN", nonce=1234567890,
     )
     assert dict(built)["Signature"] == "ujJ59JB7mdzTyEI5sts/P7u0nQQ="
     assert "Signature=ujJ59JB7mdzTyEI5sts%2FP7u0nQQ%3D" in vectors.D_BODY.decode()

@@ -114,7 +114,9 @@ async fn missing_socket_is_an_unreachable_cluster() {
     };
     let asset = DockerCollector.collect(&cluster, false).await.unwrap();
     assert!(!asset.reachable);
-    assert!(asset.error.unwrap().contains("taskgate-no-such-docker.sock"));
+    let reason = asset.error.unwrap();
+    assert_eq!(reason, "the container engine's socket does not exist");
+    assert!(!reason.contains("taskgate-no-such-docker.sock"), "no host path reaches a tenant");
 }
 
 #[tokio::test]
