@@ -167,7 +167,7 @@ def test_snapshot_with_too_many_marks_is_refused(tight, room):
     room.send(*({"op": "mark"} for _ in range(4)))
     with pytest.raises(TencentCloudSDKException) as error:
         create(Sdk(tight), room)
-    assert error.value.code == "LimitExceeded" and "at most 3" in error.value.message
+    assert error.value.code == "InvalidParameter" and "at most 3" in error.value.message
 
 
 def test_latest_marks_only_over_the_mark_limit_ends_failed(tight, room):

@@ -264,6 +264,19 @@ def test_snapshots_go_to_the_s3_bucket_named_by_cos(sdk, room, s3_endpoint):
     assert png_size(s3_client(s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()) == (1280, 720)
 
 
+def test_a_storage_failure_reaches_the_tenant_without_server_details(sdk, room, s3_endpoint):
+    if not s3_endpoint:
+        pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
+    missing = f"never-created-{uuid.uuid4().hex[:8]}-{MAIN_APP_ID}"  # owned, but not on the S3 server
+    room.send(stroke("a", 0.3), {"op": "mark"})
+    answer = wait_finished(sdk, create(sdk, room, COS=cos(missing)))
+    assert answer.Result.ErrorCode == "InternalErr"
+    message = answer.Result.ErrorMessage
+    assert "server problem" in message
+    for detail in ("127.0.0.1", missing, "/", "NoSuchBucket"):
+        assert detail not in message, message
+
+
 def test_cos_url_names_the_stored_object_whatever_characters_target_dir_holds(sdk, room, s3_endpoint):
     if not s3_endpoint:
         pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")

@@ -97,7 +97,7 @@ pub struct TiwConfig {
     pub room_log_page_max_ops: usize,
     /// Stored operation JSON bytes after which a log page ends early.
     pub room_log_page_bytes: usize,
-    /// Most marks one snapshot task renders; CreateSnapshotTask beyond is `LimitExceeded`.
+    /// Most marks one snapshot task renders; CreateSnapshotTask beyond is `InvalidParameter`.
     pub snapshot_max_marks: u64,
     /// Seconds a snapshot task may work (replay, pictures, rendering) before it ends failed.
     pub snapshot_time_budget_secs: u64,

@@ -143,9 +143,10 @@ impl Action for CreateSnapshotTask {
         let mode = self.snapshot_mode.unwrap_or_default();
         // LatestMarksOnly renders one mark per page, which the count cannot tell: its executor
         // enforces the same limit on what it would render.
+        // `InvalidParameter`: CreateSnapshotTask's documented errors (Go SDK) have no limit code.
         if mode == SnapshotMode::AllMarks && marks > max_marks {
             return Err(ApiError::new(
-                ErrorCode::LimitExceeded,
+                ErrorCode::InvalidParameter,
                 format!("Room {} has {marks} snapshot marks; one snapshot task renders at most {max_marks}.", self.room_id),
             ));
         }

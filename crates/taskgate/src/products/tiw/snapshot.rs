@@ -243,7 +243,12 @@ impl Executor for SnapshotExecutor {
             Ok(result) => result,
             Err(error) if ctx.cancel_token().is_cancelled() => return Err(error),
             // A task never stays Running for ever: the last attempt reports the failure.
-            Err(error) if ctx.is_final_attempt() => SnapshotResult::failed(error.message),
+            // Retryable failures are the server's (database, storage): their text can name hosts
+            // and paths, so it goes to the log and the tenant reads what to do.
+            Err(error) if ctx.is_final_attempt() => {
+                tracing::warn!(task = %task_id, error = %error.message, "snapshot failed on its last attempt");
+                SnapshotResult::failed("The snapshot could not be stored or read because of a server problem; create the task again.")
+            }
             Err(error) => return Err(error),
         };
         let value = serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?;
