@@ -32,11 +32,15 @@ impl Account {
     /// Whether the account may read and write `bucket` in `region`: a bucket listed for it, or
     /// one whose name ends with its APPID as Tencent names COS buckets (`examplebucket-1250000000`).
     pub fn owns_bucket(&self, region: &str, bucket: &str) -> bool {
-        let by_app_id = self.app_id.is_some_and(|app_id| {
-            bucket.rsplit_once('-').is_some_and(|(name, suffix)| !name.is_empty() && suffix == app_id.to_string())
-        });
+        let by_app_id = self.app_id.is_some_and(|app_id| app_id_suffix(bucket) == Some(app_id.to_string().as_str()));
         by_app_id || self.buckets.contains(&BucketConfig { region: region.to_owned(), bucket: bucket.to_owned() })
     }
+}
+
+/// The APPID part of a bucket named as Tencent names COS buckets (`examplebucket-1250000000`),
+/// compared as text so that `x-0125` is not APPID 125; `None` without a name before it.
+fn app_id_suffix(bucket: &str) -> Option<&str> {
+    bucket.rsplit_once('-').filter(|(name, _)| !name.is_empty()).map(|(_, suffix)| suffix)
 }
 
 #[derive(Debug)]
@@ -71,7 +75,7 @@ impl Accounts {
         }
         // A listed bucket whose name carries another account's APPID would be both accounts'.
         for (bucket, owner) in &bucket_owner {
-            if let Some((_, suffix)) = bucket.bucket.rsplit_once('-')
+            if let Some(suffix) = app_id_suffix(&bucket.bucket)
                 && let Some((app_id, other)) = app_id_owner.iter().find(|(app_id, _)| app_id.to_string() == suffix)
                 && other != owner
             {
