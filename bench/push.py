@@ -21,6 +21,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
 from room_client import Room, usersig  # noqa: E402
+from tiw_server import tiw_server  # noqa: E402
 from tencentcloud.common import credential  # noqa: E402
 from tencentcloud.common.profile.client_profile import ClientProfile  # noqa: E402
 from tencentcloud.common.profile.http_profile import HttpProfile  # noqa: E402
@@ -92,75 +93,53 @@ def draw(room: Room, stop: threading.Event):
 def main():
     work = Path(tempfile.mkdtemp(prefix="taskgate-bench-push-"))
     alone_fps, alone_cpu = encoder_alone(work)
-    (work / "taskgate.toml").write_text(f"""
-listen = "127.0.0.1:0"
-data_dir = "{work / 'data'}"
-[tiw]
-push_max_concurrent = {PUSHES}
-[[accounts]]
-uin = "100000000010"
-services = ["tiw"]
-[[accounts.credentials]]
-secret_id = "{SECRET_ID}"
-secret_key = "{SECRET_KEY}"
-[[accounts.sdk_apps]]
-sdk_app_id = {SDK_APP}
-secret_key = "{APP_KEY}"
-""")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
-    proc = subprocess.Popen([str(BIN), "serve", "--config", str(work / "taskgate.toml")], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
     stop_drawing = threading.Event()
     try:
-        line = proc.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"taskgate did not start: {line}")
-        base = re.search(r"(http://\S+)", line).group(1)
-        client = tiw_client.TiwClient(credential.Credential(SECRET_ID, SECRET_KEY), "ap-singapore",
-                                      ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=base[7:])))
-        rooms = [Room(base, SDK_APP, 100 + i, APP_KEY, user_id=f"teacher{i}") for i in range(PUSHES)]
-        tasks = []
-        for room in rooms:
-            request = models.StartWhiteboardPushRequest()
-            request.SdkAppId, request.RoomId = SDK_APP, room.room_id
-            request.PushUserId = f"push_{room.room_id}"
-            request.PushUserSig = usersig(APP_KEY, SDK_APP, request.PushUserId)
-            board = models.Whiteboard()
-            board.Width, board.Height, board.InitParam = WIDTH, HEIGHT, '{"ratio":"16:9"}'
-            request.Whiteboard, request.VideoFPS, request.VideoBitrate = board, FPS, KBPS
-            tasks.append(client.StartWhiteboardPush(request).TaskId)
-        describe = models.DescribeWhiteboardPushRequest()
-        describe.SdkAppId = SDK_APP
-        for task_id in tasks:
-            describe.TaskId = task_id
-            while client.DescribeWhiteboardPush(describe).Status != "PUSHING":
-                time.sleep(0.1)
-        drawers = [threading.Thread(target=draw, args=(room, stop_drawing), daemon=True) for room in rooms]
-        for t in drawers:
-            t.start()
-        time.sleep(2)  # every pipeline past its start-up
-        frames0, dropped0 = metric(base, "taskgate_push_frames"), metric(base, "taskgate_push_frames_dropped")
-        cpu0, started = process_cpu(proc.pid), time.monotonic()
-        time.sleep(SECONDS)
-        frames = metric(base, "taskgate_push_frames") - frames0
-        dropped = metric(base, "taskgate_push_frames_dropped") - dropped0
-        elapsed = time.monotonic() - started
-        stop_drawing.set()
-        for task_id in tasks:
-            request = models.StopWhiteboardPushRequest()
-            request.SdkAppId, request.TaskId = SDK_APP, task_id
-            client.StopWhiteboardPush(request)
-        for task_id in tasks:
-            describe.TaskId = task_id
-            while client.DescribeWhiteboardPush(describe).Status != "STOPPED":
-                time.sleep(0.1)
-        # The encoders exited and were reaped: their CPU is in the server's children time. The
-        # seconds after the window (stopping) add a little to it; they are not subtracted.
-        cpu = process_cpu(proc.pid) - cpu0
+        with tiw_server(work, uin="100000000010", secret_id=SECRET_ID, secret_key=SECRET_KEY, sdk_app=SDK_APP,
+                        app_key=APP_KEY, extra_toml=f"[tiw]\npush_max_concurrent = {PUSHES}") as (proc, base):
+            client = tiw_client.TiwClient(credential.Credential(SECRET_ID, SECRET_KEY), "ap-singapore",
+                                          ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=base[7:])))
+            rooms = [Room(base, SDK_APP, 100 + i, APP_KEY, user_id=f"teacher{i}") for i in range(PUSHES)]
+            tasks = []
+            for room in rooms:
+                request = models.StartWhiteboardPushRequest()
+                request.SdkAppId, request.RoomId = SDK_APP, room.room_id
+                request.PushUserId = f"push_{room.room_id}"
+                request.PushUserSig = usersig(APP_KEY, SDK_APP, request.PushUserId)
+                board = models.Whiteboard()
+                board.Width, board.Height, board.InitParam = WIDTH, HEIGHT, '{"ratio":"16:9"}'
+                request.Whiteboard, request.VideoFPS, request.VideoBitrate = board, FPS, KBPS
+                tasks.append(client.StartWhiteboardPush(request).TaskId)
+            describe = models.DescribeWhiteboardPushRequest()
+            describe.SdkAppId = SDK_APP
+            for task_id in tasks:
+                describe.TaskId = task_id
+                while client.DescribeWhiteboardPush(describe).Status != "PUSHING":
+                    time.sleep(0.1)
+            drawers = [threading.Thread(target=draw, args=(room, stop_drawing), daemon=True) for room in rooms]
+            for t in drawers:
+                t.start()
+            time.sleep(2)  # every pipeline past its start-up
+            frames0, dropped0 = metric(base, "taskgate_push_frames"), metric(base, "taskgate_push_frames_dropped")
+            cpu0, started = process_cpu(proc.pid), time.monotonic()
+            time.sleep(SECONDS)
+            frames = metric(base, "taskgate_push_frames") - frames0
+            dropped = metric(base, "taskgate_push_frames_dropped") - dropped0
+            elapsed = time.monotonic() - started
+            stop_drawing.set()
+            for task_id in tasks:
+                request = models.StopWhiteboardPushRequest()
+                request.SdkAppId, request.TaskId = SDK_APP, task_id
+                client.StopWhiteboardPush(request)
+            for task_id in tasks:
+                describe.TaskId = task_id
+                while client.DescribeWhiteboardPush(describe).Status != "STOPPED":
+                    time.sleep(0.1)
+            # The encoders exited and were reaped: their CPU is in the server's children time. The
+            # seconds after the window (stopping) add a little to it; they are not subtracted.
+            cpu = process_cpu(proc.pid) - cpu0
     finally:
         stop_drawing.set()
-        proc.terminate()
-        proc.wait(30)
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
     cores = os.cpu_count() or 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import png_pixels  # noqa: E402
 import websocket  # noqa: E402
 from image_server import ImageServer  # noqa: E402
 from room_client import Room, usersig  # noqa: E402
+from tiw_server import tiw_server  # noqa: E402
 from tencentcloud.common import credential  # noqa: E402
 from tencentcloud.common.profile.client_profile import ClientProfile  # noqa: E402
 from tencentcloud.common.profile.http_profile import HttpProfile  # noqa: E402
@@ -93,30 +93,9 @@ def join(base: str, room: Room, user: str, counts: list):
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="taskgate-bench-flood-"))
-    (work / "taskgate.toml").write_text(f"""
-listen = "127.0.0.1:0"
-data_dir = "{work / 'data'}"
-allow_private_callback_targets = true
-[rate_limit]
-per_second = 0
-[[accounts]]
-uin = "100000000011"
-services = ["tiw"]
-[[accounts.credentials]]
-secret_id = "{SECRET_ID}"
-secret_key = "{SECRET_KEY}"
-[[accounts.sdk_apps]]
-sdk_app_id = {SDK_APP}
-secret_key = "{APP_KEY}"
-""")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
-    proc = subprocess.Popen([str(BIN), "serve", "--config", str(work / "taskgate.toml")], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
-    try:
-        line = proc.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"taskgate did not start: {line}")
-        base = re.search(r"(http://\S+)", line).group(1)
+    with tiw_server(work, uin="100000000011", secret_id=SECRET_ID, secret_key=SECRET_KEY, sdk_app=SDK_APP,
+                    app_key=APP_KEY, extra_toml="allow_private_callback_targets = true\n[rate_limit]\nper_second = 0") \
+            as (proc, base):
         room = Room(base, SDK_APP, 1, APP_KEY)
         room.page(limit=1)
         time.sleep(1)
@@ -176,9 +155,6 @@ secret_key = "{APP_KEY}"
         print("within bounds" if ok else "OVER BOUND")
         if not ok:
             raise SystemExit(1)
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 if __name__ == "__main__":
