@@ -15,36 +15,17 @@ fn main() {
             .filter(|p| p.extension().is_some_and(|x| x == "sql"))
             .collect();
         files.sort();
-        writeln!(
-            out,
-            "pub(crate) const {}: &[(i64, &str, &str)] = &[",
-            backend.to_uppercase()
-        )
-        .unwrap();
+        writeln!(out, "pub(crate) const {}: &[(i64, &str, &str)] = &[", backend.to_uppercase()).unwrap();
         for path in files {
-            let stem = path
-                .file_stem()
-                .unwrap()
-                .to_str()
-                .expect("UTF-8 migration name");
-            let (version, description) = stem.split_once('_').unwrap_or_else(|| {
-                panic!("migration {stem} must be named <version>_<description>.sql")
-            });
-            let version: i64 = version
-                .parse()
-                .unwrap_or_else(|_| panic!("migration {stem}: version must be an integer"));
-            writeln!(
-                out,
-                "    ({version}, {description:?}, include_str!({:?})),",
-                path.display()
-            )
-            .unwrap();
+            let stem = path.file_stem().unwrap().to_str().expect("UTF-8 migration name");
+            let (version, description) = stem
+                .split_once('_')
+                .unwrap_or_else(|| panic!("migration {stem} must be named <version>_<description>.sql"));
+            let version: i64 =
+                version.parse().unwrap_or_else(|_| panic!("migration {stem}: version must be an integer"));
+            writeln!(out, "    ({version}, {description:?}, include_str!({:?})),", path.display()).unwrap();
         }
         out.push_str("];\n");
     }
-    fs::write(
-        Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"),
-        out,
-    )
-    .unwrap();
+    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"), out).unwrap();
 }

@@ -24,8 +24,12 @@ fuzz_target!(|data: &[u8]| {
             headers: &values,
             payload_hash: received,
         });
-        let expected =
-            tc3_signature("key", &authorization.date, &authorization.service, &tc3_string_to_sign(timestamp, &date, &authorization.service, &canonical));
+        let expected = tc3_signature(
+            "key",
+            &authorization.date,
+            &authorization.service,
+            &tc3_string_to_sign(timestamp, &date, &authorization.service, &canonical),
+        );
         let _ = signatures_match(&expected, &authorization.signature);
     }
     let pairs: Vec<(String, String)> =

@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde_json::json;
 use taskgate_engine::{
-    Callback, Engine, EngineConfig, ExecError, Executor, KindOptions, Outbox, OutboxConfig,
-    Outcome, Store, StoreOptions, TaskContext, TaskKind,
+    Callback, Engine, EngineConfig, ExecError, Executor, KindOptions, Outbox, OutboxConfig, Outcome, Store,
+    StoreOptions, TaskContext, TaskKind,
     url_guard::{GuardedClient, UrlPolicy},
 };
 
@@ -23,21 +23,16 @@ struct Pretend {
 #[async_trait]
 impl Executor for Pretend {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let callback_url = ctx.input()["callback"]
-            .as_str()
-            .ok_or_else(|| ExecError::permanent("no callback"))?
-            .to_owned();
+        let callback_url =
+            ctx.input()["callback"].as_str().ok_or_else(|| ExecError::permanent("no callback"))?.to_owned();
         tokio::select! {
             () = tokio::time::sleep(self.work) => {}
             () = ctx.cancel_token().cancelled() => return Err(ExecError::cancelled("stopped")),
         }
         // The task id as event id: a task finishes once, so it has one event.
-        let callback = Callback::new(callback_url, json!({ "TaskId": ctx.id().as_str() }))
-            .with_event_id(ctx.id().as_str());
-        Ok(
-            Outcome::new(json!({ "attempt": ctx.attempt(), "lease_no": ctx.lease().lease_no }))
-                .with_callback(callback),
-        )
+        let callback =
+            Callback::new(callback_url, json!({ "TaskId": ctx.id().as_str() })).with_event_id(ctx.id().as_str());
+        Ok(Outcome::new(json!({ "attempt": ctx.attempt(), "lease_no": ctx.lease().lease_no })).with_callback(callback))
     }
 }
 
@@ -51,13 +46,8 @@ async fn main() {
     let work_ms: u64 = rest.first().map_or(10, |s| s.parse().expect("work_ms"));
     let concurrency: usize = rest.get(1).map_or(16, |s| s.parse().expect("concurrency"));
 
-    let store = Store::open(url, &StoreOptions::default())
-        .await
-        .expect("open store");
-    let policy = UrlPolicy {
-        allow_private_targets: true,
-        ..UrlPolicy::default()
-    };
+    let store = Store::open(url, &StoreOptions::default()).await.expect("open store");
+    let policy = UrlPolicy { allow_private_targets: true, ..UrlPolicy::default() };
     let outbox_config = OutboxConfig {
         poll_interval: Duration::from_millis(50),
         backoff_base: Duration::from_millis(20),
@@ -65,11 +55,7 @@ async fn main() {
         request_timeout: Duration::from_secs(2),
         ..OutboxConfig::default()
     };
-    let outbox = Outbox::new(
-        store.clone(),
-        outbox_config,
-        GuardedClient::new(policy, Duration::from_secs(2)).unwrap(),
-    );
+    let outbox = Outbox::new(store.clone(), outbox_config, GuardedClient::new(policy, Duration::from_secs(2)).unwrap());
     let config = EngineConfig {
         node_id: Some(node.clone()),
         lease: Duration::from_secs(2),
@@ -84,17 +70,14 @@ async fn main() {
         .executor(
             KIND,
             KindOptions::concurrency(concurrency),
-            Arc::new(Pretend {
-                work: Duration::from_millis(work_ms),
-            }),
+            Arc::new(Pretend { work: Duration::from_millis(work_ms) }),
         )
         .build();
     outbox.start();
     engine.start().expect("start engine");
     println!("ready {node}");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}

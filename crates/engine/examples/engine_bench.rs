@@ -13,8 +13,8 @@ use std::{
 use async_trait::async_trait;
 use serde_json::json;
 use taskgate_engine::{
-    Engine, EngineConfig, ExecError, Executor, KindOptions, NewTask, Outcome, Store, StoreOptions,
-    TaskContext, TaskFilter, TaskKind, on_tx,
+    Engine, EngineConfig, ExecError, Executor, KindOptions, NewTask, Outcome, Store, StoreOptions, TaskContext,
+    TaskFilter, TaskKind, on_tx,
 };
 
 const KIND: TaskKind = TaskKind::from_static("bench.noop");
@@ -72,9 +72,7 @@ async fn end_to_end(store: Store, n: usize) -> f64 {
         poll_interval: Duration::from_millis(50),
         ..EngineConfig::default()
     };
-    let engine = Engine::builder(store, config)
-        .executor(KIND, KindOptions::concurrency(1024), Arc::new(Noop))
-        .build();
+    let engine = Engine::builder(store, config).executor(KIND, KindOptions::concurrency(1024), Arc::new(Noop)).build();
     engine.start().unwrap();
     let start = Instant::now();
     let submitter = {
@@ -86,11 +84,7 @@ async fn end_to_end(store: Store, n: usize) -> f64 {
         })
     };
     submitter.await.unwrap();
-    let unfinished = TaskFilter {
-        unfinished_only: true,
-        limit: 1,
-        ..Default::default()
-    };
+    let unfinished = TaskFilter { unfinished_only: true, limit: 1, ..Default::default() };
     while engine.count(&unfinished).await.unwrap() > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -100,47 +94,31 @@ async fn end_to_end(store: Store, n: usize) -> f64 {
 }
 
 async fn fresh_sqlite() -> (Store, std::path::PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("taskgate-bench-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!("taskgate-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("bench.db").display());
-    (
-        Store::open(&url, &StoreOptions::default()).await.unwrap(),
-        dir,
-    )
+    (Store::open(&url, &StoreOptions::default()).await.unwrap(), dir)
 }
 
 async fn fresh_pg(base: &str) -> (Store, String) {
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
     admin.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let options = StoreOptions {
-        max_connections: 16,
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions { max_connections: 16, ..StoreOptions::default() };
     (Store::open(&url, &options).await.unwrap(), schema)
 }
 
 async fn drop_pg(base: &str, schema: &str) {
     let admin = sqlx::PgPool::connect(base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
     admin.close().await;
 }
 
 fn report(backend: &str, n: usize, base: f64, e2e: f64) {
-    println!(
-        "{backend:<10} {n:>8} {base:>22.0} {e2e:>24.0} {:>8.2}",
-        e2e / base
-    );
+    println!("{backend:<10} {n:>8} {base:>22.0} {e2e:>24.0} {:>8.2}", e2e / base);
 }
 
 #[tokio::main]

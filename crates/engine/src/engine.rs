@@ -24,11 +24,11 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    slots::acquire_batch,
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
     finished::FinishedTasks,
     on_pool, on_tx,
     outbox::{Callback, INSERT_OUTBOX, OutboxWaker},
+    slots::acquire_batch,
     store::{Pool, Store, StoreError, Tx},
     task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
 };
@@ -61,10 +61,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(result: Value) -> Self {
-        Self {
-            result,
-            callback: None,
-        }
+        Self { result, callback: None }
     }
 
     pub fn with_callback(mut self, callback: Callback) -> Self {
@@ -95,27 +92,15 @@ pub struct ExecError {
 
 impl ExecError {
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Retryable,
-            message: message.into(),
-            callback: None,
-        }
+        Self { class: ErrorClass::Retryable, message: message.into(), callback: None }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Permanent,
-            message: message.into(),
-            callback: None,
-        }
+        Self { class: ErrorClass::Permanent, message: message.into(), callback: None }
     }
 
     pub fn cancelled(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Cancelled,
-            message: message.into(),
-            callback: None,
-        }
+        Self { class: ErrorClass::Cancelled, message: message.into(), callback: None }
     }
 
     pub fn with_callback(mut self, callback: Callback) -> Self {
@@ -213,12 +198,7 @@ struct ReasonCell(AtomicU8);
 
 impl ReasonCell {
     fn fire(&self, reason: CancelReason, token: &CancellationToken) {
-        let _ = self.0.compare_exchange(
-            REASON_NONE,
-            reason.code(),
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
+        let _ = self.0.compare_exchange(REASON_NONE, reason.code(), Ordering::SeqCst, Ordering::SeqCst);
         token.cancel();
     }
 
@@ -359,10 +339,7 @@ pub struct KindOptions {
 
 impl KindOptions {
     pub fn concurrency(concurrency: usize) -> Self {
-        Self {
-            concurrency: concurrency.max(1),
-            endless: false,
-        }
+        Self { concurrency: concurrency.max(1), endless: false }
     }
 
     pub fn endless(mut self) -> Self {
@@ -385,13 +362,7 @@ pub struct TaskFilter {
 
 impl Default for TaskFilter {
     fn default() -> Self {
-        Self {
-            account: None,
-            kind: None,
-            unfinished_only: false,
-            limit: 100,
-            offset: 0,
-        }
+        Self { account: None, kind: None, unfinished_only: false, limit: 100, offset: 0 }
     }
 }
 
@@ -488,12 +459,7 @@ impl EngineBuilder {
 
     /// Runs tasks of `kind` on this node with `executor`. Kinds without an executor here can
     /// still be submitted (another node may run them).
-    pub fn executor(
-        mut self,
-        kind: TaskKind,
-        options: KindOptions,
-        executor: Arc<dyn Executor>,
-    ) -> Self {
+    pub fn executor(mut self, kind: TaskKind, options: KindOptions, executor: Arc<dyn Executor>) -> Self {
         let runtime = KindRuntime {
             kind: kind.clone(),
             executor,
@@ -513,11 +479,7 @@ impl EngineBuilder {
 
     /// Builds the engine without starting workers; [`Engine::start`] starts them.
     pub fn build(self) -> Engine {
-        let owner = self
-            .config
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("node-{}", self.entropy.uuid_v4()));
+        let owner = self.config.node_id.clone().unwrap_or_else(|| format!("node-{}", self.entropy.uuid_v4()));
         let (completions_tx, completions_rx) = mpsc::unbounded_channel();
         Engine {
             inner: Arc::new(Inner {
@@ -656,9 +618,7 @@ impl Engine {
 
     /// Starts the workers, heartbeat, lease reaper and completion writer. Needs a Tokio runtime.
     pub fn start(&self) -> Result<(), EngineError> {
-        let rx = lock(&self.inner.completions_rx)
-            .take()
-            .ok_or(EngineError::AlreadyStarted)?;
+        let rx = lock(&self.inner.completions_rx).take().ok_or(EngineError::AlreadyStarted)?;
         let inner = &self.inner;
         let mut background = lock(&inner.background);
         background.push(tokio::spawn(Inner::completion_loop(inner.clone(), rx)));
@@ -714,10 +674,7 @@ impl Engine {
                 .await
                 .map(|r| r.rows_affected()));
             match released {
-                Ok(n) => tracing::info!(
-                    released = n,
-                    "released leases of unfinished tasks at shutdown"
-                ),
+                Ok(n) => tracing::info!(released = n, "released leases of unfinished tasks at shutdown"),
                 Err(e) => {
                     tracing::warn!(error = %e, "releasing leases at shutdown failed; they expire instead")
                 }
@@ -754,11 +711,7 @@ impl Engine {
     pub async fn submit_in(&self, tx: &mut Tx, task: NewTask) -> Result<TaskId, EngineError> {
         let now = self.inner.clock.now_ms();
         let input = task.input.to_string();
-        let max_attempts = i64::from(
-            task.max_attempts
-                .unwrap_or(self.inner.config.default_max_attempts)
-                .max(1),
-        );
+        let max_attempts = i64::from(task.max_attempts.unwrap_or(self.inner.config.default_max_attempts).max(1));
         let run_at = task.run_at_ms.unwrap_or(now);
         let res = on_tx!(tx, c => sqlx::query(INSERT_TASK)
             .bind(task.id.as_str())
@@ -810,11 +763,7 @@ impl Engine {
     }
 
     /// A task only if it belongs to `account`, which is how API handlers should look tasks up.
-    pub async fn get_for_account(
-        &self,
-        id: &TaskId,
-        account: &str,
-    ) -> Result<Option<Arc<Task>>, EngineError> {
+    pub async fn get_for_account(&self, id: &TaskId, account: &str) -> Result<Option<Arc<Task>>, EngineError> {
         Ok(self.get(id).await?.filter(|t| t.account == account))
     }
 
@@ -942,11 +891,7 @@ impl Engine {
 
     /// Finishes a claimed task as an execution result would. Returns whether the lease was
     /// still current; a stale lease changes nothing.
-    pub async fn finish(
-        &self,
-        task: &Task,
-        result: Result<Outcome, ExecError>,
-    ) -> Result<bool, EngineError> {
+    pub async fn finish(&self, task: &Task, result: Result<Outcome, ExecError>) -> Result<bool, EngineError> {
         let completion = Completion {
             lease: task.lease(),
             kind: task.kind.clone(),
@@ -957,10 +902,7 @@ impl Engine {
             abandoned_at_ms: None,
             _slot: None,
         };
-        let applied = self
-            .inner
-            .write_completions(std::slice::from_ref(&completion))
-            .await?;
+        let applied = self.inner.write_completions(std::slice::from_ref(&completion)).await?;
         Ok(applied[0])
     }
 
@@ -1009,10 +951,7 @@ impl Inner {
                 return;
             };
             let wanted = slots.len();
-            let claimed = match self
-                .claim(&rt.kind, u32::try_from(wanted).unwrap_or(u32::MAX))
-                .await
-            {
+            let claimed = match self.claim(&rt.kind, u32::try_from(wanted).unwrap_or(u32::MAX)).await {
                 Ok(tasks) => tasks,
                 Err(e) => {
                     tracing::warn!(kind = %rt.kind, error = %e, "claiming tasks failed");
@@ -1047,32 +986,19 @@ impl Inner {
         let reason = Arc::new(ReasonCell::default());
         lock(&self.inflight).insert(
             task.id.clone(),
-            InFlight {
-                lease_no: task.lease_no,
-                token: token.clone(),
-                reason: reason.clone(),
-                endless: rt.endless,
-            },
+            InFlight { lease_no: task.lease_no, token: token.clone(), reason: reason.clone(), endless: rt.endless },
         );
         let lease = task.lease();
         let (attempts, max_attempts) = (task.attempts, task.max_attempts);
         let kind = rt.kind.clone();
         let executor = rt.executor.clone();
-        let ctx = TaskContext {
-            task,
-            token,
-            reason: reason.clone(),
-            inner: self.clone(),
-        };
+        let ctx = TaskContext { task, token, reason: reason.clone(), inner: self.clone() };
         let tx = self.completions_tx.clone();
         tokio::spawn(async move {
-            let result = AssertUnwindSafe(executor.execute(ctx))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
-                    Err(ExecError::retryable("executor panicked"))
-                });
+            let result = AssertUnwindSafe(executor.execute(ctx)).catch_unwind().await.unwrap_or_else(|_| {
+                tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
+                Err(ExecError::retryable("executor panicked"))
+            });
             let _ = tx.send(Completion {
                 lease,
                 kind,
@@ -1087,7 +1013,13 @@ impl Inner {
     }
 
     /// Ends a claimed task without running it, with the callback its executor announces.
-    fn spawn_abandonment(self: &Arc<Self>, rt: &KindRuntime, mut task: Task, why: Abandonment, slot: OwnedSemaphorePermit) {
+    fn spawn_abandonment(
+        self: &Arc<Self>,
+        rt: &KindRuntime,
+        mut task: Task,
+        why: Abandonment,
+        slot: OwnedSemaphorePermit,
+    ) {
         let ended_at = self.clock.now_ms();
         task.finished_at_ms = Some(ended_at);
         let kind = rt.kind.clone();
@@ -1121,12 +1053,9 @@ impl Inner {
     fn backoff_ms(&self, attempts: u32) -> i64 {
         let base = duration_ms(self.config.backoff_base).max(1);
         let cap = duration_ms(self.config.backoff_max).max(base);
-        let exp = base
-            .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
-            .min(cap);
+        let exp = base.saturating_mul(1i64 << attempts.saturating_sub(1).min(30)).min(cap);
         let half = exp / 2;
-        let jitter = i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1))
-            .unwrap_or(0);
+        let jitter = i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1)).unwrap_or(0);
         exp - half + jitter
     }
 
@@ -1146,42 +1075,22 @@ impl Inner {
             (Err(e), _) if c.abandoned_at_ms.is_some() && e.class == ErrorClass::Retryable => {
                 (Finish::Release { at_ms: now + self.backoff_ms(1) }, None)
             }
-            (Ok(o), _) => (
-                Finish::Succeeded {
-                    result: o.result.to_string(),
-                },
-                callback(&o.callback),
-            ),
+            (Ok(o), _) => (Finish::Succeeded { result: o.result.to_string() }, callback(&o.callback)),
             (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release { at_ms: now }, None),
-            (Err(e), Some(CancelReason::Requested)) => (
-                Finish::Unsuccessful {
-                    state: TaskState::Cancelled,
-                    error: e.message.clone(),
-                },
-                callback(&e.callback),
-            ),
+            (Err(e), Some(CancelReason::Requested)) => {
+                (Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() }, callback(&e.callback))
+            }
             (Err(e), _) => match e.class {
-                ErrorClass::Retryable if c.attempts < c.max_attempts => (
-                    Finish::Retry {
-                        error: e.message.clone(),
-                        at_ms: now + self.backoff_ms(c.attempts),
-                    },
-                    None,
-                ),
+                ErrorClass::Retryable if c.attempts < c.max_attempts => {
+                    (Finish::Retry { error: e.message.clone(), at_ms: now + self.backoff_ms(c.attempts) }, None)
+                }
                 ErrorClass::Cancelled => (
-                    Finish::Unsuccessful {
-                        state: TaskState::Cancelled,
-                        error: e.message.clone(),
-                    },
+                    Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() },
                     callback(&e.callback),
                 ),
-                ErrorClass::Retryable | ErrorClass::Permanent => (
-                    Finish::Unsuccessful {
-                        state: TaskState::Failed,
-                        error: e.message.clone(),
-                    },
-                    callback(&e.callback),
-                ),
+                ErrorClass::Retryable | ErrorClass::Permanent => {
+                    (Finish::Unsuccessful { state: TaskState::Failed, error: e.message.clone() }, callback(&e.callback))
+                }
             },
         }
     }
@@ -1268,10 +1177,7 @@ impl Inner {
             {
                 let mut inflight = lock(&self.inflight);
                 for c in &batch {
-                    if inflight
-                        .get(&c.lease.task_id)
-                        .is_some_and(|f| f.lease_no == c.lease.lease_no)
-                    {
+                    if inflight.get(&c.lease.task_id).is_some_and(|f| f.lease_no == c.lease.lease_no) {
                         inflight.remove(&c.lease.task_id);
                     }
                 }
@@ -1299,10 +1205,7 @@ impl Inner {
     }
 
     async fn heartbeat(&self) -> Result<(), StoreError> {
-        let before: Vec<(TaskId, i64)> = lock(&self.inflight)
-            .iter()
-            .map(|(id, f)| (id.clone(), f.lease_no))
-            .collect();
+        let before: Vec<(TaskId, i64)> = lock(&self.inflight).iter().map(|(id, f)| (id.clone(), f.lease_no)).collect();
         let now = self.clock.now_ms();
         let expires = now.saturating_add(duration_ms(self.config.lease));
         let held: Vec<(String, i64, bool)> = on_pool!(self.store.writer(), p => {
@@ -1311,10 +1214,7 @@ impl Inner {
                 .map(|r| Ok((r.try_get("id")?, r.try_get("lease_no")?, r.try_get("cancel_requested")?)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
         });
-        let current: HashMap<&str, (i64, bool)> = held
-            .iter()
-            .map(|(id, n, c)| (id.as_str(), (*n, *c)))
-            .collect();
+        let current: HashMap<&str, (i64, bool)> = held.iter().map(|(id, n, c)| (id.as_str(), (*n, *c))).collect();
         let inflight = lock(&self.inflight);
         for (id, lease_no) in before {
             let Some(f) = inflight.get(&id).filter(|f| f.lease_no == lease_no) else {
@@ -1336,8 +1236,7 @@ impl Inner {
     }
 
     async fn reap_loop(self: Arc<Self>) {
-        let mut tick =
-            tokio::time::interval(self.config.reap_interval.max(Duration::from_millis(10)));
+        let mut tick = tokio::time::interval(self.config.reap_interval.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -1359,8 +1258,6 @@ impl Inner {
 
     async fn reap(&self) -> Result<u64, StoreError> {
         let now = self.clock.now_ms();
-        Ok(
-            on_pool!(self.store.writer(), p => sqlx::query(REAP).bind(now).execute(p).await?.rows_affected()),
-        )
+        Ok(on_pool!(self.store.writer(), p => sqlx::query(REAP).bind(now).execute(p).await?.rows_affected()))
     }
 }

@@ -25,10 +25,7 @@ struct Entries {
 
 impl FinishedTasks {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            entries: Mutex::default(),
-        }
+        Self { capacity: capacity.max(1), entries: Mutex::default() }
     }
 
     fn entries(&self) -> MutexGuard<'_, Entries> {
@@ -119,10 +116,7 @@ mod tests {
             cache.remember(&task(id, TaskState::Succeeded));
         }
         let kept = |id: &str| cache.get(&TaskId::new(id)).is_some();
-        assert!(
-            !kept("a"),
-            "remembered first, evicted by the third distinct task"
-        );
+        assert!(!kept("a"), "remembered first, evicted by the third distinct task");
         assert!(kept("b"));
         assert!(kept("c"));
     }

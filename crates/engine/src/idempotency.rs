@@ -51,11 +51,7 @@ impl Idempotency {
 
     /// Claims the token. `ttl` bounds how long an unfinished reservation blocks repeats, so a
     /// request lost to a crash does not block its token for a day.
-    pub async fn reserve(
-        &self,
-        key: TokenKey<'_>,
-        ttl: Duration,
-    ) -> Result<Reservation, StoreError> {
+    pub async fn reserve(&self, key: TokenKey<'_>, ttl: Duration) -> Result<Reservation, StoreError> {
         let now = self.clock.now_ms();
         let until = now.saturating_add(duration_ms(ttl));
         let mut tx = self.store.begin().await?;
@@ -100,12 +96,10 @@ impl Idempotency {
                 .try_get("response")?);
                 match response {
                     None => Reservation::InProgress,
-                    Some(text) => Reservation::Done(serde_json::from_str(&text).map_err(|e| {
-                        StoreError::Corrupt {
-                            what: "idempotent response",
-                            detail: e.to_string(),
-                        }
-                    })?),
+                    Some(text) => Reservation::Done(
+                        serde_json::from_str(&text)
+                            .map_err(|e| StoreError::Corrupt { what: "idempotent response", detail: e.to_string() })?,
+                    ),
                 }
             }
         };
@@ -147,12 +141,10 @@ impl Idempotency {
     /// Deletes expired entries; call periodically. Returns how many.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now_ms();
-        Ok(
-            on_pool!(self.store.writer(), p => sqlx::query("DELETE FROM tg_idempotency WHERE expires_at_ms <= $1")
+        Ok(on_pool!(self.store.writer(), p => sqlx::query("DELETE FROM tg_idempotency WHERE expires_at_ms <= $1")
             .bind(now)
             .execute(p)
             .await?
-            .rows_affected()),
-        )
+            .rows_affected()))
     }
 }

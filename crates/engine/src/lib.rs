@@ -17,8 +17,8 @@ pub mod url_guard;
 
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
 pub use engine::{
-    Abandonment, CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass,
-    ExecError, Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
+    Abandonment, CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass, ExecError,
+    Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
 };
 pub use outbox::{Callback, Outbox, OutboxConfig};
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};

@@ -55,12 +55,10 @@ impl Nonces {
     /// Forgets requests whose signatures expired before `now` (Unix seconds, the clock
     /// signatures are checked against). Returns how many.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(
-            on_pool!(self.store.writer(), p => sqlx::query("DELETE FROM tg_v1_nonces WHERE expires_at < $1")
+        Ok(on_pool!(self.store.writer(), p => sqlx::query("DELETE FROM tg_v1_nonces WHERE expires_at < $1")
             .bind(now)
             .execute(p)
             .await?
-            .rows_affected()),
-        )
+            .rows_affected()))
     }
 }

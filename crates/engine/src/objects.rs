@@ -13,8 +13,8 @@ use std::{
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
-    local::LocalFileSystem, path::Path,
+    ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem,
+    path::Path,
 };
 use sqlx::Row as _;
 use tokio::task::JoinHandle;
@@ -110,12 +110,9 @@ impl Destination {
     /// A destination `sub` levels deeper, e.g. per task id.
     pub fn join(&self, sub: &str) -> Result<Self, ObjectsError> {
         let mut d = self.clone();
-        d.prefix.extend(relative_segments(sub).map_err(|reason| {
-            ObjectsError::InvalidTargetDir {
-                dir: sub.into(),
-                reason,
-            }
-        })?);
+        d.prefix.extend(
+            relative_segments(sub).map_err(|reason| ObjectsError::InvalidTargetDir { dir: sub.into(), reason })?,
+        );
         Ok(d)
     }
 
@@ -187,9 +184,7 @@ fn relative_segments(dir: &str) -> Result<Vec<String>, &'static str> {
 
 fn valid_bucket(bucket: &str) -> bool {
     (1..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && !bucket.starts_with(['-', '.'])
         && !bucket.ends_with(['-', '.'])
 }
@@ -215,16 +210,10 @@ impl Objects {
         Self::with_clock(store, config, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(
-        store: Store,
-        config: ObjectsConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, ObjectsError> {
+    pub fn with_clock(store: Store, config: ObjectsConfig, clock: Arc<dyn Clock>) -> Result<Self, ObjectsError> {
         crate::install_crypto_provider();
         std::fs::create_dir_all(&config.local_dir)?;
-        let local = Arc::new(
-            LocalFileSystem::new_with_prefix(&config.local_dir)?.with_automatic_cleanup(true),
-        );
+        let local = Arc::new(LocalFileSystem::new_with_prefix(&config.local_dir)?.with_automatic_cleanup(true));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -245,18 +234,12 @@ impl Objects {
 
     /// The local public bucket under `prefix` (e.g. `"tiw/snapshots"`).
     pub fn public_bucket(&self, prefix: &str) -> Result<Destination, ObjectsError> {
-        let segments =
-            relative_segments(prefix).map_err(|reason| ObjectsError::InvalidTargetDir {
-                dir: prefix.into(),
-                reason,
-            })?;
+        let segments = relative_segments(prefix)
+            .map_err(|reason| ObjectsError::InvalidTargetDir { dir: prefix.into(), reason })?;
         Ok(Destination {
             store: self.inner.local.clone(),
             prefix: segments,
-            url_base: format!(
-                "{}/files",
-                self.inner.config.public_url.trim_end_matches('/')
-            ),
+            url_base: format!("{}/files", self.inner.config.public_url.trim_end_matches('/')),
             expires: true,
         })
     }
@@ -268,10 +251,8 @@ impl Objects {
             return Err(ObjectsError::InvalidBucket(cos.bucket.clone()));
         }
         let dir = cos.target_dir.as_deref().unwrap_or("");
-        let prefix = relative_segments(dir).map_err(|reason| ObjectsError::InvalidTargetDir {
-            dir: dir.into(),
-            reason,
-        })?;
+        let prefix =
+            relative_segments(dir).map_err(|reason| ObjectsError::InvalidTargetDir { dir: dir.into(), reason })?;
         let endpoint = self
             .inner
             .config
@@ -280,35 +261,17 @@ impl Objects {
             .find(|e| e.region == cos.region)
             .ok_or_else(|| ObjectsError::UnknownRegion(cos.region.clone()))?;
         let store = self.bucket_store(endpoint, &cos.bucket)?;
-        let url_base = match cos
-            .domain
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        {
+        let url_base = match cos.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             Some(d) if d.starts_with("http://") || d.starts_with("https://") => d.to_owned(),
             Some(d) => format!("https://{d}"),
             None => endpoint_object_base(endpoint, &cos.bucket)?,
         };
-        Ok(Destination {
-            store,
-            prefix,
-            url_base,
-            expires: false,
-        })
+        Ok(Destination { store, prefix, url_base, expires: false })
     }
 
-    fn bucket_store(
-        &self,
-        endpoint: &S3Endpoint,
-        bucket: &str,
-    ) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+    fn bucket_store(&self, endpoint: &S3Endpoint, bucket: &str) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
         let key = (endpoint.region.clone(), bucket.to_owned());
-        let mut buckets = self
-            .inner
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.inner.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(s) = buckets.get(&key) {
             return Ok(s.clone());
         }
@@ -327,22 +290,13 @@ impl Objects {
     }
 
     /// Writes a small object in one request.
-    pub async fn put(
-        &self,
-        dest: &Destination,
-        name: &str,
-        bytes: Bytes,
-    ) -> Result<StoredObject, ObjectsError> {
+    pub async fn put(&self, dest: &Destination, name: &str, bytes: Bytes) -> Result<StoredObject, ObjectsError> {
         let key = dest.key_for(name)?;
         let path = object_path(&key)?;
         let size = bytes.len() as u64;
         self.record_expiry(dest, &key).await?;
         dest.store.put(&path, PutPayload::from_bytes(bytes)).await?;
-        Ok(StoredObject {
-            url: dest.url_for_key(&key),
-            key,
-            size,
-        })
+        Ok(StoredObject { url: dest.url_for_key(&key), key, size })
     }
 
     /// Starts the retention clock of an object another program wrote into the destination's
@@ -387,11 +341,7 @@ impl Objects {
             writer.put(chunk);
         }
         writer.finish().await?;
-        Ok(StoredObject {
-            url: dest.url_for_key(&key),
-            key,
-            size,
-        })
+        Ok(StoredObject { url: dest.url_for_key(&key), key, size })
     }
 
     pub async fn get(&self, dest: &Destination, key: &str) -> Result<Bytes, ObjectsError> {
@@ -404,11 +354,7 @@ impl Objects {
         if !dest.expires {
             return Ok(());
         }
-        let at = self
-            .inner
-            .clock
-            .now_ms()
-            .saturating_add(duration_ms(self.inner.config.retention));
+        let at = self.inner.clock.now_ms().saturating_add(duration_ms(self.inner.config.retention));
         on_pool!(self.inner.store.writer(), p => sqlx::query(
             "INSERT INTO tg_object_expiry (object_key, expires_at_ms) VALUES ($1, $2) \
              ON CONFLICT (object_key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
@@ -466,22 +412,13 @@ impl Objects {
 
     /// Sweeps every `sweep_interval` until [`Objects::shutdown`].
     pub fn start_sweeper(&self) {
-        let mut slot = self
-            .inner
-            .sweeper
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = self.inner.sweeper.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_some() {
             return;
         }
         let me = self.clone();
         *slot = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(
-                me.inner
-                    .config
-                    .sweep_interval
-                    .max(Duration::from_millis(10)),
-            );
+            let mut tick = tokio::time::interval(me.inner.config.sweep_interval.max(Duration::from_millis(10)));
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -498,12 +435,7 @@ impl Objects {
 
     pub async fn shutdown(&self) {
         self.inner.stop.cancel();
-        let handle = self
-            .inner
-            .sweeper
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let handle = self.inner.sweeper.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(h) = handle {
             let _ = h.await;
         }
@@ -515,11 +447,8 @@ fn endpoint_object_base(e: &S3Endpoint, bucket: &str) -> Result<String, ObjectsE
     if e.path_style {
         return Ok(format!("{base}/{bucket}"));
     }
-    let url =
-        reqwest::Url::parse(base).map_err(|_| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
+    let url = reqwest::Url::parse(base).map_err(|_| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
+    let host = url.host_str().ok_or_else(|| ObjectsError::InvalidEndpoint(e.endpoint.clone()))?;
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     Ok(format!("{}://{bucket}.{host}{port}", url.scheme()))
 }

@@ -17,9 +17,9 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    slots::acquire_batch,
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
     on_pool, on_tx,
+    slots::acquire_batch,
     store::{Pool, Store, StoreError, Tx},
     task::TaskId,
     url_guard::{GuardedClient, guard_error},
@@ -39,11 +39,7 @@ pub struct Callback {
 
 impl Callback {
     pub fn new(url: impl Into<String>, body: Value) -> Self {
-        Self {
-            url: url.into(),
-            body,
-            event_id: None,
-        }
+        Self { url: url.into(), body, event_id: None }
     }
 
     pub fn with_event_id(mut self, id: impl Into<String>) -> Self {
@@ -156,13 +152,7 @@ struct Due {
 impl Outbox {
     /// `client` decides which receivers are reachable; build it from the URL policy.
     pub fn new(store: Store, config: OutboxConfig, client: GuardedClient) -> Self {
-        Self::with_providers(
-            store,
-            config,
-            client,
-            Arc::new(SystemClock),
-            Arc::new(OsEntropy),
-        )
+        Self::with_providers(store, config, client, Arc::new(SystemClock), Arc::new(OsEntropy))
     }
 
     pub fn with_providers(
@@ -194,11 +184,7 @@ impl Outbox {
 
     /// Starts delivering. Needs a Tokio runtime.
     pub fn start(&self) {
-        let mut handle = self
-            .inner
-            .loop_handle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut handle = self.inner.loop_handle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if handle.is_none() {
             *handle = Some(tokio::spawn(Inner::delivery_loop(self.inner.clone())));
         }
@@ -207,12 +193,7 @@ impl Outbox {
     /// Stops claiming and waits for deliveries in flight (bounded by the request timeout).
     pub async fn shutdown(&self) {
         self.inner.stop.cancel();
-        let handle = self
-            .inner
-            .loop_handle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let handle = self.inner.loop_handle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(h) = handle {
             let _ = h.await;
         }
@@ -221,11 +202,7 @@ impl Outbox {
     }
 
     /// Records a callback not tied to finishing a task (e.g. a live push's progress event).
-    pub async fn enqueue(
-        &self,
-        callback: Callback,
-        task_id: Option<&TaskId>,
-    ) -> Result<String, StoreError> {
+    pub async fn enqueue(&self, callback: Callback, task_id: Option<&TaskId>) -> Result<String, StoreError> {
         let mut tx = self.inner.store.begin().await?;
         let id = self.enqueue_in(&mut tx, callback, task_id).await?;
         tx.commit().await?;
@@ -240,9 +217,7 @@ impl Outbox {
         callback: Callback,
         task_id: Option<&TaskId>,
     ) -> Result<String, StoreError> {
-        let event_id = callback
-            .event_id
-            .unwrap_or_else(|| self.inner.entropy.uuid_v4().to_string());
+        let event_id = callback.event_id.unwrap_or_else(|| self.inner.entropy.uuid_v4().to_string());
         let now = self.inner.clock.now_ms();
         let body = callback.body.to_string();
         on_tx!(tx, c => sqlx::query(INSERT_OUTBOX)
@@ -343,8 +318,7 @@ impl Inner {
 
     async fn delivery_loop(self: Arc<Self>) {
         loop {
-            let Some(mut slots) = acquire_batch(&self.slots, self.config.claim_batch as usize, &self.stop).await
-            else {
+            let Some(mut slots) = acquire_batch(&self.slots, self.config.claim_batch as usize, &self.stop).await else {
                 return;
             };
             let wanted = slots.len();
@@ -401,13 +375,9 @@ impl Inner {
     fn backoff_ms(&self, attempts: u32) -> i64 {
         let base = duration_ms(self.config.backoff_base).max(1);
         let cap = duration_ms(self.config.backoff_max).max(base);
-        let exp = base
-            .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
-            .min(cap);
+        let exp = base.saturating_mul(1i64 << attempts.saturating_sub(1).min(30)).min(cap);
         let half = exp / 2;
-        exp - half
-            + i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1))
-                .unwrap_or(0)
+        exp - half + i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1)).unwrap_or(0)
     }
 
     async fn record(&self, d: &Due, outcome: Delivery) -> Result<(), StoreError> {

@@ -14,9 +14,7 @@ use sqlx::{
     Postgres, SqlSafeStr, Sqlite, Transaction,
     migrate::{MigrateError, Migration, MigrationType, Migrator},
     postgres::{PgPool, PgPoolOptions},
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::Notify;
 
@@ -153,11 +151,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            busy_timeout: Duration::from_secs(10),
-            acquire_timeout: Duration::from_secs(30),
-        }
+        Self { max_connections: 8, busy_timeout: Duration::from_secs(10), acquire_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -207,22 +201,14 @@ impl Store {
                     .connect_with(connect.read_only(true))
                     .await?
             };
-            Store {
-                backend: Backend::Sqlite,
-                reader: Pool::Sqlite(reader),
-                writer: Pool::Sqlite(writer),
-            }
+            Store { backend: Backend::Sqlite, reader: Pool::Sqlite(reader), writer: Pool::Sqlite(writer) }
         } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .acquire_timeout(options.acquire_timeout)
                 .connect(database_url)
                 .await?;
-            Store {
-                backend: Backend::Postgres,
-                reader: Pool::Postgres(pool.clone()),
-                writer: Pool::Postgres(pool),
-            }
+            Store { backend: Backend::Postgres, reader: Pool::Postgres(pool.clone()), writer: Pool::Postgres(pool) }
         } else {
             return Err(StoreError::UnsupportedUrl(database_url.to_owned()));
         };
@@ -238,13 +224,7 @@ impl Store {
         let migrations = files
             .iter()
             .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    description.into(),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
+                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect();
         let migrator = Migrator::with_migrations(migrations);
@@ -275,10 +255,7 @@ impl Store {
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
         };
-        Ok(Tx {
-            conn,
-            wake_on_commit: Vec::new(),
-        })
+        Ok(Tx { conn, wake_on_commit: Vec::new() })
     }
 
     pub async fn close(&self) {

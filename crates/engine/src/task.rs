@@ -111,10 +111,7 @@ impl TaskState {
     }
 
     pub const fn is_finished(self) -> bool {
-        matches!(
-            self,
-            TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled
-        )
+        matches!(self, TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled)
     }
 }
 
@@ -157,10 +154,7 @@ pub struct Task {
 impl Task {
     /// The lease this record was read under; only its holder may finish or update the task.
     pub fn lease(&self) -> Lease {
-        Lease {
-            task_id: self.id.clone(),
-            lease_no: self.lease_no,
-        }
+        Lease { task_id: self.id.clone(), lease_no: self.lease_no }
     }
 }
 
@@ -188,12 +182,7 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    pub fn new(
-        id: impl Into<TaskId>,
-        account: impl Into<String>,
-        kind: TaskKind,
-        input: Value,
-    ) -> Self {
+    pub fn new(id: impl Into<TaskId>, account: impl Into<String>, kind: TaskKind, input: Value) -> Self {
         Self {
             id: id.into(),
             account: account.into(),
@@ -233,17 +222,11 @@ macro_rules! task_columns {
 pub(crate) use task_columns;
 
 fn parse_json(what: &'static str, text: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
 }
 
 fn to_u32(what: &'static str, n: i64) -> Result<u32, StoreError> {
-    u32::try_from(n).map_err(|_| StoreError::Corrupt {
-        what,
-        detail: format!("{n} out of range"),
-    })
+    u32::try_from(n).map_err(|_| StoreError::Corrupt { what, detail: format!("{n} out of range") })
 }
 
 pub(crate) fn task_from_row<'r, R>(r: &'r R) -> Result<Task, StoreError>
@@ -262,20 +245,11 @@ where
         id: TaskId(r.try_get("id")?),
         account: r.try_get("account")?,
         kind: TaskKind::new(r.try_get::<String, _>("kind")?),
-        state: TaskState::parse(&state).ok_or(StoreError::Corrupt {
-            what: "task state",
-            detail: state,
-        })?,
+        state: TaskState::parse(&state).ok_or(StoreError::Corrupt { what: "task state", detail: state })?,
         input: parse_json("task input", &input)?,
-        result: result
-            .as_deref()
-            .map(|t| parse_json("task result", t))
-            .transpose()?,
+        result: result.as_deref().map(|t| parse_json("task result", t)).transpose()?,
         error: r.try_get("error")?,
-        progress: progress
-            .as_deref()
-            .map(|t| parse_json("task progress", t))
-            .transpose()?,
+        progress: progress.as_deref().map(|t| parse_json("task progress", t)).transpose()?,
         callback_url: r.try_get("callback_url")?,
         created_at_ms: r.try_get("created_at_ms")?,
         started_at_ms: r.try_get("started_at_ms")?,

@@ -44,11 +44,7 @@ pub enum UrlGuardError {
     #[error("the URL has no host")]
     MissingHost,
     #[error("host {host} resolves to {addr}, which is in a forbidden range ({range:?})")]
-    ForbiddenAddress {
-        host: String,
-        addr: IpAddr,
-        range: AddressRange,
-    },
+    ForbiddenAddress { host: String, addr: IpAddr, range: AddressRange },
     #[error("host {host} could not be resolved: {detail}")]
     Unresolvable { host: String, detail: String },
     #[error("too many redirects (at most {0})")]
@@ -65,10 +61,7 @@ pub struct UrlPolicy {
 
 impl Default for UrlPolicy {
     fn default() -> Self {
-        Self {
-            allow_private_targets: false,
-            max_redirects: 3,
-        }
+        Self { allow_private_targets: false, max_redirects: 3 }
     }
 }
 
@@ -129,11 +122,7 @@ impl UrlPolicy {
         }
         match classify(addr) {
             None => Ok(()),
-            Some(range) => Err(UrlGuardError::ForbiddenAddress {
-                host: host.to_owned(),
-                addr,
-                range,
-            }),
+            Some(range) => Err(UrlGuardError::ForbiddenAddress { host: host.to_owned(), addr, range }),
         }
     }
 
@@ -173,16 +162,10 @@ impl UrlPolicy {
 async fn lookup(host: &str) -> Result<Vec<SocketAddr>, UrlGuardError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
         .await
-        .map_err(|e| UrlGuardError::Unresolvable {
-            host: host.to_owned(),
-            detail: e.to_string(),
-        })?
+        .map_err(|e| UrlGuardError::Unresolvable { host: host.to_owned(), detail: e.to_string() })?
         .collect();
     if addrs.is_empty() {
-        return Err(UrlGuardError::Unresolvable {
-            host: host.to_owned(),
-            detail: "no addresses".into(),
-        });
+        return Err(UrlGuardError::Unresolvable { host: host.to_owned(), detail: "no addresses".into() });
     }
     Ok(addrs)
 }
@@ -238,9 +221,7 @@ impl GuardedClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() > redirect_policy.max_redirects {
-                    return attempt.error(UrlGuardError::TooManyRedirects(
-                        redirect_policy.max_redirects,
-                    ));
+                    return attempt.error(UrlGuardError::TooManyRedirects(redirect_policy.max_redirects));
                 }
                 match redirect_policy.check_parsed(attempt.url()) {
                     Ok(()) => attempt.follow(),

@@ -12,12 +12,12 @@ use std::{
 };
 
 use common::{FnExecutor, TestDb, fast_config, until_cancelled, wait_for, wait_for_state};
-use serde_json::json;
 use serde_json::Value;
+use serde_json::json;
 use taskgate_engine::{
-    Abandonment, CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, Executor, KindOptions, ManualClock,
-    NewTask, Outcome, SeededEntropy, Store, StoreOptions, Task, TaskContext, TaskFilter, TaskId, TaskKind, TaskState,
-    on_pool, on_tx,
+    Abandonment, CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, Executor, KindOptions,
+    ManualClock, NewTask, Outcome, SeededEntropy, Store, StoreOptions, Task, TaskContext, TaskFilter, TaskId, TaskKind,
+    TaskState, on_pool, on_tx,
     outbox::{Callback, Outbox},
     url_guard::GuardedClient,
 };
@@ -29,9 +29,7 @@ fn echo_engine(db: &TestDb) -> Engine {
         .executor(
             ECHO,
             KindOptions::concurrency(4),
-            FnExecutor::new(|ctx| async move {
-                Ok(Outcome::new(json!({ "echo": ctx.input().clone() })))
-            }),
+            FnExecutor::new(|ctx| async move { Ok(Outcome::new(json!({ "echo": ctx.input().clone() }))) }),
         )
         .build()
 }
@@ -46,25 +44,14 @@ fn outbox(db: &TestDb) -> Outbox {
 
 async fn submit_then_get_and_list(db: TestDb) {
     let clock = Arc::new(ManualClock::new(1_000));
-    let engine = Engine::builder(db.store.clone(), fast_config())
-        .clock(clock.clone())
-        .build();
+    let engine = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
     let id = engine
-        .submit(
-            NewTask::new("t-1", "100001", ECHO, json!({"n": 1}))
-                .callback_url("http://example.com/cb"),
-        )
+        .submit(NewTask::new("t-1", "100001", ECHO, json!({"n": 1})).callback_url("http://example.com/cb"))
         .await
         .unwrap();
     clock.set(2_000);
-    engine
-        .submit(NewTask::new("t-2", "100001", ECHO, json!({"n": 2})))
-        .await
-        .unwrap();
-    engine
-        .submit(NewTask::new("t-3", "200002", ECHO, json!({"n": 3})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("t-2", "100001", ECHO, json!({"n": 2}))).await.unwrap();
+    engine.submit(NewTask::new("t-3", "200002", ECHO, json!({"n": 3}))).await.unwrap();
 
     let t = engine.get(&id).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Queued);
@@ -73,41 +60,20 @@ async fn submit_then_get_and_list(db: TestDb) {
     assert_eq!(t.callback_url.as_deref(), Some("http://example.com/cb"));
     assert_eq!((t.attempts, t.max_attempts, t.lease_no), (0, 5, 0));
 
-    let mine = TaskFilter {
-        account: Some("100001".into()),
-        limit: 10,
-        ..Default::default()
-    };
-    let listed: Vec<String> = engine
-        .list(&mine)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.id.into_string())
-        .collect();
+    let mine = TaskFilter { account: Some("100001".into()), limit: 10, ..Default::default() };
+    let listed: Vec<String> = engine.list(&mine).await.unwrap().into_iter().map(|t| t.id.into_string()).collect();
     assert_eq!(listed, ["t-2", "t-1"], "newest first, only the account's");
     assert_eq!(engine.count(&mine).await.unwrap(), 2);
-    assert!(
-        engine
-            .get_for_account(&id, "200002")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(engine.get_for_account(&id, "200002").await.unwrap().is_none());
 
-    let dup = engine
-        .submit(NewTask::new("t-1", "100001", ECHO, json!({})))
-        .await;
+    let dup = engine.submit(NewTask::new("t-1", "100001", ECHO, json!({}))).await;
     assert!(matches!(dup, Err(EngineError::DuplicateTask(_))), "{dup:?}");
 }
 
 async fn submit_in_caller_transaction_is_atomic(db: TestDb) {
     let engine = echo_engine(&db);
     let mut tx = db.store.begin().await.unwrap();
-    engine
-        .submit_in(&mut tx, NewTask::new("rolled-back", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit_in(&mut tx, NewTask::new("rolled-back", "1", ECHO, json!({}))).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(engine.get(&"rolled-back".into()).await.unwrap().is_none());
 
@@ -119,10 +85,7 @@ async fn submit_in_caller_transaction_is_atomic(db: TestDb) {
         .await
         .unwrap()
         .rows_affected());
-    engine
-        .submit_in(&mut tx, NewTask::new("committed", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit_in(&mut tx, NewTask::new("committed", "1", ECHO, json!({}))).await.unwrap();
     tx.commit().await.unwrap();
     engine.start().unwrap();
     let t = wait_for_state(&engine, &"committed".into(), TaskState::Succeeded).await;
@@ -133,17 +96,10 @@ async fn submit_in_caller_transaction_is_atomic(db: TestDb) {
 async fn worker_runs_tasks_to_success(db: TestDb) {
     let engine = echo_engine(&db);
     engine.start().unwrap();
-    let tasks = (0..50)
-        .map(|i| NewTask::new(format!("ok-{i}"), "1", ECHO, json!(i)))
-        .collect();
+    let tasks = (0..50).map(|i| NewTask::new(format!("ok-{i}"), "1", ECHO, json!(i))).collect();
     engine.submit_many(tasks).await.unwrap();
     for i in 0..50 {
-        let t = wait_for_state(
-            &engine,
-            &TaskId::new(format!("ok-{i}")),
-            TaskState::Succeeded,
-        )
-        .await;
+        let t = wait_for_state(&engine, &TaskId::new(format!("ok-{i}")), TaskState::Succeeded).await;
         assert_eq!(t.result, Some(json!({"echo": i})));
         assert_eq!(t.attempts, 1);
         assert!(t.lease_owner.is_none() && t.finished_at_ms.is_some() && t.started_at_ms.is_some());
@@ -153,15 +109,9 @@ async fn worker_runs_tasks_to_success(db: TestDb) {
 
 async fn stale_lease_cannot_complete(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
-    let a = Engine::builder(db.store.clone(), fast_config())
-        .clock(clock.clone())
-        .build();
-    let b = Engine::builder(db.store.clone(), fast_config())
-        .clock(clock.clone())
-        .build();
-    a.submit(NewTask::new("fenced", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    let a = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    let b = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    a.submit(NewTask::new("fenced", "1", ECHO, json!({}))).await.unwrap();
 
     let first = a.claim(&ECHO, 1).await.unwrap().remove(0);
     assert_eq!(first.lease_no, 1);
@@ -170,59 +120,28 @@ async fn stale_lease_cannot_complete(db: TestDb) {
     let second = b.claim(&ECHO, 1).await.unwrap().remove(0);
     assert!(second.lease_no > first.lease_no);
 
-    assert!(
-        !a.finish(&first, Ok(Outcome::new(json!("stale"))))
-            .await
-            .unwrap(),
-        "stale lease must be fenced"
-    );
+    assert!(!a.finish(&first, Ok(Outcome::new(json!("stale")))).await.unwrap(), "stale lease must be fenced");
     let cb = Callback::new("http://example.com/cb", json!({}));
-    assert!(
-        !a.finish(&first, Err(ExecError::permanent("stale").with_callback(cb)))
-            .await
-            .unwrap()
-    );
+    assert!(!a.finish(&first, Err(ExecError::permanent("stale").with_callback(cb))).await.unwrap());
     let t = b.get(&"fenced".into()).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Running);
 
-    assert!(
-        b.finish(&second, Ok(Outcome::new(json!("fresh"))))
-            .await
-            .unwrap()
-    );
+    assert!(b.finish(&second, Ok(Outcome::new(json!("fresh")))).await.unwrap());
     let t = b.get(&"fenced".into()).await.unwrap().unwrap();
-    assert_eq!(
-        (t.state, &t.result),
-        (TaskState::Succeeded, &Some(json!("fresh")))
-    );
-    assert!(
-        outbox(&db)
-            .for_task(&"fenced".into())
-            .await
-            .unwrap()
-            .is_empty(),
-        "no callback from a stale lease"
-    );
+    assert_eq!((t.state, &t.result), (TaskState::Succeeded, &Some(json!("fresh"))));
+    assert!(outbox(&db).for_task(&"fenced".into()).await.unwrap().is_empty(), "no callback from a stale lease");
 }
 
 async fn expired_lease_is_reclaimed_and_finished(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
-    let dead = Engine::builder(db.store.clone(), fast_config())
-        .clock(clock.clone())
-        .build();
-    dead.submit(NewTask::new("orphan", "1", ECHO, json!("x")))
-        .await
-        .unwrap();
+    let dead = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    dead.submit(NewTask::new("orphan", "1", ECHO, json!("x"))).await.unwrap();
     let claimed = dead.claim(&ECHO, 1).await.unwrap();
     assert_eq!(claimed.len(), 1, "the dead worker held it");
 
     let live = Engine::builder(db.store.clone(), fast_config())
         .clock(clock.clone())
-        .executor(
-            ECHO,
-            KindOptions::concurrency(1),
-            FnExecutor::new(|_| async { Ok(Outcome::new(json!("rescued"))) }),
-        )
+        .executor(ECHO, KindOptions::concurrency(1), FnExecutor::new(|_| async { Ok(Outcome::new(json!("rescued"))) }))
         .build();
     live.start().unwrap();
     // Three missed heartbeats (3/4 of the lease) are not enough to steal the task.
@@ -232,11 +151,7 @@ async fn expired_lease_is_reclaimed_and_finished(db: TestDb) {
     let t = wait_for_state(&live, &"orphan".into(), TaskState::Succeeded).await;
     assert_eq!(t.result, Some(json!("rescued")));
     assert_eq!(t.attempts, 2);
-    assert!(
-        t.lease_no >= 3,
-        "claim, rescue and claim each moved the fence: {}",
-        t.lease_no
-    );
+    assert!(t.lease_no >= 3, "claim, rescue and claim each moved the fence: {}", t.lease_no);
     live.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -261,36 +176,19 @@ async fn retries_back_off_then_fail_permanently(db: TestDb) {
             }),
         )
         .build();
-    engine
-        .submit(NewTask::new("flaky", "1", ECHO, json!({})).max_attempts(3))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("flaky", "1", ECHO, json!({})).max_attempts(3)).await.unwrap();
     engine.start().unwrap();
     let id: TaskId = "flaky".into();
     for attempt in 1..=2u32 {
         let t = wait_for(&format!("retry {attempt} scheduled"), || async {
-            engine
-                .get(&id)
-                .await
-                .unwrap()
-                .filter(|t| t.state == TaskState::Queued && t.attempts == attempt)
+            engine.get(&id).await.unwrap().filter(|t| t.state == TaskState::Queued && t.attempts == attempt)
         })
         .await;
         let delay = t.next_run_at_ms - clock.now_ms();
         let exp = 10i64 << (attempt - 1);
-        assert!(
-            (exp / 2..=exp).contains(&delay),
-            "attempt {attempt}: delay {delay} outside backoff window"
-        );
-        assert_eq!(
-            t.error.as_deref(),
-            Some(format!("flaky {attempt}").as_str())
-        );
-        assert_eq!(
-            runs.load(Ordering::SeqCst),
-            attempt as usize,
-            "not rerun before its time"
-        );
+        assert!((exp / 2..=exp).contains(&delay), "attempt {attempt}: delay {delay} outside backoff window");
+        assert_eq!(t.error.as_deref(), Some(format!("flaky {attempt}").as_str()));
+        assert_eq!(runs.load(Ordering::SeqCst), attempt as usize, "not rerun before its time");
         clock.advance(Duration::from_millis(u64::try_from(delay).unwrap()));
     }
     let t = wait_for_state(&engine, &id, TaskState::Failed).await;
@@ -306,19 +204,13 @@ async fn permanent_error_fails_at_once_with_callback(db: TestDb) {
             ECHO,
             KindOptions::concurrency(1),
             FnExecutor::new(|ctx| async move {
-                let cb = Callback::new(
-                    "http://example.com/cb",
-                    json!({"task": ctx.id().as_str(), "ok": false}),
-                );
+                let cb = Callback::new("http://example.com/cb", json!({"task": ctx.id().as_str(), "ok": false}));
                 Err(ExecError::permanent("bad input").with_callback(cb.with_event_id("ev-perm")))
             }),
         )
         .build();
     engine.start().unwrap();
-    engine
-        .submit(NewTask::new("doomed", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("doomed", "1", ECHO, json!({}))).await.unwrap();
     let t = wait_for_state(&engine, &"doomed".into(), TaskState::Failed).await;
     assert_eq!((t.attempts, t.error.as_deref()), (1, Some("bad input")));
     let entries = outbox(&db).for_task(&"doomed".into()).await.unwrap();
@@ -342,67 +234,39 @@ async fn cancel_running_task(db: TestDb) {
         )
         .build();
     engine.start().unwrap();
-    engine
-        .submit(NewTask::new("long", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("long", "1", ECHO, json!({}))).await.unwrap();
     started.notified().await;
-    assert_eq!(
-        engine.request_cancel(&"long".into()).await.unwrap(),
-        CancelOutcome::Requested
-    );
+    assert_eq!(engine.request_cancel(&"long".into()).await.unwrap(), CancelOutcome::Requested);
     let t = wait_for_state(&engine, &"long".into(), TaskState::Cancelled).await;
     assert_eq!(t.error.as_deref(), Some("stopped by request"));
     assert_eq!(
         engine.request_cancel(&"long".into()).await.unwrap(),
         CancelOutcome::AlreadyFinished(TaskState::Cancelled)
     );
-    assert_eq!(
-        engine.request_cancel(&"nope".into()).await.unwrap(),
-        CancelOutcome::NotFound
-    );
+    assert_eq!(engine.request_cancel(&"nope".into()).await.unwrap(), CancelOutcome::NotFound);
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn cancel_reaches_task_running_on_another_node(db: TestDb) {
     let started = Arc::new(tokio::sync::Notify::new());
     let s = started.clone();
-    let config = taskgate_engine::EngineConfig {
-        lease: Duration::from_millis(400),
-        ..fast_config()
-    };
+    let config = taskgate_engine::EngineConfig { lease: Duration::from_millis(400), ..fast_config() };
     let runner = Engine::builder(db.store.clone(), config.clone())
-        .executor(
-            ECHO,
-            KindOptions::concurrency(1),
-            until_cancelled(s, |_| ExecError::cancelled("stopped")),
-        )
+        .executor(ECHO, KindOptions::concurrency(1), until_cancelled(s, |_| ExecError::cancelled("stopped")))
         .build();
     runner.start().unwrap();
     let api_node = Engine::builder(db.store.clone(), config).build();
-    api_node
-        .submit(NewTask::new("remote", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    api_node.submit(NewTask::new("remote", "1", ECHO, json!({}))).await.unwrap();
     started.notified().await;
-    assert_eq!(
-        api_node.request_cancel(&"remote".into()).await.unwrap(),
-        CancelOutcome::Requested
-    );
+    assert_eq!(api_node.request_cancel(&"remote".into()).await.unwrap(), CancelOutcome::Requested);
     wait_for_state(&api_node, &"remote".into(), TaskState::Cancelled).await;
     runner.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn cancel_queued_task(db: TestDb) {
     let engine = Engine::builder(db.store.clone(), fast_config()).build();
-    engine
-        .submit(NewTask::new("waiting", "1", ECHO, json!({})))
-        .await
-        .unwrap();
-    assert_eq!(
-        engine.request_cancel(&"waiting".into()).await.unwrap(),
-        CancelOutcome::Cancelled
-    );
+    engine.submit(NewTask::new("waiting", "1", ECHO, json!({}))).await.unwrap();
+    assert_eq!(engine.request_cancel(&"waiting".into()).await.unwrap(), CancelOutcome::Cancelled);
     let t = engine.get(&"waiting".into()).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Cancelled);
     assert!(engine.claim(&ECHO, 10).await.unwrap().is_empty());
@@ -536,19 +400,11 @@ async fn a_failed_announcement_is_asked_again(db: TestDb) {
 async fn finished_tasks_are_read_once_unfinished_ones_every_time(db: TestDb) {
     let engine = Engine::builder(db.store.clone(), fast_config()).build();
     let id: TaskId = "polled".into();
-    engine
-        .submit(NewTask::new(id.clone(), "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new(id.clone(), "1", ECHO, json!({}))).await.unwrap();
     assert_eq!(engine.get(&id).await.unwrap().unwrap().state, TaskState::Queued);
     let claimed = engine.claim(&ECHO, 1).await.unwrap().remove(0);
     assert_eq!(engine.get(&id).await.unwrap().unwrap().state, TaskState::Running);
-    assert!(
-        engine
-            .finish(&claimed, Ok(Outcome::new(json!("done"))))
-            .await
-            .unwrap()
-    );
+    assert!(engine.finish(&claimed, Ok(Outcome::new(json!("done")))).await.unwrap());
     let finished = engine.get(&id).await.unwrap().unwrap();
     assert_eq!(finished.state, TaskState::Succeeded);
     assert_eq!(finished.result, Some(json!("done")));
@@ -562,10 +418,7 @@ async fn finished_tasks_are_read_once_unfinished_ones_every_time(db: TestDb) {
         .unwrap()
         .rows_affected());
     assert_eq!(engine.get(&id).await.unwrap().unwrap(), finished);
-    assert_eq!(
-        engine.get_for_account(&id, "1").await.unwrap(),
-        Some(finished)
-    );
+    assert_eq!(engine.get_for_account(&id, "1").await.unwrap(), Some(finished));
     assert_eq!(engine.get_for_account(&id, "2").await.unwrap(), None);
 }
 
@@ -575,10 +428,7 @@ async fn progress_is_fenced(db: TestDb) {
     let go_on = Arc::new(tokio::sync::Notify::new());
     let (p, g) = (progressed.clone(), go_on.clone());
     // A long lease keeps the heartbeat from renewing it between the clock jump and the rescue.
-    let config = taskgate_engine::EngineConfig {
-        lease: Duration::from_secs(3600),
-        ..fast_config()
-    };
+    let config = taskgate_engine::EngineConfig { lease: Duration::from_secs(3600), ..fast_config() };
     let engine = Engine::builder(db.store.clone(), config)
         .clock(clock.clone())
         .executor(
@@ -592,10 +442,7 @@ async fn progress_is_fenced(db: TestDb) {
                         p.notify_one();
                         g.notified().await;
                         let lost = ctx.progress(json!({"percent": 99})).await;
-                        assert!(
-                            lost.is_err(),
-                            "a rescued task's old worker must not write progress"
-                        );
+                        assert!(lost.is_err(), "a rescued task's old worker must not write progress");
                         assert!(ctx.cancel_token().is_cancelled());
                         return Err(ExecError::retryable("lost"));
                     }
@@ -604,10 +451,7 @@ async fn progress_is_fenced(db: TestDb) {
             }),
         )
         .build();
-    engine
-        .submit(NewTask::new("prog", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("prog", "1", ECHO, json!({}))).await.unwrap();
     engine.start().unwrap();
     progressed.notified().await;
     let t = engine.get(&"prog".into()).await.unwrap().unwrap();
@@ -641,10 +485,7 @@ async fn shutdown_waits_for_in_flight_work(db: TestDb) {
         )
         .build();
     engine.start().unwrap();
-    engine
-        .submit(NewTask::new("inflight", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("inflight", "1", ECHO, json!({}))).await.unwrap();
     started.notified().await;
     let shutting = tokio::spawn({
         let e = engine.clone();
@@ -670,19 +511,12 @@ async fn graceful_shutdown_releases_leases(db: TestDb) {
         )
         .build();
     stubborn.start().unwrap();
-    stubborn
-        .submit(NewTask::new("handover", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    stubborn.submit(NewTask::new("handover", "1", ECHO, json!({}))).await.unwrap();
     started.notified().await;
     stubborn.shutdown(Duration::from_millis(50)).await;
 
     let t = stubborn.get(&"handover".into()).await.unwrap().unwrap();
-    assert_eq!(
-        t.state,
-        TaskState::Queued,
-        "released, not cancelled or failed"
-    );
+    assert_eq!(t.state, TaskState::Queued, "released, not cancelled or failed");
     assert_eq!(t.attempts, 0, "a released attempt does not count");
     assert!(t.lease_owner.is_none());
 
@@ -712,10 +546,7 @@ async fn shutdown_returns_within_grace_when_an_executor_ignores_cancellation(db:
         )
         .build();
     engine.start().unwrap();
-    engine
-        .submit(NewTask::new("deaf", "1", ECHO, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("deaf", "1", ECHO, json!({}))).await.unwrap();
     started.notified().await;
     let grace = Duration::from_millis(200);
     tokio::time::timeout(grace + Duration::from_secs(5), engine.shutdown(grace))
@@ -766,30 +597,11 @@ async fn concurrency_per_kind_is_respected(db: TestDb) {
             }),
         )
         .build();
-    engine
-        .submit_many(
-            (0..60)
-                .map(|i| NewTask::new(format!("c-{i}"), "1", ECHO, json!(i)))
-                .collect(),
-        )
-        .await
-        .unwrap();
+    engine.submit_many((0..60).map(|i| NewTask::new(format!("c-{i}"), "1", ECHO, json!(i))).collect()).await.unwrap();
     engine.start().unwrap();
-    let done = TaskFilter {
-        kind: Some(ECHO),
-        unfinished_only: true,
-        limit: 1,
-        ..Default::default()
-    };
-    wait_for("all done", || async {
-        (engine.count(&done).await.unwrap() == 0).then_some(())
-    })
-    .await;
-    assert!(
-        peak.load(Ordering::SeqCst) <= 3,
-        "peak {}",
-        peak.load(Ordering::SeqCst)
-    );
+    let done = TaskFilter { kind: Some(ECHO), unfinished_only: true, limit: 1, ..Default::default() };
+    wait_for("all done", || async { (engine.count(&done).await.unwrap() == 0).then_some(()) }).await;
+    assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -797,11 +609,7 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
     let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let make = |name: &str, store: Store| {
         let runs = runs.clone();
-        let config = taskgate_engine::EngineConfig {
-            node_id: Some(name.into()),
-            claim_batch: 8,
-            ..fast_config()
-        };
+        let config = taskgate_engine::EngineConfig { node_id: Some(name.into()), claim_batch: 8, ..fast_config() };
         Engine::builder(store, config)
             .executor(
                 ECHO,
@@ -809,11 +617,7 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
                 FnExecutor::new(move |ctx| {
                     let runs = runs.clone();
                     async move {
-                        *runs
-                            .lock()
-                            .unwrap()
-                            .entry(ctx.id().to_string())
-                            .or_default() += 1;
+                        *runs.lock().unwrap().entry(ctx.id().to_string()).or_default() += 1;
                         tokio::task::yield_now().await;
                         Ok(Outcome::new(json!(null)))
                     }
@@ -821,51 +625,25 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
             )
             .build()
     };
-    let other_store = Store::open(&db.url, &StoreOptions::default())
-        .await
-        .unwrap();
-    let (a, b) = (
-        make("node-a", db.store.clone()),
-        make("node-b", other_store),
-    );
+    let other_store = Store::open(&db.url, &StoreOptions::default()).await.unwrap();
+    let (a, b) = (make("node-a", db.store.clone()), make("node-b", other_store));
     a.start().unwrap();
     b.start().unwrap();
     let n = 400;
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
-        a.submit_many(
-            chunk
-                .iter()
-                .map(|i| NewTask::new(format!("d-{i}"), "1", ECHO, json!(i)))
-                .collect(),
-        )
-        .await
-        .unwrap();
+        a.submit_many(chunk.iter().map(|i| NewTask::new(format!("d-{i}"), "1", ECHO, json!(i))).collect())
+            .await
+            .unwrap();
     }
-    let unfinished = TaskFilter {
-        unfinished_only: true,
-        limit: 1,
-        ..Default::default()
-    };
-    wait_for("all done", || async {
-        (a.count(&unfinished).await.unwrap() == 0).then_some(())
-    })
-    .await;
+    let unfinished = TaskFilter { unfinished_only: true, limit: 1, ..Default::default() };
+    wait_for("all done", || async { (a.count(&unfinished).await.unwrap() == 0).then_some(()) }).await;
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
     let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), n);
     assert!(runs.values().all(|&c| c == 1), "some task ran twice");
-    let all = a
-        .list(&TaskFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        all.iter()
-            .all(|t| t.state == TaskState::Succeeded && t.attempts == 1)
-    );
+    let all = a.list(&TaskFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    assert!(all.iter().all(|t| t.state == TaskState::Succeeded && t.attempts == 1));
 }
 
 both_backends!(

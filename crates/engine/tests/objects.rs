@@ -31,33 +31,16 @@ async fn expired_local_objects_are_swept(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
     let config = ObjectsConfig::new(&dir, "http://files.test:8080/");
     let objects = Objects::with_clock(db.store.clone(), config.clone(), clock.clone()).unwrap();
-    let dest = objects
-        .public_bucket("tiw/snapshots")
-        .unwrap()
-        .join("task-1")
-        .unwrap();
-    let old = objects
-        .put(&dest, "1.png", Bytes::from_static(b"png-1"))
-        .await
-        .unwrap();
+    let dest = objects.public_bucket("tiw/snapshots").unwrap().join("task-1").unwrap();
+    let old = objects.put(&dest, "1.png", Bytes::from_static(b"png-1")).await.unwrap();
     assert_eq!(old.key, "tiw/snapshots/task-1/1.png");
-    assert_eq!(
-        old.url,
-        "http://files.test:8080/files/tiw/snapshots/task-1/1.png"
-    );
+    assert_eq!(old.url, "http://files.test:8080/files/tiw/snapshots/task-1/1.png");
     assert_eq!(std::fs::read(dir.join(&old.key)).unwrap(), b"png-1");
 
     clock.advance(Duration::from_secs(24 * 3600));
-    let young = objects
-        .put(&dest, "2.png", Bytes::from_static(b"png-2"))
-        .await
-        .unwrap();
+    let young = objects.put(&dest, "2.png", Bytes::from_static(b"png-2")).await.unwrap();
     clock.advance(Duration::from_secs(2 * 24 * 3600) - Duration::from_millis(1));
-    assert_eq!(
-        objects.sweep_expired().await.unwrap(),
-        0,
-        "three days have not passed yet"
-    );
+    assert_eq!(objects.sweep_expired().await.unwrap(), 0, "three days have not passed yet");
     clock.advance(Duration::from_millis(1));
 
     // A restarted process knows what to delete: the expiry is in the database.
@@ -80,19 +63,10 @@ async fn streaming_put_writes_large_local_objects(db: TestDb) {
     let chunks = stream::iter((0..12).map(|_| Ok::<_, std::io::Error>(chunk.clone())));
     let stored = objects.put_stream(&dest, "blob.bin", chunks).await.unwrap();
     assert_eq!(stored.size, 12 << 20);
-    assert_eq!(
-        std::fs::metadata(dir.join("big/blob.bin")).unwrap().len(),
-        12 << 20
-    );
+    assert_eq!(std::fs::metadata(dir.join("big/blob.bin")).unwrap().len(), 12 << 20);
 
-    let failing = stream::iter(vec![
-        Ok(chunk.clone()),
-        Err(std::io::Error::other("source broke")),
-    ]);
-    let err = objects
-        .put_stream(&dest, "broken.bin", failing)
-        .await
-        .unwrap_err();
+    let failing = stream::iter(vec![Ok(chunk.clone()), Err(std::io::Error::other("source broke"))]);
+    let err = objects.put_stream(&dest, "broken.bin", failing).await.unwrap_err();
     assert!(matches!(err, ObjectsError::Source(_)), "{err:?}");
     assert!(!dir.join("big/broken.bin").exists());
     std::fs::remove_dir_all(dir).unwrap();
@@ -158,11 +132,7 @@ async fn cos_parameters_map_to_endpoint_prefix_and_url() {
     let dir = temp_dir("objects");
     let mut config = ObjectsConfig::new(&dir, "http://x");
     config.s3 = vec![
-        s3_endpoint(
-            "ap-guangzhou",
-            "https://cos.ap-guangzhou.myqcloud.com",
-            false,
-        ),
+        s3_endpoint("ap-guangzhou", "https://cos.ap-guangzhou.myqcloud.com", false),
         s3_endpoint("ap-local", "http://127.0.0.1:9000/", true),
     ];
     let objects = Objects::new(db.store.clone(), config).unwrap();
@@ -173,57 +143,25 @@ async fn cos_parameters_map_to_endpoint_prefix_and_url() {
         domain: domain.map(Into::into),
     };
 
-    let d = objects
-        .cos_destination(&cos("ap-guangzhou", Some("snapshot/"), None))
-        .unwrap();
+    let d = objects.cos_destination(&cos("ap-guangzhou", Some("snapshot/"), None)).unwrap();
     let key = d.key_for("1.png").unwrap();
     assert_eq!(key, "snapshot/1.png");
-    assert_eq!(
-        d.url_for_key(&key),
-        "https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/snapshot/1.png"
-    );
+    assert_eq!(d.url_for_key(&key), "https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/snapshot/1.png");
 
-    let d = objects
-        .cos_destination(&cos("ap-local", None, None))
-        .unwrap();
-    assert_eq!(
-        d.url_for_key("a.png"),
-        "http://127.0.0.1:9000/examplebucket-1250000000/a.png"
-    );
+    let d = objects.cos_destination(&cos("ap-local", None, None)).unwrap();
+    assert_eq!(d.url_for_key("a.png"), "http://127.0.0.1:9000/examplebucket-1250000000/a.png");
 
-    let d = objects
-        .cos_destination(&cos("ap-guangzhou", Some("a/b"), Some("cdn.example.com")))
-        .unwrap();
-    assert_eq!(
-        d.url_for_key(&d.key_for("x.png").unwrap()),
-        "https://cdn.example.com/a/b/x.png"
-    );
+    let d = objects.cos_destination(&cos("ap-guangzhou", Some("a/b"), Some("cdn.example.com"))).unwrap();
+    assert_eq!(d.url_for_key(&d.key_for("x.png").unwrap()), "https://cdn.example.com/a/b/x.png");
 
     for bad in ["../escape", "/abs", "a/../b", "a/./b"] {
-        let err = objects
-            .cos_destination(&cos("ap-guangzhou", Some(bad), None))
-            .unwrap_err();
-        assert!(
-            matches!(err, ObjectsError::InvalidTargetDir { .. }),
-            "{bad}: {err:?}"
-        );
+        let err = objects.cos_destination(&cos("ap-guangzhou", Some(bad), None)).unwrap_err();
+        assert!(matches!(err, ObjectsError::InvalidTargetDir { .. }), "{bad}: {err:?}");
     }
-    assert!(matches!(
-        objects.cos_destination(&cos("eu-nowhere", None, None)),
-        Err(ObjectsError::UnknownRegion(_))
-    ));
-    let bad_bucket = CosTarget {
-        bucket: "Bad_Bucket".into(),
-        ..cos("ap-guangzhou", None, None)
-    };
-    assert!(matches!(
-        objects.cos_destination(&bad_bucket),
-        Err(ObjectsError::InvalidBucket(_))
-    ));
-    assert!(matches!(
-        d.key_for("../x"),
-        Err(ObjectsError::InvalidName(_))
-    ));
+    assert!(matches!(objects.cos_destination(&cos("eu-nowhere", None, None)), Err(ObjectsError::UnknownRegion(_))));
+    let bad_bucket = CosTarget { bucket: "Bad_Bucket".into(), ..cos("ap-guangzhou", None, None) };
+    assert!(matches!(objects.cos_destination(&bad_bucket), Err(ObjectsError::InvalidBucket(_))));
+    assert!(matches!(d.key_for("../x"), Err(ObjectsError::InvalidName(_))));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -237,39 +175,21 @@ async fn s3_backend_round_trips_objects() {
     // This test's own client needs the TLS provider too (nextest runs each test alone).
     taskgate_engine::install_crypto_provider();
     let bucket = format!("tg-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        created.status().is_success(),
-        "creating bucket: {}",
-        created.status()
-    );
+    let created = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "creating bucket: {}", created.status());
 
     let db = TestDb::sqlite().await;
     let dir = temp_dir("objects");
     let mut config = ObjectsConfig::new(&dir, "http://x");
     config.s3 = vec![s3_endpoint("ap-test", &endpoint, true)];
     let objects = Objects::new(db.store.clone(), config).unwrap();
-    let target = CosTarget {
-        bucket: bucket.clone(),
-        region: "ap-test".into(),
-        target_dir: Some("snap".into()),
-        domain: None,
-    };
+    let target =
+        CosTarget { bucket: bucket.clone(), region: "ap-test".into(), target_dir: Some("snap".into()), domain: None };
     let dest = objects.cos_destination(&target).unwrap();
 
-    let small = objects
-        .put(&dest, "1.png", Bytes::from_static(b"tiny"))
-        .await
-        .unwrap();
+    let small = objects.put(&dest, "1.png", Bytes::from_static(b"tiny")).await.unwrap();
     assert_eq!(small.url, format!("{endpoint}/{bucket}/snap/1.png"));
-    assert_eq!(
-        objects.get(&dest, &small.key).await.unwrap(),
-        Bytes::from_static(b"tiny")
-    );
+    assert_eq!(objects.get(&dest, &small.key).await.unwrap(), Bytes::from_static(b"tiny"));
 
     let part: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
     let chunks = stream::iter((0..12).map(|_| Ok::<_, std::io::Error>(Bytes::from(part.clone()))));
@@ -277,10 +197,6 @@ async fn s3_backend_round_trips_objects() {
     let back = objects.get(&dest, &big.key).await.unwrap();
     assert_eq!(back.len(), 12 << 20);
     assert!(back.chunks(1 << 20).all(|c| c == part.as_slice()));
-    assert_eq!(
-        objects.sweep_expired().await.unwrap(),
-        0,
-        "customer buckets are never swept"
-    );
+    assert_eq!(objects.sweep_expired().await.unwrap(), 0, "customer buckets are never swept");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -25,15 +25,8 @@ fn outbox_config() -> OutboxConfig {
 }
 
 fn outbox(db: &TestDb, allow_private_targets: bool, config: OutboxConfig) -> Outbox {
-    let policy = UrlPolicy {
-        allow_private_targets,
-        ..UrlPolicy::default()
-    };
-    Outbox::new(
-        db.store.clone(),
-        config,
-        GuardedClient::new(policy, Duration::from_secs(5)).unwrap(),
-    )
+    let policy = UrlPolicy { allow_private_targets, ..UrlPolicy::default() };
+    Outbox::new(db.store.clone(), config, GuardedClient::new(policy, Duration::from_secs(5)).unwrap())
 }
 
 async fn wait_for_delivery_state(
@@ -42,11 +35,7 @@ async fn wait_for_delivery_state(
     state: DeliveryState,
 ) -> taskgate_engine::outbox::OutboxEntry {
     wait_for(&format!("callback {event_id} {state:?}"), || async {
-        outbox
-            .get(event_id)
-            .await
-            .unwrap()
-            .filter(|e| e.state == state)
+        outbox.get(event_id).await.unwrap().filter(|e| e.state == state)
     })
     .await
 }
@@ -62,36 +51,20 @@ async fn callback_delivered_at_least_once_after_500s(db: TestDb) {
             NOTIFY,
             KindOptions::concurrency(2),
             FnExecutor::new(move |ctx| {
-                let cb = Callback::new(
-                    url.clone(),
-                    json!({"TaskId": ctx.id().as_str(), "Status": "Finished"}),
-                );
+                let cb = Callback::new(url.clone(), json!({"TaskId": ctx.id().as_str(), "Status": "Finished"}));
                 async move { Ok(Outcome::new(json!("ok")).with_callback(cb)) }
             }),
         )
         .build();
     engine.start().unwrap();
-    engine
-        .submit(NewTask::new("cb-1", "1", NOTIFY, json!({})))
-        .await
-        .unwrap();
+    engine.submit(NewTask::new("cb-1", "1", NOTIFY, json!({}))).await.unwrap();
     wait_for_state(&engine, &"cb-1".into(), TaskState::Succeeded).await;
-    receiver
-        .wait_until("a successful delivery", |hits| {
-            hits.iter().any(|h| h.status == 200)
-        })
-        .await;
+    receiver.wait_until("a successful delivery", |hits| hits.iter().any(|h| h.status == 200)).await;
 
     let hits = receiver.hits();
     assert_eq!(hits.len(), 3, "two 500s, then success: {hits:?}");
-    assert!(
-        hits.iter().all(|h| h.event_id == hits[0].event_id),
-        "the event id is stable across retries"
-    );
-    assert_eq!(
-        hits[2].body,
-        json!({"TaskId": "cb-1", "Status": "Finished"})
-    );
+    assert!(hits.iter().all(|h| h.event_id == hits[0].event_id), "the event id is stable across retries");
+    assert_eq!(hits[2].body, json!({"TaskId": "cb-1", "Status": "Finished"}));
     let entry = wait_for_delivery_state(&outbox, &hits[0].event_id, DeliveryState::Delivered).await;
     assert_eq!(entry.attempts, 3);
     assert_eq!(entry.task_id, Some("cb-1".into()));
@@ -102,23 +75,14 @@ async fn callback_delivered_at_least_once_after_500s(db: TestDb) {
 async fn pending_callbacks_survive_restart(db: TestDb) {
     let receiver = Receiver::start(0).await;
     let before = outbox(&db, true, outbox_config());
-    let event = before
-        .enqueue(
-            Callback::new(receiver.url(), json!({"n": 1})).with_event_id("ev-restart"),
-            None,
-        )
-        .await
-        .unwrap();
+    let event =
+        before.enqueue(Callback::new(receiver.url(), json!({"n": 1})).with_event_id("ev-restart"), None).await.unwrap();
     assert_eq!(event, "ev-restart");
     drop(before);
 
     let after = outbox(&db, true, outbox_config());
     after.start();
-    receiver
-        .wait_until("the recorded callback", |hits| {
-            hits.iter().any(|h| h.event_id == "ev-restart")
-        })
-        .await;
+    receiver.wait_until("the recorded callback", |hits| hits.iter().any(|h| h.event_id == "ev-restart")).await;
     wait_for_delivery_state(&after, "ev-restart", DeliveryState::Delivered).await;
     after.shutdown().await;
 }
@@ -128,13 +92,7 @@ async fn private_receiver_refused_by_default(db: TestDb) {
     let outbox = outbox(&db, false, outbox_config());
     outbox.start();
     let url = format!("http://localhost:{}/cb", receiver.addr.port());
-    outbox
-        .enqueue(
-            Callback::new(url, json!({})).with_event_id("ev-private"),
-            None,
-        )
-        .await
-        .unwrap();
+    outbox.enqueue(Callback::new(url, json!({})).with_event_id("ev-private"), None).await.unwrap();
     let entry = wait_for_delivery_state(&outbox, "ev-private", DeliveryState::Dead).await;
     assert!(entry.last_error.unwrap().contains("forbidden range"));
     assert!(receiver.hits().is_empty());
@@ -143,22 +101,9 @@ async fn private_receiver_refused_by_default(db: TestDb) {
 
 async fn delivery_gives_up_after_max_attempts(db: TestDb) {
     let receiver = Receiver::start(usize::MAX).await;
-    let outbox = outbox(
-        &db,
-        true,
-        OutboxConfig {
-            max_attempts: 3,
-            ..outbox_config()
-        },
-    );
+    let outbox = outbox(&db, true, OutboxConfig { max_attempts: 3, ..outbox_config() });
     outbox.start();
-    outbox
-        .enqueue(
-            Callback::new(receiver.url(), json!({})).with_event_id("ev-dead"),
-            None,
-        )
-        .await
-        .unwrap();
+    outbox.enqueue(Callback::new(receiver.url(), json!({})).with_event_id("ev-dead"), None).await.unwrap();
     let entry = wait_for_delivery_state(&outbox, "ev-dead", DeliveryState::Dead).await;
     assert_eq!(entry.attempts, 3);
     assert_eq!(receiver.hits().len(), 3);
@@ -167,29 +112,15 @@ async fn delivery_gives_up_after_max_attempts(db: TestDb) {
 }
 
 async fn many_receivers_served_concurrently(db: TestDb) {
-    let receivers: Vec<Receiver> =
-        futures_util::future::join_all((0..4).map(|_| Receiver::start(1))).await;
-    let outbox = Arc::new(outbox(
-        &db,
-        true,
-        OutboxConfig {
-            concurrency: 8,
-            ..outbox_config()
-        },
-    ));
+    let receivers: Vec<Receiver> = futures_util::future::join_all((0..4).map(|_| Receiver::start(1))).await;
+    let outbox = Arc::new(outbox(&db, true, OutboxConfig { concurrency: 8, ..outbox_config() }));
     outbox.start();
     for i in 0..40 {
         let r = &receivers[i % receivers.len()];
-        outbox
-            .enqueue(Callback::new(r.url(), json!({"i": i})), None)
-            .await
-            .unwrap();
+        outbox.enqueue(Callback::new(r.url(), json!({"i": i})), None).await.unwrap();
     }
     for r in &receivers {
-        r.wait_until("ten deliveries", |hits| {
-            hits.iter().filter(|h| h.status == 200).count() >= 10
-        })
-        .await;
+        r.wait_until("ten deliveries", |hits| hits.iter().filter(|h| h.status == 200).count() >= 10).await;
         assert_eq!(r.delivered().len(), 10);
     }
     outbox.shutdown().await;

@@ -6,18 +6,10 @@ mod common;
 use std::{net::IpAddr, time::Duration};
 
 use reqwest::Method;
-use taskgate_engine::url_guard::{
-    AddressRange, GuardedClient, UrlGuardError, UrlPolicy, classify, guard_error,
-};
+use taskgate_engine::url_guard::{AddressRange, GuardedClient, UrlGuardError, UrlPolicy, classify, guard_error};
 
-const DENY: UrlPolicy = UrlPolicy {
-    allow_private_targets: false,
-    max_redirects: 3,
-};
-const ALLOW: UrlPolicy = UrlPolicy {
-    allow_private_targets: true,
-    max_redirects: 3,
-};
+const DENY: UrlPolicy = UrlPolicy { allow_private_targets: false, max_redirects: 3 };
+const ALLOW: UrlPolicy = UrlPolicy { allow_private_targets: true, max_redirects: 3 };
 
 #[test]
 fn classify_rejects_each_forbidden_range() {
@@ -55,94 +47,39 @@ fn classify_rejects_each_forbidden_range() {
         ("240.0.0.1", Reserved),
     ];
     for (ip, range) in cases {
-        assert_eq!(
-            classify(ip.parse::<IpAddr>().unwrap()),
-            Some(*range),
-            "{ip}"
-        );
+        assert_eq!(classify(ip.parse::<IpAddr>().unwrap()), Some(*range), "{ip}");
     }
 }
 
 #[test]
 fn classify_accepts_public_addresses() {
-    for ip in [
-        "8.8.8.8",
-        "1.1.1.1",
-        "172.32.0.1",
-        "100.128.0.1",
-        "2606:4700::1111",
-        "64:ff9b::808:808",
-    ] {
+    for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"] {
         assert_eq!(classify(ip.parse::<IpAddr>().unwrap()), None, "{ip}");
     }
 }
 
 #[test]
 fn only_http_and_https_are_allowed() {
-    for url in [
-        "ftp://example.com/x",
-        "file:///etc/passwd",
-        "gopher://example.com/",
-    ] {
-        assert!(
-            matches!(
-                DENY.check_syntax(url),
-                Err(UrlGuardError::UnsupportedScheme(_))
-            ),
-            "{url}"
-        );
+    for url in ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com/"] {
+        assert!(matches!(DENY.check_syntax(url), Err(UrlGuardError::UnsupportedScheme(_))), "{url}");
     }
-    assert!(matches!(
-        DENY.check_syntax("not a url"),
-        Err(UrlGuardError::Malformed(_))
-    ));
+    assert!(matches!(DENY.check_syntax("not a url"), Err(UrlGuardError::Malformed(_))));
     assert!(DENY.check_syntax("https://example.com/cb").is_ok());
 }
 
 #[test]
 fn ip_literals_are_checked_without_dns() {
-    let err = DENY
-        .check_syntax("http://[::ffff:10.0.0.1]:8080/x")
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            UrlGuardError::ForbiddenAddress {
-                range: AddressRange::Ipv4Mapped,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let err = DENY
-        .check_syntax("http://169.254.169.254/latest/meta-data")
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            UrlGuardError::ForbiddenAddress {
-                range: AddressRange::LinkLocal,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = DENY.check_syntax("http://[::ffff:10.0.0.1]:8080/x").unwrap_err();
+    assert!(matches!(err, UrlGuardError::ForbiddenAddress { range: AddressRange::Ipv4Mapped, .. }), "{err:?}");
+    let err = DENY.check_syntax("http://169.254.169.254/latest/meta-data").unwrap_err();
+    assert!(matches!(err, UrlGuardError::ForbiddenAddress { range: AddressRange::LinkLocal, .. }), "{err:?}");
     assert!(ALLOW.check_syntax("http://127.0.0.1/").is_ok());
 }
 
 #[tokio::test]
 async fn hostname_resolving_to_loopback_is_refused_unless_allowed() {
     let err = DENY.check("http://localhost:1/cb").await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            UrlGuardError::ForbiddenAddress {
-                range: AddressRange::Loopback,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, UrlGuardError::ForbiddenAddress { range: AddressRange::Loopback, .. }), "{err:?}");
     assert!(ALLOW.check("http://localhost:1/cb").await.is_ok());
 }
 
@@ -153,32 +90,15 @@ async fn connect_time_resolution_refuses_private_targets() {
 
     let denied = GuardedClient::new(DENY, Duration::from_secs(5)).unwrap();
     // A name passes the syntax check; the guard stops it when connecting.
-    let err = denied
-        .request(Method::POST, &url)
-        .unwrap()
-        .send()
-        .await
-        .unwrap_err();
+    let err = denied.request(Method::POST, &url).unwrap().send().await.unwrap_err();
     assert!(
-        matches!(
-            guard_error(&err),
-            Some(UrlGuardError::ForbiddenAddress {
-                range: AddressRange::Loopback,
-                ..
-            })
-        ),
+        matches!(guard_error(&err), Some(UrlGuardError::ForbiddenAddress { range: AddressRange::Loopback, .. })),
         "{err:?}"
     );
     assert!(receiver.hits().is_empty());
 
     let allowed = GuardedClient::new(ALLOW, Duration::from_secs(5)).unwrap();
-    let res = allowed
-        .request(Method::POST, &url)
-        .unwrap()
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let res = allowed.request(Method::POST, &url).unwrap().body("{}").send().await.unwrap();
     assert!(res.status().is_success());
     assert_eq!(receiver.hits().len(), 1);
 }
@@ -188,16 +108,6 @@ async fn redirects_are_limited() {
     let receiver = common::Receiver::start(0).await;
     let client = GuardedClient::new(ALLOW, Duration::from_secs(5)).unwrap();
     let url = format!("http://127.0.0.1:{}/loop", receiver.addr.port());
-    let err = client
-        .request(Method::POST, &url)
-        .unwrap()
-        .body("{}")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        guard_error(&err),
-        Some(&UrlGuardError::TooManyRedirects(3)),
-        "{err:?}"
-    );
+    let err = client.request(Method::POST, &url).unwrap().body("{}").send().await.unwrap_err();
+    assert_eq!(guard_error(&err), Some(&UrlGuardError::TooManyRedirects(3)), "{err:?}");
 }

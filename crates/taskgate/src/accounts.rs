@@ -69,7 +69,12 @@ impl Accounts {
             }
             for bucket in &config.buckets {
                 if let Some(other) = bucket_owner.insert(bucket, &config.uin) {
-                    anyhow::bail!("bucket {} ({}) is configured for both account {other} and {}", bucket.bucket, bucket.region, config.uin);
+                    anyhow::bail!(
+                        "bucket {} ({}) is configured for both account {other} and {}",
+                        bucket.bucket,
+                        bucket.region,
+                        config.uin
+                    );
                 }
             }
         }
@@ -79,13 +84,20 @@ impl Accounts {
                 && let Some((app_id, other)) = app_id_owner.iter().find(|(app_id, _)| app_id.to_string() == suffix)
                 && other != owner
             {
-                anyhow::bail!("bucket {} of account {owner} carries the APPID {app_id} of account {other}", bucket.bucket);
+                anyhow::bail!(
+                    "bucket {} of account {owner} carries the APPID {app_id} of account {other}",
+                    bucket.bucket
+                );
             }
         }
         for config in accounts {
             for app in &config.sdk_apps {
                 if let Some(other) = sdk_app_owner.insert(app.sdk_app_id, &config.uin) {
-                    anyhow::bail!("SdkAppId {} is configured for both account {other} and {}", app.sdk_app_id, config.uin);
+                    anyhow::bail!(
+                        "SdkAppId {} is configured for both account {other} and {}",
+                        app.sdk_app_id,
+                        config.uin
+                    );
                 }
             }
             let account = Arc::new(Account {
@@ -121,10 +133,7 @@ impl Accounts {
 
     /// The UserSig key of an SdkAppId, whichever account owns it.
     pub fn sdk_app_key(&self, sdk_app_id: u64) -> Option<&str> {
-        self.by_secret_id
-            .values()
-            .find_map(|c| c.account.sdk_apps.get(&sdk_app_id))
-            .map(String::as_str)
+        self.by_secret_id.values().find_map(|c| c.account.sdk_apps.get(&sdk_app_id)).map(String::as_str)
     }
 }
 
@@ -161,8 +170,9 @@ pub fn ensure_default_account(config: &mut Config) -> anyhow::Result<bool> {
         write_private(&path, &toml_of(&account)?)?;
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let account: AccountConfig =
-        figment::Figment::from(figment::providers::Toml::string(&text)).extract().context("parsing the default account")?;
+    let account: AccountConfig = figment::Figment::from(figment::providers::Toml::string(&text))
+        .extract()
+        .context("parsing the default account")?;
     config.accounts.push(account);
     Ok(created)
 }
@@ -204,7 +214,11 @@ mod tests {
             uin: uin.into(),
             services: vec![Service::Tiw],
             service_expires_at: None,
-            credentials: vec![CredentialConfig { secret_id: format!("AKID{uin}"), secret_key: "k".into(), tokens: Vec::new() }],
+            credentials: vec![CredentialConfig {
+                secret_id: format!("AKID{uin}"),
+                secret_key: "k".into(),
+                tokens: Vec::new(),
+            }],
             sdk_apps: Vec::new(),
             clusters: Vec::new(),
             app_id,

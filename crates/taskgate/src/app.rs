@@ -43,13 +43,17 @@ impl App {
     /// Opens and migrates the store, then starts the task engine and the callback outbox.
     /// `bound` is the listening address, the base of URLs when `public_url` is not configured.
     pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let accounts = Accounts::from_config(&config.accounts)?;
         if let Some(images) = &config.ecm.bucket
             && let Some(owner) = accounts.bucket_owner(&images.region, &images.bucket)
         {
             // A tenant that may name the image bucket could overwrite other tenants' images.
-            anyhow::bail!("the [ecm.bucket] {} is also a bucket of account {owner}: give ecm a bucket of its own", images.bucket);
+            anyhow::bail!(
+                "the [ecm.bucket] {} is also a bucket of account {owner}: give ecm a bucket of its own",
+                images.bucket
+            );
         }
         let rate_limits = RateLimits::new(&config, crate::products::all_actions().map(|e| e.name));
         taskgate_engine::install_crypto_provider();
@@ -84,7 +88,8 @@ impl App {
         let metrics = Metrics::default();
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
         for r in crate::products::executors(&config, &store, &rooms, &objects, &outbox, &metrics.push)? {
-            let mut options = KindOptions::concurrency(config.concurrency_of(r.kind.as_str()).unwrap_or(r.default_concurrency));
+            let mut options =
+                KindOptions::concurrency(config.concurrency_of(r.kind.as_str()).unwrap_or(r.default_concurrency));
             if r.endless {
                 options = options.endless();
             }

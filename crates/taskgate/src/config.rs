@@ -370,7 +370,10 @@ impl Config {
 
     /// What user-supplied URLs (callbacks, image URLs) may reach.
     pub fn url_policy(&self) -> taskgate_engine::url_guard::UrlPolicy {
-        taskgate_engine::url_guard::UrlPolicy { allow_private_targets: self.allow_private_callback_targets, ..Default::default() }
+        taskgate_engine::url_guard::UrlPolicy {
+            allow_private_targets: self.allow_private_callback_targets,
+            ..Default::default()
+        }
     }
 
     /// The clusters configured for an account.

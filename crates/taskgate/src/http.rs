@@ -2,12 +2,12 @@
 
 use crate::app::App;
 use crate::gateway::handle_api;
+use crate::products::tiw::{board_page, room_http};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use crate::products::tiw::{board_page, room_http};
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 
@@ -35,8 +35,5 @@ async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        app.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.render())
 }

@@ -62,9 +62,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
                 .max_headers(MAX_HEADERS)
                 .max_buf_size(MAX_HEAD_BYTES)
                 .header_read_timeout(HEADER_READ_TIMEOUT);
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
             tokio::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => {
@@ -82,15 +80,9 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         // Reap finished connections so the set does not grow with the server's uptime.
         while connections.try_join_next().is_some() {}
     }
-    let drained = tokio::time::timeout(DRAIN_GRACE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(DRAIN_GRACE, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::info!(
-            open = connections.len(),
-            "closing connections still open after the drain grace"
-        );
+        tracing::info!(open = connections.len(), "closing connections still open after the drain grace");
         connections.shutdown().await;
     }
 }

@@ -2,11 +2,11 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
 use taskgate::config::Config;
 use taskgate::{accounts, app, clock, http, http_server};
 use tokio_util::sync::CancellationToken;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(version, about = "Self-hosted Tencent Cloud API 3.0 server for tiw, tcss and ecm tasks")]
@@ -37,9 +37,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -95,9 +93,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
     raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener =
+            tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
         let app = Arc::new(app::App::start(config, bound).await?);
         println!("taskgate listening on http://{bound}");

@@ -55,8 +55,16 @@ impl Default for Metrics {
         registry.register("taskgate_request_duration_seconds", "API request latency", latency.clone());
         let push = PushCounters::default();
         registry.register("taskgate_push_frames", "Frames handed to whiteboard push encoders", push.frames.clone());
-        registry.register("taskgate_push_frames_dropped", "Push frames skipped because an encoder fell behind", push.dropped.clone());
-        registry.register("taskgate_push_exceptions", "Whiteboard push encoder or output failures", push.exceptions.clone());
+        registry.register(
+            "taskgate_push_frames_dropped",
+            "Push frames skipped because an encoder fell behind",
+            push.dropped.clone(),
+        );
+        registry.register(
+            "taskgate_push_exceptions",
+            "Whiteboard push encoder or output failures",
+            push.exceptions.clone(),
+        );
         Self { registry, requests, latency, push }
     }
 }

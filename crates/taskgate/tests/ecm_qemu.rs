@@ -93,7 +93,12 @@ async fn confined_qemu_img_inspects_and_converts_a_real_image() {
     let info = CONFINED.info(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(info.virtual_size, 8 << 20);
     CONFINED.check(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
-    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 30, timeout: Duration::from_secs(60) };
+    let limits = QemuLimits {
+        cpu_secs: 60,
+        address_space_bytes: 2 << 30,
+        file_size_bytes: 1 << 30,
+        timeout: Duration::from_secs(60),
+    };
     let output = s.0.join("a.raw");
     CONFINED.convert(&image, DiskFormat::Qcow2, &output, "raw", limits).await.unwrap();
     assert_eq!(std::fs::metadata(&output).unwrap().len(), 8 << 20);
@@ -111,7 +116,12 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
     let image = s.qemu_img(&["-f", "qcow2", "-o", &data_file, "d.qcow2", "1M"]);
     // `info` leaves the data file closed; `convert` reads it. Unconfined it succeeds, confined
     // qemu cannot open the data file at all.
-    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 30, timeout: Duration::from_secs(60) };
+    let limits = QemuLimits {
+        cpu_secs: 60,
+        address_space_bytes: 2 << 30,
+        file_size_bytes: 1 << 30,
+        timeout: Duration::from_secs(60),
+    };
     let unconfined = QemuImg { confinement: Confinement::RlimitsOnly };
     unconfined.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
     let confined = CONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
@@ -130,7 +140,12 @@ async fn a_conversion_cannot_write_more_than_its_file_size_limit() {
     // the stand-in for a crafted image whose clusters all alias one block.
     let s = Scratch::new("fsize");
     let raw = s.write("full.raw", &vec![0xAB; 8 << 20]);
-    let limits = QemuLimits { cpu_secs: 60, address_space_bytes: 2 << 30, file_size_bytes: 1 << 20, timeout: Duration::from_secs(60) };
+    let limits = QemuLimits {
+        cpu_secs: 60,
+        address_space_bytes: 2 << 30,
+        file_size_bytes: 1 << 20,
+        timeout: Duration::from_secs(60),
+    };
     let output = s.0.join("out.raw");
     let converted = CONFINED.convert(&raw, DiskFormat::Raw, &output, "raw", limits).await;
     assert!(matches!(converted, Err(QemuError::Failed)), "{converted:?}");

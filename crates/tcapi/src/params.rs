@@ -43,10 +43,7 @@ impl ParamError {
 
     /// A value that parsed but is not acceptable, raised by validation code for a field.
     pub fn invalid_value(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            kind: ParamErrorKind::InvalidValue { detail: detail.into() },
-            path: vec![field.into()],
-        }
+        Self { kind: ParamErrorKind::InvalidValue { detail: detail.into() }, path: vec![field.into()] }
     }
 
     pub fn missing(field: impl Into<String>) -> Self {
@@ -85,7 +82,9 @@ impl fmt::Display for ParamError {
             ParamErrorKind::InvalidValue { detail } => {
                 write!(f, "The value of the parameter `{field}` is invalid: {detail}.")
             }
-            ParamErrorKind::Malformed { detail } if field.is_empty() => write!(f, "The request parameters are malformed: {detail}."),
+            ParamErrorKind::Malformed { detail } if field.is_empty() => {
+                write!(f, "The request parameters are malformed: {detail}.")
+            }
             ParamErrorKind::Malformed { detail } => write!(f, "The parameter `{field}` is malformed: {detail}."),
         }
     }
@@ -111,9 +110,7 @@ impl de::Error for ParamError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        Self::new(ParamErrorKind::InvalidValue {
-            detail: format!("`{variant}` is not one of {}", expected.join(", ")),
-        })
+        Self::new(ParamErrorKind::InvalidValue { detail: format!("`{variant}` is not one of {}", expected.join(", ")) })
     }
 
     fn unknown_field(field: &str, _expected: &'static [&'static str]) -> Self {
@@ -125,10 +122,7 @@ impl de::Error for ParamError {
     }
 
     fn duplicate_field(field: &'static str) -> Self {
-        Self {
-            kind: ParamErrorKind::Malformed { detail: "it is given twice".into() },
-            path: vec![field.to_owned()],
-        }
+        Self { kind: ParamErrorKind::Malformed { detail: "it is given twice".into() }, path: vec![field.to_owned()] }
     }
 }
 
@@ -179,7 +173,9 @@ pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Res
         segments_seen += key.bytes().filter(|&b| b == b'.').count() + 1;
         if segments_seen > MAX_FLATTENED_SEGMENTS {
             return Err(ParamError::new(ParamErrorKind::Malformed {
-                detail: format!("the parameter names of a request may hold at most {MAX_FLATTENED_SEGMENTS} segments in all"),
+                detail: format!(
+                    "the parameter names of a request may hold at most {MAX_FLATTENED_SEGMENTS} segments in all"
+                ),
             }));
         }
         let segments: Vec<&str> = key.split('.').collect();
@@ -241,10 +237,7 @@ fn malformed(key: &str, detail: &str) -> ParamError {
         Some((cut, _)) => format!("{}…", &key[..cut]),
         None => key.to_owned(),
     };
-    ParamError {
-        kind: ParamErrorKind::Malformed { detail: detail.into() },
-        path: vec![quoted],
-    }
+    ParamError { kind: ParamErrorKind::Malformed { detail: detail.into() }, path: vec![quoted] }
 }
 
 fn insert_path(node: &mut Map<String, Value>, segments: &[&str], value: &str, key: &str) -> Result<(), ParamError> {
@@ -367,8 +360,12 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Number(n) => self.visit_number(n, visitor),
             Value::String(s) => visitor.visit_str(s),
-            Value::Array(items) => visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding }),
-            Value::Object(map) => visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding }),
+            Value::Array(items) => {
+                visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding })
+            }
+            Value::Object(map) => {
+                visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding })
+            }
         }
     }
 
@@ -428,13 +425,19 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, ParamError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         match self.value {
-            Value::Array(items) => visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding }),
+            Value::Array(items) => {
+                visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding })
+            }
             _ => self.wrong_type(&visitor),
         }
     }
@@ -454,7 +457,9 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         match self.value {
-            Value::Object(map) => visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding }),
+            Value::Object(map) => {
+                visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding })
+            }
             _ => self.wrong_type(&visitor),
         }
     }
@@ -534,8 +539,7 @@ impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ParamError> {
         let (key, value) = self.pending.take().expect("serde asks for a value only after its key");
-        seed.deserialize(ValueDeserializer { value, encoding: self.encoding })
-            .map_err(|e| e.within(key.as_str()))
+        seed.deserialize(ValueDeserializer { value, encoding: self.encoding }).map_err(|e| e.within(key.as_str()))
     }
 }
 
@@ -625,7 +629,8 @@ mod tests {
 
     #[test]
     fn list_indices_sort_numerically() {
-        let pairs: Vec<(String, String)> = (0..12).rev().map(|i| (format!("Filters.0.Values.{i}"), i.to_string())).collect();
+        let pairs: Vec<(String, String)> =
+            (0..12).rev().map(|i| (format!("Filters.0.Values.{i}"), i.to_string())).collect();
         let mut query: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         query.extend([("Filters.0.Name", "task-id"), ("SdkAppId", "1")]);
         let values = &flat(&query).unwrap().filters[0].values;

@@ -85,10 +85,8 @@ impl Tc3Authorization {
         let signature = signature.ok_or(AuthorizationError::Missing("Signature"))?;
 
         let mut scope = credential.rsplitn(4, '/');
-        let (terminator, service, date, secret_id) =
-            (scope.next(), scope.next(), scope.next(), scope.next());
-        let (Some("tc3_request"), Some(service), Some(date), Some(secret_id)) =
-            (terminator, service, date, secret_id)
+        let (terminator, service, date, secret_id) = (scope.next(), scope.next(), scope.next(), scope.next());
+        let (Some("tc3_request"), Some(service), Some(date), Some(secret_id)) = (terminator, service, date, secret_id)
         else {
             return Err(AuthorizationError::Credential);
         };

@@ -39,9 +39,8 @@ pub enum UserSigError {
 const MAX_TICKET_BYTES: u64 = 4096;
 
 fn signature(key: &str, identifier: &str, sdk_app_id: u64, time: i64, expire: i64) -> String {
-    let content = format!(
-        "TLS.identifier:{identifier}\nTLS.sdkappid:{sdk_app_id}\nTLS.time:{time}\nTLS.expire:{expire}\n"
-    );
+    let content =
+        format!("TLS.identifier:{identifier}\nTLS.sdkappid:{sdk_app_id}\nTLS.time:{time}\nTLS.expire:{expire}\n");
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(content.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -49,11 +48,26 @@ fn signature(key: &str, identifier: &str, sdk_app_id: u64, time: i64, expire: i6
 
 /// URL-safe variant used by TLS-Sig-API: `+`→`*`, `/`→`-`, `=`→`_`.
 fn to_usersig_alphabet(standard: &str) -> String {
-    standard.chars().map(|c| match c { '+' => '*', '/' => '-', '=' => '_', c => c }).collect()
+    standard
+        .chars()
+        .map(|c| match c {
+            '+' => '*',
+            '/' => '-',
+            '=' => '_',
+            c => c,
+        })
+        .collect()
 }
 
 fn from_usersig_alphabet(sig: &str) -> String {
-    sig.chars().map(|c| match c { '*' => '+', '-' => '/', '_' => '=', c => c }).collect()
+    sig.chars()
+        .map(|c| match c {
+            '*' => '+',
+            '-' => '/',
+            '_' => '=',
+            c => c,
+        })
+        .collect()
 }
 
 /// Issues a UserSig valid from `now` for `expire_secs` seconds.

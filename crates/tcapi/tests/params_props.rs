@@ -37,11 +37,8 @@ fn depth(value: &Value) -> usize {
 
 /// Keys made of the characters that matter to the decoder: dots, digits, names, empties.
 fn key() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop_oneof!["[0-9]{1,2}", "[A-Za-z]{1,6}", Just(String::new())],
-        1..40,
-    )
-    .prop_map(|segments| segments.join("."))
+    prop::collection::vec(prop_oneof!["[0-9]{1,2}", "[A-Za-z]{1,6}", Just(String::new())], 1..40)
+        .prop_map(|segments| segments.join("."))
 }
 
 /// A parameter tree as the SDKs flatten it: objects of named members, lists, string leaves.
@@ -58,17 +55,10 @@ fn tree() -> impl Strategy<Value = Value> {
 
 fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{prefix}.{k}")
-        }
+        if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") }
     };
     match value {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(i, v)| flatten(&join(&i.to_string()), v, out)),
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| flatten(&join(&i.to_string()), v, out)),
         Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
         Value::String(s) => out.push((prefix.to_owned(), s.clone())),
         other => out.push((prefix.to_owned(), other.to_string())),

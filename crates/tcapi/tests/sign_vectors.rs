@@ -11,7 +11,8 @@ fn headers<'a>(content_type: &'a str, host: &'a str) -> Vec<(&'a str, &'a str)> 
 }
 
 fn tc3(method: &str, query: &str, headers: &[(&str, &str)], body: &[u8], service: &str, ts: i64) -> (String, String) {
-    let canonical = tc3_canonical_request(&Tc3CanonicalInput { method, query, headers, payload_hash: &sha256_hex(body) });
+    let canonical =
+        tc3_canonical_request(&Tc3CanonicalInput { method, query, headers, payload_hash: &sha256_hex(body) });
     let date = utc_date(ts);
     let signature = tc3_signature(SECRET_KEY, &date, service, &tc3_string_to_sign(ts, &date, service, &canonical));
     (sha256_hex(canonical.as_bytes()), signature)
@@ -179,11 +180,16 @@ fn java_style_service_with_port_parses() {
 fn malformed_authorization_headers_are_rejected() {
     let sig = "cb90c7dd6924863c23aef9daffeb6a1cdc7c7d5f8ff13797b6af5dfe6415246a";
     let cases = [
-        format!("HMAC-SHA1 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=content-type;host, Signature={sig}"),
+        format!(
+            "HMAC-SHA1 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=content-type;host, Signature={sig}"
+        ),
         format!("TC3-HMAC-SHA256 Credential=AKID/2023-11-14/tiw, SignedHeaders=content-type;host, Signature={sig}"),
-        format!("TC3-HMAC-SHA256 Credential=AKID/20231114/tiw/tc3_request, SignedHeaders=content-type;host, Signature={sig}"),
+        format!(
+            "TC3-HMAC-SHA256 Credential=AKID/20231114/tiw/tc3_request, SignedHeaders=content-type;host, Signature={sig}"
+        ),
         format!("TC3-HMAC-SHA256 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=host, Signature={sig}"),
-        "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=content-type;host, Signature=xyz".into(),
+        "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=content-type;host, Signature=xyz"
+            .into(),
         "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/tiw/tc3_request, SignedHeaders=content-type;host".into(),
         "SKIP".into(),
     ];

@@ -10,9 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use whiteboard::Color;
-use whiteboard::op::{
-    ElementId, LoggedOp, Op, OpKind, Point, Shape, ShapeKind, Stroke, Text, Tool,
-};
+use whiteboard::op::{ElementId, LoggedOp, Op, OpKind, Point, Shape, ShapeKind, Stroke, Text, Tool};
 use whiteboard::render::{NoImages, RenderOptions, Renderer, render_marks_parallel};
 use whiteboard::replay::{SnapshotMode, snapshots};
 use whiteboard::tiny_skia::{
@@ -56,25 +54,13 @@ fn scene() -> Vec<LoggedOp> {
             points,
             color,
             width: 0.003 + rng.next() * 0.006,
-            tool: if i % 10 == 0 {
-                Tool::Highlighter
-            } else {
-                Tool::Pen
-            },
+            tool: if i % 10 == 0 { Tool::Highlighter } else { Tool::Pen },
         }));
     }
-    let shape_kinds = [
-        ShapeKind::Line,
-        ShapeKind::Arrow,
-        ShapeKind::Rect,
-        ShapeKind::Ellipse,
-    ];
+    let shape_kinds = [ShapeKind::Line, ShapeKind::Arrow, ShapeKind::Rect, ShapeKind::Ellipse];
     for i in 0..20 {
         let from = Point::new(rng.next() * 0.8, rng.next() * 0.8);
-        let to = Point::new(
-            from.x + 0.05 + rng.next() * 0.15,
-            from.y + 0.05 + rng.next() * 0.15,
-        );
+        let to = Point::new(from.x + 0.05 + rng.next() * 0.15, from.y + 0.05 + rng.next() * 0.15);
         kinds.push(OpKind::Shape(Shape {
             id: ElementId::new(format!("p{i}")),
             kind: shape_kinds[i % 4],
@@ -185,12 +171,7 @@ fn glyph_paths(t: &Text) -> Path {
             self.0.line_to(self.1 + x * self.3, self.2 - y * self.3)
         }
         fn quad_to(&mut self, x1: f32, y1: f32, x: f32, y: f32) {
-            self.0.quad_to(
-                self.1 + x1 * self.3,
-                self.2 - y1 * self.3,
-                self.1 + x * self.3,
-                self.2 - y * self.3,
-            )
+            self.0.quad_to(self.1 + x1 * self.3, self.2 - y1 * self.3, self.1 + x * self.3, self.2 - y * self.3)
         }
         fn curve_to(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, x: f32, y: f32) {
             let s = self.3;
@@ -213,8 +194,7 @@ fn glyph_paths(t: &Text) -> Path {
     let mut b = B(PathBuilder::new(), 0.0, 0.0, scale);
     for (i, line) in t.text.lines().enumerate() {
         let mut x = t.at.x * W as f32;
-        let baseline =
-            t.at.y * H as f32 + f32::from(face.ascender()) * scale + i as f32 * line_height;
+        let baseline = t.at.y * H as f32 + f32::from(face.ascender()) * scale + i as f32 * line_height;
         for ch in line.chars() {
             let g = face.glyph_index(ch).unwrap_or(GlyphId(0));
             (b.1, b.2) = (x, baseline);
@@ -239,9 +219,7 @@ fn baseline_frame(draws: &[Draw]) -> Vec<u8> {
                 };
                 pixmap.stroke_path(path, paint, &stroke, Transform::identity(), None);
             }
-            Draw::Fill(path, paint) => {
-                pixmap.fill_path(path, paint, FillRule::Winding, Transform::identity(), None)
-            }
+            Draw::Fill(path, paint) => pixmap.fill_path(path, paint, FillRule::Winding, Transform::identity(), None),
         }
     }
     let mut out = Vec::new();
@@ -256,12 +234,7 @@ fn baseline_frame(draws: &[Draw]) -> Vec<u8> {
 }
 
 fn main() {
-    let budget = Duration::from_millis(
-        std::env::var("BENCH_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(3000),
-    );
+    let budget = Duration::from_millis(std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000));
     let log = scene();
     let renderer = Renderer::new(W, H, RenderOptions::default()).unwrap();
 
@@ -289,10 +262,7 @@ fn main() {
     let baseline = rate(budget, || {
         black_box(baseline_frame(black_box(&draws)));
     });
-    println!(
-        "scene: {W}x{H}, 200 strokes, 20 shapes, {} chars of text",
-        PARAGRAPH.len()
-    );
+    println!("scene: {W}x{H}, 200 strokes, 20 shapes, {} chars of text", PARAGRAPH.len());
     println!(
         "pipeline (replay+render+encode): {pipeline:7.1} PNG/s  ({:.1} ms, {} KiB)",
         1e3 / pipeline,
@@ -303,15 +273,8 @@ fn main() {
         1e3 / baseline,
         base_png.len() / 1024
     );
-    println!(
-        "ratio baseline/pipeline:         {:7.2}x",
-        baseline / pipeline
-    );
-    println!(
-        "  of which render {:.1} ms, PNG encode {:.1} ms",
-        1e3 / render_only,
-        1e3 / encode_only
-    );
+    println!("ratio baseline/pipeline:         {:7.2}x", baseline / pipeline);
+    println!("  of which render {:.1} ms, PNG encode {:.1} ms", 1e3 / render_only, 1e3 / encode_only);
 
     let marks: Vec<_> = (0..16).map(|_| shots[0].clone()).collect();
     for threads in [1, 2] {
@@ -324,9 +287,6 @@ fn main() {
                 &std::sync::atomic::AtomicBool::new(false),
             ));
         });
-        println!(
-            "parallel, {threads} thread(s):           {:7.1} PNG/s",
-            batches * marks.len() as f64
-        );
+        println!("parallel, {threads} thread(s):           {:7.1} PNG/s", batches * marks.len() as f64);
     }
 }

@@ -45,21 +45,14 @@ impl FromStr for Color {
     type Err = ColorError;
 
     fn from_str(s: &str) -> Result<Self, ColorError> {
-        let err = || ColorError {
-            input: s.to_owned(),
-        };
+        let err = || ColorError { input: s.to_owned() };
         let hex = s.strip_prefix('#').ok_or_else(err)?;
         if !(hex.len() == 6 || hex.len() == 8) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(err());
         }
         // Every byte is an ASCII hex digit, so slicing at even offsets is on char boundaries.
         let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| err());
-        Ok(Color {
-            r: byte(0)?,
-            g: byte(2)?,
-            b: byte(4)?,
-            a: if hex.len() == 8 { byte(6)? } else { 0xff },
-        })
+        Ok(Color { r: byte(0)?, g: byte(2)?, b: byte(4)?, a: if hex.len() == 8 { byte(6)? } else { 0xff } })
     }
 }
 
@@ -98,15 +91,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_colours() {
-        for bad in [
-            "",
-            "ff8000",
-            "#ff80",
-            "#ff80000",
-            "#gg8000",
-            "#ff8000+1",
-            "#ÿÿÿ",
-        ] {
+        for bad in ["", "ff8000", "#ff80", "#ff80000", "#gg8000", "#ff8000+1", "#ÿÿÿ"] {
             let err = bad.parse::<Color>().unwrap_err();
             assert_eq!(err.input, bad);
         }

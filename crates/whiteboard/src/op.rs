@@ -229,14 +229,8 @@ impl TryFrom<BackgroundWire> for Background {
 impl From<Background> for BackgroundWire {
     fn from(b: Background) -> Self {
         match b {
-            Background::Color(c) => BackgroundWire {
-                color: Some(c),
-                image: None,
-            },
-            Background::Image(url) => BackgroundWire {
-                color: None,
-                image: Some(url),
-            },
+            Background::Color(c) => BackgroundWire { color: Some(c), image: None },
+            Background::Image(url) => BackgroundWire { color: None, image: Some(url) },
         }
     }
 }
@@ -338,19 +332,12 @@ pub enum OpError {
 
 impl Op {
     pub fn new(kind: OpKind) -> Self {
-        Op {
-            page: None,
-            ts: None,
-            kind,
-        }
+        Op { page: None, ts: None, kind }
     }
 
     /// The same operation addressed to `page`.
     pub fn on(self, page: impl Into<String>) -> Self {
-        Op {
-            page: Some(PageId::new(page)),
-            ..self
-        }
+        Op { page: Some(PageId::new(page)), ..self }
     }
 
     /// The page this operation addresses, [`DEFAULT_PAGE`] when it names none.
@@ -419,11 +406,9 @@ impl Op {
             }
             OpKind::Background(Background::Image(url)) => check_text("image", url, MAX_URL_CHARS),
             OpKind::Page(p) => check_id("target", p.target.as_str()),
-            OpKind::Background(Background::Color(_))
-            | OpKind::Clear
-            | OpKind::Mark
-            | OpKind::Undo
-            | OpKind::Redo => Ok(()),
+            OpKind::Background(Background::Color(_)) | OpKind::Clear | OpKind::Mark | OpKind::Undo | OpKind::Redo => {
+                Ok(())
+            }
         }
     }
 }
@@ -434,11 +419,7 @@ pub fn parse_ops(json: &str) -> Result<Vec<Op>, OpError> {
     // Dispatch on the first character rather than an untagged enum, whose failure would hide
     // serde's message about the actual bad field.
     let many = json.trim_start().starts_with('[');
-    let ops = if many {
-        serde_json::from_str::<Vec<Op>>(json)?
-    } else {
-        vec![serde_json::from_str::<Op>(json)?]
-    };
+    let ops = if many { serde_json::from_str::<Vec<Op>>(json)? } else { vec![serde_json::from_str::<Op>(json)?] };
     for (i, op) in ops.iter().enumerate() {
         op.validate().map_err(|mut e| {
             if many {
@@ -451,10 +432,7 @@ pub fn parse_ops(json: &str) -> Result<Vec<Op>, OpError> {
 }
 
 fn invalid(field: &str, problem: Problem) -> InvalidOp {
-    InvalidOp {
-        field: field.to_owned(),
-        problem,
-    }
+    InvalidOp { field: field.to_owned(), problem }
 }
 
 fn check_id(field: &str, id: &str) -> Result<(), InvalidOp> {
@@ -481,27 +459,11 @@ fn check_unit(field: &str, v: f32) -> Result<(), InvalidOp> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
-        Err(invalid(
-            field,
-            Problem::OutOfRange {
-                value: v,
-                range: "0..=1",
-            },
-        ))
+        Err(invalid(field, Problem::OutOfRange { value: v, range: "0..=1" }))
     }
 }
 
 /// A length: a positive fraction of the board height, at most all of it.
 fn check_length(field: &str, v: f32) -> Result<(), InvalidOp> {
-    if v > 0.0 && v <= 1.0 {
-        Ok(())
-    } else {
-        Err(invalid(
-            field,
-            Problem::OutOfRange {
-                value: v,
-                range: "(0, 1]",
-            },
-        ))
-    }
+    if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(invalid(field, Problem::OutOfRange { value: v, range: "(0, 1]" })) }
 }

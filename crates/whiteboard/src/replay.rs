@@ -44,8 +44,7 @@ use thiserror::Error;
 use serde::{Deserialize, Serialize};
 
 use crate::op::{
-    Background, DEFAULT_PAGE, ElementId, Image, LoggedOp, OpKind, PageAction, PageId, Shape,
-    Stroke, Text,
+    Background, DEFAULT_PAGE, ElementId, Image, LoggedOp, OpKind, PageAction, PageId, Shape, Stroke, Text,
 };
 
 /// Beyond this many touched elements a change is reported as a whole-page redraw: one full
@@ -84,11 +83,7 @@ pub struct Page {
 
 impl Page {
     pub fn new(id: PageId) -> Self {
-        Page {
-            id,
-            background: None,
-            elements: Vec::new(),
-        }
+        Page { id, background: None, elements: Vec::new() }
     }
 
     pub fn element(&self, id: &ElementId) -> Option<&Element> {
@@ -112,10 +107,7 @@ pub enum Change {
     Added { page: PageId, element: Arc<Element> },
     /// These elements of `page` appeared, disappeared or were replaced (old and new versions
     /// are listed): repainting the union of their footprints is exact.
-    Region {
-        page: PageId,
-        elements: Vec<Arc<Element>>,
-    },
+    Region { page: PageId, elements: Vec<Arc<Element>> },
     /// `page` changed as a whole (background, or too many elements to track): repaint it all.
     Page { page: PageId },
     /// The current page is now `page`.
@@ -165,11 +157,7 @@ pub struct Board {
 
 impl Default for Board {
     fn default() -> Self {
-        Board {
-            pages: vec![Page::new(PageId::default())],
-            current: 0,
-            histories: HashMap::new(),
-        }
+        Board { pages: vec![Page::new(PageId::default())], current: 0, histories: HashMap::new() }
     }
 }
 
@@ -202,10 +190,7 @@ impl Board {
 
     /// The page a `mark` operation snapshots: its own `page`, or else the current page.
     pub fn marked_page_id(&self, op: &LoggedOp) -> PageId {
-        op.op
-            .page
-            .clone()
-            .unwrap_or_else(|| self.current_page().id.clone())
+        op.op.page.clone().unwrap_or_else(|| self.current_page().id.clone())
     }
 
     /// Applies one logged operation and tells what changed.
@@ -222,18 +207,11 @@ impl Board {
                 // Removing top-down makes the inverse re-insert bottom-up at the right indices.
                 found.sort_unstable_by(|a, b| b.cmp(a));
                 found.dedup();
-                found
-                    .iter()
-                    .map(|&i| Step::Remove(page.elements[i].id().clone()))
-                    .collect()
+                found.iter().map(|&i| Step::Remove(page.elements[i].id().clone())).collect()
             }
             OpKind::Clear => {
                 let page = self.page_mut(op.page_or_default());
-                page.elements
-                    .iter()
-                    .rev()
-                    .map(|e| Step::Remove(e.id().clone()))
-                    .collect()
+                page.elements.iter().rev().map(|e| Step::Remove(e.id().clone())).collect()
             }
             OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
             OpKind::Page(p) => return self.apply_page_op(p.action, &p.target),
@@ -241,10 +219,7 @@ impl Board {
             OpKind::Redo => return self.undo_redo(&logged.user_id, false),
             OpKind::Mark => return Change::None,
         };
-        let edit = Edit {
-            page: op.page_or_default(),
-            steps,
-        };
+        let edit = Edit { page: op.page_or_default(), steps };
         let (change, inverse) = self.run(edit);
         if let Some(inverse) = inverse {
             let history = self.histories.entry(logged.user_id.clone()).or_default();
@@ -259,22 +234,14 @@ impl Board {
             let Some(history) = self.histories.get_mut(user) else {
                 return Change::None;
             };
-            let from = if undo {
-                &mut history.undo
-            } else {
-                &mut history.redo
-            };
+            let from = if undo { &mut history.undo } else { &mut history.redo };
             let Some(edit) = from.pop() else {
                 return Change::None;
             };
             let (change, inverse) = self.run(edit);
             if let Some(inverse) = inverse {
                 let history = self.histories.get_mut(user).expect("history exists");
-                let to = if undo {
-                    &mut history.redo
-                } else {
-                    &mut history.undo
-                };
+                let to = if undo { &mut history.redo } else { &mut history.undo };
                 to.push(inverse);
                 return change;
             }
@@ -298,23 +265,11 @@ impl Board {
         let change = if effect.background || effect.touched.len() > REGION_ELEMENT_LIMIT {
             Change::Page { page: id.clone() }
         } else if single && effect.on_top {
-            Change::Added {
-                page: id.clone(),
-                element: effect.touched.remove(0),
-            }
+            Change::Added { page: id.clone(), element: effect.touched.remove(0) }
         } else {
-            Change::Region {
-                page: id.clone(),
-                elements: effect.touched,
-            }
+            Change::Region { page: id.clone(), elements: effect.touched }
         };
-        (
-            change,
-            Some(Edit {
-                page: id,
-                steps: effect.inverse,
-            }),
-        )
+        (change, Some(Edit { page: id, steps: effect.inverse }))
     }
 
     fn apply_page_op(&mut self, action: PageAction, target: &PageId) -> Change {
@@ -328,14 +283,8 @@ impl Board {
             (PageAction::Switch, Some(i)) if i == self.current => Change::None,
             (PageAction::Switch, _) => {
                 self.page_mut(target.clone());
-                self.current = self
-                    .pages
-                    .iter()
-                    .position(|p| &p.id == target)
-                    .expect("created");
-                Change::Switched {
-                    page: target.clone(),
-                }
+                self.current = self.pages.iter().position(|p| &p.id == target).expect("created");
+                Change::Switched { page: target.clone() }
             }
             (PageAction::Delete, Some(i)) => {
                 self.pages.remove(i);
@@ -351,9 +300,7 @@ impl Board {
                     Change::None
                 } else if i == self.current {
                     self.current = i.saturating_sub(1).min(self.pages.len() - 1);
-                    Change::Switched {
-                        page: self.current_page().id.clone(),
-                    }
+                    Change::Switched { page: self.current_page().id.clone() }
                 } else {
                     Change::None
                 }
@@ -467,10 +414,7 @@ pub fn snapshots_within(
         }
         if let OpKind::Mark = op.op.kind {
             let id = board.marked_page_id(op);
-            let page = board
-                .page(&id)
-                .cloned()
-                .unwrap_or_else(|| Page::new(id.clone()));
+            let page = board.page(&id).cloned().unwrap_or_else(|| Page::new(id.clone()));
             if mode == SnapshotMode::LatestMarksOnly
                 && let Some(previous) = latest.insert(id, shots.len())
             {

@@ -18,15 +18,9 @@ fn render(log: &Log) -> Pixmap {
     render_with(log, RenderOptions::default(), &NoImages)
 }
 
-fn render_with(
-    log: &Log,
-    options: RenderOptions,
-    images: &dyn whiteboard::render::ImageSource,
-) -> Pixmap {
+fn render_with(log: &Log, options: RenderOptions, images: &dyn whiteboard::render::ImageSource) -> Pixmap {
     let board = Board::replay(&log.ops);
-    Renderer::new(W, H, options)
-        .unwrap()
-        .render(board.current_page(), images)
+    Renderer::new(W, H, options).unwrap().render(board.current_page(), images)
 }
 
 /// A wavy line across the board, as a hand would draw it.
@@ -43,15 +37,7 @@ fn wave(y: f32, amplitude: f32) -> Vec<(f32, f32)> {
 fn stroke_pen() {
     let mut log = Log::new();
     log.push("u", stroke("s1", &wave(0.3, 0.12), "#D02020", 0.02));
-    log.push(
-        "u",
-        stroke(
-            "s2",
-            &[(0.1, 0.8), (0.3, 0.6), (0.5, 0.85), (0.7, 0.6)],
-            "#2040C0",
-            0.05,
-        ),
-    );
+    log.push("u", stroke("s2", &[(0.1, 0.8), (0.3, 0.6), (0.5, 0.85), (0.7, 0.6)], "#2040C0", 0.05));
     log.push("u", stroke("dot", &[(0.9, 0.8)], "#000000", 0.06));
     assert_golden("stroke_pen", &render(&log));
 }
@@ -61,15 +47,7 @@ fn stroke_highlighter() {
     let mut log = Log::new();
     log.push("u", text("t", (0.08, 0.35), "highlight me", 0.16));
     // The stroke doubles back over itself: the overlap must not look darker.
-    log.push(
-        "u",
-        highlighter(
-            "h",
-            &[(0.05, 0.48), (0.85, 0.48), (0.85, 0.56), (0.3, 0.42)],
-            "#FFD700",
-            0.12,
-        ),
-    );
+    log.push("u", highlighter("h", &[(0.05, 0.48), (0.85, 0.48), (0.85, 0.56), (0.3, 0.42)], "#FFD700", 0.12));
     assert_golden("stroke_highlighter", &render(&log));
 }
 
@@ -87,14 +65,8 @@ fn shape_line() {
 #[test]
 fn shape_arrow() {
     let mut log = Log::new();
-    log.push(
-        "u",
-        shape("a", ShapeKind::Arrow, (0.15, 0.8), (0.85, 0.2), None),
-    );
-    log.push(
-        "u",
-        shape("b", ShapeKind::Arrow, (0.5, 0.85), (0.2, 0.85), None),
-    );
+    log.push("u", shape("a", ShapeKind::Arrow, (0.15, 0.8), (0.85, 0.2), None));
+    log.push("u", shape("b", ShapeKind::Arrow, (0.5, 0.85), (0.2, 0.85), None));
     assert_golden("shape_arrow", &render(&log));
 }
 
@@ -105,10 +77,7 @@ fn shape_rect() {
 
 #[test]
 fn shape_rect_filled() {
-    assert_golden(
-        "shape_rect_filled",
-        &one_shape(ShapeKind::Rect, Some("#F5A62380")),
-    );
+    assert_golden("shape_rect_filled", &one_shape(ShapeKind::Rect, Some("#F5A62380")));
 }
 
 #[test]
@@ -118,10 +87,7 @@ fn shape_ellipse() {
 
 #[test]
 fn shape_ellipse_filled() {
-    assert_golden(
-        "shape_ellipse_filled",
-        &one_shape(ShapeKind::Ellipse, Some("#3CB371")),
-    );
+    assert_golden("shape_ellipse_filled", &one_shape(ShapeKind::Ellipse, Some("#3CB371")));
 }
 
 #[test]
@@ -148,30 +114,13 @@ fn image_scaled_and_missing() {
     let mut checker = Pixmap::new(4, 4).unwrap();
     for (i, px) in checker.data_mut().chunks_exact_mut(4).enumerate() {
         let on = (i % 4 + i / 4) % 2 == 0;
-        px.copy_from_slice(if on {
-            &[200, 30, 30, 255]
-        } else {
-            &[255, 255, 255, 255]
-        });
+        px.copy_from_slice(if on { &[200, 30, 30, 255] } else { &[255, 255, 255, 255] });
     }
     let images = HashMap::from([("https://example.com/c.png".to_owned(), checker)]);
     let mut log = Log::new();
-    log.push(
-        "u",
-        image("i1", "https://example.com/c.png", [0.05, 0.1, 0.5, 0.8]),
-    );
-    log.push(
-        "u",
-        image(
-            "i2",
-            "https://example.com/missing.png",
-            [0.6, 0.3, 0.35, 0.4],
-        ),
-    );
-    assert_golden(
-        "image_scaled_and_missing",
-        &render_with(&log, RenderOptions::default(), &images),
-    );
+    log.push("u", image("i1", "https://example.com/c.png", [0.05, 0.1, 0.5, 0.8]));
+    log.push("u", image("i2", "https://example.com/missing.png", [0.6, 0.3, 0.35, 0.4]));
+    assert_golden("image_scaled_and_missing", &render_with(&log, RenderOptions::default(), &images));
 }
 
 #[test]
@@ -188,16 +137,7 @@ fn clear_leaves_background_only() {
     let mut log = Log::new();
     log.push("u", background("#E8F0FF"));
     log.push("u", stroke("s", &wave(0.5, 0.2), "#D02020", 0.03));
-    log.push(
-        "u",
-        shape(
-            "r",
-            ShapeKind::Rect,
-            (0.1, 0.1),
-            (0.4, 0.4),
-            Some("#000000"),
-        ),
-    );
+    log.push("u", shape("r", ShapeKind::Rect, (0.1, 0.1), (0.4, 0.4), Some("#000000")));
     log.push("u", whiteboard::op::OpKind::Clear);
     assert_golden("clear", &render(&log));
 }
@@ -214,18 +154,10 @@ fn background_colour() {
 fn ratio_letterboxing() {
     // A 4:3 board in a 16:9 output: bars left and right, the board keeps its shape (a circle
     // stays round), ink past the board edge is clipped by the bars.
-    let options =
-        RenderOptions::from_init_params(r##"{"ratio":"4:3","globalBackgroundColor":"#FFF8E0"}"##)
-            .unwrap();
+    let options = RenderOptions::from_init_params(r##"{"ratio":"4:3","globalBackgroundColor":"#FFF8E0"}"##).unwrap();
     let mut log = Log::new();
-    log.push(
-        "u",
-        shape("c", ShapeKind::Ellipse, (0.125, 0.0), (0.875, 1.0), None),
-    );
-    log.push(
-        "u",
-        stroke("edge", &[(0.0, 0.5), (1.0, 0.5)], "#D02020", 0.08),
-    );
+    log.push("u", shape("c", ShapeKind::Ellipse, (0.125, 0.0), (0.875, 1.0), None));
+    log.push("u", stroke("edge", &[(0.0, 0.5), (1.0, 0.5)], "#D02020", 0.08));
     assert_golden("ratio_letterboxing", &render_with(&log, options, &NoImages));
 }
 

@@ -8,8 +8,7 @@ use std::sync::atomic::AtomicBool;
 use common::*;
 use whiteboard::op::parse_ops;
 use whiteboard::render::{
-    ImageError, NoImages, RenderError, RenderOptions, Renderer, decode_png_within, encode_png,
-    render_marks_parallel,
+    ImageError, NoImages, RenderError, RenderOptions, Renderer, decode_png_within, encode_png, render_marks_parallel,
 };
 use whiteboard::replay::{SnapshotMode, SnapshotsError, snapshots, snapshots_within};
 use whiteboard::tiny_skia::Pixmap;
@@ -21,10 +20,7 @@ fn never() -> AtomicBool {
 fn marks(n: usize) -> Log {
     let mut log = Log::new();
     for i in 0..n {
-        log.push(
-            "u",
-            stroke(&format!("s{i}"), &[(0.1, 0.1), (0.9, 0.9)], "#000000", 0.01),
-        );
+        log.push("u", stroke(&format!("s{i}"), &[(0.1, 0.1), (0.9, 0.9)], "#000000", 0.01));
         log.push("u", whiteboard::op::OpKind::Mark);
     }
     log
@@ -37,12 +33,7 @@ fn more_marks_than_allowed_are_refused() {
         snapshots_within(&log.ops, SnapshotMode::AllMarks, 3, &never()),
         Err(SnapshotsError::TooManyMarks { max: 3 })
     );
-    assert_eq!(
-        snapshots_within(&log.ops, SnapshotMode::AllMarks, 4, &never())
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(snapshots_within(&log.ops, SnapshotMode::AllMarks, 4, &never()).unwrap().len(), 4);
 }
 
 #[test]
@@ -57,10 +48,7 @@ fn latest_marks_only_counts_pages_not_marks() {
 fn raised_stop_flag_ends_replay() {
     let log = marks(3);
     let stop = AtomicBool::new(true);
-    assert_eq!(
-        snapshots_within(&log.ops, SnapshotMode::AllMarks, 10, &stop),
-        Err(SnapshotsError::Stopped)
-    );
+    assert_eq!(snapshots_within(&log.ops, SnapshotMode::AllMarks, 10, &stop), Err(SnapshotsError::Stopped));
 }
 
 #[test]
@@ -71,22 +59,14 @@ fn raised_stop_flag_ends_parallel_rendering() {
     let stop = AtomicBool::new(true);
     let results = render_marks_parallel(&renderer, &shots, &NoImages, 2, &stop);
     assert_eq!(results.len(), 3);
-    assert!(
-        results
-            .iter()
-            .all(|r| matches!(r, Err(RenderError::Stopped)))
-    );
+    assert!(results.iter().all(|r| matches!(r, Err(RenderError::Stopped))));
 }
 
 #[test]
 fn oversized_png_is_refused_from_its_header() {
     let png = encode_png(&Pixmap::new(300, 200).unwrap()).unwrap();
     match decode_png_within(&png, 300 * 200 - 1) {
-        Err(ImageError::TooLarge {
-            width: 300,
-            height: 200,
-            max_pixels,
-        }) => assert_eq!(max_pixels, 59_999),
+        Err(ImageError::TooLarge { width: 300, height: 200, max_pixels }) => assert_eq!(max_pixels, 59_999),
         other => panic!("expected TooLarge, got {other:?}"),
     }
     assert_eq!(decode_png_within(&png, 300 * 200).unwrap().width(), 300);

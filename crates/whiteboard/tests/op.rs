@@ -41,29 +41,19 @@ fn page_is_optional_and_defaults_to_default_page() {
 
 #[test]
 fn tool_defaults_to_pen_and_fill_to_none() {
-    let op = Op::from_json(
-        r##"{"op":"stroke","id":"s","points":[[0,0]],"color":"#000000","width":0.1}"##,
-    )
-    .unwrap();
+    let op = Op::from_json(r##"{"op":"stroke","id":"s","points":[[0,0]],"color":"#000000","width":0.1}"##).unwrap();
     let OpKind::Stroke(s) = op.kind else { panic!() };
     assert_eq!(s.tool, whiteboard::op::Tool::Pen);
 }
 
 #[test]
 fn logged_op_carries_server_stamps_beside_the_op() {
-    let json =
-        r#"{"seq":7,"user_id":"alice","received_at_ms":1700000000123,"op":"mark","page":"p2"}"#;
+    let json = r#"{"seq":7,"user_id":"alice","received_at_ms":1700000000123,"op":"mark","page":"p2"}"#;
     let logged: LoggedOp = serde_json::from_str(json).unwrap();
-    assert_eq!(
-        (logged.seq, logged.user_id.as_str(), logged.received_at_ms),
-        (7, "alice", 1_700_000_000_123)
-    );
+    assert_eq!((logged.seq, logged.user_id.as_str(), logged.received_at_ms), (7, "alice", 1_700_000_000_123));
     assert_eq!(logged.op.page.as_ref().map(|p| p.as_str()), Some("p2"));
     let back: serde_json::Value = serde_json::to_value(&logged).unwrap();
-    assert_eq!(
-        back,
-        serde_json::from_str::<serde_json::Value>(json).unwrap()
-    );
+    assert_eq!(back, serde_json::from_str::<serde_json::Value>(json).unwrap());
 }
 
 fn invalid(json: &str) -> (String, Problem) {
@@ -82,37 +72,23 @@ fn json_error(json: &str) -> String {
 
 #[test]
 fn coordinate_out_of_range_names_the_point_and_axis() {
-    let (field, problem) = invalid(
-        r##"{"op":"stroke","id":"s","points":[[0,0],[0.5,1.5]],"color":"#000000","width":0.1}"##,
-    );
+    let (field, problem) =
+        invalid(r##"{"op":"stroke","id":"s","points":[[0,0],[0.5,1.5]],"color":"#000000","width":0.1}"##);
     assert_eq!(field, "points[1][1]");
-    assert_eq!(
-        problem,
-        Problem::OutOfRange {
-            value: 1.5,
-            range: "0..=1"
-        }
-    );
+    assert_eq!(problem, Problem::OutOfRange { value: 1.5, range: "0..=1" });
 }
 
 #[test]
 fn zero_width_is_rejected() {
-    let (field, _) = invalid(
-        r##"{"op":"shape","id":"l","kind":"line","from":[0,0],"to":[1,1],"color":"#000000","width":0}"##,
-    );
+    let (field, _) =
+        invalid(r##"{"op":"shape","id":"l","kind":"line","from":[0,0],"to":[1,1],"color":"#000000","width":0}"##);
     assert_eq!(field, "width");
 }
 
 #[test]
 fn empty_points_text_and_ids_are_rejected() {
-    assert_eq!(
-        invalid(r##"{"op":"stroke","id":"s","points":[],"color":"#000000","width":0.1}"##).0,
-        "points"
-    );
-    assert_eq!(
-        invalid(r##"{"op":"text","id":"t","at":[0,0],"text":"","size":0.1,"color":"#000000"}"##).0,
-        "text"
-    );
+    assert_eq!(invalid(r##"{"op":"stroke","id":"s","points":[],"color":"#000000","width":0.1}"##).0, "points");
+    assert_eq!(invalid(r##"{"op":"text","id":"t","at":[0,0],"text":"","size":0.1,"color":"#000000"}"##).0, "text");
     assert_eq!(invalid(r#"{"op":"erase","ids":["a",""]}"#).0, "ids[1]");
     assert_eq!(invalid(r#"{"op":"mark","page":""}"#).0, "page");
 }
@@ -120,10 +96,7 @@ fn empty_points_text_and_ids_are_rejected() {
 #[test]
 fn overlong_id_is_rejected() {
     let json = format!(r#"{{"op":"erase","ids":["{}"]}}"#, "x".repeat(129));
-    assert_eq!(
-        invalid(&json),
-        ("ids[0]".to_owned(), Problem::TooLong { max: 128 })
-    );
+    assert_eq!(invalid(&json), ("ids[0]".to_owned(), Problem::TooLong { max: 128 }));
 }
 
 #[test]
@@ -141,8 +114,7 @@ fn background_needs_exactly_one_of_colour_or_image() {
 #[test]
 fn missing_field_and_unknown_op_are_named() {
     assert!(
-        json_error(r#"{"op":"shape","id":"s","kind":"rect","from":[0,0],"to":[1,1],"width":0.1}"#)
-            .contains("`color`")
+        json_error(r#"{"op":"shape","id":"s","kind":"rect","from":[0,0],"to":[1,1],"width":0.1}"#).contains("`color`")
     );
     assert!(json_error(r#"{"op":"scribble"}"#).contains("unknown variant `scribble`"));
 }
@@ -150,12 +122,7 @@ fn missing_field_and_unknown_op_are_named() {
 #[test]
 fn parse_ops_accepts_one_or_many_and_prefixes_array_errors() {
     assert_eq!(parse_ops(r#"{"op":"undo"}"#).unwrap().len(), 1);
-    assert_eq!(
-        parse_ops(r#" [{"op":"undo"},{"op":"redo"}]"#)
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(parse_ops(r#" [{"op":"undo"},{"op":"redo"}]"#).unwrap().len(), 2);
     match parse_ops(r#"[{"op":"undo"},{"op":"page","action":"add","target":""}]"#) {
         Err(OpError::Invalid(e)) => assert_eq!(e.to_string(), "[1].target: must not be empty"),
         other => panic!("{other:?}"),

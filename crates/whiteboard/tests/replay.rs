@@ -15,18 +15,13 @@ fn board(log: &Log) -> Board {
 }
 
 fn default_ids(log: &Log) -> Vec<String> {
-    ids(board(log).current_page())
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
+    ids(board(log).current_page()).into_iter().map(str::to_owned).collect()
 }
 
 #[test]
 fn elements_stack_in_log_order() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("b", line("2"))
-        .push("a", line("3"));
+    log.push("a", line("1")).push("b", line("2")).push("a", line("3"));
     assert_eq!(default_ids(&log), ["1", "2", "3"]);
 }
 
@@ -37,10 +32,7 @@ fn element_with_existing_id_replaces_it_in_place() {
     log.push("a", stroke("1", &[(0.5, 0.5)], "#FF0000", 0.02));
     let b = board(&log);
     assert_eq!(ids(b.current_page()), ["1", "2"]);
-    let Some(Element::Stroke(s)) = b
-        .current_page()
-        .element(&whiteboard::op::ElementId::new("1"))
-    else {
+    let Some(Element::Stroke(s)) = b.current_page().element(&whiteboard::op::ElementId::new("1")) else {
         panic!("stroke 1 missing")
     };
     assert_eq!(s.color, color("#FF0000"));
@@ -49,9 +41,7 @@ fn element_with_existing_id_replaces_it_in_place() {
 #[test]
 fn erase_removes_only_listed_elements() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", line("2"))
-        .push("a", line("3"));
+    log.push("a", line("1")).push("a", line("2")).push("a", line("3"));
     log.push("b", erase(&["1", "3", "nope"]));
     assert_eq!(default_ids(&log), ["2"]);
 }
@@ -59,9 +49,7 @@ fn erase_removes_only_listed_elements() {
 #[test]
 fn clear_removes_elements_but_keeps_background() {
     let mut log = Log::new();
-    log.push("a", background("#102030"))
-        .push("a", line("1"))
-        .push("a", OpKind::Clear);
+    log.push("a", background("#102030")).push("a", line("1")).push("a", OpKind::Clear);
     let b = board(&log);
     assert!(b.current_page().elements.is_empty());
     assert!(b.current_page().background.is_some());
@@ -70,18 +58,14 @@ fn clear_removes_elements_but_keeps_background() {
 #[test]
 fn undo_removes_own_last_element() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", line("2"))
-        .push("a", OpKind::Undo);
+    log.push("a", line("1")).push("a", line("2")).push("a", OpKind::Undo);
     assert_eq!(default_ids(&log), ["1"]);
 }
 
 #[test]
 fn undo_ignores_other_users_operations() {
     let mut log = Log::new();
-    log.push("a", line("mine"))
-        .push("b", line("theirs"))
-        .push("a", OpKind::Undo);
+    log.push("a", line("mine")).push("b", line("theirs")).push("a", OpKind::Undo);
     assert_eq!(default_ids(&log), ["theirs"]);
 }
 
@@ -98,9 +82,7 @@ fn undo_with_empty_history_changes_nothing() {
 #[test]
 fn undo_restores_erased_elements() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", line("2"))
-        .push("a", line("3"));
+    log.push("a", line("1")).push("a", line("2")).push("a", line("3"));
     log.push("b", erase(&["1", "3"])).push("b", OpKind::Undo);
     assert_eq!(default_ids(&log), ["1", "2", "3"]);
 }
@@ -108,9 +90,7 @@ fn undo_restores_erased_elements() {
 #[test]
 fn undo_of_clear_restores_the_page() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("b", line("2"))
-        .push("a", OpKind::Clear);
+    log.push("a", line("1")).push("b", line("2")).push("a", OpKind::Clear);
     log.push("b", line("after")).push("a", OpKind::Undo);
     // The cleared elements come back below what was drawn after the clear.
     assert_eq!(default_ids(&log), ["1", "2", "after"]);
@@ -120,25 +100,17 @@ fn undo_of_clear_restores_the_page() {
 fn undo_of_replacement_restores_previous_version() {
     let mut log = Log::new();
     log.push("a", line("1"));
-    log.push("a", stroke("1", &[(0.5, 0.5)], "#FF0000", 0.02))
-        .push("a", OpKind::Undo);
+    log.push("a", stroke("1", &[(0.5, 0.5)], "#FF0000", 0.02)).push("a", OpKind::Undo);
     let b = board(&log);
-    let Some(Element::Stroke(s)) = b.current_page().elements.first().map(|e| &**e) else {
-        panic!()
-    };
+    let Some(Element::Stroke(s)) = b.current_page().elements.first().map(|e| &**e) else { panic!() };
     assert_eq!(s.color, color("#000000"));
 }
 
 #[test]
 fn undo_of_background_restores_previous_background() {
     let mut log = Log::new();
-    log.push("a", background("#111111"))
-        .push("a", background("#222222"))
-        .push("a", OpKind::Undo);
-    assert_eq!(
-        board(&log).current_page().background,
-        Some(whiteboard::op::Background::Color(color("#111111")))
-    );
+    log.push("a", background("#111111")).push("a", background("#222222")).push("a", OpKind::Undo);
+    assert_eq!(board(&log).current_page().background, Some(whiteboard::op::Background::Color(color("#111111"))));
 }
 
 #[test]
@@ -153,39 +125,28 @@ fn undo_skips_edits_already_reverted_by_others() {
 fn redo_reapplies_undone_element() {
     let mut log = Log::new();
     log.push("a", line("1")).push("a", line("2"));
-    log.push("a", OpKind::Undo)
-        .push("a", OpKind::Undo)
-        .push("a", OpKind::Redo);
+    log.push("a", OpKind::Undo).push("a", OpKind::Undo).push("a", OpKind::Redo);
     assert_eq!(default_ids(&log), ["1"]);
 }
 
 #[test]
 fn redo_of_undone_erase_erases_again() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", erase(&["1"]))
-        .push("a", OpKind::Undo)
-        .push("a", OpKind::Redo);
+    log.push("a", line("1")).push("a", erase(&["1"])).push("a", OpKind::Undo).push("a", OpKind::Redo);
     assert_eq!(default_ids(&log), Vec::<String>::new());
 }
 
 #[test]
 fn new_own_edit_clears_redo_stack() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", OpKind::Undo)
-        .push("a", line("2"))
-        .push("a", OpKind::Redo);
+    log.push("a", line("1")).push("a", OpKind::Undo).push("a", line("2")).push("a", OpKind::Redo);
     assert_eq!(default_ids(&log), ["2"]);
 }
 
 #[test]
 fn other_users_edit_keeps_redo_stack() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", OpKind::Undo)
-        .push("b", line("2"))
-        .push("a", OpKind::Redo);
+    log.push("a", line("1")).push("a", OpKind::Undo).push("b", line("2")).push("a", OpKind::Redo);
     // Redo puts the element back where it was in the z-order, below later work.
     assert_eq!(default_ids(&log), ["1", "2"]);
 }
@@ -203,8 +164,7 @@ fn operations_on_unknown_page_create_it_without_switching() {
 #[test]
 fn page_add_appends_and_switch_changes_current_page() {
     let mut log = Log::new();
-    log.push("a", page(PageAction::Add, "p2"))
-        .push("a", page(PageAction::Switch, "p2"));
+    log.push("a", page(PageAction::Add, "p2")).push("a", page(PageAction::Switch, "p2"));
     let b = board(&log);
     let names: Vec<&str> = b.pages().iter().map(|p| p.id.as_str()).collect();
     assert_eq!(names, ["#DEFAULT", "p2"]);
@@ -214,18 +174,15 @@ fn page_add_appends_and_switch_changes_current_page() {
 #[test]
 fn deleting_current_page_switches_to_previous_page() {
     let mut log = Log::new();
-    log.push("a", page(PageAction::Add, "p2"))
-        .push("a", page(PageAction::Add, "p3"));
-    log.push("a", page(PageAction::Switch, "p3"))
-        .push("a", page(PageAction::Delete, "p3"));
+    log.push("a", page(PageAction::Add, "p2")).push("a", page(PageAction::Add, "p3"));
+    log.push("a", page(PageAction::Switch, "p3")).push("a", page(PageAction::Delete, "p3"));
     assert_eq!(board(&log).current_page().id.as_str(), "p2");
 }
 
 #[test]
 fn deleting_last_page_leaves_empty_default_page() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", page(PageAction::Delete, "#DEFAULT"));
+    log.push("a", line("1")).push("a", page(PageAction::Delete, "#DEFAULT"));
     let b = board(&log);
     assert_eq!(b.pages().len(), 1);
     assert_eq!(b.current_page().id.as_str(), "#DEFAULT");
@@ -236,8 +193,7 @@ fn deleting_last_page_leaves_empty_default_page() {
 fn page_delete_drops_its_undo_history() {
     let mut log = Log::new();
     log.push("a", line("1"));
-    log.on("a", "p2", line("2"))
-        .push("a", page(PageAction::Delete, "p2"));
+    log.on("a", "p2", line("2")).push("a", page(PageAction::Delete, "p2"));
     log.push("a", OpKind::Undo);
     // The undo skips the deleted page's edit and reverts the one before it.
     assert_eq!(default_ids(&log), Vec::<String>::new());
@@ -247,9 +203,7 @@ fn page_delete_drops_its_undo_history() {
 #[test]
 fn snapshot_is_page_state_at_mark() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", OpKind::Mark)
-        .push("a", line("2"));
+    log.push("a", line("1")).push("a", OpKind::Mark).push("a", line("2"));
     let shots = snapshots(&log.ops, SnapshotMode::AllMarks);
     assert_eq!(shots.len(), 1);
     assert_eq!(shots[0].seq, 2);
@@ -259,9 +213,7 @@ fn snapshot_is_page_state_at_mark() {
 #[test]
 fn mark_without_page_snapshots_current_page() {
     let mut log = Log::new();
-    log.on("a", "p2", line("x"))
-        .push("a", page(PageAction::Switch, "p2"))
-        .push("a", OpKind::Mark);
+    log.on("a", "p2", line("x")).push("a", page(PageAction::Switch, "p2")).push("a", OpKind::Mark);
     let shots = snapshots(&log.ops, SnapshotMode::AllMarks);
     assert_eq!(shots[0].page.id.as_str(), "p2");
     assert_eq!(ids(&shots[0].page), ["x"]);
@@ -278,14 +230,9 @@ fn mark_with_page_snapshots_that_page() {
 #[test]
 fn all_marks_returns_every_mark_in_log_order() {
     let mut log = Log::new();
-    log.push("a", OpKind::Mark)
-        .push("a", line("1"))
-        .push("b", OpKind::Mark);
+    log.push("a", OpKind::Mark).push("a", line("1")).push("b", OpKind::Mark);
     log.on("a", "p2", OpKind::Mark);
-    let seqs: Vec<u64> = snapshots(&log.ops, SnapshotMode::AllMarks)
-        .iter()
-        .map(|s| s.seq)
-        .collect();
+    let seqs: Vec<u64> = snapshots(&log.ops, SnapshotMode::AllMarks).iter().map(|s| s.seq).collect();
     assert_eq!(seqs, [1, 3, 4]);
 }
 
@@ -320,9 +267,7 @@ fn apply_reports_added_element_on_top() {
 #[test]
 fn apply_reports_region_for_erase_and_page_for_background() {
     let mut log = Log::new();
-    log.push("a", line("1"))
-        .push("a", erase(&["1"]))
-        .push("a", background("#000000"));
+    log.push("a", line("1")).push("a", erase(&["1"])).push("a", background("#000000"));
     let mut b = Board::new();
     let changes: Vec<Change> = log.ops.iter().map(|op| b.apply(op)).collect();
     assert!(matches!(&changes[1], Change::Region { elements, .. } if elements.len() == 1));
@@ -332,14 +277,8 @@ fn apply_reports_region_for_erase_and_page_for_background() {
 #[test]
 fn apply_reports_switch_and_nothing_for_marks() {
     let mut log = Log::new();
-    log.push("a", page(PageAction::Switch, "p2"))
-        .push("a", OpKind::Mark);
+    log.push("a", page(PageAction::Switch, "p2")).push("a", OpKind::Mark);
     let mut b = Board::new();
-    assert_eq!(
-        b.apply(&log.ops[0]),
-        Change::Switched {
-            page: PageId::new("p2")
-        }
-    );
+    assert_eq!(b.apply(&log.ops[0]), Change::Switched { page: PageId::new("p2") });
     assert_eq!(b.apply(&log.ops[1]), Change::None);
 }

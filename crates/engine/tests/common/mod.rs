@@ -21,8 +21,8 @@ use axum::{
     routing::post,
 };
 use taskgate_engine::{
-    CancelReason, Engine, EngineConfig, ExecError, Executor, Outcome, Store, StoreOptions, Task, TaskContext,
-    TaskId, TaskState,
+    CancelReason, Engine, EngineConfig, ExecError, Executor, Outcome, Store, StoreOptions, Task, TaskContext, TaskId,
+    TaskState,
 };
 use tokio::sync::Notify;
 
@@ -44,10 +44,7 @@ impl Drop for TestDb {
 }
 
 pub fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "taskgate-engine-{prefix}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let dir = std::env::temp_dir().join(format!("taskgate-engine-{prefix}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -57,11 +54,7 @@ impl TestDb {
         let dir = temp_dir("db");
         let url = format!("sqlite://{}", dir.join("taskgate.db").display());
         let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
-        TestDb {
-            url,
-            store,
-            dir: Some(dir),
-        }
+        TestDb { url, store, dir: Some(dir) }
     }
 
     /// `None` (after saying so) when no PostgreSQL is configured.
@@ -72,19 +65,12 @@ impl TestDb {
         };
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = sqlx::PgPool::connect(&base).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
-        Some(TestDb {
-            url,
-            store,
-            dir: None,
-        })
+        Some(TestDb { url, store, dir: None })
     }
 }
 
@@ -121,9 +107,7 @@ pub fn fast_config() -> EngineConfig {
     }
 }
 
-type ExecFn = dyn Fn(TaskContext) -> Pin<Box<dyn Future<Output = Result<Outcome, ExecError>> + Send>>
-    + Send
-    + Sync;
+type ExecFn = dyn Fn(TaskContext) -> Pin<Box<dyn Future<Output = Result<Outcome, ExecError>> + Send>> + Send + Sync;
 
 /// An executor from a closure.
 pub struct FnExecutor(Box<ExecFn>);
@@ -174,10 +158,7 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -219,16 +200,8 @@ impl Drop for Receiver {
     }
 }
 
-async fn receive(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let event_id = headers
-        .get("x-taskgate-event-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let event_id = headers.get("x-taskgate-event-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let status = {
         let mut fail = state.fail_first.lock().unwrap();
@@ -239,27 +212,17 @@ async fn receive(
             StatusCode::OK
         }
     };
-    state.hits.lock().unwrap().push(Hit {
-        event_id,
-        body,
-        status: status.as_u16(),
-    });
+    state.hits.lock().unwrap().push(Hit { event_id, body, status: status.as_u16() });
     state.notify.notify_waiters();
     status
 }
 
 impl Receiver {
     pub async fn start(fail_first: usize) -> Self {
-        let state = Arc::new(ReceiverState {
-            fail_first: Mutex::new(fail_first),
-            ..Default::default()
-        });
+        let state = Arc::new(ReceiverState { fail_first: Mutex::new(fail_first), ..Default::default() });
         let app = Router::new()
             .route("/cb", post(receive))
-            .route(
-                "/loop",
-                post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/loop")]) }),
-            )
+            .route("/loop", post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/loop")]) }))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -272,11 +235,7 @@ impl Receiver {
                 .await
                 .unwrap();
         });
-        Receiver {
-            addr,
-            state,
-            shutdown: Some(tx),
-        }
+        Receiver { addr, state, shutdown: Some(tx) }
     }
 
     pub fn url(&self) -> String {

@@ -16,7 +16,12 @@ use tcapi::sign::{
 /// Largest accepted distance between the client's timestamp and the server clock.
 const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
-pub fn authenticate(accounts: &Accounts, request: &ParsedRequest, headers: &HeaderMap, now: i64) -> Result<Arc<Account>, ApiError> {
+pub fn authenticate(
+    accounts: &Accounts,
+    request: &ParsedRequest,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Arc<Account>, ApiError> {
     match &request.signature {
         SignatureMaterial::Tc3 { authorization, timestamp, method, raw_query, payload_hash, token } => {
             let credential = lookup(accounts, &authorization.secret_id)?;
@@ -100,10 +105,9 @@ fn check_timestamp(timestamp: i64, now: i64) -> Result<(), ApiError> {
 
 fn check_token(credential: &Credential, token: Option<&str>) -> Result<(), ApiError> {
     match token {
-        Some(token) if !credential.tokens.iter().any(|t| t == token) => Err(ApiError::new(
-            ErrorCode::AuthFailureTokenFailure,
-            "The provided token is invalid for this SecretId.",
-        )),
+        Some(token) if !credential.tokens.iter().any(|t| t == token) => {
+            Err(ApiError::new(ErrorCode::AuthFailureTokenFailure, "The provided token is invalid for this SecretId."))
+        }
         _ => Ok(()),
     }
 }

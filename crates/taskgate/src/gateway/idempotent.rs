@@ -1,13 +1,13 @@
 //! `ClientToken`: the same token on the same action and account within 24 hours answers with
 //! the first success instead of doing the work again (the SDKs' retry options add tokens).
 
-use super::{Answer, ApiError};
 use super::request::ParsedRequest;
+use super::{Answer, ApiError};
 use crate::app::App;
 use crate::products::{ActionEntry, Call};
 use std::time::Duration;
-use tcapi::ErrorCode;
 use taskgate_engine::idempotency::{Reservation, TokenKey};
+use tcapi::ErrorCode;
 
 /// Longest token accepted, as Tencent documents for ClientToken.
 const MAX_TOKEN_CHARS: usize = 64;

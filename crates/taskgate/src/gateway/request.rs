@@ -15,8 +15,17 @@ const MAX_V1_BODY_BYTES: usize = 1024 * 1024;
 /// Parameters that belong to the protocol, not to the action, in flattened requests. Go's SDK
 /// strips them from TC3 GET queries; v1 requests always carry them beside the action's own.
 const COMMON_PARAMS: &[&str] = &[
-    "Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "Signature", "SignatureMethod", "Token",
-    "Language", "RequestClient",
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "Signature",
+    "SignatureMethod",
+    "Token",
+    "Language",
+    "RequestClient",
 ];
 
 /// An idempotency key any action accepts (the SDKs add it when their retry option is on).
@@ -80,7 +89,12 @@ fn size_exceeded(what: &str) -> ApiError {
     ApiError::new(ErrorCode::RequestSizeLimitExceeded, format!("The request exceeds the size limit: {what}."))
 }
 
-pub fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<ParsedRequest, (Language, ApiError)> {
+pub fn parse(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<ParsedRequest, (Language, ApiError)> {
     let language = header_language(headers);
     let fail = |error: ApiError| (language, error);
     if method != Method::GET && method != Method::POST {
@@ -100,11 +114,7 @@ pub fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Re
 }
 
 fn media_type(headers: &HeaderMap) -> String {
-    header(headers, "content-type")
-        .and_then(|ct| ct.split(';').next())
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
+    header(headers, "content-type").and_then(|ct| ct.split(';').next()).unwrap_or_default().trim().to_ascii_lowercase()
 }
 
 /// The decoded pairs of a query or form body; more than the flattened decoder accepts (with the
@@ -116,7 +126,10 @@ fn pairs_of(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
         if pairs.len() == most {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!("The request parameters are malformed: a request may carry at most {} parameters.", params::MAX_FLATTENED_PARAMS),
+                format!(
+                    "The request parameters are malformed: a request may carry at most {} parameters.",
+                    params::MAX_FLATTENED_PARAMS
+                ),
             ));
         }
         pairs.push((k.into_owned(), v.into_owned()));
@@ -203,9 +216,8 @@ fn json_params(body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
         return Ok((Value::Object(Map::new()), None));
     }
     params::check_json_size(body)?;
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}."))
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}.")))?;
     params::check_depth(&value)?;
     let Value::Object(mut fields) = value else {
         return Err(ApiError::new(ErrorCode::InvalidParameter, "The request body must be a JSON object."));
@@ -213,7 +225,9 @@ fn json_params(body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
     let client_token = match fields.remove(CLIENT_TOKEN) {
         None | Some(Value::Null) => None,
         Some(Value::String(token)) => Some(token),
-        Some(_) => return Err(ApiError::new(ErrorCode::InvalidParameter, "The parameter `ClientToken` must be a string.")),
+        Some(_) => {
+            return Err(ApiError::new(ErrorCode::InvalidParameter, "The parameter `ClientToken` must be a string."));
+        }
     };
     Ok((Value::Object(fields), client_token))
 }
@@ -244,13 +258,12 @@ fn parse_v1(
     let required = |name: &str| param(name).ok_or_else(|| ApiError::missing(name));
     let parsed = (|| {
         let method_name = param("SignatureMethod");
-        let signature_method = V1Method::from_param(method_name).ok_or_else(|| {
-            ApiError::invalid_value("SignatureMethod", "use HmacSHA1 or HmacSHA256")
-        })?;
+        let signature_method = V1Method::from_param(method_name)
+            .ok_or_else(|| ApiError::invalid_value("SignatureMethod", "use HmacSHA1 or HmacSHA256"))?;
         let timestamp = required("Timestamp")?;
-        let timestamp = timestamp
-            .parse::<i64>()
-            .map_err(|_| ApiError::new(ErrorCode::InvalidParameter, "The parameter `Timestamp` must be Unix seconds."))?;
+        let timestamp = timestamp.parse::<i64>().map_err(|_| {
+            ApiError::new(ErrorCode::InvalidParameter, "The parameter `Timestamp` must be Unix seconds.")
+        })?;
         let nonce = required("Nonce")?.to_owned();
         let (params, client_token) = flattened_params(&pairs)?;
         Ok(ParsedRequest {
@@ -315,7 +328,10 @@ mod tests {
             ("x-tc-timestamp", "1"),
             ("content-type", "application/json"),
         ]);
-        assert_eq!(code(parse(&Method::POST, &Uri::from_static("/"), &h, body.as_bytes())), ErrorCode::InvalidParameter);
+        assert_eq!(
+            code(parse(&Method::POST, &Uri::from_static("/"), &h, body.as_bytes())),
+            ErrorCode::InvalidParameter
+        );
     }
 
     fn method() -> impl Strategy<Value = Method> {

@@ -72,7 +72,10 @@ impl Service {
 }
 
 fn unsupported_region(service: Service, region: &str) -> ApiError {
-    ApiError::new(ErrorCode::UnsupportedRegion, format!("The {} actions are not available in region `{region}`.", service.label()))
+    ApiError::new(
+        ErrorCode::UnsupportedRegion,
+        format!("The {} actions are not available in region `{region}`.", service.label()),
+    )
 }
 
 /// What an action knows about the call beyond its own parameters.
@@ -205,7 +208,10 @@ pub fn executors(
                 cpu_secs: config.ecm.convert_cpu_secs,
                 address_space_bytes: 2 << 30,
                 // The largest honest output: the capped virtual size as raw, plus qcow2/vmdk metadata.
-                file_size_bytes: config.ecm.max_virtual_size_bytes.saturating_add(config.ecm.max_virtual_size_bytes / 64),
+                file_size_bytes: config
+                    .ecm
+                    .max_virtual_size_bytes
+                    .saturating_add(config.ecm.max_virtual_size_bytes / 64),
                 timeout,
             },
             qemu: ecm::qemu::QemuImg {
@@ -239,9 +245,17 @@ pub fn executors(
         outbox: outbox.clone(),
         rooms: rooms.clone(),
         objects: objects.clone(),
-        pictures: taskgate_engine::url_guard::GuardedClient::new(config.url_policy(), std::time::Duration::from_secs(30))
-            .context("building the board picture client")?,
-        sdk_app_keys: config.accounts.iter().flat_map(|a| &a.sdk_apps).map(|app| (app.sdk_app_id, app.secret_key.clone())).collect(),
+        pictures: taskgate_engine::url_guard::GuardedClient::new(
+            config.url_policy(),
+            std::time::Duration::from_secs(30),
+        )
+        .context("building the board picture client")?,
+        sdk_app_keys: config
+            .accounts
+            .iter()
+            .flat_map(|a| &a.sdk_apps)
+            .map(|app| (app.sdk_app_id, app.secret_key.clone()))
+            .collect(),
         settings: tiw::push::executor::PushSettings {
             ffmpeg: config.tiw.ffmpeg.clone(),
             rtmp_url: config.tiw.push_rtmp_url.clone(),
@@ -250,12 +264,18 @@ pub fn executors(
         },
         counters: push_counters.clone(),
     };
-    let finite = |kind, executor| Registration { kind, default_concurrency: DEFAULT_CONCURRENCY, endless: false, executor };
+    let finite =
+        |kind, executor| Registration { kind, default_concurrency: DEFAULT_CONCURRENCY, endless: false, executor };
     Ok(vec![
         finite(tcss::refresh::REFRESH_KIND, Arc::new(refresh)),
         finite(ecm::import::IMPORT_KIND, Arc::new(import)),
         finite(tiw::snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
-        Registration { kind: tiw::push::PUSH_KIND, default_concurrency: PUSH_CONCURRENCY, endless: true, executor: Arc::new(push) },
+        Registration {
+            kind: tiw::push::PUSH_KIND,
+            default_concurrency: PUSH_CONCURRENCY,
+            endless: true,
+            executor: Arc::new(push),
+        },
     ])
 }
 
@@ -294,17 +314,22 @@ pub fn all_actions() -> impl Iterator<Item = &'static ActionEntry> {
 /// Finds the action by (version, action), which is unique across the products; a hint (the
 /// signed service label or the Host) naming a product breaks a tie should one ever arise.
 pub fn find_action(version: &str, action: &str, hints: &[&str]) -> Result<&'static ActionEntry, ApiError> {
-    let candidates: Vec<&ActionEntry> = all_actions().filter(|e| e.service.version() == version && e.name == action).collect();
+    let candidates: Vec<&ActionEntry> =
+        all_actions().filter(|e| e.service.version() == version && e.name == action).collect();
     let hinted = candidates.iter().find(|e| {
-        hints
-            .iter()
-            .any(|hint| hint.trim_start_matches("http://").trim_start_matches("https://").split('.').next() == Some(e.service.label()))
+        hints.iter().any(|hint| {
+            hint.trim_start_matches("http://").trim_start_matches("https://").split('.').next()
+                == Some(e.service.label())
+        })
     });
     if let Some(entry) = hinted.or(candidates.first()) {
         return Ok(entry);
     }
     if all_actions().any(|e| e.service.version() == version) {
-        Err(ApiError::new(ErrorCode::InvalidAction, format!("The action `{action}` does not exist in version {version}.")))
+        Err(ApiError::new(
+            ErrorCode::InvalidAction,
+            format!("The action `{action}` does not exist in version {version}."),
+        ))
     } else {
         Err(ApiError::new(ErrorCode::NoSuchVersion, format!("The API version `{version}` does not exist.")))
     }

@@ -1,8 +1,8 @@
 //! Paints one element (or a background) onto a pixmap, and says where it paints.
 
 use tiny_skia::{
-    BlendMode, FillRule, FilterQuality, LineCap, LineJoin, Paint, Path, PathBuilder, Pattern,
-    PixmapMut, PixmapRef, Rect, SpreadMode, Stroke, Transform,
+    BlendMode, FillRule, FilterQuality, LineCap, LineJoin, Paint, Path, PathBuilder, Pattern, PixmapMut, PixmapRef,
+    Rect, SpreadMode, Stroke, Transform,
 };
 
 use super::images::ImageSource;
@@ -39,11 +39,7 @@ impl Viewport {
     }
 
     pub fn shifted(self, dx: f32, dy: f32) -> Self {
-        Viewport {
-            x: self.x - dx,
-            y: self.y - dy,
-            ..self
-        }
+        Viewport { x: self.x - dx, y: self.y - dy, ..self }
     }
 
     pub fn rect(&self) -> Option<Rect> {
@@ -61,22 +57,12 @@ fn paint(color: Color) -> Paint<'static> {
 }
 
 fn round_stroke(width: f32) -> Stroke {
-    Stroke {
-        width,
-        line_cap: LineCap::Round,
-        line_join: LineJoin::Round,
-        ..Stroke::default()
-    }
+    Stroke { width, line_cap: LineCap::Round, line_join: LineJoin::Round, ..Stroke::default() }
 }
 
 /// Paints a page's own background over the board; the caller has already filled the board
 /// with the default colour.
-pub(crate) fn background(
-    pm: &mut PixmapMut,
-    vp: Viewport,
-    bg: Option<&Background>,
-    images: &dyn ImageSource,
-) {
+pub(crate) fn background(pm: &mut PixmapMut, vp: Viewport, bg: Option<&Background>, images: &dyn ImageSource) {
     let Some(rect) = vp.rect() else { return };
     match bg {
         Some(Background::Color(c)) => pm.fill_rect(rect, &paint(*c), Transform::identity(), None),
@@ -98,13 +84,7 @@ pub(crate) fn element(pm: &mut PixmapMut, vp: Viewport, el: &Element, images: &d
         Element::Text(t) => {
             let (x, y) = vp.at(t.at);
             if let Some(path) = text::layout(&t.text, x, y, vp.len(t.size)).path {
-                pm.fill_path(
-                    &path,
-                    &paint(t.color),
-                    FillRule::Winding,
-                    Transform::identity(),
-                    None,
-                );
+                pm.fill_path(&path, &paint(t.color), FillRule::Winding, Transform::identity(), None);
             }
         }
         Element::Image(i) => image(pm, vp, i, images),
@@ -140,12 +120,7 @@ pub(crate) fn bounds(vp: Viewport, el: &Element) -> Bounds {
             let laid = text::layout(&t.text, x, y, size);
             // Glyphs may overhang their advance box a little (accents, italics-like shapes).
             let pad = size * 0.25 + AA_MARGIN;
-            (
-                x - pad,
-                y - pad,
-                x + laid.width + pad,
-                y + laid.height + pad,
-            )
+            (x - pad, y - pad, x + laid.width + pad, y + laid.height + pad)
         }
         Element::Image(i) => {
             let r = i.rect;
@@ -166,13 +141,7 @@ fn stroke(pm: &mut PixmapMut, vp: Viewport, s: &op::Stroke) {
     paint.blend_mode = blend;
     let width = vp.len(s.width);
     match smooth_path(s.points.iter().map(|p| vp.at(*p))) {
-        Some(path) => pm.stroke_path(
-            &path,
-            &paint,
-            &round_stroke(width),
-            Transform::identity(),
-            None,
-        ),
+        Some(path) => pm.stroke_path(&path, &paint, &round_stroke(width), Transform::identity(), None),
         None => {
             let (x, y) = vp.at(s.points[0]);
             if let Some(dot) = PathBuilder::from_circle(x, y, width / 2.0) {
@@ -268,16 +237,8 @@ fn shape(pm: &mut PixmapMut, vp: Viewport, s: &op::Shape) {
             if let Some(fill) = s.fill {
                 pm.fill_path(&path, &paint(fill), FillRule::Winding, t, None);
             }
-            let join = if s.kind == ShapeKind::Rect {
-                LineJoin::Miter
-            } else {
-                LineJoin::Round
-            };
-            let outline = Stroke {
-                width,
-                line_join: join,
-                ..Stroke::default()
-            };
+            let join = if s.kind == ShapeKind::Rect { LineJoin::Miter } else { LineJoin::Round };
+            let outline = Stroke { width, line_join: join, ..Stroke::default() };
             pm.stroke_path(&path, &ink, &outline, t, None);
         }
         // A box with no area is a line.
@@ -324,10 +285,7 @@ fn placeholder(pm: &mut PixmapMut, dest: Rect) {
     pb.move_to(dest.right(), dest.top());
     pb.line_to(dest.left(), dest.bottom());
     if let Some(path) = pb.finish() {
-        let edge = Stroke {
-            width: 1.0,
-            ..Stroke::default()
-        };
+        let edge = Stroke { width: 1.0, ..Stroke::default() };
         pm.stroke_path(&path, &paint(PLACEHOLDER_EDGE), &edge, t, None);
     }
 }

@@ -37,11 +37,7 @@ pub enum ImageError {
     #[error("PNG colour type {0:?} is not supported")]
     Unsupported(ColorType),
     #[error("PNG of {width}x{height} pixels is larger than the {max_pixels} pixels allowed")]
-    TooLarge {
-        width: u32,
-        height: u32,
-        max_pixels: u64,
-    },
+    TooLarge { width: u32, height: u32, max_pixels: u64 },
 }
 
 /// Most pixels [`decode_png`] decodes: 4096×4096, 64 MiB as RGBA.
@@ -64,25 +60,15 @@ pub fn decode_png_within(bytes: &[u8], max_pixels: u64) -> Result<Pixmap, ImageE
     let mut reader = decoder.read_info()?;
     let (width, height) = (reader.info().width, reader.info().height);
     if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(ImageError::TooLarge {
-            width,
-            height,
-            max_pixels,
-        });
+        return Err(ImageError::TooLarge { width, height, max_pixels });
     }
     let mut buf = vec![0; reader.output_buffer_size().ok_or(ImageError::Empty)?];
     let info = reader.next_frame(&mut buf)?;
     buf.truncate(info.buffer_size());
     let rgba: Vec<u8> = match info.color_type {
         ColorType::Rgba => buf,
-        ColorType::Rgb => buf
-            .chunks_exact(3)
-            .flat_map(|p| [p[0], p[1], p[2], 0xff])
-            .collect(),
-        ColorType::GrayscaleAlpha => buf
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0], p[1]])
-            .collect(),
+        ColorType::Rgb => buf.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 0xff]).collect(),
+        ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
         ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g, 0xff]).collect(),
         // `normalize_to_color8` expands palettes to RGB(A), so this would be a decoder change.
         ColorType::Indexed => return Err(ImageError::Unsupported(info.color_type)),

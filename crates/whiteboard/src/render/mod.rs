@@ -20,9 +20,7 @@ use thiserror::Error;
 use tiny_skia::{Color as SkColor, IntRect, Pixmap, PixmapMut, Rect, Transform};
 
 pub use encode::encode_png;
-pub use images::{
-    DEFAULT_MAX_PIXELS, ImageError, ImageSource, NoImages, decode_png, decode_png_within,
-};
+pub use images::{DEFAULT_MAX_PIXELS, ImageError, ImageSource, NoImages, decode_png, decode_png_within};
 pub use parallel::render_marks_parallel;
 pub use yuv::{OddSizeError, Yuv420};
 
@@ -39,10 +37,7 @@ pub struct Ratio {
 
 impl Default for Ratio {
     fn default() -> Self {
-        Ratio {
-            width: 16.0,
-            height: 9.0,
-        }
+        Ratio { width: 16.0, height: 9.0 }
     }
 }
 
@@ -55,18 +50,13 @@ pub struct RatioError {
 impl FromStr for Ratio {
     type Err = RatioError;
     fn from_str(s: &str) -> Result<Self, RatioError> {
-        let err = || RatioError {
-            input: s.to_owned(),
-        };
+        let err = || RatioError { input: s.to_owned() };
         let (w, h) = s.split_once(':').ok_or_else(err)?;
         let part = |v: &str| match v.trim().parse::<f32>() {
             Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
             _ => Err(err()),
         };
-        Ok(Ratio {
-            width: part(w)?,
-            height: part(h)?,
-        })
+        Ok(Ratio { width: part(w)?, height: part(h)? })
     }
 }
 
@@ -91,11 +81,7 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions {
-            ratio: Ratio::default(),
-            background: Color::WHITE,
-            letterbox: Color::rgb(0x40, 0x40, 0x40),
-        }
+        RenderOptions { ratio: Ratio::default(), background: Color::WHITE, letterbox: Color::rgb(0x40, 0x40, 0x40) }
     }
 }
 
@@ -174,18 +160,8 @@ impl Renderer {
         // Whole pixels, so the board's edges are crisp and region repaints line up.
         let w = (ratio.width * scale).round().clamp(1.0, width as f32);
         let h = (ratio.height * scale).round().clamp(1.0, height as f32);
-        let viewport = Viewport {
-            x: ((width as f32 - w) / 2.0).floor(),
-            y: ((height as f32 - h) / 2.0).floor(),
-            w,
-            h,
-        };
-        Ok(Renderer {
-            width,
-            height,
-            options,
-            viewport,
-        })
+        let viewport = Viewport { x: ((width as f32 - w) / 2.0).floor(), y: ((height as f32 - h) / 2.0).floor(), w, h };
+        Ok(Renderer { width, height, options, viewport })
     }
 
     pub fn width(&self) -> u32 {
@@ -234,11 +210,7 @@ impl Renderer {
     }
 
     /// `page` as PNG bytes (see [`encode_png`] for the settings).
-    pub fn render_png(
-        &self,
-        page: &Page,
-        images: &dyn ImageSource,
-    ) -> Result<Vec<u8>, RenderError> {
+    pub fn render_png(&self, page: &Page, images: &dyn ImageSource) -> Result<Vec<u8>, RenderError> {
         Ok(encode_png(&self.render(page, images))?)
     }
 
@@ -275,10 +247,7 @@ impl Renderer {
                 Repaint::Area(area)
             }
             Change::Region { page, elements } if *page == shown.id => {
-                let area = elements
-                    .iter()
-                    .filter_map(|e| self.element_bounds(e))
-                    .reduce(union);
+                let area = elements.iter().filter_map(|e| self.element_bounds(e)).reduce(union);
                 match area {
                     Some(area) => {
                         self.repaint_area(frame, shown, area, images);
@@ -295,22 +264,14 @@ impl Renderer {
                 self.paint(&mut frame.as_mut(), self.viewport, shown, images, None);
                 Repaint::Full
             }
-            Change::None | Change::Added { .. } | Change::Region { .. } | Change::Page { .. } => {
-                Repaint::None
-            }
+            Change::None | Change::Added { .. } | Change::Region { .. } | Change::Page { .. } => Repaint::None,
         }
     }
 
     /// Repaints `area` of `frame` from scratch: the page is rendered into a pixmap the size of
     /// the area (viewport shifted by its origin) and copied in, so the result is the same as a
     /// full render, not a blend over stale pixels.
-    fn repaint_area(
-        &self,
-        frame: &mut Pixmap,
-        page: &Page,
-        area: IntRect,
-        images: &dyn ImageSource,
-    ) {
+    fn repaint_area(&self, frame: &mut Pixmap, page: &Page, area: IntRect, images: &dyn ImageSource) {
         let mut patch = Pixmap::new(area.width(), area.height()).expect("area is inside the frame");
         let vp = self.viewport.shifted(area.x() as f32, area.y() as f32);
         let local = (0.0, 0.0, area.width() as f32, area.height() as f32);
@@ -325,14 +286,7 @@ impl Renderer {
     }
 
     /// Paints the whole `page` through `vp`; with `only`, skips elements entirely outside it.
-    fn paint(
-        &self,
-        pm: &mut PixmapMut,
-        vp: Viewport,
-        page: &Page,
-        images: &dyn ImageSource,
-        only: Option<Bounds>,
-    ) {
+    fn paint(&self, pm: &mut PixmapMut, vp: Viewport, page: &Page, images: &dyn ImageSource, only: Option<Bounds>) {
         pm.fill(sk_color(self.options.background));
         draw::background(pm, vp, page.background.as_ref(), images);
         for element in &page.elements {

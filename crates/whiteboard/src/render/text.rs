@@ -109,11 +109,7 @@ pub(crate) fn layout(text: &str, x: f32, y: f32, size: f32) -> Laid {
         }
         width = width.max(pen);
     }
-    Laid {
-        path: pb.finish(),
-        width,
-        height: lines as f32 * line_height,
-    }
+    Laid { path: pb.finish(), width, height: lines as f32 * line_height }
 }
 
 /// Maps font units (y up, origin on the baseline) to pixels (y down).

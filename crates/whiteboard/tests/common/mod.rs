@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use whiteboard::Color;
 use whiteboard::op::{
-    Background, ElementId, Image, LoggedOp, Op, OpKind, PageAction, PageId, PageOp, Point, Rect,
-    Shape, ShapeKind, Stroke, Text, Tool,
+    Background, ElementId, Image, LoggedOp, Op, OpKind, PageAction, PageId, PageOp, Point, Rect, Shape, ShapeKind,
+    Stroke, Text, Tool,
 };
 use whiteboard::tiny_skia::Pixmap;
 
@@ -19,32 +19,17 @@ pub fn pts(points: &[(f32, f32)]) -> Vec<Point> {
 }
 
 pub fn stroke(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
-    OpKind::Stroke(Stroke {
-        id: ElementId::new(id),
-        points: pts(points),
-        color: color(c),
-        width,
-        tool: Tool::Pen,
-    })
+    OpKind::Stroke(Stroke { id: ElementId::new(id), points: pts(points), color: color(c), width, tool: Tool::Pen })
 }
 
 pub fn highlighter(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
     match stroke(id, points, c, width) {
-        OpKind::Stroke(s) => OpKind::Stroke(Stroke {
-            tool: Tool::Highlighter,
-            ..s
-        }),
+        OpKind::Stroke(s) => OpKind::Stroke(Stroke { tool: Tool::Highlighter, ..s }),
         _ => unreachable!(),
     }
 }
 
-pub fn shape(
-    id: &str,
-    kind: ShapeKind,
-    from: (f32, f32),
-    to: (f32, f32),
-    fill: Option<&str>,
-) -> OpKind {
+pub fn shape(id: &str, kind: ShapeKind, from: (f32, f32), to: (f32, f32), fill: Option<&str>) -> OpKind {
     OpKind::Shape(Shape {
         id: ElementId::new(id),
         kind,
@@ -67,17 +52,11 @@ pub fn text(id: &str, at: (f32, f32), s: &str, size: f32) -> OpKind {
 }
 
 pub fn image(id: &str, url: &str, rect: [f32; 4]) -> OpKind {
-    OpKind::Image(Image {
-        id: ElementId::new(id),
-        url: url.to_owned(),
-        rect: Rect::from(rect),
-    })
+    OpKind::Image(Image { id: ElementId::new(id), url: url.to_owned(), rect: Rect::from(rect) })
 }
 
 pub fn erase(ids: &[&str]) -> OpKind {
-    OpKind::Erase {
-        ids: ids.iter().map(|id| ElementId::new(*id)).collect(),
-    }
+    OpKind::Erase { ids: ids.iter().map(|id| ElementId::new(*id)).collect() }
 }
 
 pub fn background(c: &str) -> OpKind {
@@ -85,10 +64,7 @@ pub fn background(c: &str) -> OpKind {
 }
 
 pub fn page(action: PageAction, target: &str) -> OpKind {
-    OpKind::Page(PageOp {
-        action,
-        target: PageId::new(target),
-    })
+    OpKind::Page(PageOp { action, target: PageId::new(target) })
 }
 
 /// A log builder that stamps sequence numbers in order.
@@ -114,12 +90,7 @@ impl Log {
 
     pub fn push_op(&mut self, user: &str, op: Op) -> &mut Self {
         let seq = self.ops.len() as u64 + 1;
-        self.ops.push(LoggedOp {
-            seq,
-            user_id: user.to_owned(),
-            received_at_ms: 1_000 * seq as i64,
-            op,
-        });
+        self.ops.push(LoggedOp { seq, user_id: user.to_owned(), received_at_ms: 1_000 * seq as i64, op });
         self
     }
 }
@@ -135,9 +106,7 @@ const CHANNEL_TOLERANCE: u8 = 8;
 const PIXEL_FRACTION: f64 = 0.005;
 
 fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.png"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.png"))
 }
 
 /// Compares `actual` with `tests/golden/{name}.png`; `UPDATE_GOLDEN=1` rewrites the golden.
@@ -149,12 +118,8 @@ pub fn assert_golden(name: &str, actual: &Pixmap) {
         std::fs::write(&path, &png).expect("write golden");
         return;
     }
-    let expected = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
-            path.display()
-        )
-    });
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
     let expected = whiteboard::render::decode_png(&expected).expect("golden decodes");
     let dump = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.actual.png"));
     assert_eq!(
@@ -173,12 +138,7 @@ pub fn differs(a: &Pixmap, b: &Pixmap) -> Option<String> {
     let mut bad = 0usize;
     let mut worst = 0u8;
     for (p, q) in a.data().chunks_exact(4).zip(b.data().chunks_exact(4)) {
-        let delta = p
-            .iter()
-            .zip(q)
-            .map(|(x, y)| x.abs_diff(*y))
-            .max()
-            .unwrap_or(0);
+        let delta = p.iter().zip(q).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
         worst = worst.max(delta);
         if delta > CHANNEL_TOLERANCE {
             bad += 1;
@@ -187,6 +147,9 @@ pub fn differs(a: &Pixmap, b: &Pixmap) -> Option<String> {
     let total = (a.width() * a.height()) as usize;
     let fraction = bad as f64 / total as f64;
     (fraction > PIXEL_FRACTION).then(|| {
-        format!("{bad} of {total} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst})", fraction * 100.0)
+        format!(
+            "{bad} of {total} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst})",
+            fraction * 100.0
+        )
     })
 }

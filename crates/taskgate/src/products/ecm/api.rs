@@ -6,8 +6,8 @@ use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call, tencent_datetime};
 use serde::{Deserialize, Serialize};
-use tcapi::ErrorCode;
 use taskgate_engine::TaskState;
+use tcapi::ErrorCode;
 
 impl From<EcmStoreError> for ApiError {
     fn from(error: EcmStoreError) -> Self {
@@ -78,18 +78,29 @@ impl ImportCustomImage {
             return Err(ApiError::invalid_value("ImageName", "may hold only letters, digits, `-`, `_` and `.`"));
         }
         if self.image_description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
-            return Err(ApiError::invalid_value("ImageDescription", format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
+            return Err(ApiError::invalid_value(
+                "ImageDescription",
+                format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            ));
         }
         if !os_catalog::ARCHITECTURES.contains(&self.architecture.as_str()) {
             return Err(ApiError::invalid_value("Architecture", "must be x86_64 or i386"));
         }
         let versions = os_catalog::versions_of(&self.os_type).ok_or_else(|| {
-            ApiError::invalid_value("OsType", format!("`{}` is not an importable OS (see DescribeImportImageOs)", self.os_type))
+            ApiError::invalid_value(
+                "OsType",
+                format!("`{}` is not an importable OS (see DescribeImportImageOs)", self.os_type),
+            )
         })?;
         if !versions.contains(&self.os_version.as_str()) {
             return Err(ApiError::invalid_value(
                 "OsVersion",
-                format!("`{}` is not a version of {}: use one of {}", self.os_version, self.os_type, versions.join(", ")),
+                format!(
+                    "`{}` is not a version of {}: use one of {}",
+                    self.os_version,
+                    self.os_type,
+                    versions.join(", ")
+                ),
             ));
         }
         if let Some(flag) = self.init_flag.as_deref().filter(|f| !matches!(*f, "cloudinit" | "nbd")) {
@@ -112,9 +123,10 @@ impl Action for ImportCustomImage {
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
         self.validate()?;
         for (i, url) in self.image_urls.iter().enumerate() {
-            app.url_policy.check(&url.image_file).await.map_err(|e| {
-                ApiError::invalid_value(&format!("ImageUrls.{i}.ImageFile"), e.to_string())
-            })?;
+            app.url_policy
+                .check(&url.image_file)
+                .await
+                .map_err(|e| ApiError::invalid_value(&format!("ImageUrls.{i}.ImageFile"), e.to_string()))?;
         }
         let image = NewImage {
             account: call.account.uin.clone(),
@@ -163,7 +175,9 @@ impl ImageTaskFilter {
             "image-name" => Ok(Self::ImageName(filter.values)),
             other => Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!("The filter name `{other}` of `Filters.{index}.Name` is not supported: use task-id, image-id or image-name."),
+                format!(
+                    "The filter name `{other}` of `Filters.{index}.Name` is not supported: use task-id, image-id or image-name."
+                ),
             )),
         }
     }
@@ -211,7 +225,8 @@ fn task_message(row: &ImageRow) -> Option<String> {
         TaskState::Failed | TaskState::Cancelled => row.task_error.clone(),
         TaskState::Queued => Some("waiting to start".into()),
         TaskState::Running => {
-            let progress: serde_json::Value = row.task_progress.as_deref().and_then(|p| serde_json::from_str(p).ok())?;
+            let progress: serde_json::Value =
+                row.task_progress.as_deref().and_then(|p| serde_json::from_str(p).ok())?;
             let phase = progress.get("phase").and_then(|p| p.as_str()).unwrap_or("running");
             let bytes = progress.get("bytes").and_then(serde_json::Value::as_u64).unwrap_or(0);
             Some(match progress.get("percent").and_then(serde_json::Value::as_u64) {
@@ -319,7 +334,10 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
     let one_value = |what: &str| -> Result<String, ApiError> {
         match filter.values.as_slice() {
             [value] => Ok(value.to_lowercase()),
-            _ => Err(ApiError::invalid_value(&format!("Filters.{index}.Values"), format!("{what} takes exactly one value"))),
+            _ => Err(ApiError::invalid_value(
+                &format!("Filters.{index}.Values"),
+                format!("{what} takes exactly one value"),
+            )),
         }
     };
     Ok(match filter.name.as_str() {
@@ -336,7 +354,9 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameterValueInvalidFilter,
-                format!("The filter `{other}` of `Filters.{index}.Name` is not supported: use image-id, image-type, image-name or image-os."),
+                format!(
+                    "The filter `{other}` of `Filters.{index}.Name` is not supported: use image-id, image-type, image-name or image-os."
+                ),
             ));
         }
     })

@@ -12,11 +12,8 @@ pub const LINUX: &[(&str, &[&str])] = &[
     ("Other Linux", &["-"]),
 ];
 
-pub const WINDOWS: &[(&str, &[&str])] = &[
-    ("Windows Server 2012", &["-"]),
-    ("Windows Server 2016", &["-"]),
-    ("Windows Server 2019", &["-"]),
-];
+pub const WINDOWS: &[(&str, &[&str])] =
+    &[("Windows Server 2012", &["-"]), ("Windows Server 2016", &["-"]), ("Windows Server 2019", &["-"])];
 
 pub const ARCHITECTURES: &[&str] = &["x86_64", "i386"];
 

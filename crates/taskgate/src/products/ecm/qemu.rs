@@ -34,12 +34,8 @@ pub struct QemuLimits {
 
 impl QemuLimits {
     /// Limits for `info` and `check`, which read metadata only and write nothing.
-    pub const INSPECT: QemuLimits = QemuLimits {
-        cpu_secs: 30,
-        address_space_bytes: 1 << 30,
-        file_size_bytes: 0,
-        timeout: Duration::from_secs(60),
-    };
+    pub const INSPECT: QemuLimits =
+        QemuLimits { cpu_secs: 30, address_space_bytes: 1 << 30, file_size_bytes: 0, timeout: Duration::from_secs(60) };
 }
 
 /// How much of qemu-img's output is kept: `info` JSON is a few KiB; `check` can print a line per
@@ -199,7 +195,8 @@ impl QemuImg {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let (cpu_secs, address_space, file_size) = (limits.cpu_secs, limits.address_space_bytes, limits.file_size_bytes);
+        let (cpu_secs, address_space, file_size) =
+            (limits.cpu_secs, limits.address_space_bytes, limits.file_size_bytes);
         // SAFETY: between fork and exec the closure only calls setrlimit, prctl and
         // landlock_restrict_self, and moves a value prepared before the fork.
         unsafe {
@@ -220,7 +217,8 @@ impl QemuImg {
         let collected = tokio::time::timeout(limits.timeout, async {
             let out = child.stdout.take().expect("piped");
             let err = child.stderr.take().expect("piped");
-            let (stdout, stderr) = tokio::join!(read_bounded(out, MAX_STDOUT_BYTES), read_bounded(err, MAX_STDERR_BYTES));
+            let (stdout, stderr) =
+                tokio::join!(read_bounded(out, MAX_STDOUT_BYTES), read_bounded(err, MAX_STDERR_BYTES));
             let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
             let status = child.wait().await;
             (status, stdout, stderr)

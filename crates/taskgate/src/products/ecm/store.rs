@@ -139,8 +139,20 @@ pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Res
 }
 
 type ImageTuple = (
-    String, String, String, String, String, String, String, i64, i64, bool, Option<i64>, String,
-    Option<String>, Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    bool,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
 );
 
 fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {

@@ -6,8 +6,8 @@ use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call, tencent_datetime, u64_or_numeric_string};
 use serde::{Deserialize, Serialize};
-use tcapi::ErrorCode;
 use taskgate_engine::TaskState;
+use tcapi::ErrorCode;
 
 /// `TaskStatus` of a refresh task as the seed enumerates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,13 +78,22 @@ impl Action for CreateRefreshTask {
         } else {
             for (i, id) in self.cluster_ids.iter().enumerate() {
                 if !configured.iter().any(|c| c.id == *id) {
-                    return Err(ApiError::invalid_value(&format!("ClusterIDs.{i}"), format!("the cluster `{id}` does not exist")));
+                    return Err(ApiError::invalid_value(
+                        &format!("ClusterIDs.{i}"),
+                        format!("the cluster `{id}` does not exist"),
+                    ));
                 }
             }
             self.cluster_ids
         };
-        let created =
-            store::create_refresh_task(&app.engine, &call.account.uin, cluster_ids, self.is_sync_list_only, call.now_ms()).await?;
+        let created = store::create_refresh_task(
+            &app.engine,
+            &call.account.uin,
+            cluster_ids,
+            self.is_sync_list_only,
+            call.now_ms(),
+        )
+        .await?;
         Ok(CreateRefreshTaskResponse {
             task_id: created.task_id.unsigned_abs(),
             create_result: "Succ",
@@ -118,7 +127,11 @@ impl Action for DescribeUnfinishRefreshTask {
                 task_status: state.into(),
                 new_task_id: Some(new_task_id),
             },
-            None => DescribeUnfinishRefreshTaskResponse { task_id: 0, task_status: RefreshTaskStatus::NoExist, new_task_id: None },
+            None => DescribeUnfinishRefreshTaskResponse {
+                task_id: 0,
+                task_status: RefreshTaskStatus::NoExist,
+                new_task_id: None,
+            },
         })
     }
 }
@@ -146,9 +159,7 @@ impl Action for DescribeRefreshTask {
     async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
         let new_task_id = self.new_task_id.as_deref().filter(|id| !id.is_empty());
         let task = store::find_task(&app.store, &call.account.uin, self.task_id, new_task_id).await?;
-        Ok(DescribeRefreshTaskResponse {
-            task_status: task.map_or(RefreshTaskStatus::NoExist, |t| t.state.into()),
-        })
+        Ok(DescribeRefreshTaskResponse { task_status: task.map_or(RefreshTaskStatus::NoExist, |t| t.state.into()) })
     }
 }
 
@@ -299,7 +310,11 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
             ..Default::default()
         };
         if cluster.nodes.is_empty() {
-            hosts.push(HostInfo { host_id: format!("{}-node", cluster.cluster_id), host_name: cluster.name.clone(), ..base });
+            hosts.push(HostInfo {
+                host_id: format!("{}-node", cluster.cluster_id),
+                host_name: cluster.name.clone(),
+                ..base
+            });
         } else {
             hosts.extend(cluster.nodes.iter().map(|node| HostInfo {
                 host_id: format!("{}-{}", cluster.cluster_id, node.name),

@@ -142,10 +142,8 @@ async fn collect_docker(cluster: &ClusterConfig, list_only: bool) -> Result<Clus
             created_at: c.created.unwrap_or_default(),
         })
         .collect();
-    let images = docker
-        .list_images(Some(ListImagesOptionsBuilder::default().all(false).build()))
-        .await
-        .map_err(engine_error)?;
+    let images =
+        docker.list_images(Some(ListImagesOptionsBuilder::default().all(false).build())).await.map_err(engine_error)?;
     asset.images = images
         .into_iter()
         .map(|i| ImageAsset {

@@ -1,8 +1,8 @@
 //! The tiw actions' typed requests, responses and handlers.
 
-use crate::accounts::Account;
 use super::rooms::{IdOutOfRange, RoomKey, checked_id};
 use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
+use crate::accounts::Account;
 use crate::app::App;
 use crate::gateway::ApiError;
 use crate::products::{Action, Call};
@@ -78,7 +78,10 @@ fn check_bucket_owner(account: &Account, cos: &CosInput) -> Result<(), ApiError>
     if !account.owns_bucket(&cos.region, &cos.bucket) {
         return Err(ApiError::new(
             ErrorCode::UnauthorizedOperation,
-            format!("The parameter `COS.Bucket` `{}` in `{}` is not a bucket of account {}.", cos.bucket, cos.region, account.uin),
+            format!(
+                "The parameter `COS.Bucket` `{}` in `{}` is not a bucket of account {}.",
+                cos.bucket, cos.region, account.uin
+            ),
         ));
     }
     Ok(())
@@ -116,7 +119,8 @@ impl Action for CreateSnapshotTask {
         let width = side("Whiteboard.Width", self.whiteboard.width, 1280)?;
         let height = side("Whiteboard.Height", self.whiteboard.height, 720)?;
         let init_params = self.whiteboard.init_params.unwrap_or_default();
-        RenderOptions::from_init_params(&init_params).map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
+        RenderOptions::from_init_params(&init_params)
+            .map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
         if let Some(url) = self.callback_url.as_deref().filter(|u| !u.is_empty()) {
             app.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
         }
@@ -147,7 +151,10 @@ impl Action for CreateSnapshotTask {
         if mode == SnapshotMode::AllMarks && marks > max_marks {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!("Room {} has {marks} snapshot marks; one snapshot task renders at most {max_marks}.", self.room_id),
+                format!(
+                    "Room {} has {marks} snapshot marks; one snapshot task renders at most {max_marks}.",
+                    self.room_id
+                ),
             ));
         }
         let input = SnapshotInput {
@@ -229,7 +236,9 @@ impl Action for DescribeSnapshotTask {
         let result = match (finished, &task.result) {
             (false, _) => None,
             (true, Some(result)) => Some(SnapshotResult::deserialize(result).map_err(ApiError::internal)?),
-            (true, None) => Some(SnapshotResult::failed(task.error.clone().unwrap_or_else(|| "the task failed".into()))),
+            (true, None) => {
+                Some(SnapshotResult::failed(task.error.clone().unwrap_or_else(|| "the task failed".into())))
+            }
         };
         Ok(DescribeSnapshotTaskResponse {
             task_id: Some(task.id.as_str().to_owned()),

@@ -9,8 +9,5 @@ const BOARD_HTML: &str = include_str!("../../../assets/board.html");
 /// `GET /whiteboard/rooms/{sdk_app_id}/{room_id}`: the page; the room is taken from the path by
 /// the page itself and checked by the WebSocket it opens.
 pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        BOARD_HTML,
-    )
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], BOARD_HTML)
 }

@@ -114,7 +114,8 @@ async fn fetch_picture(client: &GuardedClient, url: &str, max_pixels: u64) -> Re
         }
         bytes.extend_from_slice(&chunk);
     }
-    let decoded = tokio::task::spawn_blocking(move || decode_png_within(&bytes, max_pixels)).await.map_err(|e| e.to_string())?;
+    let decoded =
+        tokio::task::spawn_blocking(move || decode_png_within(&bytes, max_pixels)).await.map_err(|e| e.to_string())?;
     decoded.map_err(|e| match e {
         ImageError::TooLarge { width, height, max_pixels } => format!(
             "{width}x{height} pixels exceed the {max_pixels} pixels left for it (tiw.picture_max_pixels, tiw.picture_max_total_bytes)"

@@ -241,8 +241,14 @@ impl Action for StartWhiteboardPush {
         }
         let im_app = self.im_auth_param.as_ref().map_or(self.sdk_app_id, |a| a.sdk_app_id);
         let main_login = match &self.im_auth_param {
-            Some(auth) => ImLogin { sdk_app_id: auth.sdk_app_id, user_id: auth.user_id.clone(), user_sig: auth.user_sig.clone() },
-            None => ImLogin { sdk_app_id: self.sdk_app_id, user_id: self.push_user_id.clone(), user_sig: self.push_user_sig.clone() },
+            Some(auth) => {
+                ImLogin { sdk_app_id: auth.sdk_app_id, user_id: auth.user_id.clone(), user_sig: auth.user_sig.clone() }
+            }
+            None => ImLogin {
+                sdk_app_id: self.sdk_app_id,
+                user_id: self.push_user_id.clone(),
+                user_sig: self.push_user_sig.clone(),
+            },
         };
         let task_id = new_task_id();
         let backup_task_id = self.backup.as_ref().map(|_| new_task_id());
@@ -271,7 +277,11 @@ impl Action for StartWhiteboardPush {
         if let (Some(backup), Some(backup_id)) = (&self.backup, &backup_task_id) {
             let input = PushInput {
                 push_user_id: backup.push_user_id.clone(),
-                im_login: ImLogin { sdk_app_id: im_app, user_id: backup.push_user_id.clone(), user_sig: backup.push_user_sig.clone() },
+                im_login: ImLogin {
+                    sdk_app_id: im_app,
+                    user_id: backup.push_user_id.clone(),
+                    user_sig: backup.push_user_sig.clone(),
+                },
                 stream_id: default_stream_id(self.sdk_app_id, self.room_id, &backup.push_user_id),
                 backup_of: Some(task_id.clone()),
                 backup_task_id: None,
@@ -428,7 +438,8 @@ impl Action for DescribeWhiteboardPush {
         let backup = match &input.backup_task_id {
             Some(id) => match find_push(call, app, self.sdk_app_id, id).await {
                 Ok((backup_task, backup_input)) => {
-                    serde_json::to_string(&describe(&backup_task, &backup_input, String::new())).map_err(ApiError::internal)?
+                    serde_json::to_string(&describe(&backup_task, &backup_input, String::new()))
+                        .map_err(ApiError::internal)?
                 }
                 Err(_) => String::new(),
             },
@@ -460,7 +471,10 @@ impl Action for SetWhiteboardPushCallback {
         let callback = self.callback.trim();
         if !callback.is_empty() {
             let bad = |detail: String| {
-                ApiError::new(ErrorCode::InvalidParameterCallbackAddressFormatError, format!("Invalid `Callback`: {detail}."))
+                ApiError::new(
+                    ErrorCode::InvalidParameterCallbackAddressFormatError,
+                    format!("Invalid `Callback`: {detail}."),
+                )
             };
             let lower = callback.to_ascii_lowercase();
             if !(lower.starts_with("http://") || lower.starts_with("https://")) {
@@ -468,7 +482,9 @@ impl Action for SetWhiteboardPushCallback {
             }
             app.url_policy.check(callback).await.map_err(|e| bad(e.to_string()))?;
         }
-        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Url, callback).await.map_err(ApiError::internal)?;
+        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Url, callback)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
     }
 }
@@ -497,7 +513,9 @@ impl Action for SetWhiteboardPushCallbackKey {
                 format!("Invalid `CallbackKey`: at most {MAX_CALLBACK_KEY_CHARS} characters."),
             ));
         }
-        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Key, &self.callback_key).await.map_err(ApiError::internal)?;
+        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Key, &self.callback_key)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
     }
 }

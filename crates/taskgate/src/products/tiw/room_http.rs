@@ -34,13 +34,22 @@ fn room_of(sdk_app_id: &str, room_id: &str) -> Result<RoomKey, Box<Response>> {
 /// Checks that `user_sig` was issued for `user_id` by the room's SdkAppId.
 fn authenticate(app: &App, room: RoomKey, user_id: &str, user_sig: &str) -> Result<(), Box<Response>> {
     let Some(key) = app.accounts.sdk_app_key(room.sdk_app_id()) else {
-        return Err(Box::new(refuse(StatusCode::NOT_FOUND, format!("SdkAppId {} is not configured", room.sdk_app_id()))));
+        return Err(Box::new(refuse(
+            StatusCode::NOT_FOUND,
+            format!("SdkAppId {} is not configured", room.sdk_app_id()),
+        )));
     };
     if user_id.is_empty() {
         return Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "user_id is missing")));
     }
-    tcapi::usersig::verify_usersig(key, room.sdk_app_id(), user_id, user_sig, time::OffsetDateTime::now_utc().unix_timestamp())
-        .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, e.to_string())))
+    tcapi::usersig::verify_usersig(
+        key,
+        room.sdk_app_id(),
+        user_id,
+        user_sig,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, e.to_string())))
 }
 
 fn header_identity(headers: &HeaderMap) -> (String, String) {
@@ -61,7 +70,10 @@ fn parse_request(app: &App, text: &str) -> Result<Vec<Op>, Refusal> {
     if ops.len() > max {
         return Err(Refusal {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!("a request holds at most {max} operations (tiw.room_max_ops_per_request), got {}", ops.len()),
+            message: format!(
+                "a request holds at most {max} operations (tiw.room_max_ops_per_request), got {}",
+                ops.len()
+            ),
         });
     }
     Ok(ops)
@@ -94,7 +106,10 @@ pub async fn post_ops(
     let max = app.config.tiw.room_max_request_bytes;
     // Read up to the limit only: a larger body is refused without being held.
     let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("a request body holds at most {max} bytes (tiw.room_max_request_bytes)"));
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a request body holds at most {max} bytes (tiw.room_max_request_bytes)"),
+        );
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return refuse(StatusCode::BAD_REQUEST, "the request body is not UTF-8 text");
@@ -173,7 +188,10 @@ pub async fn socket(
         return *refused;
     }
     let max = app.config.tiw.room_max_request_bytes;
-    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve_socket(app, room, query.user_id, socket))
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| serve_socket(app, room, query.user_id, socket))
 }
 
 /// A frame to a room client. Serialised straight from the operations: going through a

@@ -41,7 +41,9 @@ impl RoomKey {
 
     /// Parses the ids of a room URL (`/…/rooms/{sdk_app_id}/{room_id}/…`).
     pub fn parse(sdk_app_id: &str, room_id: &str) -> Result<Self, IdOutOfRange> {
-        let parse = |field, text: &str| text.parse::<u64>().map_err(|_| IdOutOfRange { field }).and_then(|id| checked_id(field, id));
+        let parse = |field, text: &str| {
+            text.parse::<u64>().map_err(|_| IdOutOfRange { field }).and_then(|id| checked_id(field, id))
+        };
         Ok(Self { sdk_app_id: parse("SdkAppId", sdk_app_id)?, room_id: parse("RoomId", room_id)? })
     }
 
@@ -158,7 +160,13 @@ impl Rooms {
     /// Appends validated operations in one transaction and announces them to live clients.
     /// Refuses the whole batch when the room would hold more operations or bytes than its
     /// quota.
-    pub async fn append(&self, room: RoomKey, user_id: &str, ops: Vec<Op>, now_ms: i64) -> Result<Vec<LoggedOp>, AppendError> {
+    pub async fn append(
+        &self,
+        room: RoomKey,
+        user_id: &str,
+        ops: Vec<Op>,
+        now_ms: i64,
+    ) -> Result<Vec<LoggedOp>, AppendError> {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,7 +196,12 @@ impl Rooms {
             return Err(QuotaExceeded { key: "room_max_ops", max: self.limits.max_ops, unit: "operations" }.into());
         }
         if u64::try_from(total_bytes).map_err(corrupt)? > self.limits.max_bytes {
-            return Err(QuotaExceeded { key: "room_max_bytes", max: self.limits.max_bytes, unit: "bytes of operations" }.into());
+            return Err(QuotaExceeded {
+                key: "room_max_bytes",
+                max: self.limits.max_bytes,
+                unit: "bytes of operations",
+            }
+            .into());
         }
         let first = last - count + 1;
         let mut logged = Vec::with_capacity(ops.len());
@@ -207,7 +220,12 @@ impl Rooms {
                 .await
                 .map_err(StoreError::from)?;
             });
-            logged.push(LoggedOp { seq: u64::try_from(seq).map_err(corrupt)?, user_id: user_id.to_owned(), received_at_ms: now_ms, op });
+            logged.push(LoggedOp {
+                seq: u64::try_from(seq).map_err(corrupt)?,
+                user_id: user_id.to_owned(),
+                received_at_ms: now_ms,
+                op,
+            });
         }
         tx.commit().await?;
         // Nobody listening is fine: the log is the truth, live delivery a courtesy.
@@ -219,7 +237,13 @@ impl Rooms {
     /// `limit` operations (lowered to `page_max_ops`; `None` is `page_ops`), ending early once
     /// `page_bytes` of stored JSON were read, so a page's memory is bounded whatever the room
     /// holds.
-    pub async fn log_page(&self, room: RoomKey, after: u64, up_to: Option<u64>, limit: Option<usize>) -> Result<LogPage, StoreError> {
+    pub async fn log_page(
+        &self,
+        room: RoomKey,
+        after: u64,
+        up_to: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<LogPage, StoreError> {
         let limit = limit.unwrap_or(self.limits.page_ops).clamp(1, self.limits.page_max_ops);
         let fetch = i64::try_from(limit).map_err(corrupt)?.saturating_add(1);
         let max_bytes = self.limits.page_bytes;

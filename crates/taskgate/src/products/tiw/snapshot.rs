@@ -139,12 +139,18 @@ impl SnapshotExecutor {
 
     /// Renders and stores the marks; `Err` is a failure worth retrying (storage, database).
     /// The CPU work runs on blocking threads that give up once `stop` is raised.
-    async fn run(&self, task_id: &str, input: &SnapshotInput, stop: &Arc<AtomicBool>) -> Result<SnapshotResult, ExecError> {
+    async fn run(
+        &self,
+        task_id: &str,
+        input: &SnapshotInput,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<SnapshotResult, ExecError> {
         let room = match RoomKey::new(input.sdk_app_id, input.room_id) {
             Ok(room) => room,
             Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
         };
-        let log = self.rooms.log(room, 0, Some(input.up_to_seq)).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        let log =
+            self.rooms.log(room, 0, Some(input.up_to_seq)).await.map_err(|e| ExecError::retryable(e.to_string()))?;
         let max_marks = usize::try_from(self.limits.max_marks).unwrap_or(usize::MAX);
         let (mode, replay_stop) = (input.mode, stop.clone());
         let replayed = tokio::task::spawn_blocking(move || snapshots_within(&log, mode, max_marks, &replay_stop))
@@ -153,14 +159,21 @@ impl SnapshotExecutor {
         let shots = match replayed {
             Ok(shots) => shots,
             Err(SnapshotsError::TooManyMarks { max }) => {
-                return Ok(SnapshotResult::failed(format!("the room has more than {max} marks to render, the limit of one snapshot task")));
+                return Ok(SnapshotResult::failed(format!(
+                    "the room has more than {max} marks to render, the limit of one snapshot task"
+                )));
             }
             Err(SnapshotsError::Stopped) => {
                 return Err(ExecError::retryable("the snapshot was stopped"));
             }
         };
         if shots.is_empty() {
-            return Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total: 0, snapshots: Vec::new() });
+            return Ok(SnapshotResult {
+                error_code: "OK".into(),
+                error_message: String::new(),
+                total: 0,
+                snapshots: Vec::new(),
+            });
         }
         let options = match RenderOptions::from_init_params(&input.init_params) {
             Ok(options) => options,
@@ -172,12 +185,16 @@ impl SnapshotExecutor {
         };
         let seqs: Vec<u64> = shots.iter().map(|s| s.seq).collect();
         let mut budget = PictureBudget::new(self.limits.pictures);
-        let images = fetch_pictures(&self.images, shots.iter().flat_map(|shot| picture_urls(&shot.page)), &mut budget, task_id).await;
+        let images =
+            fetch_pictures(&self.images, shots.iter().flat_map(|shot| picture_urls(&shot.page)), &mut budget, task_id)
+                .await;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let render_stop = stop.clone();
-        let pngs = tokio::task::spawn_blocking(move || render_marks_parallel(&renderer, &shots, &images, threads, &render_stop))
-            .await
-            .map_err(|e| ExecError::retryable(format!("rendering stopped: {e}")))?;
+        let pngs = tokio::task::spawn_blocking(move || {
+            render_marks_parallel(&renderer, &shots, &images, threads, &render_stop)
+        })
+        .await
+        .map_err(|e| ExecError::retryable(format!("rendering stopped: {e}")))?;
         let destination = match self.destination(task_id, input) {
             Ok(d) => d,
             Err(e) => return Ok(SnapshotResult::failed(e)),
@@ -206,7 +223,12 @@ impl SnapshotExecutor {
 
     /// [`Self::run`] within the time budget, ended early by the task's cancellation (shutdown,
     /// lost lease): then the task goes back to the queue and runs again.
-    async fn run_bounded(&self, ctx: &TaskContext, task_id: &str, input: &SnapshotInput) -> Result<SnapshotResult, ExecError> {
+    async fn run_bounded(
+        &self,
+        ctx: &TaskContext,
+        task_id: &str,
+        input: &SnapshotInput,
+    ) -> Result<SnapshotResult, ExecError> {
         let stop = Arc::new(AtomicBool::new(false));
         let _stop_on_drop = StopOnDrop(stop.clone());
         let budget = self.limits.time_budget;
@@ -237,7 +259,8 @@ impl SnapshotExecutor {
 #[async_trait]
 impl Executor for SnapshotExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: SnapshotInput = ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
+        let input: SnapshotInput =
+            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
         let result = match self.run_bounded(&ctx, &task_id, &input).await {
             Ok(result) => result,
@@ -247,7 +270,9 @@ impl Executor for SnapshotExecutor {
             // and paths, so it goes to the log and the tenant reads what to do.
             Err(error) if ctx.is_final_attempt() => {
                 tracing::warn!(task = %task_id, error = %error.message, "snapshot failed on its last attempt");
-                SnapshotResult::failed("The snapshot could not be stored or read because of a server problem; create the task again.")
+                SnapshotResult::failed(
+                    "The snapshot could not be stored or read because of a server problem; create the task again.",
+                )
             }
             Err(error) => return Err(error),
         };

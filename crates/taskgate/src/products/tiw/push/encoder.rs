@@ -51,15 +51,44 @@ impl EncoderSettings {
         let gop = (self.fps * SEGMENT_SECS).max(1).to_string();
         let rate = format!("{}k", self.bitrate_kbps);
         let mut args: Vec<OsString> = [
-            "-hide_banner", "-loglevel", "error", "-nostdin",
-            "-f", "rawvideo", "-pix_fmt", "yuv420p",
-            "-video_size", &format!("{}x{}", self.width, self.height),
-            "-framerate", &self.fps.to_string(),
-            "-i", "pipe:0",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-            "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "bt470bg",
-            "-b:v", &rate, "-maxrate", &rate, "-bufsize", &format!("{}k", self.bitrate_kbps * 2),
-            "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-video_size",
+            &format!("{}x{}", self.width, self.height),
+            "-framerate",
+            &self.fps.to_string(),
+            "-i",
+            "pipe:0",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+            "-color_range",
+            "tv",
+            "-colorspace",
+            "bt470bg",
+            "-b:v",
+            &rate,
+            "-maxrate",
+            &rate,
+            "-bufsize",
+            &format!("{}k", self.bitrate_kbps * 2),
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
         ]
         .iter()
         .map(OsString::from)
@@ -69,8 +98,14 @@ impl EncoderSettings {
         match &self.rtmp_url {
             None => {
                 let hls = [
-                    "-f", "hls", "-hls_time", &SEGMENT_SECS.to_string(),
-                    "-hls_list_size", &PLAYLIST_SEGMENTS.to_string(), "-hls_flags", hls_flags,
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    &SEGMENT_SECS.to_string(),
+                    "-hls_list_size",
+                    &PLAYLIST_SEGMENTS.to_string(),
+                    "-hls_flags",
+                    hls_flags,
                 ];
                 args.extend(hls.iter().map(OsString::from));
                 args.push(playlist.into_os_string());
@@ -139,7 +174,13 @@ pub async fn run(
             "did not finish in time".to_owned()
         }
     };
-    let stderr = stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect::<Vec<_>>().join(" | ");
+    let stderr = stderr
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" | ");
     Err(EncoderError::Exited { status, stderr })
 }
 
@@ -180,7 +221,8 @@ async fn feed(
             let _ = tell.send(());
         }
         let behind = Instant::now().saturating_duration_since(due);
-        let skipped = if behind > period { u32::try_from(behind.as_nanos() / period.as_nanos()).unwrap_or(u32::MAX) } else { 0 };
+        let skipped =
+            if behind > period { u32::try_from(behind.as_nanos() / period.as_nanos()).unwrap_or(u32::MAX) } else { 0 };
         counters.dropped.inc_by(u64::from(skipped));
         n = n.saturating_add(1 + skipped);
     }

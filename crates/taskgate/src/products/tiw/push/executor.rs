@@ -3,7 +3,10 @@
 
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
-use super::{FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT, store};
+use super::{
+    FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT,
+    store,
+};
 use crate::metrics::PushCounters;
 use crate::products::tiw::callback;
 use crate::products::tiw::pictures::PictureBudget;
@@ -17,7 +20,8 @@ use std::time::Duration;
 use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{
-    Abandonment, Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, Task, TaskContext,
+    Abandonment, Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, Task,
+    TaskContext,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -74,19 +78,37 @@ impl PushExecutor {
             .sdk_app_keys
             .get(&login.sdk_app_id)
             .ok_or_else(|| format!("IM login failed: SdkAppId {} is not configured", login.sdk_app_id))?;
-        tcapi::usersig::verify_usersig(key, login.sdk_app_id, &login.user_id, &login.user_sig, SystemClock.now_ms() / 1000)
-            .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
+        tcapi::usersig::verify_usersig(
+            key,
+            login.sdk_app_id,
+            &login.user_id,
+            &login.user_sig,
+            SystemClock.now_ms() / 1000,
+        )
+        .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
     }
 
     /// An event to the application's push callback, if it has one.
-    async fn event(&self, input: &PushInput, event_type: &str, data: Value, event_id: String) -> Result<Option<Callback>, ExecError> {
+    async fn event(
+        &self,
+        input: &PushInput,
+        event_type: &str,
+        data: Value,
+        event_id: String,
+    ) -> Result<Option<Callback>, ExecError> {
         let settings = store::callback_settings(&self.store, input.sdk_app_id)
             .await
             .map_err(|e| ExecError::retryable(format!("reading the push callback failed: {e}")))?;
         if settings.callback.is_empty() {
             return Ok(None);
         }
-        let body = callback::envelope(input.sdk_app_id, event_type, data, Some(&settings.callback_key), SystemClock.now_ms() / 1000);
+        let body = callback::envelope(
+            input.sdk_app_id,
+            event_type,
+            data,
+            Some(&settings.callback_key),
+            SystemClock.now_ms() / 1000,
+        );
         Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
     }
 
@@ -250,12 +272,15 @@ impl Executor for PushExecutor {
         let Ok(input) = serde_json::from_value::<PushInput>(task.input.clone()) else {
             return Ok(None);
         };
-        let progress: PushProgress = task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+        let progress: PushProgress =
+            task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
         // The stop time Describe will show: the task's end.
         let at = task.finished_at_ms.unwrap_or_else(|| SystemClock.now_ms());
         let result = match why {
             Abandonment::Cancelled => PushResult::stopped_at(at, FinishReason::UserCall, &progress, None),
-            Abandonment::WorkerLost => PushResult::stopped_at(at, FinishReason::Exception, &progress, Some(why.message().to_owned())),
+            Abandonment::WorkerLost => {
+                PushResult::stopped_at(at, FinishReason::Exception, &progress, Some(why.message().to_owned()))
+            }
         };
         let task_id = task.id.as_str();
         let hls_dir = self.hls_dir(task_id);
@@ -265,11 +290,13 @@ impl Executor for PushExecutor {
             }
             self.retain_stream(task_id, &hls_dir).await;
         }
-        self.event(&input, STOPPED_EVENT, Self::stopped_data(task_id, &input, &result), format!("{task_id}-stopped")).await
+        self.event(&input, STOPPED_EVENT, Self::stopped_data(task_id, &input, &result), format!("{task_id}-stopped"))
+            .await
     }
 
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: PushInput = ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
+        let input: PushInput =
+            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
         let mut progress: PushProgress =
             ctx.task().progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
@@ -293,8 +320,10 @@ impl Executor for PushExecutor {
             progress.status = PushStatus::Prepared;
         }
         self.save(&ctx, &progress).await?;
-        let options = RenderOptions::from_init_params(&input.init_param).map_err(|e| ExecError::permanent(e.to_string()))?;
-        let renderer = Renderer::new(input.width, input.height, options).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let options =
+            RenderOptions::from_init_params(&input.init_param).map_err(|e| ExecError::permanent(e.to_string()))?;
+        let renderer =
+            Renderer::new(input.width, input.height, options).map_err(|e| ExecError::permanent(e.to_string()))?;
         let room = RoomKey::new(input.sdk_app_id, input.room_id).map_err(|e| ExecError::permanent(e.to_string()))?;
         let budget = PictureBudget::new(self.settings.pictures);
         let feed = feed::start(self.rooms.clone(), self.pictures.clone(), budget, &task_id, room, renderer)

@@ -124,7 +124,11 @@ struct Follower {
 }
 
 impl Follower {
-    async fn run(mut self, mut live: broadcast::Receiver<crate::products::tiw::rooms::Announcement>, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        mut live: broadcast::Receiver<crate::products::tiw::rooms::Announcement>,
+        stop: CancellationToken,
+    ) {
         let mut poll = tokio::time::interval(POLL_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Set when the last read left operations for the next page: read on at once.
@@ -241,8 +245,13 @@ fn merge(a: Repaint, b: Repaint) -> Repaint {
         (Repaint::Full, _) | (_, Repaint::Full) => Repaint::Full,
         (Repaint::None, other) | (other, Repaint::None) => other,
         (Repaint::Area(a), Repaint::Area(b)) => Repaint::Area(
-            IntRect::from_ltrb(a.left().min(b.left()), a.top().min(b.top()), a.right().max(b.right()), a.bottom().max(b.bottom()))
-                .expect("the union of two areas is an area"),
+            IntRect::from_ltrb(
+                a.left().min(b.left()),
+                a.top().min(b.top()),
+                a.right().max(b.right()),
+                a.bottom().max(b.bottom()),
+            )
+            .expect("the union of two areas is an area"),
         ),
     }
 }

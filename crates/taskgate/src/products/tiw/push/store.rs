@@ -137,7 +137,12 @@ pub enum CallbackSetting {
 }
 
 /// Sets one push callback setting of the application; an empty value deletes it.
-pub async fn set_callback(store: &Store, sdk_app_id: u64, setting: CallbackSetting, value: &str) -> Result<(), StoreError> {
+pub async fn set_callback(
+    store: &Store,
+    sdk_app_id: u64,
+    setting: CallbackSetting,
+    value: &str,
+) -> Result<(), StoreError> {
     let sql = match setting {
         CallbackSetting::Url => {
             "INSERT INTO tiw_apps (sdk_app_id, push_callback) VALUES ($1, $2) \
