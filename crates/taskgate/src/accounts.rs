@@ -1,47 +1,16 @@
 //! Accounts, their API credentials and their tiw applications, looked up per request; and the
 //! default account a first start creates so a newcomer can call the server at once.
 
+use crate::action::account::app_id_suffix;
+use crate::action::{Account, Service};
 use crate::config::{AccountConfig, BucketConfig, Config, CredentialConfig, SdkAppConfig};
-use crate::products::Service;
 use anyhow::Context;
 use figment::providers::Format;
 use rand::RngExt;
 use rand::distr::Alphanumeric;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-
-#[derive(Debug)]
-pub struct Account {
-    pub uin: String,
-    pub services: Vec<Service>,
-    pub service_expires_at: Option<i64>,
-    /// UserSig signing key of each owned SdkAppId.
-    pub sdk_apps: HashMap<u64, String>,
-    /// Tencent APPID: buckets named `…-{app_id}` are the account's.
-    pub app_id: Option<u64>,
-    /// Buckets listed for the account by (region, name).
-    pub buckets: HashSet<BucketConfig>,
-}
-
-impl Account {
-    pub fn owns_sdk_app(&self, sdk_app_id: u64) -> bool {
-        self.sdk_apps.contains_key(&sdk_app_id)
-    }
-
-    /// Whether the account may read and write `bucket` in `region`: a bucket listed for it, or
-    /// one whose name ends with its APPID as Tencent names COS buckets (`examplebucket-1250000000`).
-    pub fn owns_bucket(&self, region: &str, bucket: &str) -> bool {
-        let by_app_id = self.app_id.is_some_and(|app_id| app_id_suffix(bucket) == Some(app_id.to_string().as_str()));
-        by_app_id || self.buckets.contains(&BucketConfig { region: region.to_owned(), bucket: bucket.to_owned() })
-    }
-}
-
-/// The APPID part of a bucket named as Tencent names COS buckets (`examplebucket-1250000000`),
-/// compared as text so that `x-0125` is not APPID 125; `None` without a name before it.
-fn app_id_suffix(bucket: &str) -> Option<&str> {
-    bucket.rsplit_once('-').filter(|(name, _)| !name.is_empty()).map(|(_, suffix)| suffix)
-}
 
 #[derive(Debug)]
 pub struct Credential {
@@ -106,7 +75,7 @@ impl Accounts {
                 service_expires_at: config.service_expires_at.map(|t| t.unix_timestamp()),
                 sdk_apps: config.sdk_apps.iter().map(|a| (a.sdk_app_id, a.secret_key.clone())).collect(),
                 app_id: config.app_id,
-                buckets: config.buckets.iter().cloned().collect(),
+                buckets: config.buckets.iter().map(|b| (b.region.clone(), b.bucket.clone())).collect(),
             });
             for credential in &config.credentials {
                 let entry = Credential {

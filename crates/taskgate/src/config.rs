@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
-use crate::products::Service;
+use crate::action::Service;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,26 +109,6 @@ pub struct TiwConfig {
     /// Most decoded bytes (4 per pixel) of all pictures one snapshot task, or one push over
     /// its life, holds.
     pub picture_max_total_bytes: u64,
-}
-
-impl TiwConfig {
-    pub fn room_limits(&self) -> crate::products::tiw::rooms::RoomLimits {
-        crate::products::tiw::rooms::RoomLimits {
-            max_ops: self.room_max_ops,
-            max_bytes: self.room_max_bytes,
-            page_ops: self.room_log_page_ops.max(1),
-            page_max_ops: self.room_log_page_max_ops.max(1),
-            page_bytes: self.room_log_page_bytes,
-        }
-    }
-
-    pub fn picture_limits(&self) -> crate::products::tiw::pictures::PictureLimits {
-        crate::products::tiw::pictures::PictureLimits {
-            max_count: self.picture_max_count,
-            max_pixels: self.picture_max_pixels,
-            max_total_bytes: self.picture_max_total_bytes,
-        }
-    }
 }
 
 impl Default for TiwConfig {

@@ -1,11 +1,15 @@
 //! taskgate: a self-hosted Tencent Cloud API 3.0 server whose actions run real asynchronous tasks.
+//!
+//! Layers, each importing only those below it: `server` (composition root, imported by `main`
+//! alone) → `http`, `http_server` → `gateway` → `products` (routing) → `products::{tiw, tcss,
+//! ecm}` → `accounts`, `metrics`, `config` → `action` (the contract).
 
 pub mod accounts;
-pub mod app;
-pub mod clock;
+pub mod action;
 pub mod config;
 pub mod gateway;
-pub mod http;
+mod http;
 pub mod http_server;
 pub mod metrics;
 pub mod products;
+pub mod server;

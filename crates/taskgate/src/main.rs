@@ -3,9 +3,10 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::Arc;
 use taskgate::config::Config;
-use taskgate::{accounts, app, clock, http, http_server};
+use taskgate::gateway::clock::SignatureClock;
+use taskgate::server::Server;
+use taskgate::{accounts, http_server};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -48,7 +49,7 @@ fn main() -> anyhow::Result<()> {
             let key = accounts
                 .sdk_app_key(sdk_app_id)
                 .with_context(|| format!("SdkAppId {sdk_app_id} is not configured for any account"))?;
-            let now = clock::Clock::from_config(config.frozen_time).now_unix();
+            let now = SignatureClock::from_config(config.frozen_time).now_unix();
             println!("{}", tcapi::usersig::gen_usersig(key, sdk_app_id, &user_id, now, expire_secs));
             Ok(())
         }
@@ -96,12 +97,12 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let listener =
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
-        let app = Arc::new(app::App::start(config, bound).await?);
+        let server = Server::start(config, bound).await?;
         println!("taskgate listening on http://{bound}");
         let stop = CancellationToken::new();
         tokio::spawn(shutdown_signal(stop.clone()));
-        http_server::serve(listener, http::router(app.clone()), stop).await;
-        app.shutdown().await;
+        http_server::serve(listener, server.router(), stop).await;
+        server.shutdown().await;
         anyhow::Ok(())
     });
     // Dropping a runtime waits for every blocking thread; a stopped server must not.

@@ -1,7 +1,7 @@
 //! Prometheus metrics: API requests by service, action and answer code, and their latency;
-//! the frames of whiteboard pushes.
+//! products register their own (whiteboard push frames) in the same registry.
 
-use crate::products::Service;
+use crate::action::Service;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,19 +29,6 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
-    pub push: PushCounters,
-}
-
-/// Frames of all whiteboard pushes of this node. A push is real time while `dropped` stays
-/// still.
-#[derive(Clone, Debug, Default)]
-pub struct PushCounters {
-    /// Frames handed to encoders.
-    pub frames: Counter,
-    /// Frames skipped because an encoder fell more than a frame behind.
-    pub dropped: Counter,
-    /// Encoder or output failures (each restarts the push's pipeline).
-    pub exceptions: Counter,
 }
 
 impl Default for Metrics {
@@ -53,19 +40,7 @@ impl Default for Metrics {
         );
         registry.register("taskgate_requests", "API requests by service, action and answer code", requests.clone());
         registry.register("taskgate_request_duration_seconds", "API request latency", latency.clone());
-        let push = PushCounters::default();
-        registry.register("taskgate_push_frames", "Frames handed to whiteboard push encoders", push.frames.clone());
-        registry.register(
-            "taskgate_push_frames_dropped",
-            "Push frames skipped because an encoder fell behind",
-            push.dropped.clone(),
-        );
-        registry.register(
-            "taskgate_push_exceptions",
-            "Whiteboard push encoder or output failures",
-            push.exceptions.clone(),
-        );
-        Self { registry, requests, latency, push }
+        Self { registry, requests, latency }
     }
 }
 
@@ -80,6 +55,11 @@ impl Metrics {
         let code = code.map_or("OK", ErrorCode::as_str);
         self.requests.get_or_create(&RequestLabels { service, action, code }).inc();
         self.latency.get_or_create(&LatencyLabels { service, action }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Where products register their own metrics, before the server starts serving.
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
     }
 
     pub fn render(&self) -> String {

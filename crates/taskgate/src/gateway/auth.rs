@@ -1,9 +1,10 @@
 //! Authentication of a parsed request: TC3-HMAC-SHA256 or HmacSHA1/256, against the configured
 //! credentials, accepting exactly the variants the official clients produce (protocol.md §3.2).
 
-use super::ApiError;
 use super::request::{ParsedRequest, SignatureMaterial};
-use crate::accounts::{Account, Accounts, Credential};
+use crate::accounts::{Accounts, Credential};
+use crate::action::Account;
+use crate::action::ApiError;
 use axum::http::HeaderMap;
 use std::sync::Arc;
 use taskgate_engine::nonces::{NonceKey, Nonces};

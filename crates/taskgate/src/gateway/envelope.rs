@@ -1,7 +1,7 @@
 //! The response envelope every SDK expects: HTTP 200, `Content-Type: application/json` exactly
 //! (with a charset suffix the Python SDK reads an error as an empty success), and a RequestId.
 
-use super::{Answer, ApiError};
+use crate::action::{Answer, ApiError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -65,7 +65,7 @@ fn success_body(answer: &Answer, request_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::success_body;
-    use crate::gateway::Answer;
+    use crate::action::Answer;
     use serde_json::{Value, json};
 
     fn parsed(body: Vec<u8>) -> Value {

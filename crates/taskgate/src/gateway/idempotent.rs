@@ -2,11 +2,11 @@
 //! the first success instead of doing the work again (the SDKs' retry options add tokens).
 
 use super::request::ParsedRequest;
-use super::{Answer, ApiError};
-use crate::app::App;
-use crate::products::{ActionEntry, Call};
+use crate::action::Call;
+use crate::action::{Answer, ApiError};
+use crate::products::Routed;
 use std::time::Duration;
-use taskgate_engine::idempotency::{Reservation, TokenKey};
+use taskgate_engine::idempotency::{Idempotency, Reservation, TokenKey};
 use tcapi::ErrorCode;
 
 /// Longest token accepted, as Tencent documents for ClientToken.
@@ -16,9 +16,9 @@ const MAX_TOKEN_CHARS: usize = 64;
 const IN_PROGRESS_TTL: Duration = Duration::from_secs(300);
 
 pub async fn run_once(
-    app: &App,
+    idempotency: &Idempotency,
     call: &Call,
-    entry: &ActionEntry,
+    routed: &Routed<'_>,
     parsed: &ParsedRequest,
     token: &str,
 ) -> Result<Answer, ApiError> {
@@ -28,19 +28,19 @@ pub async fn run_once(
             format!("must be 1 to {MAX_TOKEN_CHARS} printable ASCII characters"),
         ));
     }
-    let key = TokenKey { account: &call.account.uin, action: entry.name, token };
-    match app.idempotency.reserve(key, IN_PROGRESS_TTL).await.map_err(ApiError::internal)? {
+    let key = TokenKey { account: &call.account.uin, action: routed.name(), token };
+    match idempotency.reserve(key, IN_PROGRESS_TTL).await.map_err(ApiError::internal)? {
         Reservation::Done(first) => Answer::of(&first),
         Reservation::InProgress => Err(ApiError::new(
             ErrorCode::FailedOperation,
             format!("A request with the ClientToken `{token}` is still being processed; retry later."),
         )),
         Reservation::Reserved => {
-            let result = (entry.run)(call, app, &parsed.params, parsed.encoding).await;
+            let result = routed.run(call, &parsed.params, parsed.encoding).await;
             // Only a success is replayed: after an error the client may retry with the same token.
             match &result {
-                Ok(answer) => app.idempotency.complete(key, &answer.to_value()?).await.map_err(ApiError::internal)?,
-                Err(_) => app.idempotency.release(key).await.map_err(ApiError::internal)?,
+                Ok(answer) => idempotency.complete(key, &answer.to_value()?).await.map_err(ApiError::internal)?,
+                Err(_) => idempotency.release(key).await.map_err(ApiError::internal)?,
             }
             result
         }

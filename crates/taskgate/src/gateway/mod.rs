@@ -1,20 +1,18 @@
 //! The Tencent Cloud API 3.0 edge at `/`: parse → authenticate → route → check the account and
 //! rate → decode the typed request → run the action → wrap the answer in the envelope.
 
-mod answer;
 mod auth;
+pub mod clock;
 mod envelope;
-mod error;
 mod idempotent;
 mod ratelimit;
 pub mod request;
+mod state;
 
-pub use answer::Answer;
-pub use error::ApiError;
-pub use ratelimit::RateLimits;
+pub use state::Gateway;
 
-use crate::app::App;
-use crate::products::{self, ActionEntry, Call, Service};
+use crate::action::{Answer, ApiError, Call, Service};
+use crate::products::Routed;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -43,13 +41,13 @@ struct Answered {
 
 /// Takes the whole request rather than the method, URI and `HeaderMap` extractors, which clone
 /// the headers.
-pub async fn handle_api(State(app): State<Arc<App>>, request: Request) -> Response {
+pub async fn handle_api(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
-    let answered = answer(&app, &parts, body).await;
+    let answered = answer(&gateway, &parts, body).await;
     let code = answered.result.as_ref().err().map(|e| e.code);
-    app.metrics.observe(answered.service, answered.action, code, started.elapsed());
+    gateway.metrics.observe(answered.service, answered.action, code, started.elapsed());
     if let Err(error) = &answered.result
         && error.code == ErrorCode::InternalError
     {
@@ -58,7 +56,7 @@ pub async fn handle_api(State(app): State<Arc<App>>, request: Request) -> Respon
     envelope::response(answered.result, answered.language, &request_id)
 }
 
-async fn answer(app: &App, parts: &Parts, body: Body) -> Answered {
+async fn answer(gateway: &Gateway, parts: &Parts, body: Body) -> Answered {
     let headers = &parts.headers;
     let language = request::header_language(headers);
     let refused = |error| Answered { service: None, action: "", language, result: Err(error) };
@@ -82,38 +80,38 @@ async fn answer(app: &App, parts: &Parts, body: Body) -> Answered {
         Err((language, error)) => return Answered { service: None, action: "", language, result: Err(error) },
     };
     let language = parsed.language;
-    let (entry, result) = dispatch(app, parsed, headers).await;
-    Answered { service: entry.map(|e| e.service), action: entry.map_or("", |e| e.name), language, result }
+    let (routed, result) = dispatch(gateway, parsed, headers).await;
+    Answered { service: routed.map(|r| r.service()), action: routed.map_or("", |r| r.name()), language, result }
 }
 
-async fn dispatch(
-    app: &App,
+async fn dispatch<'g>(
+    gateway: &'g Gateway,
     parsed: request::ParsedRequest,
     headers: &HeaderMap,
-) -> (Option<&'static ActionEntry>, Result<Answer, ApiError>) {
-    let now = app.clock.now_unix();
-    let account = match auth::authenticate(&app.accounts, &parsed, headers, now) {
+) -> (Option<Routed<'g>>, Result<Answer, ApiError>) {
+    let now = gateway.clock.now_unix();
+    let account = match auth::authenticate(&gateway.accounts, &parsed, headers, now) {
         Ok(account) => account,
         Err(error) => return (None, Err(error)),
     };
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let entry = match products::find_action(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
-        Ok(entry) => entry,
+    let routed = match gateway.products.route(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
+        Ok(routed) => routed,
         Err(error) => return (None, Err(error)),
     };
     let result = async {
-        entry.service.check_region(parsed.region.as_deref(), &app.config.regions)?;
-        entry.service.check_account(&account, now)?;
-        app.rate_limits.check(&account.uin, entry.name)?;
+        routed.service().check_region(parsed.region.as_deref(), &gateway.regions)?;
+        account.check_service(routed.service(), now)?;
+        gateway.rate_limits.check(&account.uin, routed.name())?;
         // Last of the checks: only a request about to run is recorded, and rate limits bound
         // how fast an account can add records.
-        auth::refuse_replay(&app.nonces, &parsed).await?;
-        let call = Call { account, now };
+        auth::refuse_replay(&gateway.nonces, &parsed).await?;
+        let call = Call { account, signed_at: now };
         match parsed.client_token.as_deref() {
-            Some(token) => idempotent::run_once(app, &call, entry, &parsed, token).await,
-            None => (entry.run)(&call, app, &parsed.params, parsed.encoding).await,
+            Some(token) => idempotent::run_once(&gateway.idempotency, &call, &routed, &parsed, token).await,
+            None => routed.run(&call, &parsed.params, parsed.encoding).await,
         }
     }
     .await;
-    (Some(entry), result)
+    (Some(routed), result)
 }

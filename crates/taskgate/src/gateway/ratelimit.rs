@@ -1,7 +1,7 @@
 //! Per-(account, action) request rate limits, GCRA via `governor`, answered with
 //! `RequestLimitExceeded` in the usual envelope (the only code the SDKs retry on).
 
-use super::ApiError;
+use crate::action::ApiError;
 use crate::config::Config;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;

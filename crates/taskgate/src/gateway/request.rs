@@ -1,7 +1,7 @@
 //! Reads a raw HTTP request into the common parameters, the signature material and the action
 //! parameters, for both signature kinds and all three encodings (JSON, form, query).
 
-use super::ApiError;
+use crate::action::ApiError;
 use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{Map, Value};
 use tcapi::ErrorCode;

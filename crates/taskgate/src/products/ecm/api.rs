@@ -1,10 +1,10 @@
 //! The ecm actions' typed requests, responses and handlers.
 
+use super::context::Ecm;
 use super::os_catalog;
 use super::store::{self, EcmStoreError, ImageRow, ImageSpec, NewImage};
-use crate::app::App;
-use crate::gateway::ApiError;
-use crate::products::{Action, Call, tencent_datetime};
+use crate::action::wire::tencent_datetime;
+use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
 use taskgate_engine::TaskState;
 use tcapi::ErrorCode;
@@ -118,12 +118,13 @@ impl ImportCustomImage {
 
 impl Action for ImportCustomImage {
     const NAME: &'static str = "ImportCustomImage";
+    type Product = Ecm;
     type Response = ImportCustomImageResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, ecm: &Ecm) -> Result<Self::Response, ApiError> {
         self.validate()?;
         for (i, url) in self.image_urls.iter().enumerate() {
-            app.url_policy
+            ecm.url_policy
                 .check(&url.image_file)
                 .await
                 .map_err(|e| ApiError::invalid_value(&format!("ImageUrls.{i}.ImageFile"), e.to_string()))?;
@@ -140,7 +141,7 @@ impl Action for ImportCustomImage {
             },
             urls: self.image_urls.into_iter().map(|u| u.image_file).collect(),
         };
-        let (image_id, task_id) = store::create_import(&app.engine, image, call.now_ms()).await?;
+        let (image_id, task_id) = store::create_import(&ecm.engine, image, ecm.engine.clock().now_ms()).await?;
         Ok(ImportCustomImageResponse { image_id, task_id: task_id.unsigned_abs() })
     }
 }
@@ -239,9 +240,10 @@ fn task_message(row: &ImageRow) -> Option<String> {
 
 impl Action for DescribeCustomImageTask {
     const NAME: &'static str = "DescribeCustomImageTask";
+    type Product = Ecm;
     type Response = DescribeCustomImageTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, ecm: &Ecm) -> Result<Self::Response, ApiError> {
         if self.filters.is_empty() {
             return Err(ApiError::missing("Filters"));
         }
@@ -251,7 +253,7 @@ impl Action for DescribeCustomImageTask {
             .enumerate()
             .map(|(i, f)| ImageTaskFilter::parse(i, f))
             .collect::<Result<Vec<_>, _>>()?;
-        let tasks: Vec<ImageTask> = store::list_images(&app.store, &call.account.uin)
+        let tasks: Vec<ImageTask> = store::list_images(ecm.engine.store(), &call.account.uin)
             .await?
             .into_iter()
             .filter(|row| filters.iter().all(|f| f.matches(row)))
@@ -369,9 +371,10 @@ fn os_name(row: &ImageRow) -> String {
 
 impl Action for DescribeImage {
     const NAME: &'static str = "DescribeImage";
+    type Product = Ecm;
     type Response = DescribeImageResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, ecm: &Ecm) -> Result<Self::Response, ApiError> {
         if self.filters.len() > MAX_IMAGE_FILTERS {
             return Err(ApiError::invalid_value("Filters", format!("at most {MAX_IMAGE_FILTERS} filters")));
         }
@@ -386,7 +389,7 @@ impl Action for DescribeImage {
         let filters =
             self.filters.iter().enumerate().map(|(i, f)| image_filter(i, f)).collect::<Result<Vec<_>, _>>()?;
         let owner = call.account.uin.parse::<i64>().unwrap_or(0);
-        let rows: Vec<ImageRow> = store::list_images(&app.store, &call.account.uin)
+        let rows: Vec<ImageRow> = store::list_images(ecm.engine.store(), &call.account.uin)
             .await?
             .into_iter()
             .filter(|row| filters.iter().all(|f| f(row)))
@@ -473,9 +476,10 @@ pub struct DescribeImportImageOsResponse {
 
 impl Action for DescribeImportImageOs {
     const NAME: &'static str = "DescribeImportImageOs";
+    type Product = Ecm;
     type Response = DescribeImportImageOsResponse;
 
-    async fn handle(self, _call: &Call, _app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, _call: &Call, _ecm: &Ecm) -> Result<Self::Response, ApiError> {
         let names = |list: &[(&'static str, &[&str])]| list.iter().map(|(n, _)| *n).collect();
         Ok(DescribeImportImageOsResponse {
             import_image_os_list_supported: ImageOsList {

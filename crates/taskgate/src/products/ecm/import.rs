@@ -6,22 +6,13 @@ use super::disk_format::{self, DiskFormat};
 use super::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
 use super::qemu::{QemuImg, QemuLimits};
 use super::store::{ImportedImage, record_import};
+use super::task::ImportInput;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext, TaskKind};
-
-pub const IMPORT_KIND: TaskKind = TaskKind::from_static("ecm.import");
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportInput {
-    pub task_id: i64,
-    pub image_id: String,
-    pub urls: Vec<String>,
-}
+use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
 
 /// Import settings from the `[ecm]` configuration table.
 #[derive(Debug, Clone)]

@@ -1,18 +1,89 @@
 //! ecm (Edge Computing Machine, 2019-07-19): custom image import tasks.
 
 mod api;
+mod context;
 pub mod disk_format;
 pub mod download;
 pub mod import;
 mod os_catalog;
 pub mod qemu;
 mod store;
+mod task;
 
-use super::{ActionEntry, Service, entry};
+pub use context::Ecm;
 
-pub static ACTIONS: &[ActionEntry] = &[
-    entry::<api::ImportCustomImage>(Service::Ecm),
-    entry::<api::DescribeCustomImageTask>(Service::Ecm),
-    entry::<api::DescribeImage>(Service::Ecm),
-    entry::<api::DescribeImportImageOs>(Service::Ecm),
+use super::registration::Registration;
+use crate::action::{ActionEntry, entry};
+use crate::config::Config;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use taskgate_engine::Store;
+use taskgate_engine::objects::{CosTarget, Objects};
+use taskgate_engine::url_guard::GuardedClient;
+
+pub static ACTIONS: &[ActionEntry<Ecm>] = &[
+    entry::<api::ImportCustomImage>(),
+    entry::<api::DescribeCustomImageTask>(),
+    entry::<api::DescribeImage>(),
+    entry::<api::DescribeImportImageOs>(),
 ];
+
+/// The import executor, configured from `[ecm]`.
+pub fn executor(config: &Config, store: &Store, objects: &Objects) -> anyhow::Result<Registration> {
+    let image_dir = config.data_dir.join("images");
+    let staging_dir = image_dir.join(".staging");
+    std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
+    let timeout = Duration::from_secs(config.ecm.download_timeout_secs);
+    let image_bucket = match &config.ecm.bucket {
+        Some(b) => Some(
+            objects
+                .cos_destination(&CosTarget {
+                    bucket: b.bucket.clone(),
+                    region: b.region.clone(),
+                    target_dir: b.prefix.clone(),
+                    domain: None,
+                })
+                .context("the [ecm.bucket] configuration")?,
+        ),
+        None => None,
+    };
+    if !config.ecm.allow_unconfined_qemu && !qemu::landlock_available() {
+        tracing::error!(
+            "this kernel has no Landlock: every ecm import will fail until [ecm] allow_unconfined_qemu = true \
+             accepts running qemu-img without its sandbox"
+        );
+    }
+    let import = import::ImportExecutor {
+        store: store.clone(),
+        objects: objects.clone(),
+        client: GuardedClient::new(config.url_policy(), timeout).context("building the image download client")?,
+        settings: import::ImportSettings {
+            image_dir,
+            image_bucket,
+            staging_dir,
+            max_image_bytes: config.ecm.max_image_bytes,
+            max_virtual_size_bytes: config.ecm.max_virtual_size_bytes,
+            convert_to: config.ecm.convert_to.clone(),
+            inspect_limits: qemu::QemuLimits::INSPECT,
+            convert_limits: qemu::QemuLimits {
+                cpu_secs: config.ecm.convert_cpu_secs,
+                address_space_bytes: 2 << 30,
+                // The largest honest output: the capped virtual size as raw, plus qcow2/vmdk metadata.
+                file_size_bytes: config
+                    .ecm
+                    .max_virtual_size_bytes
+                    .saturating_add(config.ecm.max_virtual_size_bytes / 64),
+                timeout,
+            },
+            qemu: qemu::QemuImg {
+                confinement: if config.ecm.allow_unconfined_qemu {
+                    qemu::Confinement::RlimitsOnly
+                } else {
+                    qemu::Confinement::Landlock
+                },
+            },
+        },
+    };
+    Ok(Registration::finite(task::IMPORT_KIND, Arc::new(import)))
+}

@@ -1,6 +1,6 @@
 //! ecm rows: images and their import tasks (one task per image), and the task id counter.
 
-use super::import::{IMPORT_KIND, ImportInput};
+use super::task::{IMPORT_KIND, ImportInput};
 use rand::RngExt;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 

@@ -1,10 +1,10 @@
 //! The tcss actions' typed requests, responses and handlers.
 
+use super::context::Tcss;
 use super::inventory::Inventory;
 use super::store::{self, RefreshTaskRow, TcssStoreError};
-use crate::app::App;
-use crate::gateway::ApiError;
-use crate::products::{Action, Call, tencent_datetime, u64_or_numeric_string};
+use crate::action::wire::{tencent_datetime, u64_or_numeric_string};
+use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
 use taskgate_engine::TaskState;
 use tcapi::ErrorCode;
@@ -69,10 +69,11 @@ pub struct CreateRefreshTaskResponse {
 
 impl Action for CreateRefreshTask {
     const NAME: &'static str = "CreateRefreshTask";
+    type Product = Tcss;
     type Response = CreateRefreshTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let configured = app.config.clusters_of(&call.account.uin);
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        let configured = tcss.clusters_of(&call.account.uin);
         let cluster_ids = if self.cluster_ids.is_empty() {
             configured.iter().map(|c| c.id.clone()).collect()
         } else {
@@ -87,11 +88,11 @@ impl Action for CreateRefreshTask {
             self.cluster_ids
         };
         let created = store::create_refresh_task(
-            &app.engine,
+            &tcss.engine,
             &call.account.uin,
             cluster_ids,
             self.is_sync_list_only,
-            call.now_ms(),
+            tcss.engine.clock().now_ms(),
         )
         .await?;
         Ok(CreateRefreshTaskResponse {
@@ -118,10 +119,11 @@ pub struct DescribeUnfinishRefreshTaskResponse {
 
 impl Action for DescribeUnfinishRefreshTask {
     const NAME: &'static str = "DescribeUnfinishRefreshTask";
+    type Product = Tcss;
     type Response = DescribeUnfinishRefreshTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        Ok(match store::latest_task(&app.store, &call.account.uin).await? {
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        Ok(match store::latest_task(tcss.engine.store(), &call.account.uin).await? {
             Some(RefreshTaskRow { task_id, new_task_id, state }) => DescribeUnfinishRefreshTaskResponse {
                 task_id: task_id.unsigned_abs(),
                 task_status: state.into(),
@@ -154,17 +156,18 @@ pub struct DescribeRefreshTaskResponse {
 
 impl Action for DescribeRefreshTask {
     const NAME: &'static str = "DescribeRefreshTask";
+    type Product = Tcss;
     type Response = DescribeRefreshTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
         let new_task_id = self.new_task_id.as_deref().filter(|id| !id.is_empty());
-        let task = store::find_task(&app.store, &call.account.uin, self.task_id, new_task_id).await?;
+        let task = store::find_task(tcss.engine.store(), &call.account.uin, self.task_id, new_task_id).await?;
         Ok(DescribeRefreshTaskResponse { task_status: task.map_or(RefreshTaskStatus::NoExist, |t| t.state.into()) })
     }
 }
 
-async fn inventory(call: &Call, app: &App) -> Result<Option<(Inventory, i64)>, ApiError> {
-    Ok(store::load_inventory(&app.store, &call.account.uin).await?)
+async fn inventory(call: &Call, tcss: &Tcss) -> Result<Option<(Inventory, i64)>, ApiError> {
+    Ok(store::load_inventory(tcss.engine.store(), &call.account.uin).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,10 +214,11 @@ fn count(n: usize) -> u64 {
 
 impl Action for DescribeAssetSummary {
     const NAME: &'static str = "DescribeAssetSummary";
+    type Product = Tcss;
     type Response = DescribeAssetSummaryResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let Some((inventory, refreshed_at_ms)) = inventory(call, app).await? else {
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        let Some((inventory, refreshed_at_ms)) = inventory(call, tcss).await? else {
             return Ok(DescribeAssetSummaryResponse::default());
         };
         let hosts = host_list(&inventory);
@@ -341,10 +345,11 @@ pub struct DescribeAssetHostList(AssetPage);
 
 impl Action for DescribeAssetHostList {
     const NAME: &'static str = "DescribeAssetHostList";
+    type Product = Tcss;
     type Response = AssetList<HostInfo>;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let hosts = inventory(call, app).await?.map(|(inv, _)| host_list(&inv)).unwrap_or_default();
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        let hosts = inventory(call, tcss).await?.map(|(inv, _)| host_list(&inv)).unwrap_or_default();
         let (list, total_count) = self.0.apply(hosts)?;
         Ok(AssetList { list, total_count })
     }
@@ -374,10 +379,11 @@ pub struct DescribeAssetContainerList(AssetPage);
 
 impl Action for DescribeAssetContainerList {
     const NAME: &'static str = "DescribeAssetContainerList";
+    type Product = Tcss;
     type Response = AssetList<ContainerInfo>;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let containers = inventory(call, app)
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        let containers = inventory(call, tcss)
             .await?
             .map(|(inv, _)| {
                 inv.clusters
@@ -423,10 +429,11 @@ pub struct DescribeAssetImageList(AssetPage);
 
 impl Action for DescribeAssetImageList {
     const NAME: &'static str = "DescribeAssetImageList";
+    type Product = Tcss;
     type Response = AssetList<ImagesInfo>;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let images = inventory(call, app)
+    async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
+        let images = inventory(call, tcss)
             .await?
             .map(|(inv, _)| {
                 inv.clusters

@@ -2,18 +2,36 @@
 
 mod api;
 pub mod collect;
+mod context;
 pub mod inventory;
 pub mod refresh;
 mod store;
+mod task;
 
-use super::{ActionEntry, Service, entry};
+pub use context::Tcss;
 
-pub static ACTIONS: &[ActionEntry] = &[
-    entry::<api::CreateRefreshTask>(Service::Tcss),
-    entry::<api::DescribeUnfinishRefreshTask>(Service::Tcss),
-    entry::<api::DescribeRefreshTask>(Service::Tcss),
-    entry::<api::DescribeAssetSummary>(Service::Tcss),
-    entry::<api::DescribeAssetHostList>(Service::Tcss),
-    entry::<api::DescribeAssetContainerList>(Service::Tcss),
-    entry::<api::DescribeAssetImageList>(Service::Tcss),
+use super::registration::Registration;
+use crate::action::{ActionEntry, entry};
+use crate::config::Config;
+use std::sync::Arc;
+use taskgate_engine::Store;
+
+pub static ACTIONS: &[ActionEntry<Tcss>] = &[
+    entry::<api::CreateRefreshTask>(),
+    entry::<api::DescribeUnfinishRefreshTask>(),
+    entry::<api::DescribeRefreshTask>(),
+    entry::<api::DescribeAssetSummary>(),
+    entry::<api::DescribeAssetHostList>(),
+    entry::<api::DescribeAssetContainerList>(),
+    entry::<api::DescribeAssetImageList>(),
 ];
+
+/// The refresh executor, inventorying each account's configured clusters through Docker.
+pub fn executor(config: &Config, store: &Store) -> Registration {
+    let refresh = refresh::RefreshExecutor {
+        store: store.clone(),
+        clusters: context::clusters_by_account(config),
+        collector: Arc::new(collect::DockerCollector),
+    };
+    Registration::finite(task::REFRESH_KIND, Arc::new(refresh))
+}

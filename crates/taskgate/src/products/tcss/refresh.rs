@@ -5,23 +5,13 @@
 use super::collect::{ClusterCollector, collect_host};
 use super::inventory::{ClusterAsset, Inventory};
 use super::store::{load_inventory, save_inventory};
+use super::task::RefreshInput;
 use crate::config::ClusterConfig;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
-use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext, TaskKind};
-
-pub const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
-
-/// What a refresh task was asked to do; the clusters were resolved when it was created.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshInput {
-    pub task_id: i64,
-    pub cluster_ids: Vec<String>,
-    pub list_only: bool,
-}
+use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
 
 pub struct RefreshExecutor {
     pub store: Store,

@@ -2,7 +2,7 @@
 //! account's inventory document.
 
 use super::inventory::Inventory;
-use super::refresh::{REFRESH_KIND, RefreshInput};
+use super::task::{REFRESH_KIND, RefreshInput};
 use sqlx::Row;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 

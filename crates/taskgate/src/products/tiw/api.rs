@@ -1,11 +1,10 @@
 //! The tiw actions' typed requests, responses and handlers.
 
+use super::context::Tiw;
 use super::rooms::{IdOutOfRange, RoomKey, checked_id};
 use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
-use crate::accounts::Account;
-use crate::app::App;
-use crate::gateway::ApiError;
-use crate::products::{Action, Call};
+use crate::action::Account;
+use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
 use taskgate_engine::objects::ObjectsError;
 use taskgate_engine::{NewTask, TaskId};
@@ -108,9 +107,10 @@ pub(super) fn check_sdk_app_id(sdk_app_id: u64) -> Result<(), ApiError> {
 
 impl Action for CreateSnapshotTask {
     const NAME: &'static str = "CreateSnapshotTask";
+    type Product = Tiw;
     type Response = CreateSnapshotTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         let room = RoomKey::new(self.sdk_app_id, self.room_id).map_err(id_error)?;
         call.require_sdk_app(self.sdk_app_id)?;
         if self.room_id > u64::from(u32::MAX) {
@@ -122,7 +122,7 @@ impl Action for CreateSnapshotTask {
         RenderOptions::from_init_params(&init_params)
             .map_err(|e| ApiError::invalid_value("Whiteboard.InitParams", e.to_string()))?;
         if let Some(url) = self.callback_url.as_deref().filter(|u| !u.is_empty()) {
-            app.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
+            tiw.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
         }
         let cos = self.cos.map(|c| CosInput {
             uin: c.uin,
@@ -133,7 +133,7 @@ impl Action for CreateSnapshotTask {
         });
         if let Some(cos) = &cos {
             check_bucket_owner(&call.account, cos)?;
-            app.objects.cos_destination(&cos.target()).map_err(|e| {
+            tiw.objects.cos_destination(&cos.target()).map_err(|e| {
                 let field = match e {
                     ObjectsError::UnknownRegion(_) => "COS.Region",
                     ObjectsError::InvalidBucket(_) => "COS.Bucket",
@@ -142,8 +142,8 @@ impl Action for CreateSnapshotTask {
                 ApiError::invalid_value(field, e.to_string())
             })?;
         }
-        let (up_to_seq, marks) = app.rooms.last_seq_and_marks(room).await.map_err(ApiError::internal)?;
-        let max_marks = app.config.tiw.snapshot_max_marks;
+        let (up_to_seq, marks) = tiw.rooms.last_seq_and_marks(room).await.map_err(ApiError::internal)?;
+        let max_marks = tiw.config.snapshot_max_marks;
         let mode = self.snapshot_mode.unwrap_or_default();
         // LatestMarksOnly renders one mark per page, which the count cannot tell: its executor
         // enforces the same limit on what it would render.
@@ -167,7 +167,7 @@ impl Action for CreateSnapshotTask {
             mode,
             cos,
             callback_url: self.callback_url.filter(|u| !u.is_empty()),
-            created_at: call.now,
+            created_at: tiw.now_unix(),
         };
         let task_id = uuid::Uuid::new_v4().to_string();
         let mut task = NewTask::new(
@@ -179,7 +179,7 @@ impl Action for CreateSnapshotTask {
         if let Some(url) = &input.callback_url {
             task = task.callback_url(url.clone());
         }
-        app.engine.submit(task).await.map_err(ApiError::internal)?;
+        tiw.engine.submit(task).await.map_err(ApiError::internal)?;
         Ok(CreateSnapshotTaskResponse { task_id })
     }
 }
@@ -209,9 +209,10 @@ pub struct DescribeSnapshotTaskResponse {
 
 impl Action for DescribeSnapshotTask {
     const NAME: &'static str = "DescribeSnapshotTask";
+    type Product = Tiw;
     type Response = DescribeSnapshotTaskResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         let not_found = || {
@@ -221,7 +222,7 @@ impl Action for DescribeSnapshotTask {
             )
         };
         // Another account's task, or another application's, is indistinguishable from none.
-        let task = app
+        let task = tiw
             .engine
             .get_for_account(&TaskId::new(self.task_id.clone()), &call.account.uin)
             .await

@@ -4,22 +4,94 @@
 mod api;
 pub mod board_page;
 pub mod callback;
+mod context;
 pub mod pictures;
 pub mod push;
 mod push_api;
+mod push_callback_api;
 pub mod room_http;
 pub mod rooms;
 pub mod snapshot;
 
-use super::{ActionEntry, Service, entry};
+pub use context::Tiw;
 
-pub static ACTIONS: &[ActionEntry] = &[
-    entry::<api::CreateSnapshotTask>(Service::Tiw),
-    entry::<api::DescribeSnapshotTask>(Service::Tiw),
-    entry::<push_api::StartWhiteboardPush>(Service::Tiw),
-    entry::<push_api::StopWhiteboardPush>(Service::Tiw),
-    entry::<push_api::DescribeWhiteboardPush>(Service::Tiw),
-    entry::<push_api::SetWhiteboardPushCallback>(Service::Tiw),
-    entry::<push_api::SetWhiteboardPushCallbackKey>(Service::Tiw),
-    entry::<push_api::DescribeWhiteboardPushCallback>(Service::Tiw),
+use super::registration::Registration;
+use crate::action::{ActionEntry, entry};
+use crate::config::Config;
+use anyhow::Context;
+use pictures::PictureLimits;
+use push::PushCounters;
+use rooms::Rooms;
+use std::sync::Arc;
+use std::time::Duration;
+use taskgate_engine::objects::Objects;
+use taskgate_engine::url_guard::GuardedClient;
+use taskgate_engine::{KindOptions, Outbox, Store};
+
+pub static ACTIONS: &[ActionEntry<Tiw>] = &[
+    entry::<api::CreateSnapshotTask>(),
+    entry::<api::DescribeSnapshotTask>(),
+    entry::<push_api::StartWhiteboardPush>(),
+    entry::<push_api::StopWhiteboardPush>(),
+    entry::<push_api::DescribeWhiteboardPush>(),
+    entry::<push_callback_api::SetWhiteboardPushCallback>(),
+    entry::<push_callback_api::SetWhiteboardPushCallbackKey>(),
+    entry::<push_callback_api::DescribeWhiteboardPushCallback>(),
 ];
+
+/// Pushes are long-lived and mostly wait for the next frame: a node takes many.
+const PUSH_CONCURRENCY: usize = 16;
+/// Timeout of one board picture download.
+const PICTURE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The snapshot and push executors, configured from `[tiw]`.
+pub fn executors(
+    config: &Config,
+    store: &Store,
+    objects: &Objects,
+    outbox: &Outbox,
+    rooms: &Rooms,
+    push_counters: &PushCounters,
+) -> anyhow::Result<[Registration; 2]> {
+    let picture_client =
+        || GuardedClient::new(config.url_policy(), PICTURE_TIMEOUT).context("building the board picture client");
+    let snapshot = snapshot::SnapshotExecutor {
+        rooms: rooms.clone(),
+        objects: objects.clone(),
+        images: picture_client()?,
+        callback_keys: config
+            .accounts
+            .iter()
+            .flat_map(|a| &a.sdk_apps)
+            .filter_map(|app| Some((app.sdk_app_id, app.callback_key.clone()?)))
+            .collect(),
+        limits: snapshot::SnapshotLimits {
+            max_marks: config.tiw.snapshot_max_marks,
+            time_budget: Duration::from_secs(config.tiw.snapshot_time_budget_secs),
+            pictures: PictureLimits::from_config(&config.tiw),
+        },
+    };
+    let push = push::executor::PushExecutor {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        rooms: rooms.clone(),
+        objects: objects.clone(),
+        pictures: picture_client()?,
+        sdk_app_keys: context::sdk_app_keys(config),
+        settings: push::executor::PushSettings {
+            ffmpeg: config.tiw.ffmpeg.clone(),
+            rtmp_url: config.tiw.push_rtmp_url.clone(),
+            max_exceptions: config.tiw.push_max_exceptions.max(1),
+            pictures: PictureLimits::from_config(&config.tiw),
+        },
+        counters: push_counters.clone(),
+    };
+    Ok([
+        Registration::finite(snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
+        Registration {
+            kind: push::PUSH_KIND,
+            options: KindOptions::concurrency(PUSH_CONCURRENCY).endless(),
+            executor: Arc::new(push),
+        },
+    ])
+}

@@ -1,6 +1,7 @@
 //! Pictures a board shows (`image` elements, image backgrounds), fetched through the URL guard
 //! and decoded once each for the renderer, within a [`PictureBudget`].
 
+use crate::config::TiwConfig;
 use std::collections::{BTreeSet, HashMap};
 use taskgate_engine::url_guard::GuardedClient;
 use whiteboard::op::Background;
@@ -21,6 +22,16 @@ pub struct PictureLimits {
     pub max_pixels: u64,
     /// Most decoded bytes (4 per pixel) of all pictures together.
     pub max_total_bytes: u64,
+}
+
+impl PictureLimits {
+    pub fn from_config(tiw: &TiwConfig) -> Self {
+        Self {
+            max_count: tiw.picture_max_count,
+            max_pixels: tiw.picture_max_pixels,
+            max_total_bytes: tiw.picture_max_total_bytes,
+        }
+    }
 }
 
 /// What is left of a render's [`PictureLimits`]; pictures beyond it draw as placeholders.

@@ -1,11 +1,10 @@
 //! The whiteboard push actions' typed requests, responses and handlers: Start/Stop/Describe
-//! WhiteboardPush and the push callback settings.
+//! WhiteboardPush.
 
-use super::push::store::{CallbackSetting, NewPush, StartError};
+use super::context::Tiw;
+use super::push::store::{NewPush, StartError};
 use super::push::{FinishReason, ImLogin, PUSH_KIND, PushInput, PushStatus, PushView, new_task_id, store};
-use crate::app::App;
-use crate::gateway::ApiError;
-use crate::products::{Action, Call};
+use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use taskgate_engine::{Task, TaskId};
@@ -201,9 +200,10 @@ impl StartWhiteboardPush {
 
 impl Action for StartWhiteboardPush {
     const NAME: &'static str = "StartWhiteboardPush";
+    type Product = Tiw;
     type Response = StartWhiteboardPushResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
+    async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         check_room_id("RoomId", self.room_id)?;
@@ -216,7 +216,7 @@ impl Action for StartWhiteboardPush {
         let height = video_side("Whiteboard.Height", whiteboard.and_then(|w| w.height), 960)?;
         let init_param = whiteboard.and_then(|w| w.init_param.clone()).unwrap_or_default();
         RenderOptions::from_init_params(&init_param).map_err(|e| bad_push_parameter("Whiteboard.InitParam", e))?;
-        let min_timeout = app.config.tiw.push_min_auto_stop_timeout;
+        let min_timeout = tiw.config.push_min_auto_stop_timeout;
         let auto_stop_timeout_secs = match self.auto_stop_timeout {
             None => 1800,
             Some(t) if (min_timeout..=MAX_AUTO_STOP_TIMEOUT).contains(&t) => t,
@@ -290,7 +290,7 @@ impl Action for StartWhiteboardPush {
             pushes.push(NewPush { task_id: backup_id.clone(), account: call.account.uin.clone(), input });
         }
         pushes.insert(0, NewPush { task_id: task_id.clone(), account: call.account.uin.clone(), input: main });
-        store::start_pushes(&app.engine, pushes, app.config.tiw.push_max_concurrent).await.map_err(|e| match e {
+        store::start_pushes(&tiw.engine, pushes, tiw.config.push_max_concurrent).await.map_err(|e| match e {
             StartError::UserBusy { user_id, task_id } => ApiError::new(
                 ErrorCode::ResourceInUseRecordUserId,
                 format!("The push user `{user_id}` is already pushing in task {task_id}; stop it or use another user."),
@@ -309,7 +309,7 @@ impl Action for StartWhiteboardPush {
 }
 
 /// The push task `task_id` of this caller and application; anything else is "not found".
-async fn find_push(call: &Call, app: &App, sdk_app_id: u64, task_id: &str) -> Result<(Arc<Task>, PushInput), ApiError> {
+async fn find_push(call: &Call, tiw: &Tiw, sdk_app_id: u64, task_id: &str) -> Result<(Arc<Task>, PushInput), ApiError> {
     super::api::check_sdk_app_id(sdk_app_id)?;
     call.require_sdk_app(sdk_app_id)?;
     let not_found = || {
@@ -318,7 +318,7 @@ async fn find_push(call: &Call, app: &App, sdk_app_id: u64, task_id: &str) -> Re
             format!("The whiteboard push task `{task_id}` does not exist in SdkAppId {sdk_app_id}."),
         )
     };
-    let task = app
+    let task = tiw
         .engine
         .get_for_account(&TaskId::new(task_id), &call.account.uin)
         .await
@@ -349,20 +349,21 @@ pub struct StopWhiteboardPushResponse {
 
 impl Action for StopWhiteboardPush {
     const NAME: &'static str = "StopWhiteboardPush";
+    type Product = Tiw;
     type Response = StopWhiteboardPushResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let (task, input) = find_push(call, app, self.sdk_app_id, &self.task_id).await?;
+    async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
+        let (task, input) = find_push(call, tiw, self.sdk_app_id, &self.task_id).await?;
         if task.state.is_finished() {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedOperationTaskHasAlreadyStopped,
                 format!("The whiteboard push task `{}` has already stopped.", self.task_id),
             ));
         }
-        app.engine.request_cancel(&task.id).await.map_err(ApiError::internal)?;
+        tiw.engine.request_cancel(&task.id).await.map_err(ApiError::internal)?;
         let mut backup = String::new();
         if let Some(backup_id) = input.backup_task_id.filter(|_| input.auto_manage_backup) {
-            app.engine.request_cancel(&TaskId::new(backup_id)).await.map_err(ApiError::internal)?;
+            tiw.engine.request_cancel(&TaskId::new(backup_id)).await.map_err(ApiError::internal)?;
             backup = serde_json::json!({ "RequestId": uuid::Uuid::new_v4().to_string() }).to_string();
         }
         Ok(StopWhiteboardPushResponse { backup })
@@ -431,12 +432,13 @@ fn describe(task: &Task, input: &PushInput, backup: String) -> DescribeWhiteboar
 
 impl Action for DescribeWhiteboardPush {
     const NAME: &'static str = "DescribeWhiteboardPush";
+    type Product = Tiw;
     type Response = DescribeWhiteboardPushResponse;
 
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        let (task, input) = find_push(call, app, self.sdk_app_id, &self.task_id).await?;
+    async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
+        let (task, input) = find_push(call, tiw, self.sdk_app_id, &self.task_id).await?;
         let backup = match &input.backup_task_id {
-            Some(id) => match find_push(call, app, self.sdk_app_id, id).await {
+            Some(id) => match find_push(call, tiw, self.sdk_app_id, id).await {
                 Ok((backup_task, backup_input)) => {
                     serde_json::to_string(&describe(&backup_task, &backup_input, String::new()))
                         .map_err(ApiError::internal)?
@@ -446,103 +448,5 @@ impl Action for DescribeWhiteboardPush {
             None => String::new(),
         };
         Ok(describe(&task, &input, backup))
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetWhiteboardPushCallback {
-    #[serde(rename = "SdkAppId")]
-    pub sdk_app_id: u64,
-    #[serde(rename = "Callback")]
-    pub callback: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EmptyResponse {}
-
-impl Action for SetWhiteboardPushCallback {
-    const NAME: &'static str = "SetWhiteboardPushCallback";
-    type Response = EmptyResponse;
-
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        super::api::check_sdk_app_id(self.sdk_app_id)?;
-        call.require_sdk_app(self.sdk_app_id)?;
-        let callback = self.callback.trim();
-        if !callback.is_empty() {
-            let bad = |detail: String| {
-                ApiError::new(
-                    ErrorCode::InvalidParameterCallbackAddressFormatError,
-                    format!("Invalid `Callback`: {detail}."),
-                )
-            };
-            let lower = callback.to_ascii_lowercase();
-            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-                return Err(bad("only http:// and https:// URLs are accepted".into()));
-            }
-            app.url_policy.check(callback).await.map_err(|e| bad(e.to_string()))?;
-        }
-        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Url, callback)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(EmptyResponse {})
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetWhiteboardPushCallbackKey {
-    #[serde(rename = "SdkAppId")]
-    pub sdk_app_id: u64,
-    #[serde(rename = "CallbackKey")]
-    pub callback_key: String,
-}
-
-const MAX_CALLBACK_KEY_CHARS: usize = 64;
-
-impl Action for SetWhiteboardPushCallbackKey {
-    const NAME: &'static str = "SetWhiteboardPushCallbackKey";
-    type Response = EmptyResponse;
-
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        super::api::check_sdk_app_id(self.sdk_app_id)?;
-        call.require_sdk_app(self.sdk_app_id)?;
-        if self.callback_key.chars().count() > MAX_CALLBACK_KEY_CHARS {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!("Invalid `CallbackKey`: at most {MAX_CALLBACK_KEY_CHARS} characters."),
-            ));
-        }
-        store::set_callback(&app.store, self.sdk_app_id, CallbackSetting::Key, &self.callback_key)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(EmptyResponse {})
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DescribeWhiteboardPushCallback {
-    #[serde(rename = "SdkAppId")]
-    pub sdk_app_id: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DescribeWhiteboardPushCallbackResponse {
-    #[serde(rename = "Callback")]
-    pub callback: String,
-    #[serde(rename = "CallbackKey")]
-    pub callback_key: String,
-}
-
-impl Action for DescribeWhiteboardPushCallback {
-    const NAME: &'static str = "DescribeWhiteboardPushCallback";
-    type Response = DescribeWhiteboardPushCallbackResponse;
-
-    async fn handle(self, call: &Call, app: &App) -> Result<Self::Response, ApiError> {
-        super::api::check_sdk_app_id(self.sdk_app_id)?;
-        call.require_sdk_app(self.sdk_app_id)?;
-        let settings = store::callback_settings(&app.store, self.sdk_app_id).await.map_err(ApiError::internal)?;
-        Ok(DescribeWhiteboardPushCallbackResponse { callback: settings.callback, callback_key: settings.callback_key })
     }
 }

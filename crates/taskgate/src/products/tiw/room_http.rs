@@ -7,8 +7,8 @@
 //! Over the WebSocket the same refusals are `{"type":"error","message":…}` frames; a message
 //! over `room_max_request_bytes` closes the socket.
 
+use super::context::Tiw;
 use super::rooms::{AppendError, RoomKey};
-use crate::app::App;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
-use taskgate_engine::{Clock, SystemClock};
 use tokio::sync::broadcast::error::RecvError;
 use whiteboard::op::{LoggedOp, Op, parse_ops};
 
@@ -32,8 +31,8 @@ fn room_of(sdk_app_id: &str, room_id: &str) -> Result<RoomKey, Box<Response>> {
 }
 
 /// Checks that `user_sig` was issued for `user_id` by the room's SdkAppId.
-fn authenticate(app: &App, room: RoomKey, user_id: &str, user_sig: &str) -> Result<(), Box<Response>> {
-    let Some(key) = app.accounts.sdk_app_key(room.sdk_app_id()) else {
+fn authenticate(tiw: &Tiw, room: RoomKey, user_id: &str, user_sig: &str) -> Result<(), Box<Response>> {
+    let Some(key) = tiw.sdk_app_keys.get(&room.sdk_app_id()) else {
         return Err(Box::new(refuse(
             StatusCode::NOT_FOUND,
             format!("SdkAppId {} is not configured", room.sdk_app_id()),
@@ -42,14 +41,8 @@ fn authenticate(app: &App, room: RoomKey, user_id: &str, user_sig: &str) -> Resu
     if user_id.is_empty() {
         return Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "user_id is missing")));
     }
-    tcapi::usersig::verify_usersig(
-        key,
-        room.sdk_app_id(),
-        user_id,
-        user_sig,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    )
-    .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, e.to_string())))
+    tcapi::usersig::verify_usersig(key, room.sdk_app_id(), user_id, user_sig, tiw.now_unix())
+        .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, e.to_string())))
 }
 
 fn header_identity(headers: &HeaderMap) -> (String, String) {
@@ -64,9 +57,9 @@ struct Refusal {
 }
 
 /// Parses a request's operations and checks the per-request limits.
-fn parse_request(app: &App, text: &str) -> Result<Vec<Op>, Refusal> {
+fn parse_request(tiw: &Tiw, text: &str) -> Result<Vec<Op>, Refusal> {
     let ops = parse_ops(text).map_err(|e| Refusal { status: StatusCode::BAD_REQUEST, message: e.to_string() })?;
-    let max = app.config.tiw.room_max_ops_per_request;
+    let max = tiw.config.room_max_ops_per_request;
     if ops.len() > max {
         return Err(Refusal {
             status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -79,8 +72,8 @@ fn parse_request(app: &App, text: &str) -> Result<Vec<Op>, Refusal> {
     Ok(ops)
 }
 
-async fn append(app: &App, room: RoomKey, user_id: &str, ops: Vec<Op>) -> Result<Vec<LoggedOp>, Refusal> {
-    app.rooms.append(room, user_id, ops, SystemClock.now_ms()).await.map_err(|e| match e {
+async fn append(tiw: &Tiw, room: RoomKey, user_id: &str, ops: Vec<Op>) -> Result<Vec<LoggedOp>, Refusal> {
+    tiw.rooms.append(room, user_id, ops, tiw.engine.clock().now_ms()).await.map_err(|e| match e {
         AppendError::Quota(quota) => Refusal { status: StatusCode::TOO_MANY_REQUESTS, message: quota.to_string() },
         AppendError::Store(e) => {
             tracing::error!(error = %e, "appending room operations failed");
@@ -90,7 +83,7 @@ async fn append(app: &App, room: RoomKey, user_id: &str, ops: Vec<Op>) -> Result
 }
 
 pub async fn post_ops(
-    State(app): State<Arc<App>>,
+    State(tiw): State<Arc<Tiw>>,
     Path((sdk_app_id, room_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -100,10 +93,10 @@ pub async fn post_ops(
         Err(refused) => return *refused,
     };
     let (user_id, user_sig) = header_identity(&headers);
-    if let Err(refused) = authenticate(&app, room, &user_id, &user_sig) {
+    if let Err(refused) = authenticate(&tiw, room, &user_id, &user_sig) {
         return *refused;
     }
-    let max = app.config.tiw.room_max_request_bytes;
+    let max = tiw.config.room_max_request_bytes;
     // Read up to the limit only: a larger body is refused without being held.
     let Ok(bytes) = axum::body::to_bytes(body, max).await else {
         return refuse(
@@ -114,8 +107,8 @@ pub async fn post_ops(
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return refuse(StatusCode::BAD_REQUEST, "the request body is not UTF-8 text");
     };
-    let appended = match parse_request(&app, text) {
-        Ok(ops) => append(&app, room, &user_id, ops).await,
+    let appended = match parse_request(&tiw, text) {
+        Ok(ops) => append(&tiw, room, &user_id, ops).await,
         Err(refusal) => Err(refusal),
     };
     match appended {
@@ -142,7 +135,7 @@ pub struct LogQuery {
 /// One page of the log: `{"ops":[…],"next_after":N,"more":bool}`; read on with
 /// `after=next_after` while `more`.
 pub async fn get_ops(
-    State(app): State<Arc<App>>,
+    State(tiw): State<Arc<Tiw>>,
     Path((sdk_app_id, room_id)): Path<(String, String)>,
     query: Result<Query<LogQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -156,10 +149,10 @@ pub async fn get_ops(
         Err(rejection) => return refuse(StatusCode::BAD_REQUEST, rejection.body_text()),
     };
     let (user_id, user_sig) = header_identity(&headers);
-    if let Err(refused) = authenticate(&app, room, &user_id, &user_sig) {
+    if let Err(refused) = authenticate(&tiw, room, &user_id, &user_sig) {
         return *refused;
     }
-    match app.rooms.log_page(room, query.after, None, query.limit).await {
+    match tiw.rooms.log_page(room, query.after, None, query.limit).await {
         Ok(page) => axum::Json(page).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "reading a room log failed");
@@ -175,7 +168,7 @@ pub struct SocketQuery {
 }
 
 pub async fn socket(
-    State(app): State<Arc<App>>,
+    State(tiw): State<Arc<Tiw>>,
     Path((sdk_app_id, room_id)): Path<(String, String)>,
     Query(query): Query<SocketQuery>,
     upgrade: WebSocketUpgrade,
@@ -184,14 +177,14 @@ pub async fn socket(
         Ok(room) => room,
         Err(refused) => return *refused,
     };
-    if let Err(refused) = authenticate(&app, room, &query.user_id, &query.user_sig) {
+    if let Err(refused) = authenticate(&tiw, room, &query.user_id, &query.user_sig) {
         return *refused;
     }
-    let max = app.config.tiw.room_max_request_bytes;
+    let max = tiw.config.room_max_request_bytes;
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| serve_socket(app, room, query.user_id, socket))
+        .on_upgrade(move |socket| serve_socket(tiw, room, query.user_id, socket))
 }
 
 /// A frame to a room client. Serialised straight from the operations: going through a
@@ -219,10 +212,10 @@ fn frame(kind: &str, ops: &[LoggedOp], more: Option<bool>) -> Option<Message> {
 /// Sends the log after `after` page by page (`{"type":"log","ops":[…],"more":bool}` frames,
 /// the last with `more: false`) and returns the last `seq` sent; `None` when the socket or
 /// the store failed.
-async fn send_log(app: &App, room: RoomKey, after: u64, kind: &str, socket: &mut WebSocket) -> Option<u64> {
+async fn send_log(tiw: &Tiw, room: RoomKey, after: u64, kind: &str, socket: &mut WebSocket) -> Option<u64> {
     let mut sent = after;
     loop {
-        let page = match app.rooms.log_page(room, sent, None, None).await {
+        let page = match tiw.rooms.log_page(room, sent, None, None).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::error!(error = %e, "reading a room log failed");
@@ -242,11 +235,12 @@ async fn send_log(app: &App, room: RoomKey, after: u64, kind: &str, socket: &mut
 
 /// Sends the log in pages, then relays the room's operations both ways until the client
 /// leaves or the server shuts down.
-async fn serve_socket(app: Arc<App>, room: RoomKey, user_id: String, mut socket: WebSocket) {
+async fn serve_socket(tiw: Arc<Tiw>, room: RoomKey, user_id: String, mut socket: WebSocket) {
+    let _served = tiw.rooms.socket_token();
     // Subscribe before reading the log, so nothing appended in between is missed.
-    let mut live = app.rooms.subscribe(room);
-    let closing = app.rooms.closing().clone();
-    let Some(mut sent) = send_log(&app, room, 0, "log", &mut socket).await else {
+    let mut live = tiw.rooms.subscribe(room);
+    let closing = tiw.rooms.closing().clone();
+    let Some(mut sent) = send_log(&tiw, room, 0, "log", &mut socket).await else {
         return;
     };
     loop {
@@ -258,8 +252,8 @@ async fn serve_socket(app: Arc<App>, room: RoomKey, user_id: String, mut socket:
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    let appended = match parse_request(&app, &text) {
-                        Ok(ops) => append(&app, room, &user_id, ops).await,
+                    let appended = match parse_request(&tiw, &text) {
+                        Ok(ops) => append(&tiw, room, &user_id, ops).await,
                         Err(refusal) => Err(refusal),
                     };
                     if let Err(refusal) = appended {
@@ -285,7 +279,7 @@ async fn serve_socket(app: Arc<App>, room: RoomKey, user_id: String, mut socket:
                         }
                     }
                     // Too slow a reader: catch up from the log instead, page by page.
-                    Err(RecvError::Lagged(_)) => match send_log(&app, room, sent, "ops", &mut socket).await {
+                    Err(RecvError::Lagged(_)) => match send_log(&tiw, room, sent, "ops", &mut socket).await {
                         Some(last) => sent = last,
                         None => return,
                     },

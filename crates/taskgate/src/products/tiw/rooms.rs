@@ -2,6 +2,7 @@
 //! the receive time), its quotas, paged reads of the log, and the live fan-out of new
 //! operations to the room's connected clients.
 
+use crate::config::TiwConfig;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -10,6 +11,8 @@ use taskgate_engine::{Store, StoreError, on_pool, on_tx};
 use thiserror::Error;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken as SocketToken;
 use whiteboard::op::{LoggedOp, Op, OpKind};
 
 /// An id outside Tencent's declared type (`Integer`, int64) or not positive.
@@ -80,6 +83,18 @@ pub struct RoomLimits {
     pub page_bytes: usize,
 }
 
+impl RoomLimits {
+    pub fn from_config(tiw: &TiwConfig) -> Self {
+        Self {
+            max_ops: tiw.room_max_ops,
+            max_bytes: tiw.room_max_bytes,
+            page_ops: tiw.room_log_page_ops.max(1),
+            page_max_ops: tiw.room_log_page_max_ops.max(1),
+            page_bytes: tiw.room_log_page_bytes,
+        }
+    }
+}
+
 /// A room quota an append would exceed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("the room would exceed its quota of {max} {unit} (tiw.{key})")]
@@ -116,6 +131,8 @@ pub struct Rooms {
     limits: RoomLimits,
     live: Arc<Mutex<HashMap<RoomKey, broadcast::Sender<Announcement>>>>,
     closing: CancellationToken,
+    /// The room WebSockets being served, so shutdown can wait for them to end.
+    sockets: TaskTracker,
 }
 
 fn corrupt(detail: impl ToString) -> StoreError {
@@ -129,7 +146,7 @@ fn db_seq(seq: u64) -> i64 {
 
 impl Rooms {
     pub fn new(store: Store, limits: RoomLimits) -> Self {
-        Self { store, limits, live: Arc::default(), closing: CancellationToken::new() }
+        Self { store, limits, live: Arc::default(), closing: CancellationToken::new(), sockets: TaskTracker::new() }
     }
 
     pub fn limits(&self) -> &RoomLimits {
@@ -139,6 +156,17 @@ impl Rooms {
     /// Ends every room WebSocket of this node (server shutdown); new ones end at once.
     pub fn close_all(&self) {
         self.closing.cancel();
+        self.sockets.close();
+    }
+
+    /// Held by a WebSocket while it is served: [`Rooms::wait_closed`] waits for every one.
+    pub fn socket_token(&self) -> SocketToken {
+        self.sockets.token()
+    }
+
+    /// Returns once [`Rooms::close_all`] was called and every WebSocket ended.
+    pub async fn wait_closed(&self) {
+        self.sockets.wait().await;
     }
 
     /// Fires when [`Rooms::close_all`] was called.

@@ -9,7 +9,7 @@
 //! build from source. A board is mostly still, and x264 encodes still frames far faster than
 //! its ~110 frames/s on moving 720p video.
 
-use crate::metrics::PushCounters;
+use super::counters::PushCounters;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::PathBuf;

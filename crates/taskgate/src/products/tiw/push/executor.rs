@@ -1,13 +1,13 @@
 //! The push executor: logs the push user in, follows the room, runs the encoder (restarting it
 //! after a failure), announces the start and the stop, and decides why the push ended.
 
+use super::counters::PushCounters;
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
 use super::{
     FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT,
     store,
 };
-use crate::metrics::PushCounters;
 use crate::products::tiw::callback;
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};

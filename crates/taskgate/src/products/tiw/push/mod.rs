@@ -6,10 +6,13 @@
 //! progress, so a node that resumes a push after another died continues the counts; its end
 //! (reason, stop time) is the task's result.
 
+mod counters;
 pub mod encoder;
 pub mod executor;
 pub mod feed;
 pub mod store;
+
+pub use counters::PushCounters;
 
 use serde::{Deserialize, Serialize};
 use taskgate_engine::{Clock, SystemClock, Task, TaskKind, TaskState};

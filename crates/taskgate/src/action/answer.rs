@@ -1,7 +1,7 @@
 //! `Answer`: an action's response object as JSON text, serialised once from the typed response
 //! (not through a `serde_json::Value`), ready for the envelope to add the RequestId.
 
-use super::ApiError;
+use super::error::ApiError;
 use serde::Serialize;
 use serde_json::Value;
 

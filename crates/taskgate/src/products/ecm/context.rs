@@ -1,0 +1,17 @@
+//! `Ecm`: what the ecm actions may touch.
+
+use crate::config::Config;
+use taskgate_engine::Engine;
+use taskgate_engine::url_guard::UrlPolicy;
+
+pub struct Ecm {
+    pub engine: Engine,
+    /// Checks the image URLs an import names.
+    pub url_policy: UrlPolicy,
+}
+
+impl Ecm {
+    pub fn new(config: &Config, engine: Engine) -> Self {
+        Self { engine, url_policy: config.url_policy() }
+    }
+}

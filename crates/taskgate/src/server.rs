@@ -1,0 +1,134 @@
+//! `Server`: the composition root. Builds the durable parts (store, task engine, callback
+//! outbox, object storage), the products and the gateway, serves them through one router, and
+//! stops every background loop it started. Only `main` imports this module.
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::http;
+use crate::metrics::Metrics;
+use crate::products::Products;
+use crate::products::tiw::push::PushCounters;
+use crate::products::tiw::rooms::{RoomLimits, Rooms};
+use anyhow::Context;
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
+use taskgate_engine::url_guard::GuardedClient;
+use taskgate_engine::{Engine, EngineConfig, Outbox, OutboxConfig, Store, StoreOptions};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long running tasks may take to finish on SIGTERM before their leases are handed back.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Timeout of one callback delivery.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    gateway: Arc<Gateway>,
+    store: Store,
+    engine: Engine,
+    outbox: Outbox,
+    objects: Objects,
+    /// Stops the server's own loops (the gateway's purge) at shutdown.
+    stop: CancellationToken,
+    purge: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens and migrates the store, then starts the task engine, the callback outbox and the
+    /// object sweeper. `bound` is the listening address, the base of URLs when `public_url` is
+    /// not configured.
+    pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let accounts = Accounts::from_config(&config.accounts)?;
+        if let Some(images) = &config.ecm.bucket
+            && let Some(owner) = accounts.bucket_owner(&images.region, &images.bucket)
+        {
+            // A tenant that may name the image bucket could overwrite other tenants' images.
+            anyhow::bail!(
+                "the [ecm.bucket] {} is also a bucket of account {owner}: give ecm a bucket of its own",
+                images.bucket
+            );
+        }
+        taskgate_engine::install_crypto_provider();
+        let store = Store::open(&config.database_url(), &StoreOptions::default())
+            .await
+            .with_context(|| format!("opening the database {}", config.database_url()))?;
+        let client =
+            GuardedClient::new(config.url_policy(), CALLBACK_TIMEOUT).context("building the callback HTTP client")?;
+        let outbox = Outbox::new(store.clone(), OutboxConfig::default(), client);
+        let objects = Objects::new(store.clone(), objects_config(&config, bound)).context("opening object storage")?;
+        let rooms = Rooms::new(store.clone(), RoomLimits::from_config(&config.tiw));
+        let mut metrics = Metrics::default();
+        let push_counters = PushCounters::registered(metrics.registry());
+
+        let engine_config = EngineConfig {
+            lease: Duration::from_secs(config.engine.lease_secs.max(1)),
+            reap_interval: Duration::from_secs(config.engine.reap_interval_secs.max(1)),
+            ..EngineConfig::default()
+        };
+        let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
+        for registration in Products::executors(&config, &store, &objects, &outbox, &rooms, &push_counters)? {
+            let mut options = registration.options;
+            if let Some(concurrency) = config.concurrency_of(registration.kind.as_str()) {
+                options.concurrency = concurrency.max(1);
+            }
+            builder = builder.executor(registration.kind, options, registration.executor);
+        }
+        let engine = builder.build();
+        engine.start().context("starting the task engine")?;
+        outbox.start();
+        objects.start_sweeper();
+
+        let products = Products::new(&config, &engine, &objects, rooms);
+        let gateway = Arc::new(Gateway::new(&config, accounts, &store, metrics, products));
+        let stop = CancellationToken::new();
+        let purge = gateway.spawn_purge(stop.clone());
+        Ok(Self { gateway, store, engine, outbox, objects, stop, purge })
+    }
+
+    /// Every route on the one port.
+    pub fn router(&self) -> Router {
+        http::router(self.gateway.clone(), self.gateway.products.tiw.clone(), &self.objects, self.store.clone())
+    }
+
+    /// Ends the room WebSockets, stops claiming work, lets running tasks finish within the
+    /// grace period (the rest are told to stop and go back to the queue for the next start or
+    /// another node), then stops deliveries, the sweepers and the purge. Nothing the server
+    /// spawned runs after this returns.
+    pub async fn shutdown(self) {
+        let rooms = &self.gateway.products.tiw.rooms;
+        rooms.close_all();
+        self.stop.cancel();
+        // Side by side: deliveries in flight finish within their timeout while tasks use the
+        // grace; callbacks recorded after the outbox stopped are delivered by the next start.
+        tokio::join!(self.engine.shutdown(SHUTDOWN_GRACE), self.outbox.shutdown(), rooms.wait_closed());
+        if let Err(error) = self.purge.await {
+            tracing::warn!(%error, "the purge loop ended abnormally");
+        }
+        self.objects.shutdown().await;
+        self.store.close().await;
+    }
+}
+
+fn objects_config(config: &Config, bound: std::net::SocketAddr) -> ObjectsConfig {
+    let mut objects = ObjectsConfig::new(config.data_dir.join("files"), config.public_url(bound));
+    objects.retention = Duration::from_secs(config.objects.retention_hours.saturating_mul(3600));
+    objects.s3 = config
+        .objects
+        .s3
+        .iter()
+        .map(|e| S3Endpoint {
+            region: e.region.clone(),
+            endpoint: e.endpoint.clone(),
+            access_key_id: e.access_key_id.clone(),
+            secret_access_key: e.secret_access_key.clone(),
+            path_style: e.path_style,
+            allow_http: e.allow_http,
+        })
+        .collect();
+    objects
+}
