@@ -25,12 +25,10 @@ use std::sync::Arc;
 use tcapi::ErrorCode;
 use tcapi::params::{Encoding, decode};
 
-/// What an action knows about the call beyond its own parameters.
+/// What an action knows about the call beyond its own parameters. No time: the signature
+/// clock may be frozen (`frozen_time`), task times come from the engine's clock.
 pub struct Call {
     pub account: Arc<Account>,
-    /// The Unix time (seconds) the request's signature was checked against; frozen when the
-    /// server replays captured requests, so never a task's time (tasks use the engine's clock).
-    pub signed_at: i64,
 }
 
 impl Call {

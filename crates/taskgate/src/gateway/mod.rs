@@ -101,12 +101,13 @@ async fn dispatch<'g>(
     };
     let result = async {
         routed.service().check_region(parsed.region.as_deref(), &gateway.regions)?;
-        account.check_service(routed.service(), now)?;
+        // Expiry is a fact of today, not of the (possibly frozen) signature clock.
+        account.check_service(routed.service(), time::OffsetDateTime::now_utc().unix_timestamp())?;
         gateway.rate_limits.check(&account.uin, routed.name())?;
         // Last of the checks: only a request about to run is recorded, and rate limits bound
         // how fast an account can add records.
         auth::refuse_replay(&gateway.nonces, &parsed).await?;
-        let call = Call { account, signed_at: now };
+        let call = Call { account };
         match parsed.client_token.as_deref() {
             Some(token) => idempotent::run_once(&gateway.idempotency, &call, &routed, &parsed, token).await,
             None => routed.run(&call, &parsed.params, parsed.encoding).await,
