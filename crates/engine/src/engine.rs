@@ -57,15 +57,26 @@ pub struct Outcome {
     pub result: Value,
     /// Recorded in the same transaction that finishes the task, then delivered at least once.
     pub callback: Option<Callback>,
+    /// The end time (Unix ms) the executor announced, e.g. in its callback; see
+    /// [`Outcome::finished_at_ms`].
+    pub finished_at_ms: Option<i64>,
 }
 
 impl Outcome {
     pub fn new(result: Value) -> Self {
-        Self { result, callback: None }
+        Self { result, callback: None, finished_at_ms: None }
     }
 
     pub fn with_callback(mut self, callback: Callback) -> Self {
         self.callback = Some(callback);
+        self
+    }
+
+    /// Records `ms` (Unix ms, from [`TaskContext::clock`]) as the task's `finished_at_ms`, so
+    /// the time a callback announces is the time the task reports. Without it the engine takes
+    /// its clock when the execution returned; a time before the task started counts as its start.
+    pub fn finished_at_ms(mut self, ms: i64) -> Self {
+        self.finished_at_ms = Some(ms);
         self
     }
 }
@@ -87,24 +98,34 @@ pub enum ErrorClass {
 pub struct ExecError {
     pub class: ErrorClass,
     pub message: String,
-    pub callback: Option<Callback>,
+    /// Boxed to keep the error, and every `Result` carrying it, small.
+    pub callback: Option<Box<Callback>>,
+    /// The end time (Unix ms) the executor announced; see [`ExecError::finished_at_ms`].
+    pub finished_at_ms: Option<i64>,
 }
 
 impl ExecError {
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Retryable, message: message.into(), callback: None }
+        Self { class: ErrorClass::Retryable, message: message.into(), callback: None, finished_at_ms: None }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Permanent, message: message.into(), callback: None }
+        Self { class: ErrorClass::Permanent, message: message.into(), callback: None, finished_at_ms: None }
     }
 
     pub fn cancelled(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Cancelled, message: message.into(), callback: None }
+        Self { class: ErrorClass::Cancelled, message: message.into(), callback: None, finished_at_ms: None }
     }
 
     pub fn with_callback(mut self, callback: Callback) -> Self {
-        self.callback = Some(callback);
+        self.callback = Some(Box::new(callback));
+        self
+    }
+
+    /// Records `ms` (Unix ms) as the task's `finished_at_ms` when this error ends the task, as
+    /// [`Outcome::finished_at_ms`] does; ignored when the task is retried.
+    pub fn finished_at_ms(mut self, ms: i64) -> Self {
+        self.finished_at_ms = Some(ms);
         self
     }
 }
@@ -211,6 +232,8 @@ impl ReasonCell {
 pub enum ProgressError {
     #[error("the lease on this task was lost; stop working on it")]
     LeaseLost,
+    #[error("the progress could not be encoded as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -257,6 +280,12 @@ impl TaskContext {
 
     pub fn lease(&self) -> Lease {
         self.task.lease()
+    }
+
+    /// The engine's clock: the one source of task times, so what an executor announces agrees
+    /// with the task's `created_at_ms` and `finished_at_ms`.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// Fires on a cancel request, on shutdown after the grace period, or when the lease is lost.
@@ -397,6 +426,8 @@ struct Completion {
     kind: TaskKind,
     attempts: u32,
     max_attempts: u32,
+    /// An announced end time is never earlier than this.
+    started_at_ms: Option<i64>,
     result: Result<Outcome, ExecError>,
     reason: Option<CancelReason>,
     /// Ended by the claim path without running (see [`Abandonment`]), at this time.
@@ -560,8 +591,8 @@ const HEARTBEAT: &str = "UPDATE tg_tasks SET lease_expires_at_ms = $1, heartbeat
 
 /// What one completion writes.
 enum Finish {
-    Succeeded { result: String },
-    Unsuccessful { state: TaskState, error: String },
+    Succeeded { result: String, finished_at_ms: i64 },
+    Unsuccessful { state: TaskState, error: String, finished_at_ms: i64 },
     Retry { error: String, at_ms: i64 },
     Release { at_ms: i64 },
 }
@@ -897,6 +928,7 @@ impl Engine {
             kind: task.kind.clone(),
             attempts: task.attempts,
             max_attempts: task.max_attempts,
+            started_at_ms: task.started_at_ms,
             result,
             reason: None,
             abandoned_at_ms: None,
@@ -989,7 +1021,7 @@ impl Inner {
             InFlight { lease_no: task.lease_no, token: token.clone(), reason: reason.clone(), endless: rt.endless },
         );
         let lease = task.lease();
-        let (attempts, max_attempts) = (task.attempts, task.max_attempts);
+        let (attempts, max_attempts, started_at_ms) = (task.attempts, task.max_attempts, task.started_at_ms);
         let kind = rt.kind.clone();
         let executor = rt.executor.clone();
         let ctx = TaskContext { task, token, reason: reason.clone(), inner: self.clone() };
@@ -1004,6 +1036,7 @@ impl Inner {
                 kind,
                 attempts,
                 max_attempts,
+                started_at_ms,
                 result,
                 reason: reason.get(),
                 abandoned_at_ms: None,
@@ -1042,6 +1075,7 @@ impl Inner {
                 kind,
                 attempts: task.attempts,
                 max_attempts: task.max_attempts,
+                started_at_ms: task.started_at_ms,
                 result,
                 reason: None,
                 abandoned_at_ms: Some(ended_at),
@@ -1069,27 +1103,36 @@ impl Inner {
     }
 
     fn plan(&self, c: &Completion, now: i64) -> (Finish, Option<PlannedCallback>) {
-        let callback = |cb: &Option<Callback>| cb.as_ref().map(|cb| self.planned(&c.lease.task_id, cb));
+        let callback = |cb: Option<&Callback>| cb.map(|cb| self.planned(&c.lease.task_id, cb));
+        let ended_at = |announced: Option<i64>| match announced {
+            Some(at) => at.max(c.started_at_ms.unwrap_or(at)),
+            None => c.abandoned_at_ms.unwrap_or(now),
+        };
+        let unsuccessful = |state, e: &ExecError| Finish::Unsuccessful {
+            state,
+            error: e.message.clone(),
+            finished_at_ms: ended_at(e.finished_at_ms),
+        };
         match (&c.result, c.reason) {
             // The executor could not say how to announce the end: ask again later.
             (Err(e), _) if c.abandoned_at_ms.is_some() && e.class == ErrorClass::Retryable => {
                 (Finish::Release { at_ms: now + self.backoff_ms(1) }, None)
             }
-            (Ok(o), _) => (Finish::Succeeded { result: o.result.to_string() }, callback(&o.callback)),
+            (Ok(o), _) => (
+                Finish::Succeeded { result: o.result.to_string(), finished_at_ms: ended_at(o.finished_at_ms) },
+                callback(o.callback.as_ref()),
+            ),
             (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release { at_ms: now }, None),
             (Err(e), Some(CancelReason::Requested)) => {
-                (Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() }, callback(&e.callback))
+                (unsuccessful(TaskState::Cancelled, e), callback(e.callback.as_deref()))
             }
             (Err(e), _) => match e.class {
                 ErrorClass::Retryable if c.attempts < c.max_attempts => {
                     (Finish::Retry { error: e.message.clone(), at_ms: now + self.backoff_ms(c.attempts) }, None)
                 }
-                ErrorClass::Cancelled => (
-                    Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() },
-                    callback(&e.callback),
-                ),
+                ErrorClass::Cancelled => (unsuccessful(TaskState::Cancelled, e), callback(e.callback.as_deref())),
                 ErrorClass::Retryable | ErrorClass::Permanent => {
-                    (Finish::Unsuccessful { state: TaskState::Failed, error: e.message.clone() }, callback(&e.callback))
+                    (unsuccessful(TaskState::Failed, e), callback(e.callback.as_deref()))
                 }
             },
         }
@@ -1112,11 +1155,12 @@ impl Inner {
             let lease_no = c.lease.lease_no;
             let rows = on_tx!(tx, conn => {
                 let q = match finish {
-                    Finish::Succeeded { result } => sqlx::query(FINISH_SUCCEEDED).bind(result).bind(now),
-                    Finish::Unsuccessful { state, error } => sqlx::query(FINISH_UNSUCCESSFUL)
-                        .bind(state.as_str())
-                        .bind(error)
-                        .bind(c.abandoned_at_ms.unwrap_or(now)),
+                    Finish::Succeeded { result, finished_at_ms } => {
+                        sqlx::query(FINISH_SUCCEEDED).bind(result).bind(finished_at_ms)
+                    }
+                    Finish::Unsuccessful { state, error, finished_at_ms } => {
+                        sqlx::query(FINISH_UNSUCCESSFUL).bind(state.as_str()).bind(error).bind(finished_at_ms)
+                    }
                     Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(error).bind(now).bind(at_ms),
                     Finish::Release { at_ms } => sqlx::query(FINISH_RELEASE).bind(at_ms),
                 };

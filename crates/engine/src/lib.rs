@@ -4,6 +4,7 @@
 //! request [`nonces`].
 
 pub mod clock;
+pub mod contract;
 pub mod engine;
 mod finished;
 pub mod idempotency;
@@ -16,6 +17,7 @@ pub mod task;
 pub mod url_guard;
 
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
+pub use contract::TaskSpec;
 pub use engine::{
     Abandonment, CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass, ExecError,
     Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
