@@ -5,7 +5,7 @@ use serde::{Deserialize as _, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
-    engine::{Outcome, ProgressError, TaskContext},
+    executor::{Outcome, ProgressError, TaskContext},
     task::{NewTask, Task, TaskId, TaskKind},
 };
 
