@@ -1,36 +1,29 @@
-//! The durable task engine: submit, query and cancel tasks; workers that claim them in
-//! batches under fenced leases, heartbeat, retry with backoff, rescue the tasks of dead
-//! workers, finish in batches together with their callbacks, and shut down gracefully.
+//! The durable task engine's client side: its configuration and builder, submitting, reading
+//! and cancelling tasks, starting the workers ([`crate::worker`]) and shutting them down
+//! gracefully.
 
 use std::{
     collections::HashMap,
-    panic::AssertUnwindSafe,
-    sync::{
-        Arc, Mutex, MutexGuard,
-        atomic::{AtomicU8, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
-use async_trait::async_trait;
-use futures_util::FutureExt as _;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sqlx::Row as _;
 use tokio::{
-    sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc},
+    sync::{Notify, Semaphore, mpsc},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
+    clock::{Clock, Entropy, OsEntropy, SystemClock},
+    executor::{Abandonment, CancelReason, ExecError, Executor, Outcome, ReasonCell},
     finished::FinishedTasks,
     on_pool, on_tx,
-    outbox::{Callback, INSERT_OUTBOX, OutboxWaker},
-    slots::acquire_batch,
-    store::{Pool, Store, StoreError, Tx},
-    task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
+    outbox::{INSERT_OUTBOX, OutboxWaker},
+    store::{Store, StoreError, Tx},
+    task::{NewTask, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
+    worker::{Completion, insert_callback},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -48,246 +41,6 @@ pub enum EngineError {
 impl From<sqlx::Error> for EngineError {
     fn from(e: sqlx::Error) -> Self {
         EngineError::Store(e.into())
-    }
-}
-
-/// What a successful execution produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub result: Value,
-    /// Recorded in the same transaction that finishes the task, then delivered at least once.
-    pub callback: Option<Callback>,
-}
-
-impl Outcome {
-    pub fn new(result: Value) -> Self {
-        Self { result, callback: None }
-    }
-
-    pub fn with_callback(mut self, callback: Callback) -> Self {
-        self.callback = Some(callback);
-        self
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Try again later, unless this was the final attempt.
-    Retryable,
-    /// Fail the task now.
-    Permanent,
-    /// The executor stopped because its token fired.
-    Cancelled,
-}
-
-/// Why an execution did not succeed. A callback is enqueued only when this error ends the
-/// task (permanent, cancelled, or retryable on the final attempt).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{class:?}: {message}")]
-pub struct ExecError {
-    pub class: ErrorClass,
-    pub message: String,
-    pub callback: Option<Callback>,
-}
-
-impl ExecError {
-    pub fn retryable(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Retryable, message: message.into(), callback: None }
-    }
-
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Permanent, message: message.into(), callback: None }
-    }
-
-    pub fn cancelled(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Cancelled, message: message.into(), callback: None }
-    }
-
-    pub fn with_callback(mut self, callback: Callback) -> Self {
-        self.callback = Some(callback);
-        self
-    }
-}
-
-/// Runs tasks of one kind. Register one per kind with [`EngineBuilder::executor`].
-#[async_trait]
-pub trait Executor: Send + Sync + 'static {
-    async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError>;
-
-    /// The callback announcing that `task` ends without an execution reporting its end
-    /// ([`Abandonment`]); `task.finished_at_ms` is already the end's time. The engine writes the
-    /// callback in the transaction that ends the task, so a kind whose executions always call
-    /// back loses no callback on these paths either. It may be asked more than once for one
-    /// end, so what it does besides answering must be idempotent. An error puts the task back
-    /// in the queue to be asked again.
-    async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
-        let _ = (task, why);
-        Ok(None)
-    }
-}
-
-/// How a task ends without an execution reporting it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Abandonment {
-    /// Cancelled while it waited in the queue, or after the execution it was running in stopped
-    /// or died without reporting.
-    Cancelled,
-    /// Its worker died (the lease expired) on its final attempt: it fails rather than running
-    /// again, so a task that crashes its worker cannot crash every node in turn.
-    WorkerLost,
-}
-
-impl Abandonment {
-    fn error(self, callback: Option<Callback>) -> ExecError {
-        let error = match self {
-            Abandonment::Cancelled => ExecError::cancelled(self.message()),
-            Abandonment::WorkerLost => ExecError::permanent(self.message()),
-        };
-        match callback {
-            Some(callback) => error.with_callback(callback),
-            None => error,
-        }
-    }
-
-    /// The task's `error` text for this end.
-    pub fn message(self) -> &'static str {
-        match self {
-            Abandonment::Cancelled => "cancelled",
-            Abandonment::WorkerLost => "worker lost (lease expired) on the final attempt",
-        }
-    }
-}
-
-/// Why a running task's cancellation token fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelReason {
-    /// Someone called [`Engine::request_cancel`]: the task ends `Cancelled` unless the
-    /// executor still returns success.
-    Requested,
-    /// This node is shutting down: the task goes back to the queue for another node.
-    Shutdown,
-    /// The lease was lost (rescued by another node): nothing this execution reports counts.
-    LeaseLost,
-}
-
-const REASON_NONE: u8 = 0;
-
-impl CancelReason {
-    const fn code(self) -> u8 {
-        match self {
-            CancelReason::Requested => 1,
-            CancelReason::Shutdown => 2,
-            CancelReason::LeaseLost => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(CancelReason::Requested),
-            2 => Some(CancelReason::Shutdown),
-            3 => Some(CancelReason::LeaseLost),
-            _ => None,
-        }
-    }
-}
-
-/// The first reason to fire wins, so a later shutdown does not turn a user's cancel into a
-/// release.
-#[derive(Debug, Default)]
-struct ReasonCell(AtomicU8);
-
-impl ReasonCell {
-    fn fire(&self, reason: CancelReason, token: &CancellationToken) {
-        let _ = self.0.compare_exchange(REASON_NONE, reason.code(), Ordering::SeqCst, Ordering::SeqCst);
-        token.cancel();
-    }
-
-    fn get(&self) -> Option<CancelReason> {
-        CancelReason::from_code(self.0.load(Ordering::SeqCst))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProgressError {
-    #[error("the lease on this task was lost; stop working on it")]
-    LeaseLost,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Everything an executor gets for one attempt.
-pub struct TaskContext {
-    task: Task,
-    token: CancellationToken,
-    reason: Arc<ReasonCell>,
-    inner: Arc<Inner>,
-}
-
-impl TaskContext {
-    pub fn task(&self) -> &Task {
-        &self.task
-    }
-
-    pub fn id(&self) -> &TaskId {
-        &self.task.id
-    }
-
-    pub fn account(&self) -> &str {
-        &self.task.account
-    }
-
-    pub fn input(&self) -> &Value {
-        &self.task.input
-    }
-
-    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.task.input)
-    }
-
-    /// 1 for the first attempt.
-    pub fn attempt(&self) -> u32 {
-        self.task.attempts
-    }
-
-    /// A retryable error now fails the task, so this is the attempt that should send a
-    /// failure callback.
-    pub fn is_final_attempt(&self) -> bool {
-        self.task.attempts >= self.task.max_attempts
-    }
-
-    pub fn lease(&self) -> Lease {
-        self.task.lease()
-    }
-
-    /// Fires on a cancel request, on shutdown after the grace period, or when the lease is lost.
-    pub fn cancel_token(&self) -> &CancellationToken {
-        &self.token
-    }
-
-    pub fn cancel_reason(&self) -> Option<CancelReason> {
-        self.reason.get()
-    }
-
-    /// Records progress, fenced by the lease: after a rescue this fails and fires the token.
-    pub async fn progress(&self, progress: Value) -> Result<(), ProgressError> {
-        let text = progress.to_string();
-        let lease_no = self.task.lease_no;
-        let id = self.task.id.as_str();
-        let rows = on_pool!(self.inner.store.writer(), p => sqlx::query(
-            "UPDATE tg_tasks SET progress = $1 WHERE id = $2 AND lease_no = $3 AND state = 'running'",
-        )
-        .bind(text)
-        .bind(id)
-        .bind(lease_no)
-        .execute(p)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected());
-        if rows == 0 {
-            self.reason.fire(CancelReason::LeaseLost, &self.token);
-            return Err(ProgressError::LeaseLost);
-        }
-        Ok(())
     }
 }
 
@@ -377,57 +130,48 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-struct KindRuntime {
-    kind: TaskKind,
-    executor: Arc<dyn Executor>,
-    slots: Arc<Semaphore>,
-    wake: Arc<Notify>,
-    endless: bool,
+/// One kind's executor and worker state on this node.
+pub(crate) struct KindRuntime {
+    pub(crate) kind: TaskKind,
+    pub(crate) executor: Arc<dyn Executor>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) endless: bool,
 }
 
-struct InFlight {
-    lease_no: i64,
-    token: CancellationToken,
-    reason: Arc<ReasonCell>,
-    endless: bool,
+/// An execution running on this node.
+pub(crate) struct InFlight {
+    pub(crate) lease_no: i64,
+    pub(crate) token: CancellationToken,
+    pub(crate) reason: Arc<ReasonCell>,
+    pub(crate) endless: bool,
 }
 
-struct Completion {
-    lease: Lease,
-    kind: TaskKind,
-    attempts: u32,
-    max_attempts: u32,
-    result: Result<Outcome, ExecError>,
-    reason: Option<CancelReason>,
-    /// Ended by the claim path without running (see [`Abandonment`]), at this time.
-    abandoned_at_ms: Option<i64>,
-    _slot: Option<OwnedSemaphorePermit>,
-}
-
-struct Inner {
-    store: Store,
-    config: EngineConfig,
-    clock: Arc<dyn Clock>,
-    entropy: Arc<dyn Entropy>,
-    owner: String,
-    kinds: HashMap<TaskKind, KindRuntime>,
-    inflight: Mutex<HashMap<TaskId, InFlight>>,
-    inflight_changed: Notify,
-    completions_tx: mpsc::UnboundedSender<Completion>,
-    completions_rx: Mutex<Option<mpsc::UnboundedReceiver<Completion>>>,
-    stop_claiming: CancellationToken,
-    stop_background: CancellationToken,
-    claimers: Mutex<Vec<JoinHandle<()>>>,
-    background: Mutex<Vec<JoinHandle<()>>>,
-    outbox: Option<OutboxWaker>,
-    finished: FinishedTasks,
+/// The state shared by the handle and the worker tasks.
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) config: EngineConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) entropy: Arc<dyn Entropy>,
+    pub(crate) owner: String,
+    pub(crate) kinds: HashMap<TaskKind, KindRuntime>,
+    pub(crate) inflight: Mutex<HashMap<TaskId, InFlight>>,
+    pub(crate) inflight_changed: Notify,
+    pub(crate) completions_tx: mpsc::UnboundedSender<Completion>,
+    pub(crate) completions_rx: Mutex<Option<mpsc::UnboundedReceiver<Completion>>>,
+    pub(crate) stop_claiming: CancellationToken,
+    pub(crate) stop_background: CancellationToken,
+    pub(crate) claimers: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) outbox: Option<OutboxWaker>,
+    pub(crate) finished: FinishedTasks,
 }
 
 /// How many finished tasks [`Engine::get`] keeps in memory: a task's records are typically a
 /// few kilobytes, so this stays within a few megabytes.
 const FINISHED_CACHE_CAPACITY: usize = 4096;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -507,85 +251,13 @@ impl EngineBuilder {
 const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, callback_url, created_at_ms, \
      max_attempts, next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8)";
 
-const CLAIM_SQLITE: &str = concat!(
-    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
-     lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
-     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
-     ORDER BY next_run_at_ms LIMIT $5) RETURNING ",
-    task_columns!()
-);
-
-const CLAIM_POSTGRES: &str = concat!(
-    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
-     lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
-     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
-     ORDER BY next_run_at_ms LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ",
-    task_columns!()
-);
-
-const FINISH_SUCCEEDED: &str = "UPDATE tg_tasks SET state = 'succeeded', result = $1, error = NULL, finished_at_ms = $2, \
-     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $3 AND lease_no = $4 AND state = 'running'";
-
-const FINISH_UNSUCCESSFUL: &str = "UPDATE tg_tasks SET state = $1, error = $2, finished_at_ms = $3, \
-     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $4 AND lease_no = $5 AND state = 'running'";
-
-// Only an execution or the claim path ends a task (see `Abandonment`): the statements that put
-// a task back in the queue leave a cancel request in place, and the next claim ends the task.
-
-/// A cancel request that raced with the retry is served at once.
-const FINISH_RETRY: &str = "UPDATE tg_tasks SET state = 'queued', error = $1, \
-     next_run_at_ms = CASE WHEN cancel_requested THEN $2 ELSE $3 END, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE id = $4 AND lease_no = $5 AND state = 'running'";
-
-/// Giving a task back is not the task's fault, so the attempt does not count.
-const FINISH_RELEASE: &str = "UPDATE tg_tasks SET state = 'queued', \
-     attempts = attempts - 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE id = $2 AND lease_no = $3 AND state = 'running'";
-
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
      attempts = attempts - 1, lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, \
      lease_expires_at_ms = NULL WHERE lease_owner = $2 AND state = 'running'";
 
-/// A rescued task on its final attempt is claimed once more only to be ended as `WorkerLost`.
-const REAP: &str = "UPDATE tg_tasks SET state = 'queued', \
-     lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE state = 'running' AND lease_expires_at_ms < $1";
-
 const CANCEL_QUEUED: &str = "UPDATE tg_tasks SET state = 'cancelled', cancel_requested = TRUE, finished_at_ms = $1, \
      error = 'cancelled' WHERE id = $2 AND state = 'queued' AND lease_no = $3";
-
-const HEARTBEAT: &str = "UPDATE tg_tasks SET lease_expires_at_ms = $1, heartbeat_at_ms = $2 \
-     WHERE lease_owner = $3 AND state = 'running' RETURNING id, lease_no, cancel_requested";
-
-/// What one completion writes.
-enum Finish {
-    Succeeded { result: String },
-    Unsuccessful { state: TaskState, error: String },
-    Retry { error: String, at_ms: i64 },
-    Release { at_ms: i64 },
-}
-
-struct PlannedCallback {
-    event_id: String,
-    task_id: String,
-    url: String,
-    body: String,
-}
-
-/// Records a `PlannedCallback` in the outbox on a transaction's connection (either backend).
-macro_rules! insert_callback {
-    ($conn:ident, $cb:expr, $now:expr) => {
-        sqlx::query(INSERT_OUTBOX)
-            .bind($cb.event_id.as_str())
-            .bind($cb.task_id.as_str())
-            .bind($cb.url.as_str())
-            .bind($cb.body.as_str())
-            .bind($now)
-            .execute(&mut *$conn)
-            .await?
-    };
-}
 
 impl Engine {
     pub fn builder(store: Store, config: EngineConfig) -> EngineBuilder {
@@ -603,17 +275,11 @@ impl Engine {
         &self.inner.store
     }
 
+    /// The clock every task time comes from (the one executors get as [`TaskContext::clock`]).
+    ///
+    /// [`TaskContext::clock`]: crate::TaskContext::clock
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
-    }
-
-    pub fn entropy(&self) -> &Arc<dyn Entropy> {
-        &self.inner.entropy
-    }
-
-    /// The lease owner name of this process.
-    pub fn node_id(&self) -> &str {
-        &self.inner.owner
     }
 
     /// Starts the workers, heartbeat, lease reaper and completion writer. Needs a Tokio runtime.
@@ -854,7 +520,7 @@ impl Engine {
                 .map_err(|e| EngineError::Announcement(e.message))?,
             None => None,
         };
-        let callback = announcement.as_ref().map(|cb| self.inner.planned(&task.id, cb));
+        let callback = announcement.as_ref().map(|cb| self.inner.outbox_row(&task.id, cb));
         let mut tx = self.inner.store.begin().await?;
         let cancelled = on_tx!(tx, c => {
             let rows = sqlx::query(CANCEL_QUEUED)
@@ -897,6 +563,7 @@ impl Engine {
             kind: task.kind.clone(),
             attempts: task.attempts,
             max_attempts: task.max_attempts,
+            started_at_ms: task.started_at_ms,
             result,
             reason: None,
             abandoned_at_ms: None,
@@ -910,354 +577,5 @@ impl Engine {
     /// with a cancel request). Runs periodically once started; returns how many were rescued.
     pub async fn reap_expired(&self) -> Result<u64, EngineError> {
         Ok(self.inner.reap().await?)
-    }
-
-    /// Tasks this node is executing right now.
-    pub fn running_here(&self) -> usize {
-        lock(&self.inner.inflight).len()
-    }
-}
-
-impl Inner {
-    async fn claim(&self, kind: &TaskKind, max: u32) -> Result<Vec<Task>, StoreError> {
-        let now = self.clock.now_ms();
-        let expires = now.saturating_add(duration_ms(self.config.lease));
-        macro_rules! run_claim {
-            ($sql:expr, $p:expr) => {
-                sqlx::query($sql)
-                    .bind(self.owner.as_str())
-                    .bind(expires)
-                    .bind(now)
-                    .bind(kind.as_str())
-                    .bind(i64::from(max))
-                    .fetch_all($p)
-                    .await?
-                    .iter()
-                    .map(task_from_row)
-                    .collect()
-            };
-        }
-        match self.store.writer() {
-            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p),
-            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p),
-        }
-    }
-
-    async fn claim_loop(self: Arc<Self>, kind: TaskKind) {
-        let rt = &self.kinds[&kind];
-        let stop = &self.stop_claiming;
-        loop {
-            let Some(mut slots) = acquire_batch(&rt.slots, self.config.claim_batch as usize, stop).await else {
-                return;
-            };
-            let wanted = slots.len();
-            let claimed = match self.claim(&rt.kind, u32::try_from(wanted).unwrap_or(u32::MAX)).await {
-                Ok(tasks) => tasks,
-                Err(e) => {
-                    tracing::warn!(kind = %rt.kind, error = %e, "claiming tasks failed");
-                    Vec::new()
-                }
-            };
-            let got = claimed.len();
-            for (task, slot) in claimed.into_iter().zip(slots.drain(..)) {
-                if task.cancel_requested {
-                    self.spawn_abandonment(rt, task, Abandonment::Cancelled, slot);
-                } else if task.attempts > task.max_attempts {
-                    self.spawn_abandonment(rt, task, Abandonment::WorkerLost, slot);
-                } else {
-                    self.spawn_execution(rt, task, slot);
-                }
-            }
-            drop(slots);
-            if got < wanted {
-                // The queue is drained (or the database unhappy): wait for a submit on this
-                // node, or poll for other nodes' submits and due retries.
-                tokio::select! {
-                    () = rt.wake.notified() => {}
-                    () = tokio::time::sleep(self.config.poll_interval) => {}
-                    () = stop.cancelled() => return,
-                }
-            }
-        }
-    }
-
-    fn spawn_execution(self: &Arc<Self>, rt: &KindRuntime, task: Task, slot: OwnedSemaphorePermit) {
-        let token = CancellationToken::new();
-        let reason = Arc::new(ReasonCell::default());
-        lock(&self.inflight).insert(
-            task.id.clone(),
-            InFlight { lease_no: task.lease_no, token: token.clone(), reason: reason.clone(), endless: rt.endless },
-        );
-        let lease = task.lease();
-        let (attempts, max_attempts) = (task.attempts, task.max_attempts);
-        let kind = rt.kind.clone();
-        let executor = rt.executor.clone();
-        let ctx = TaskContext { task, token, reason: reason.clone(), inner: self.clone() };
-        let tx = self.completions_tx.clone();
-        tokio::spawn(async move {
-            let result = AssertUnwindSafe(executor.execute(ctx)).catch_unwind().await.unwrap_or_else(|_| {
-                tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
-                Err(ExecError::retryable("executor panicked"))
-            });
-            let _ = tx.send(Completion {
-                lease,
-                kind,
-                attempts,
-                max_attempts,
-                result,
-                reason: reason.get(),
-                abandoned_at_ms: None,
-                _slot: Some(slot),
-            });
-        });
-    }
-
-    /// Ends a claimed task without running it, with the callback its executor announces.
-    fn spawn_abandonment(
-        self: &Arc<Self>,
-        rt: &KindRuntime,
-        mut task: Task,
-        why: Abandonment,
-        slot: OwnedSemaphorePermit,
-    ) {
-        let ended_at = self.clock.now_ms();
-        task.finished_at_ms = Some(ended_at);
-        let kind = rt.kind.clone();
-        let executor = rt.executor.clone();
-        let tx = self.completions_tx.clone();
-        tokio::spawn(async move {
-            let announced = AssertUnwindSafe(executor.abandoned(&task, why))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Err(ExecError::retryable("the executor panicked announcing the end")));
-            let result = match announced {
-                Ok(callback) => Err(why.error(callback)),
-                Err(e) => {
-                    tracing::warn!(task = %task.id, kind = %kind, error = %e.message, "announcing the end failed; asking again later");
-                    Err(ExecError::retryable(e.message))
-                }
-            };
-            let _ = tx.send(Completion {
-                lease: task.lease(),
-                kind,
-                attempts: task.attempts,
-                max_attempts: task.max_attempts,
-                result,
-                reason: None,
-                abandoned_at_ms: Some(ended_at),
-                _slot: Some(slot),
-            });
-        });
-    }
-
-    fn backoff_ms(&self, attempts: u32) -> i64 {
-        let base = duration_ms(self.config.backoff_base).max(1);
-        let cap = duration_ms(self.config.backoff_max).max(base);
-        let exp = base.saturating_mul(1i64 << attempts.saturating_sub(1).min(30)).min(cap);
-        let half = exp / 2;
-        let jitter = i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1)).unwrap_or(0);
-        exp - half + jitter
-    }
-
-    fn planned(&self, task_id: &TaskId, cb: &Callback) -> PlannedCallback {
-        PlannedCallback {
-            event_id: cb.event_id.clone().unwrap_or_else(|| self.entropy.uuid_v4().to_string()),
-            task_id: task_id.to_string(),
-            url: cb.url.clone(),
-            body: cb.body.to_string(),
-        }
-    }
-
-    fn plan(&self, c: &Completion, now: i64) -> (Finish, Option<PlannedCallback>) {
-        let callback = |cb: &Option<Callback>| cb.as_ref().map(|cb| self.planned(&c.lease.task_id, cb));
-        match (&c.result, c.reason) {
-            // The executor could not say how to announce the end: ask again later.
-            (Err(e), _) if c.abandoned_at_ms.is_some() && e.class == ErrorClass::Retryable => {
-                (Finish::Release { at_ms: now + self.backoff_ms(1) }, None)
-            }
-            (Ok(o), _) => (Finish::Succeeded { result: o.result.to_string() }, callback(&o.callback)),
-            (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release { at_ms: now }, None),
-            (Err(e), Some(CancelReason::Requested)) => {
-                (Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() }, callback(&e.callback))
-            }
-            (Err(e), _) => match e.class {
-                ErrorClass::Retryable if c.attempts < c.max_attempts => {
-                    (Finish::Retry { error: e.message.clone(), at_ms: now + self.backoff_ms(c.attempts) }, None)
-                }
-                ErrorClass::Cancelled => (
-                    Finish::Unsuccessful { state: TaskState::Cancelled, error: e.message.clone() },
-                    callback(&e.callback),
-                ),
-                ErrorClass::Retryable | ErrorClass::Permanent => {
-                    (Finish::Unsuccessful { state: TaskState::Failed, error: e.message.clone() }, callback(&e.callback))
-                }
-            },
-        }
-    }
-
-    /// Writes a batch of completions in one transaction, each fenced by its lease number and
-    /// with its callback, and reports which took effect.
-    async fn write_completions(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        let now = self.clock.now_ms();
-        let mut applied = Vec::with_capacity(batch.len());
-        let mut callbacks = 0usize;
-        let mut tx = self.store.begin().await?;
-        for c in batch {
-            if c.reason == Some(CancelReason::LeaseLost) {
-                applied.push(false);
-                continue;
-            }
-            let (finish, callback) = self.plan(c, now);
-            let id = c.lease.task_id.as_str();
-            let lease_no = c.lease.lease_no;
-            let rows = on_tx!(tx, conn => {
-                let q = match finish {
-                    Finish::Succeeded { result } => sqlx::query(FINISH_SUCCEEDED).bind(result).bind(now),
-                    Finish::Unsuccessful { state, error } => sqlx::query(FINISH_UNSUCCESSFUL)
-                        .bind(state.as_str())
-                        .bind(error)
-                        .bind(c.abandoned_at_ms.unwrap_or(now)),
-                    Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(error).bind(now).bind(at_ms),
-                    Finish::Release { at_ms } => sqlx::query(FINISH_RELEASE).bind(at_ms),
-                };
-                let rows = q.bind(id).bind(lease_no).execute(&mut *conn).await?.rows_affected();
-                if rows == 1
-                    && let Some(cb) = &callback
-                {
-                    insert_callback!(conn, cb, now);
-                    callbacks += 1;
-                }
-                rows
-            });
-            if rows == 0 {
-                tracing::info!(task = %c.lease.task_id, lease_no, kind = %c.kind, "stale lease: completion ignored");
-            }
-            applied.push(rows == 1);
-        }
-        tx.commit().await?;
-        if callbacks > 0
-            && let Some(w) = &self.outbox
-        {
-            w.wake();
-        }
-        Ok(applied)
-    }
-
-    async fn completion_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Completion>) {
-        let stop = self.stop_background.clone();
-        loop {
-            let first = tokio::select! {
-                c = rx.recv() => c,
-                () = stop.cancelled() => rx.try_recv().ok(),
-            };
-            let Some(first) = first else { return };
-            let mut batch = vec![first];
-            while batch.len() < self.config.complete_batch {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
-            let mut delay = Duration::from_millis(50);
-            loop {
-                match self.write_completions(&batch).await {
-                    Ok(_) => break,
-                    // Until written, the tasks stay leased and heartbeated; if this node dies
-                    // meanwhile, their leases expire and they run again elsewhere.
-                    Err(e) => {
-                        tracing::warn!(error = %e, tasks = batch.len(), "writing completions failed; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
-                            () = stop.cancelled() => return,
-                        }
-                        delay = (delay * 2).min(self.config.lease / 4);
-                    }
-                }
-            }
-            {
-                let mut inflight = lock(&self.inflight);
-                for c in &batch {
-                    if inflight.get(&c.lease.task_id).is_some_and(|f| f.lease_no == c.lease.lease_no) {
-                        inflight.remove(&c.lease.task_id);
-                    }
-                }
-            }
-            // Dropping the batch frees the concurrency slots only now that the outcome is
-            // stored, so a node never holds more leases than its concurrency.
-            drop(batch);
-            self.inflight_changed.notify_waiters();
-        }
-    }
-
-    async fn heartbeat_loop(self: Arc<Self>) {
-        let period = (self.config.lease / 4).max(Duration::from_millis(10));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = self.stop_background.cancelled() => return,
-            }
-            if let Err(e) = self.heartbeat().await {
-                tracing::warn!(error = %e, "heartbeat failed");
-            }
-        }
-    }
-
-    async fn heartbeat(&self) -> Result<(), StoreError> {
-        let before: Vec<(TaskId, i64)> = lock(&self.inflight).iter().map(|(id, f)| (id.clone(), f.lease_no)).collect();
-        let now = self.clock.now_ms();
-        let expires = now.saturating_add(duration_ms(self.config.lease));
-        let held: Vec<(String, i64, bool)> = on_pool!(self.store.writer(), p => {
-            let rows = sqlx::query(HEARTBEAT).bind(expires).bind(now).bind(self.owner.as_str()).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("id")?, r.try_get("lease_no")?, r.try_get("cancel_requested")?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
-        let current: HashMap<&str, (i64, bool)> = held.iter().map(|(id, n, c)| (id.as_str(), (*n, *c))).collect();
-        let inflight = lock(&self.inflight);
-        for (id, lease_no) in before {
-            let Some(f) = inflight.get(&id).filter(|f| f.lease_no == lease_no) else {
-                continue;
-            };
-            match current.get(id.as_str()) {
-                Some(&(n, cancel)) if n == lease_no => {
-                    if cancel {
-                        f.reason.fire(CancelReason::Requested, &f.token);
-                    }
-                }
-                _ => {
-                    tracing::warn!(task = %id, lease_no, "lease lost; stopping its execution");
-                    f.reason.fire(CancelReason::LeaseLost, &f.token);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn reap_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.config.reap_interval.max(Duration::from_millis(10)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = self.stop_background.cancelled() => return,
-            }
-            match self.reap().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(rescued = n, "rescued tasks whose lease expired");
-                    for k in self.kinds.values() {
-                        k.wake.notify_one();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "rescuing expired leases failed"),
-            }
-        }
-    }
-
-    async fn reap(&self) -> Result<u64, StoreError> {
-        let now = self.clock.now_ms();
-        Ok(on_pool!(self.store.writer(), p => sqlx::query(REAP).bind(now).execute(p).await?.rows_affected()))
     }
 }

@@ -4,7 +4,9 @@
 //! request [`nonces`].
 
 pub mod clock;
+pub mod contract;
 pub mod engine;
+pub mod executor;
 mod finished;
 pub mod idempotency;
 pub mod nonces;
@@ -14,12 +16,12 @@ mod slots;
 pub mod store;
 pub mod task;
 pub mod url_guard;
+mod worker;
 
-pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
-pub use engine::{
-    Abandonment, CancelOutcome, CancelReason, Engine, EngineBuilder, EngineConfig, EngineError, ErrorClass, ExecError,
-    Executor, KindOptions, Outcome, ProgressError, TaskContext, TaskFilter,
-};
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock, jittered_backoff_ms};
+pub use contract::TaskSpec;
+pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
+pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
 pub use outbox::{Callback, Outbox, OutboxConfig};
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};

@@ -17,7 +17,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms},
+    clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms, jittered_backoff_ms},
     on_pool, on_tx,
     slots::acquire_batch,
     store::{Pool, Store, StoreError, Tx},
@@ -373,11 +373,7 @@ impl Inner {
     }
 
     fn backoff_ms(&self, attempts: u32) -> i64 {
-        let base = duration_ms(self.config.backoff_base).max(1);
-        let cap = duration_ms(self.config.backoff_max).max(base);
-        let exp = base.saturating_mul(1i64 << attempts.saturating_sub(1).min(30)).min(cap);
-        let half = exp / 2;
-        exp - half + i64::try_from(self.entropy.next_u64() % u64::try_from(half + 1).unwrap_or(1)).unwrap_or(0)
+        jittered_backoff_ms(self.config.backoff_base, self.config.backoff_max, attempts, self.entropy.as_ref())
     }
 
     async fn record(&self, d: &Due, outcome: Delivery) -> Result<(), StoreError> {

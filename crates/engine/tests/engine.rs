@@ -17,7 +17,7 @@ use serde_json::json;
 use taskgate_engine::{
     Abandonment, CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, Executor, KindOptions,
     ManualClock, NewTask, Outcome, SeededEntropy, Store, StoreOptions, Task, TaskContext, TaskFilter, TaskId, TaskKind,
-    TaskState, on_pool, on_tx,
+    TaskSpec, TaskState, on_pool, on_tx,
     outbox::{Callback, Outbox},
     url_guard::GuardedClient,
 };
@@ -645,6 +645,101 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
     let all = a.list(&TaskFilter { limit: 1000, ..Default::default() }).await.unwrap();
     assert!(all.iter().all(|t| t.state == TaskState::Succeeded && t.attempts == 1));
 }
+
+struct Double;
+
+impl TaskSpec for Double {
+    const KIND: TaskKind = TaskKind::from_static("test.double");
+    type Input = u32;
+    type Progress = String;
+    type Output = u64;
+}
+
+async fn a_typed_executor_reads_its_input_reports_progress_and_returns_its_output(db: TestDb) {
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(
+            Double::KIND,
+            KindOptions::concurrency(1),
+            FnExecutor::new(|ctx| async move {
+                let n = ctx.input_of::<Double>().map_err(|e| ExecError::permanent(e.to_string()))?;
+                ctx.report::<Double>(&format!("doubling {n}"))
+                    .await
+                    .map_err(|e| ExecError::retryable(e.to_string()))?;
+                Outcome::of::<Double>(&(u64::from(n) * 2)).map_err(|e| ExecError::permanent(e.to_string()))
+            }),
+        )
+        .build();
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::of::<Double>("d-1", "1", &21).unwrap()).await.unwrap();
+    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    assert_eq!(task.input_of::<Double>().unwrap(), 21);
+    assert_eq!(task.progress_of::<Double>().unwrap().as_deref(), Some("doubling 21"));
+    assert_eq!(task.output_of::<Double>().unwrap(), Some(42));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// An engine on a clock standing at 10 000 ms whose ECHO executor ends as `end` says.
+fn announcing_engine<F>(db: &TestDb, end: F) -> Engine
+where
+    F: Fn(&TaskContext) -> Result<Outcome, ExecError> + Send + Sync + 'static,
+{
+    let end = Arc::new(end);
+    Engine::builder(db.store.clone(), fast_config())
+        .clock(Arc::new(ManualClock::new(10_000)))
+        .executor(
+            ECHO,
+            KindOptions::concurrency(1),
+            FnExecutor::new(move |ctx| {
+                let end = end.clone();
+                async move { end(&ctx) }
+            }),
+        )
+        .build()
+}
+
+async fn a_success_ends_at_the_time_its_executor_announced_on_the_engine_clock(db: TestDb) {
+    let engine = announcing_engine(&db, |ctx| Ok(Outcome::new(json!(null)).finished_at_ms(ctx.clock().now_ms() + 7)));
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
+    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    assert_eq!((task.started_at_ms, task.finished_at_ms), (Some(10_000), Some(10_007)));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn a_failure_ends_at_the_time_its_executor_announced(db: TestDb) {
+    let engine = announcing_engine(&db, |_| Err(ExecError::permanent("no").finished_at_ms(12_345)));
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
+    let task = wait_for_state(&engine, &id, TaskState::Failed).await;
+    assert_eq!(task.finished_at_ms, Some(12_345));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn an_announced_end_before_the_start_is_recorded_as_the_start(db: TestDb) {
+    let engine = announcing_engine(&db, |_| Ok(Outcome::new(json!(null)).finished_at_ms(1)));
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
+    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    assert_eq!((task.started_at_ms, task.finished_at_ms), (Some(10_000), Some(10_000)));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn without_an_announced_end_a_task_ends_at_the_engine_clock(db: TestDb) {
+    let engine = announcing_engine(&db, |_| Ok(Outcome::new(json!(null))));
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
+    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    assert_eq!(task.finished_at_ms, Some(10_000));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+both_backends!(
+    a_typed_executor_reads_its_input_reports_progress_and_returns_its_output,
+    a_success_ends_at_the_time_its_executor_announced_on_the_engine_clock,
+    a_failure_ends_at_the_time_its_executor_announced,
+    an_announced_end_before_the_start_is_recorded_as_the_start,
+    without_an_announced_end_a_task_ends_at_the_engine_clock,
+);
 
 both_backends!(
     submit_then_get_and_list,

@@ -1,0 +1,632 @@
+//! The worker runtime: claim loops that run executions under fenced leases, completion
+//! batches written together with their callbacks, the heartbeat and the reaper of expired
+//! leases, with their SQL.
+
+use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use futures_util::FutureExt as _;
+use sqlx::Row as _;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::{duration_ms, jittered_backoff_ms},
+    engine::{InFlight, Inner, KindRuntime, lock},
+    executor::{Abandonment, CancelReason, ErrorClass, ExecError, Outcome, ReasonCell, TaskContext},
+    on_pool, on_tx,
+    outbox::{Callback, INSERT_OUTBOX},
+    slots::acquire_batch,
+    store::{Pool, StoreError},
+    task::{Lease, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
+};
+
+/// What an execution (or the claim path) reports, queued for the next completion batch.
+pub(crate) struct Completion {
+    pub(crate) lease: Lease,
+    pub(crate) kind: TaskKind,
+    pub(crate) attempts: u32,
+    pub(crate) max_attempts: u32,
+    /// An announced end time is never earlier than this.
+    pub(crate) started_at_ms: Option<i64>,
+    pub(crate) result: Result<Outcome, ExecError>,
+    pub(crate) reason: Option<CancelReason>,
+    /// Ended by the claim path without running (see [`Abandonment`]), at this time.
+    pub(crate) abandoned_at_ms: Option<i64>,
+    pub(crate) _slot: Option<OwnedSemaphorePermit>,
+}
+
+const CLAIM_SQLITE: &str = concat!(
+    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
+     lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
+     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
+     ORDER BY next_run_at_ms LIMIT $5) RETURNING ",
+    task_columns!()
+);
+
+const CLAIM_POSTGRES: &str = concat!(
+    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
+     lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
+     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
+     ORDER BY next_run_at_ms LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ",
+    task_columns!()
+);
+
+const FINISH_SUCCEEDED: &str = "UPDATE tg_tasks SET state = 'succeeded', result = $1, error = NULL, finished_at_ms = $2, \
+     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $3 AND lease_no = $4 AND state = 'running'";
+
+const FINISH_UNSUCCESSFUL: &str = "UPDATE tg_tasks SET state = $1, error = $2, finished_at_ms = $3, \
+     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $4 AND lease_no = $5 AND state = 'running'";
+
+// Only an execution or the claim path ends a task (see `Abandonment`): the statements that put
+// a task back in the queue leave a cancel request in place, and the next claim ends the task.
+
+/// A cancel request that raced with the retry is served at once.
+const FINISH_RETRY: &str = "UPDATE tg_tasks SET state = 'queued', error = $1, \
+     next_run_at_ms = CASE WHEN cancel_requested THEN $2 ELSE $3 END, lease_owner = NULL, lease_expires_at_ms = NULL \
+     WHERE id = $4 AND lease_no = $5 AND state = 'running'";
+
+/// Giving a task back is not the task's fault, so the attempt does not count.
+const FINISH_RELEASE: &str = "UPDATE tg_tasks SET state = 'queued', \
+     attempts = attempts - 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
+     WHERE id = $2 AND lease_no = $3 AND state = 'running'";
+
+/// A rescued task on its final attempt is claimed once more only to be ended as `WorkerLost`.
+const REAP: &str = "UPDATE tg_tasks SET state = 'queued', \
+     lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
+     WHERE state = 'running' AND lease_expires_at_ms < $1";
+
+const HEARTBEAT: &str = "UPDATE tg_tasks SET lease_expires_at_ms = $1, heartbeat_at_ms = $2 \
+     WHERE lease_owner = $3 AND state = 'running' RETURNING id, lease_no, cancel_requested";
+
+/// What one completion writes.
+#[derive(Debug, PartialEq)]
+enum Finish {
+    Succeeded { result: String, finished_at_ms: i64 },
+    Unsuccessful { state: TaskState, error: String, finished_at_ms: i64 },
+    Retry { error: String, at_ms: i64 },
+    Release { at_ms: i64 },
+}
+
+pub(crate) struct OutboxRow {
+    pub(crate) event_id: String,
+    pub(crate) task_id: String,
+    pub(crate) url: String,
+    pub(crate) body: String,
+}
+
+/// Records an `OutboxRow` in the outbox on a transaction's connection (either backend).
+macro_rules! insert_callback {
+    ($conn:ident, $cb:expr, $now:expr) => {
+        sqlx::query(INSERT_OUTBOX)
+            .bind($cb.event_id.as_str())
+            .bind($cb.task_id.as_str())
+            .bind($cb.url.as_str())
+            .bind($cb.body.as_str())
+            .bind($now)
+            .execute(&mut *$conn)
+            .await?
+    };
+}
+pub(crate) use insert_callback;
+
+impl Inner {
+    pub(crate) async fn claim(&self, kind: &TaskKind, max: u32) -> Result<Vec<Task>, StoreError> {
+        let now = self.clock.now_ms();
+        let expires = now.saturating_add(duration_ms(self.config.lease));
+        macro_rules! run_claim {
+            ($sql:expr, $p:expr) => {
+                sqlx::query($sql)
+                    .bind(self.owner.as_str())
+                    .bind(expires)
+                    .bind(now)
+                    .bind(kind.as_str())
+                    .bind(i64::from(max))
+                    .fetch_all($p)
+                    .await?
+                    .iter()
+                    .map(task_from_row)
+                    .collect()
+            };
+        }
+        match self.store.writer() {
+            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p),
+            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p),
+        }
+    }
+
+    pub(crate) async fn claim_loop(self: Arc<Self>, kind: TaskKind) {
+        let runtime = &self.kinds[&kind];
+        let stop = &self.stop_claiming;
+        loop {
+            let Some(mut slots) = acquire_batch(&runtime.slots, self.config.claim_batch as usize, stop).await else {
+                return;
+            };
+            let wanted = slots.len();
+            let claimed = match self.claim(&runtime.kind, u32::try_from(wanted).unwrap_or(u32::MAX)).await {
+                Ok(tasks) => tasks,
+                Err(e) => {
+                    tracing::warn!(kind = %runtime.kind, error = %e, "claiming tasks failed");
+                    Vec::new()
+                }
+            };
+            let got = claimed.len();
+            for (task, slot) in claimed.into_iter().zip(slots.drain(..)) {
+                if task.cancel_requested {
+                    self.spawn_abandonment(runtime, task, Abandonment::Cancelled, slot);
+                } else if task.attempts > task.max_attempts {
+                    self.spawn_abandonment(runtime, task, Abandonment::WorkerLost, slot);
+                } else {
+                    self.spawn_execution(runtime, task, slot);
+                }
+            }
+            drop(slots);
+            if got < wanted {
+                // The queue is drained (or the database unhappy): wait for a submit on this
+                // node, or poll for other nodes' submits and due retries.
+                tokio::select! {
+                    () = runtime.wake.notified() => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+
+    fn spawn_execution(self: &Arc<Self>, runtime: &KindRuntime, task: Task, slot: OwnedSemaphorePermit) {
+        let token = CancellationToken::new();
+        let reason = Arc::new(ReasonCell::default());
+        lock(&self.inflight).insert(
+            task.id.clone(),
+            InFlight {
+                lease_no: task.lease_no,
+                token: token.clone(),
+                reason: reason.clone(),
+                endless: runtime.endless,
+            },
+        );
+        let lease = task.lease();
+        let (attempts, max_attempts, started_at_ms) = (task.attempts, task.max_attempts, task.started_at_ms);
+        let kind = runtime.kind.clone();
+        let executor = runtime.executor.clone();
+        let ctx = TaskContext::new(task, token, reason.clone(), self.store.clone(), self.clock.clone());
+        let tx = self.completions_tx.clone();
+        tokio::spawn(async move {
+            let result = AssertUnwindSafe(executor.execute(ctx)).catch_unwind().await.unwrap_or_else(|_| {
+                tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
+                Err(ExecError::retryable("executor panicked"))
+            });
+            let _ = tx.send(Completion {
+                lease,
+                kind,
+                attempts,
+                max_attempts,
+                started_at_ms,
+                result,
+                reason: reason.get(),
+                abandoned_at_ms: None,
+                _slot: Some(slot),
+            });
+        });
+    }
+
+    /// Ends a claimed task without running it, with the callback its executor announces.
+    fn spawn_abandonment(
+        self: &Arc<Self>,
+        runtime: &KindRuntime,
+        mut task: Task,
+        why: Abandonment,
+        slot: OwnedSemaphorePermit,
+    ) {
+        let ended_at = self.clock.now_ms();
+        task.finished_at_ms = Some(ended_at);
+        let kind = runtime.kind.clone();
+        let executor = runtime.executor.clone();
+        let tx = self.completions_tx.clone();
+        tokio::spawn(async move {
+            let announced = AssertUnwindSafe(executor.abandoned(&task, why))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(ExecError::retryable("the executor panicked announcing the end")));
+            let result = match announced {
+                Ok(callback) => Err(why.error(callback)),
+                Err(e) => {
+                    tracing::warn!(task = %task.id, kind = %kind, error = %e.message, "announcing the end failed; asking again later");
+                    Err(ExecError::retryable(e.message))
+                }
+            };
+            let _ = tx.send(Completion {
+                lease: task.lease(),
+                kind,
+                attempts: task.attempts,
+                max_attempts: task.max_attempts,
+                started_at_ms: task.started_at_ms,
+                result,
+                reason: None,
+                abandoned_at_ms: Some(ended_at),
+                _slot: Some(slot),
+            });
+        });
+    }
+
+    fn backoff_ms(&self, attempt: u32) -> i64 {
+        jittered_backoff_ms(self.config.backoff_base, self.config.backoff_max, attempt, self.entropy.as_ref())
+    }
+
+    /// The outbox row recording `callback` for `task_id`, with a fresh event id unless the
+    /// executor chose one.
+    pub(crate) fn outbox_row(&self, task_id: &TaskId, callback: &Callback) -> OutboxRow {
+        OutboxRow {
+            event_id: callback.event_id.clone().unwrap_or_else(|| self.entropy.uuid_v4().to_string()),
+            task_id: task_id.to_string(),
+            url: callback.url.clone(),
+            body: callback.body.to_string(),
+        }
+    }
+
+    /// Writes a batch of completions in one transaction, each fenced by its lease number and
+    /// with its callback, and reports which took effect.
+    pub(crate) async fn write_completions(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
+        let now = self.clock.now_ms();
+        let mut applied = Vec::with_capacity(batch.len());
+        let mut callbacks = 0usize;
+        let mut tx = self.store.begin().await?;
+        for completion in batch {
+            if completion.reason == Some(CancelReason::LeaseLost) {
+                applied.push(false);
+                continue;
+            }
+            let (finish, callback) = plan(completion, now, |attempt| self.backoff_ms(attempt));
+            let callback = callback.map(|callback| self.outbox_row(&completion.lease.task_id, callback));
+            let id = completion.lease.task_id.as_str();
+            let lease_no = completion.lease.lease_no;
+            let rows = on_tx!(tx, conn => {
+                let query = match finish {
+                    Finish::Succeeded { result, finished_at_ms } => {
+                        sqlx::query(FINISH_SUCCEEDED).bind(result).bind(finished_at_ms)
+                    }
+                    Finish::Unsuccessful { state, error, finished_at_ms } => {
+                        sqlx::query(FINISH_UNSUCCESSFUL).bind(state.as_str()).bind(error).bind(finished_at_ms)
+                    }
+                    Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(error).bind(now).bind(at_ms),
+                    Finish::Release { at_ms } => sqlx::query(FINISH_RELEASE).bind(at_ms),
+                };
+                let rows = query.bind(id).bind(lease_no).execute(&mut *conn).await?.rows_affected();
+                if rows == 1
+                    && let Some(row) = &callback
+                {
+                    insert_callback!(conn, row, now);
+                    callbacks += 1;
+                }
+                rows
+            });
+            if rows == 0 {
+                tracing::info!(task = %completion.lease.task_id, lease_no, kind = %completion.kind, "stale lease: completion ignored");
+            }
+            applied.push(rows == 1);
+        }
+        tx.commit().await?;
+        if callbacks > 0
+            && let Some(outbox) = &self.outbox
+        {
+            outbox.wake();
+        }
+        Ok(applied)
+    }
+
+    pub(crate) async fn completion_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Completion>) {
+        let stop = self.stop_background.clone();
+        loop {
+            let first = tokio::select! {
+                completion = rx.recv() => completion,
+                () = stop.cancelled() => rx.try_recv().ok(),
+            };
+            let Some(first) = first else { return };
+            let mut batch = vec![first];
+            while batch.len() < self.config.complete_batch {
+                match rx.try_recv() {
+                    Ok(completion) => batch.push(completion),
+                    Err(_) => break,
+                }
+            }
+            let mut delay = Duration::from_millis(50);
+            loop {
+                match self.write_completions(&batch).await {
+                    Ok(_) => break,
+                    // Until written, the tasks stay leased and heartbeated; if this node dies
+                    // meanwhile, their leases expire and they run again elsewhere.
+                    Err(e) => {
+                        tracing::warn!(error = %e, tasks = batch.len(), "writing completions failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = stop.cancelled() => return,
+                        }
+                        delay = (delay * 2).min(self.config.lease / 4);
+                    }
+                }
+            }
+            {
+                let mut inflight = lock(&self.inflight);
+                for done in &batch {
+                    let lease = &done.lease;
+                    if inflight.get(&lease.task_id).is_some_and(|flight| flight.lease_no == lease.lease_no) {
+                        inflight.remove(&lease.task_id);
+                    }
+                }
+            }
+            // Dropping the batch frees the concurrency slots only now that the outcome is
+            // stored, so a node never holds more leases than its concurrency.
+            drop(batch);
+            self.inflight_changed.notify_waiters();
+        }
+    }
+
+    pub(crate) async fn heartbeat_loop(self: Arc<Self>) {
+        let period = (self.config.lease / 4).max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.stop_background.cancelled() => return,
+            }
+            if let Err(e) = self.heartbeat().await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+        }
+    }
+
+    async fn heartbeat(&self) -> Result<(), StoreError> {
+        let before: Vec<(TaskId, i64)> =
+            lock(&self.inflight).iter().map(|(id, flight)| (id.clone(), flight.lease_no)).collect();
+        let now = self.clock.now_ms();
+        let expires = now.saturating_add(duration_ms(self.config.lease));
+        let held: Vec<(String, i64, bool)> = on_pool!(self.store.writer(), p => {
+            let rows = sqlx::query(HEARTBEAT).bind(expires).bind(now).bind(self.owner.as_str()).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("lease_no")?, r.try_get("cancel_requested")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        let current: HashMap<&str, (i64, bool)> =
+            held.iter().map(|(id, lease_no, cancel)| (id.as_str(), (*lease_no, *cancel))).collect();
+        let inflight = lock(&self.inflight);
+        for (id, lease_no) in before {
+            let Some(flight) = inflight.get(&id).filter(|flight| flight.lease_no == lease_no) else {
+                continue;
+            };
+            match current.get(id.as_str()) {
+                Some(&(held_no, cancel)) if held_no == lease_no => {
+                    if cancel {
+                        flight.reason.fire(CancelReason::Requested, &flight.token);
+                    }
+                }
+                _ => {
+                    tracing::warn!(task = %id, lease_no, "lease lost; stopping its execution");
+                    flight.reason.fire(CancelReason::LeaseLost, &flight.token);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn reap_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.reap_interval.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.stop_background.cancelled() => return,
+            }
+            match self.reap().await {
+                Ok(0) => {}
+                Ok(rescued) => {
+                    tracing::info!(rescued, "rescued tasks whose lease expired");
+                    for runtime in self.kinds.values() {
+                        runtime.wake.notify_one();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "rescuing expired leases failed"),
+            }
+        }
+    }
+
+    pub(crate) async fn reap(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now_ms();
+        Ok(on_pool!(self.store.writer(), p => sqlx::query(REAP).bind(now).execute(p).await?.rows_affected()))
+    }
+}
+
+/// The completion decision: how `completion` changes its task's row, with the callback to record
+/// alongside, if any. `retry_in_ms(attempt)` is the wait before retry `attempt` (1 for the first).
+fn plan(completion: &Completion, now: i64, retry_in_ms: impl Fn(u32) -> i64) -> (Finish, Option<&Callback>) {
+    let ended_at = |announced: Option<i64>| match announced {
+        Some(at) => at.max(completion.started_at_ms.unwrap_or(at)),
+        None => completion.abandoned_at_ms.unwrap_or(now),
+    };
+    let unsuccessful = |state, error: &ExecError| Finish::Unsuccessful {
+        state,
+        error: error.message.clone(),
+        finished_at_ms: ended_at(error.finished_at_ms),
+    };
+    match (&completion.result, completion.reason) {
+        // The executor could not say how to announce the end: ask again later.
+        (Err(error), _) if completion.abandoned_at_ms.is_some() && error.class == ErrorClass::Retryable => {
+            (Finish::Release { at_ms: now + retry_in_ms(1) }, None)
+        }
+        (Ok(outcome), _) => (
+            Finish::Succeeded { result: outcome.result.to_string(), finished_at_ms: ended_at(outcome.finished_at_ms) },
+            outcome.callback.as_ref(),
+        ),
+        (Err(_), Some(CancelReason::Shutdown)) => (Finish::Release { at_ms: now }, None),
+        (Err(error), Some(CancelReason::Requested)) => {
+            (unsuccessful(TaskState::Cancelled, error), error.callback.as_deref())
+        }
+        (Err(error), _) => match error.class {
+            ErrorClass::Retryable if completion.attempts < completion.max_attempts => {
+                (Finish::Retry { error: error.message.clone(), at_ms: now + retry_in_ms(completion.attempts) }, None)
+            }
+            ErrorClass::Cancelled => (unsuccessful(TaskState::Cancelled, error), error.callback.as_deref()),
+            ErrorClass::Retryable | ErrorClass::Permanent => {
+                (unsuccessful(TaskState::Failed, error), error.callback.as_deref())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 50_000;
+    const STARTED: i64 = 40_000;
+    const ABANDONED: i64 = 49_000;
+    const MAX_ATTEMPTS: u32 = 3;
+
+    /// Retry `n` waits `n` seconds, so the table shows which attempt's backoff was taken.
+    fn retry_in_ms(attempt: u32) -> i64 {
+        i64::from(attempt) * 1_000
+    }
+
+    fn callback() -> Callback {
+        Callback::new("https://example.com/cb", json!({ "done": true }))
+    }
+
+    fn success() -> Outcome {
+        Outcome::new(json!("done")).with_callback(callback())
+    }
+
+    fn retryable() -> ExecError {
+        ExecError::retryable("flaky").with_callback(callback())
+    }
+
+    fn permanent() -> ExecError {
+        ExecError::permanent("broken").with_callback(callback())
+    }
+
+    /// An execution's report on attempt `attempts` of `MAX_ATTEMPTS`.
+    fn ran(result: Result<Outcome, ExecError>, reason: Option<CancelReason>, attempts: u32) -> Completion {
+        Completion {
+            lease: Lease { task_id: TaskId::new("t-1"), lease_no: 1 },
+            kind: TaskKind::from_static("test.plan"),
+            attempts,
+            max_attempts: MAX_ATTEMPTS,
+            started_at_ms: Some(STARTED),
+            result,
+            reason,
+            abandoned_at_ms: None,
+            _slot: None,
+        }
+    }
+
+    /// The claim path ending a task at `ABANDONED` with what its executor announced.
+    fn abandoned(announced: Result<Option<Callback>, ExecError>, why: Abandonment, attempts: u32) -> Completion {
+        let result = match announced {
+            Ok(callback) => Err(why.error(callback)),
+            Err(error) => Err(ExecError::retryable(error.message)),
+        };
+        Completion { abandoned_at_ms: Some(ABANDONED), ..ran(result, None, attempts) }
+    }
+
+    fn succeeded(at: i64) -> Finish {
+        Finish::Succeeded { result: "\"done\"".into(), finished_at_ms: at }
+    }
+
+    fn ended(state: TaskState, error: &str, at: i64) -> Finish {
+        Finish::Unsuccessful { state, error: error.into(), finished_at_ms: at }
+    }
+
+    fn check(case: &str, completion: Completion, expected: Finish, records_callback: bool) {
+        let (finish, callback) = plan(&completion, NOW, retry_in_ms);
+        assert_eq!(finish, expected, "{case}");
+        assert_eq!(callback.is_some(), records_callback, "{case}: callback recorded");
+    }
+
+    #[test]
+    fn a_completion_ends_retries_or_releases_its_task_as_the_table_says() {
+        use CancelReason::{Requested, Shutdown};
+        use TaskState::{Cancelled, Failed};
+
+        check("a success succeeds with its callback", ran(Ok(success()), None, 1), succeeded(NOW), true);
+        check("a success wins over a cancel request", ran(Ok(success()), Some(Requested), 1), succeeded(NOW), true);
+        check("a success wins over shutdown", ran(Ok(success()), Some(Shutdown), 1), succeeded(NOW), true);
+        check(
+            "a success ends at the time it announced",
+            ran(Ok(success().finished_at_ms(45_000)), None, 1),
+            succeeded(45_000),
+            true,
+        );
+        check(
+            "an announced end before the start is the start",
+            ran(Ok(success().finished_at_ms(1)), None, 1),
+            succeeded(STARTED),
+            true,
+        );
+        check(
+            "a failure at shutdown is handed back at once, silently",
+            ran(Err(retryable()), Some(Shutdown), 1),
+            Finish::Release { at_ms: NOW },
+            false,
+        );
+        check(
+            "a permanent failure at shutdown is handed back too",
+            ran(Err(permanent()), Some(Shutdown), 1),
+            Finish::Release { at_ms: NOW },
+            false,
+        );
+        check(
+            "a failure after a cancel request cancels, with its callback",
+            ran(Err(retryable()), Some(Requested), 1),
+            ended(Cancelled, "flaky", NOW),
+            true,
+        );
+        check(
+            "a retryable failure before the final attempt retries after that attempt's backoff, silently",
+            ran(Err(retryable()), None, 2),
+            Finish::Retry { error: "flaky".into(), at_ms: NOW + 2_000 },
+            false,
+        );
+        check(
+            "a retryable failure on the final attempt fails, with its callback",
+            ran(Err(retryable()), None, MAX_ATTEMPTS),
+            ended(Failed, "flaky", NOW),
+            true,
+        );
+        check(
+            "a permanent failure fails on the first attempt",
+            ran(Err(permanent()), None, 1),
+            ended(Failed, "broken", NOW),
+            true,
+        );
+        check(
+            "a failure ends at the time it announced",
+            ran(Err(permanent().finished_at_ms(47_000)), None, 1),
+            ended(Failed, "broken", 47_000),
+            true,
+        );
+        check(
+            "an executor that stopped itself cancels",
+            ran(Err(ExecError::cancelled("stopped")), None, 1),
+            ended(Cancelled, "stopped", NOW),
+            false,
+        );
+        check(
+            "a cancelled queued task ends when it was abandoned, with its announcement",
+            abandoned(Ok(Some(callback())), Abandonment::Cancelled, 1),
+            ended(Cancelled, Abandonment::Cancelled.message(), ABANDONED),
+            true,
+        );
+        check(
+            "a worker lost on the final attempt fails when it was abandoned",
+            abandoned(Ok(None), Abandonment::WorkerLost, MAX_ATTEMPTS + 1),
+            ended(Failed, Abandonment::WorkerLost.message(), ABANDONED),
+            false,
+        );
+        check(
+            "an announcement that failed is asked again after the first backoff",
+            abandoned(Err(ExecError::retryable("no settings")), Abandonment::Cancelled, 1),
+            Finish::Release { at_ms: NOW + 1_000 },
+            false,
+        );
+    }
+}
