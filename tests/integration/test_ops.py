@@ -124,7 +124,7 @@ def test_restart_after_sigkill_serves_the_same_data(start_server):
 
 def test_environment_variable_overrides_the_config_file(start_server):
     server = start_server(env={"TASKGATE_FROZEN_TIME": str(vectors.TIMESTAMP)})
-    resp = support.raw_http(server.port, "POST", "/", vectors.A_HEADERS, vectors.A_BODY)
+    resp = support.raw_http(server.port, "POST", "/", vectors.A.headers, vectors.A.body)
     support.error(resp, "InvalidParameter")   # authenticated: the server's clock is the vector's
 
 
