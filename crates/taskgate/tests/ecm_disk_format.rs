@@ -65,7 +65,11 @@ impl Image {
     fn make(&self, s: &Scratch) -> PathBuf {
         match self {
             Image::Qemu { steps, patch } => {
-                let path = steps.iter().map(|args| s.qemu_img(args)).last().expect("at least one step");
+                let (image, bases) = steps.split_last().expect("at least one step");
+                for args in bases {
+                    s.qemu_img(args);
+                }
+                let path = s.qemu_img(image);
                 let mut bytes = std::fs::read(&path).unwrap();
                 patch(&mut bytes);
                 std::fs::write(&path, bytes).unwrap();
