@@ -3,8 +3,12 @@
 Environment:
 - TASKGATE_BIN            server binary (default: <repo>/target/debug/taskgate)
 - TASKGATE_TEST_BACKEND   sqlite (default) | postgres
-- TASKGATE_TEST_PG_URL    postgres://postgres@127.0.0.1:PORT/postgres (required for postgres);
-                          every server start gets a fresh database created through it.
+- TASKGATE_TEST_PG_URL    postgres://postgres@127.0.0.1:PORT/postgres (required for postgres: a run
+                          without it fails at once); every server start gets a fresh database from it.
+- TASKGATE_TEST_S3_ENDPOINT  an S3 server (moto) for the tests that store objects; without it they skip,
+                          unless services are required.
+- TASKGATE_TEST_REQUIRE_SERVICES=1 (scripts/test sets it) or CI=true: a test whose service is not
+                          configured fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -44,6 +48,27 @@ def backend() -> str:
     return value
 
 
+def services_required() -> bool:
+    return os.environ.get("TASKGATE_TEST_REQUIRE_SERVICES") == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+def required_service(variable: str, what: str) -> str:
+    """The service's address from `variable`; unset, the calling test skips, or fails when services
+    are required, so that CI can never report green for a test that did not run."""
+    value = os.environ.get(variable)
+    if not value:
+        message = f"{variable} unset; {what} (scripts/test sets it)"
+        if services_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return value
+
+
+def pytest_configure(config):
+    if backend() == "postgres" and not os.environ.get("TASKGATE_TEST_PG_URL"):
+        raise pytest.UsageError("TASKGATE_TEST_BACKEND=postgres needs TASKGATE_TEST_PG_URL (scripts/test sets it)")
+
+
 def pytest_report_header(config):
     return [f"taskgate binary: {BIN}", f"taskgate backend: {backend()}"]
 
@@ -52,9 +77,7 @@ def fresh_database_url(data_dir: Path) -> str:
     """A database nobody used before, for one server start."""
     if backend() == "sqlite":
         return f"sqlite://{data_dir}/taskgate.db"
-    admin_url = os.environ.get("TASKGATE_TEST_PG_URL")
-    if not admin_url:
-        pytest.fail("TASKGATE_TEST_BACKEND=postgres needs TASKGATE_TEST_PG_URL (scripts/test sets it)")
+    admin_url = os.environ["TASKGATE_TEST_PG_URL"]  # checked in pytest_configure
     name = "tg_" + uuid.uuid4().hex[:16]
     subprocess.run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-qc", f'CREATE DATABASE "{name}"'],
                    check=True, capture_output=True, timeout=60)
@@ -191,6 +214,12 @@ def start_server(tmp_path_factory):
     yield start
     for server in started:
         server.terminate()
+
+
+@pytest.fixture
+def s3_endpoint() -> str:
+    """The S3 server for tests that need one (see required_service)."""
+    return required_service("TASKGATE_TEST_S3_ENDPOINT", "this test stores objects in an S3 server")
 
 
 @pytest.fixture(scope="module")

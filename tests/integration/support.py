@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -43,14 +45,29 @@ EXPIRED = Cred("100000000003", "AKIDtaskgateExpired00000000000000003", "expired-
 UNKNOWN = Cred("0", "AKIDtaskgateNoSuchKey000000000000000", "no-such-secret-key")
 USERSIG_KEY = "usersig-signing-key"
 
-ACTIONS = {
-    # action: (service, version)
-    "DescribeSnapshotTask": ("tiw", "2019-09-19"),
-    "CreateSnapshotTask": ("tiw", "2019-09-19"),
-    "DescribeWhiteboardPush": ("tiw", "2019-09-19"),
-    "DescribeUnfinishRefreshTask": ("tcss", "2020-11-01"),
-    "DescribeCustomImageTask": ("ecm", "2019-07-19"),
-}
+SERVICE_VERSIONS = {"tiw": "2019-09-19", "tcss": "2020-11-01", "ecm": "2019-07-19"}
+SOURCE = Path(__file__).resolve().parents[2] / "crates" / "taskgate" / "src"
+_ACTION_ENTRY = re.compile(r"entry::<(?:\w+::)*(\w+)>\(\)")
+_ACTION_NAME = re.compile(r'const NAME: &\'static str = "(\w+)";')
+
+
+def served_actions() -> dict[str, tuple[str, str]]:
+    """Every action the server routes, action -> (service, version), read from the action tables
+    (`entry::<…::Action>()` in `products/<service>/mod.rs`) in the server's source: the one list,
+    so a new action shows up here without anyone adding it."""
+    sources = [path.read_text(encoding="utf-8") for path in sorted(SOURCE.rglob("*.rs"))]
+    entries = [
+        (name, service)
+        for service in SERVICE_VERSIONS
+        for name in _ACTION_ENTRY.findall((SOURCE / "products" / service / "mod.rs").read_text(encoding="utf-8"))
+    ]
+    declared = {name for text in sources for name in _ACTION_NAME.findall(text)}
+    assert entries, f"no action table found under {SOURCE}: update support.served_actions"
+    assert {name for name, _ in entries} <= declared, "an action table entry whose NAME differs from its type"
+    return {name: (service, SERVICE_VERSIONS[service]) for name, service in entries}
+
+
+ACTIONS = served_actions()
 DEFAULT_REGION = {"tiw": "ap-singapore", "tcss": None, "ecm": None}
 UNKNOWN_TASK_ID = "f2e1728c-6e87-4481-abe1-cde8542a5a10"
 # The Python SDK's transport/signature combinations (conftest.Sdk.profile)

@@ -196,22 +196,18 @@ def test_import_image_os_lists_what_import_accepts(sdk):
     assert "7" in centos.OsVersions and centos.Architecture == ["x86_64", "i386"]
 
 
-def test_images_go_to_the_configured_bucket(start_server, images):
-    import os
+def test_images_go_to_the_configured_bucket(start_server, images, s3_endpoint):
     import uuid
 
     import boto3  # comes with moto
     from conftest import Sdk
 
-    endpoint = os.environ.get("TASKGATE_TEST_S3_ENDPOINT")
-    if not endpoint:
-        pytest.skip("TASKGATE_TEST_S3_ENDPOINT unset")
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="ap-test", aws_access_key_id="testing",
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="ap-test", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     bucket = f"images-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-test"})
     with_bucket = Sdk(start_server(
-        objects={"s3": [{"region": "ap-test", "endpoint": endpoint, "access_key_id": "testing",
+        objects={"s3": [{"region": "ap-test", "endpoint": s3_endpoint, "access_key_id": "testing",
                          "secret_access_key": "testing", "path_style": True, "allow_http": True}]},
         ecm={"bucket": {"region": "ap-test", "bucket": bucket, "prefix": "ecm/images"}},
     ))

@@ -12,10 +12,13 @@ import time
 import zlib
 
 import requests
+from tencentcloud.ecm.v20190719 import models as ecm_models
+from tencentcloud.tcss.v20201101 import models as tcss_models
 
 import support
 import vectors
-from conftest import BIN, server_env
+from conftest import BIN, Sdk, server_env
+from image_server import ImageServer, make_image
 
 LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)")
@@ -114,17 +117,65 @@ def test_sigterm_stops_the_server_cleanly(start_server):
     assert server.terminate() == 0, server.log_tail()
 
 
-def test_restart_after_sigkill_serves_the_same_data(start_server):
-    first = start_server()
-    support.ok(support.Api(first.base_url).tc3("DescribeUnfinishRefreshTask", {}))
-    first.kill()
-    again = start_server(config=first.config, workdir=first.workdir)
-    support.ok(support.Api(again.base_url).tc3("DescribeUnfinishRefreshTask", {}))
+def _served_data(sdk: Sdk, refresh_id: int, import_task_id: int, image_id: str) -> dict[str, dict]:
+    """What the server answers about the refresh and the import, without the RequestIds."""
+    tcss, ecm = sdk.tcss(), sdk.ecm()
+    by_id = tcss_models.DescribeRefreshTaskRequest()
+    by_id.TaskId = refresh_id
+    task_filter, image_filter = ecm_models.Filter(), ecm_models.Filter()
+    task_filter.Name, task_filter.Values = "task-id", [str(import_task_id)]
+    image_filter.Name, image_filter.Values = "image-id", [image_id]
+    import_tasks, images = ecm_models.DescribeCustomImageTaskRequest(), ecm_models.DescribeImageRequest()
+    import_tasks.Filters, images.Filters = [task_filter], [image_filter]
+    answers = {
+        "refresh": tcss.DescribeRefreshTask(by_id),
+        "unfinished refresh": tcss.DescribeUnfinishRefreshTask(tcss_models.DescribeUnfinishRefreshTaskRequest()),
+        "asset summary": tcss.DescribeAssetSummary(tcss_models.DescribeAssetSummaryRequest()),
+        "import task": ecm.DescribeCustomImageTask(import_tasks),
+        "image": ecm.DescribeImage(images),
+    }
+    return {name: support.without_request_id(json.loads(a.to_json_string())) for name, a in answers.items()}
+
+
+def test_restart_after_sigkill_serves_the_same_data(start_server, tmp_path):
+    make_image(tmp_path, "disk.raw", "raw", "1M")
+    images = ImageServer(tmp_path).start()
+    try:
+        first = start_server()
+        sdk = Sdk(first)
+        refresh = sdk.tcss().CreateRefreshTask(tcss_models.CreateRefreshTaskRequest())
+        request = ecm_models.ImportCustomImageRequest()
+        request.ImageName, request.Architecture, request.OsType, request.OsVersion = "kept", "x86_64", "Debian", "12"
+        url = ecm_models.ImageUrl()
+        url.ImageFile = images.url("disk.raw")
+        request.ImageUrls = [url]
+        imported = sdk.ecm().ImportCustomImage(request)
+        deadline = time.monotonic() + 60
+        while True:
+            before = _served_data(sdk, refresh.TaskId, imported.TaskId, imported.ImageId)
+            refresh_ended = before["refresh"]["TaskStatus"] in ("Task_Finish", "Task_Error")
+            if refresh_ended and before["import task"]["ImageTaskSet"][0]["State"] in ("SUCCESS", "FAILED"):
+                break
+            assert time.monotonic() < deadline, f"the tasks did not finish: {before}"
+            time.sleep(0.1)
+        assert before["refresh"]["TaskStatus"] == "Task_Finish"
+        assert before["unfinished refresh"]["TaskId"] == refresh.TaskId
+        [task] = before["import task"]["ImageTaskSet"]
+        assert (task["ImageName"], task["State"], task["Message"]) == ("kept", "SUCCESS", "success")
+        [image] = before["image"]["ImageSet"]
+        assert (image["ImageId"], image["ImageName"], image["ImageState"]) == (imported.ImageId, "kept", "NORMAL")
+
+        first.kill()
+        again = start_server(config=first.config, workdir=first.workdir)
+        after = _served_data(Sdk(again), refresh.TaskId, imported.TaskId, imported.ImageId)
+        assert after == before
+    finally:
+        images.stop()
 
 
 def test_environment_variable_overrides_the_config_file(start_server):
     server = start_server(env={"TASKGATE_FROZEN_TIME": str(vectors.TIMESTAMP)})
-    resp = support.raw_http(server.port, "POST", "/", vectors.A_HEADERS, vectors.A_BODY)
+    resp = support.raw_http(server.port, "POST", "/", vectors.A.headers, vectors.A.body)
     support.error(resp, "InvalidParameter")   # authenticated: the server's clock is the vector's
 
 

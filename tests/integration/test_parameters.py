@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 import support
 import tc_sign
 from support import MAIN, MAIN_SDK_APP, UNKNOWN_TASK_ID
@@ -56,13 +58,49 @@ def test_unknown_whiteboard_push_is_task_not_found(api):
     support.error(resp, "InvalidParameter.TaskNotFound")
 
 
-def test_client_token_is_accepted_by_every_action(api):
-    support.ok(api.tc3("DescribeUnfinishRefreshTask", {"ClientToken": "ct-any-1"}))
-    support.ok(api.tc3(IMG, {**TASK_21, "ClientToken": "ct-any-2"}))
-    resp = api.tc3(SNAP, {"TaskID": UNKNOWN_TASK_ID, "SdkAppId": MAIN_SDK_APP, "ClientToken": "ct-any-3"})
-    support.error(resp, "InvalidParameter")
-    resp = api.tc3("DescribeWhiteboardPush", {"SdkAppId": MAIN_SDK_APP, "TaskId": "t", "ClientToken": "ct-any-4"})
-    support.error(resp, "InvalidParameter.TaskNotFound")
+# One request per served action that decodes fully, and its answer: success (None) or the error
+# the action's handler gives, which it reaches only after the parameters (ClientToken among them) decoded.
+CLIENT_TOKEN_CASES: dict[str, tuple[dict, str | None]] = {
+    "CreateSnapshotTask": ({"Whiteboard": {"Width": 1280, "Height": 720}, "SdkAppId": MAIN_SDK_APP, "RoomId": 31},
+                           None),
+    "DescribeSnapshotTask": ({"TaskID": UNKNOWN_TASK_ID, "SdkAppId": MAIN_SDK_APP}, "InvalidParameter"),
+    "StartWhiteboardPush": ({"SdkAppId": MAIN_SDK_APP, "RoomId": 31, "PushUserId": "tic_push_user_31",
+                             "PushUserSig": "not-a-usersig", "AutoStopTimeout": 1}, "InvalidParameter.RecordParameter"),
+    "StopWhiteboardPush": ({"SdkAppId": MAIN_SDK_APP, "TaskId": "t"}, "InvalidParameter.TaskNotFound"),
+    "DescribeWhiteboardPush": ({"SdkAppId": MAIN_SDK_APP, "TaskId": "t"}, "InvalidParameter.TaskNotFound"),
+    "SetWhiteboardPushCallback": ({"SdkAppId": support.MAIN_SDK_APP_2, "Callback": ""}, None),
+    "SetWhiteboardPushCallbackKey": ({"SdkAppId": support.MAIN_SDK_APP_2, "CallbackKey": ""}, None),
+    "DescribeWhiteboardPushCallback": ({"SdkAppId": MAIN_SDK_APP}, None),
+    "CreateRefreshTask": ({}, None),
+    "DescribeUnfinishRefreshTask": ({}, None),
+    "DescribeRefreshTask": ({"TaskId": 1}, None),
+    "DescribeAssetSummary": ({}, None),
+    "DescribeAssetHostList": ({}, None),
+    "DescribeAssetContainerList": ({}, None),
+    "DescribeAssetImageList": ({}, None),
+    "ImportCustomImage": ({"ImageName": "client-token", "Architecture": "x86_64", "OsType": "Debian",
+                           "OsVersion": "12", "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/none.raw"}]}, None),
+    "DescribeCustomImageTask": (TASK_21, None),
+    "DescribeImage": ({}, None),
+    "DescribeImportImageOs": ({}, None),
+}
+
+
+@pytest.mark.parametrize("action", sorted(support.ACTIONS))
+def test_client_token_is_accepted_by_every_action(api, action):
+    if action not in CLIENT_TOKEN_CASES:
+        pytest.fail(f"{action} is served but has no ClientToken case: add one to CLIENT_TOKEN_CASES")
+    params, expected = CLIENT_TOKEN_CASES[action]
+    resp = api.tc3(action, {**params, "ClientToken": f"ct-every-action-{action}"})
+    if expected is None:
+        support.ok(resp)
+    else:
+        err = support.error(resp, expected)
+        assert "ClientToken" not in err["Message"], err
+
+
+def test_every_client_token_case_is_a_served_action():
+    assert set(CLIENT_TOKEN_CASES) <= set(support.ACTIONS)
 
 
 # ---- DescribeCustomImageTask Filters ------------------------------------------------------------

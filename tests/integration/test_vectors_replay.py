@@ -1,4 +1,4 @@
-"""protocol.md §13: the captured requests, replayed byte for byte against a server whose clock is
+"""protocol.md §13: the captured requests (tests/fixtures/sign_vectors.json), replayed byte for byte against a server whose clock is
 frozen at their timestamp (1700000000). They were signed for `Host: 127.0.0.1:18080`, which is
 sent literally although the server listens elsewhere.
 
@@ -27,67 +27,67 @@ def replay(server, method, headers, body=b"", target="/"):
 
 
 def test_vector_a_post_tc3_authenticates(server):
-    resp = replay(server, "POST", vectors.A_HEADERS, vectors.A_BODY)
+    resp = replay(server, "POST", vectors.A.headers, vectors.A.body)
     support.error(resp, "InvalidParameter")
 
 
 def test_vector_a_with_one_body_byte_changed_is_signature_failure(server):
-    body = vectors.A_BODY.replace(b"1400127230", b"1400127231")
-    resp = replay(server, "POST", vectors.A_HEADERS, body)
+    body = vectors.A.body.replace(b"1400127230", b"1400127231")
+    resp = replay(server, "POST", vectors.A.headers, body)
     support.error(resp, "AuthFailure.SignatureFailure")
 
 
 def test_vector_b_get_tc3_authenticates(server):
-    resp = replay(server, "GET", vectors.B_HEADERS, target="/?" + vectors.B_QUERY)
+    resp = replay(server, "GET", vectors.B.headers, target=vectors.B.target)
     inner = support.ok(resp)
     assert inner["TotalCount"] == 0
     assert inner["ImageTaskSet"] == []
 
 
 def test_vector_b_query_is_signed_as_received_not_sorted(server):
-    name, values = vectors.B_QUERY.split("&")[1], vectors.B_QUERY.split("&")[0]
-    resp = replay(server, "GET", vectors.B_HEADERS, target=f"/?{name}&{values}")
+    name, values = vectors.B.query.split("&")[1], vectors.B.query.split("&")[0]
+    resp = replay(server, "GET", vectors.B.headers, target=f"/?{name}&{values}")
     support.error(resp, "AuthFailure.SignatureFailure")
 
 
 def test_vector_c_get_hmac_sha256_authenticates(server):
-    resp = replay(server, "GET", vectors.C_HEADERS, target="/?" + vectors.C_QUERY)
+    resp = replay(server, "GET", vectors.C.headers, target=vectors.C.target)
     inner = support.ok(resp)
     assert inner["TotalCount"] == 0
     assert inner["ImageTaskSet"] == []
 
 
 def test_vector_d_post_hmac_sha1_authenticates(server):
-    resp = replay(server, "POST", vectors.D_HEADERS, vectors.D_BODY)
+    resp = replay(server, "POST", vectors.D.headers, vectors.D.body)
     support.error(resp, "InvalidParameter")
 
 
 def test_vector_d_with_another_nonce_is_signature_failure(server):
-    body = vectors.D_BODY.replace(b"Nonce=1234567890", b"Nonce=1234567891")
-    resp = replay(server, "POST", vectors.D_HEADERS, body)
+    body = vectors.D.body.replace(b"Nonce=1234567890", b"Nonce=1234567891")
+    resp = replay(server, "POST", vectors.D.headers, body)
     support.error(resp, "AuthFailure.SignatureFailure")
 
 
 def test_vector_e_post_tc3_with_token_authenticates(server):
-    resp = replay(server, "POST", vectors.E_HEADERS, vectors.E_BODY)
+    resp = replay(server, "POST", vectors.E.headers, vectors.E.body)
     code = support.error_code(resp)
     assert code is None or not code.startswith("AuthFailure"), code
     assert code != "UnauthorizedOperation.SdkAppId"
 
 
 def test_vector_e_with_an_unlisted_token_is_token_failure(server):
-    headers = {**vectors.E_HEADERS, "X-TC-Token": "tok-not-listed"}
-    resp = replay(server, "POST", headers, vectors.E_BODY)
+    headers = {**vectors.E.headers, "X-TC-Token": "tok-not-listed"}
+    resp = replay(server, "POST", headers, vectors.E.body)
     support.error(resp, "AuthFailure.TokenFailure")
 
 
 def test_tccli_capture_with_scheme_in_host_authenticates(server):
-    resp = replay(server, "POST", vectors.TCCLI_HEADERS, vectors.TCCLI_BODY)
+    resp = replay(server, "POST", vectors.TCCLI.headers, vectors.TCCLI.body)
     support.error(resp, "InvalidParameter")
 
 
 def test_node_capture_with_service_127_and_portless_host_authenticates(server):
-    resp = replay(server, "POST", vectors.NODE_HEADERS, vectors.NODE_BODY)
+    resp = replay(server, "POST", vectors.NODE.headers, vectors.NODE.body)
     support.error(resp, "InvalidParameter")
 
 

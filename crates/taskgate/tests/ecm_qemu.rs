@@ -8,6 +8,7 @@ use taskgate::products::ecm::disk_format::DiskFormat;
 use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits, landlock_available};
 
 const CONFINED: QemuImg = QemuImg { confinement: Confinement::Landlock };
+const UNCONFINED: QemuImg = QemuImg { confinement: Confinement::RlimitsOnly };
 
 #[tokio::test]
 async fn info_reports_the_virtual_size() {
@@ -21,7 +22,11 @@ async fn info_reports_the_virtual_size() {
 async fn info_with_the_wrong_format_fails() {
     let s = Scratch::new("qwrong");
     let path = s.qemu_img(&["-f", "vpc", "a.vhd", "1M"]);
-    assert!(CONFINED.info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.is_err());
+    // The same run with the right format reads the image: only the forced format differs.
+    let right = CONFINED.info(&path, DiskFormat::Vpc, QemuLimits::INSPECT).await.unwrap();
+    assert_eq!(right.format, "vpc");
+    let wrong = CONFINED.info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    assert!(matches!(wrong, Err(QemuError::Failed)), "{wrong:?}");
 }
 
 #[tokio::test]
@@ -57,9 +62,9 @@ async fn convert_changes_the_format() {
 async fn a_run_past_its_wall_clock_limit_times_out() {
     let s = Scratch::new("qtimeout");
     let source = s.qemu_img(&["-f", "raw", "a.img", "64M"]);
-    let limits = QemuLimits { timeout: std::time::Duration::ZERO, ..QemuLimits::INSPECT };
+    let limits = QemuLimits { timeout: Duration::ZERO, ..QemuLimits::INSPECT };
     let result = CONFINED.convert(&source, DiskFormat::Raw, &s.0.join("b.qcow2"), "qcow2", limits).await;
-    assert!(matches!(result, Err(QemuError::Timeout { .. })));
+    assert!(matches!(result, Err(QemuError::Timeout { timeout: Duration::ZERO })), "{result:?}");
 }
 
 #[tokio::test]
@@ -67,6 +72,8 @@ async fn confined_qemu_img_cannot_read_a_file_it_was_not_given() {
     let s = Scratch::new("sandbox-deny");
     let sentinel = s.write("sentinel.raw", &[7u8; 4096]);
     let staged = s.write("staged.raw", &[0u8; 4096]);
+    // Unconfined, the same probe reads it: the sandbox is what refuses.
+    assert!(UNCONFINED.probe_read(&sentinel, &staged).await.unwrap());
     assert!(!CONFINED.probe_read(&sentinel, &staged).await.unwrap());
 }
 
@@ -75,7 +82,9 @@ async fn confined_qemu_img_cannot_read_host_files() {
     let s = Scratch::new("sandbox-etc");
     let staged = s.write("staged.raw", &[0u8; 4096]);
     for host_file in ["/etc/passwd", "/etc/hostname", "/proc/self/environ"] {
-        assert!(!CONFINED.probe_read(std::path::Path::new(host_file), &staged).await.unwrap(), "{host_file}");
+        let host_file = std::path::Path::new(host_file);
+        assert!(UNCONFINED.probe_read(host_file, &staged).await.unwrap(), "unconfined {host_file:?}");
+        assert!(!CONFINED.probe_read(host_file, &staged).await.unwrap(), "{host_file:?}");
     }
 }
 
@@ -122,8 +131,7 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
         file_size_bytes: 1 << 30,
         timeout: Duration::from_secs(60),
     };
-    let unconfined = QemuImg { confinement: Confinement::RlimitsOnly };
-    unconfined.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
+    UNCONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
     let confined = CONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
     assert!(matches!(confined, Err(QemuError::Failed)), "{confined:?}");
 }
@@ -161,5 +169,6 @@ async fn check_output_is_read_bounded_and_drained() {
     // Point the refcount table somewhere absurd: check reports errors on stderr.
     bytes[48..56].copy_from_slice(&(1u64 << 40).to_be_bytes());
     let corrupt = s.write("c.qcow2", &bytes);
-    assert!(CONFINED.check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await.is_err());
+    let checked = CONFINED.check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    assert!(matches!(checked, Err(QemuError::Corrupt)), "{checked:?}");
 }

@@ -122,8 +122,9 @@ async fn missing_socket_is_an_unreachable_cluster() {
 #[tokio::test]
 async fn engine_error_fails_the_collector() {
     let docker = FakeDocker::start("fail", Engine::FailsContainerList).await;
-    let error = DockerCollector.collect(&docker.cluster(), false).await.unwrap_err();
-    assert!(matches!(error, CollectError::Engine { .. }));
+    let cluster = docker.cluster();
+    let error = DockerCollector.collect(&cluster, false).await.unwrap_err();
+    assert!(matches!(&error, CollectError::Engine { cluster: id, .. } if *id == cluster.id), "{error:?}");
     assert!(error.to_string().contains("engine exploded"));
 }
 
