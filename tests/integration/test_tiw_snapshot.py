@@ -136,6 +136,18 @@ def test_snapshot_renders_one_png_per_mark_and_calls_back(sdk, server, room, rec
     assert event["EventData"]["Result"]["Snapshots"] == answer.Result.Snapshots
 
 
+def test_the_finished_event_carries_describes_answer(sdk, room, receiver):
+    room.send({"op": "mark"})
+    task_id = create(sdk, room, CallbackURL=receiver.url)
+    answer = wait_finished(sdk, task_id)
+    event = receiver.wait_until(lambda b: b["EventData"]["TaskID"] == task_id, f"for {task_id}")
+    data = event["EventData"]
+    assert (data["TaskID"], data["Status"], data["CreateTime"], data["FinishTime"]) == (
+        answer.TaskID, answer.Status, answer.CreateTime, answer.FinishTime)
+    assert data["Result"] == json.loads(answer.Result.to_json_string())
+    assert event["Timestamp"] == answer.FinishTime
+
+
 def test_latest_marks_only_keeps_the_newest_mark_of_each_page(sdk, room):
     room.send({"op": "mark"}, stroke("a", 0.3), {"op": "mark"},
               {"op": "page", "action": "add", "target": "p2"}, {"op": "page", "action": "switch", "target": "p2"},

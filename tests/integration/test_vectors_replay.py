@@ -96,3 +96,19 @@ def test_frozen_time_is_the_server_clock(server):
     resp = api.tc3("DescribeUnfinishRefreshTask", {}, timestamp=int(time.time()))
     support.error(resp, "AuthFailure.SignatureExpire")
     support.ok(api.tc3("DescribeUnfinishRefreshTask", {}, timestamp=FROZEN + 299))
+
+
+def test_frozen_time_fixes_only_the_signature_clock(server):
+    api = support.Api(server.base_url)
+    params = {"SdkAppId": support.MAIN_SDK_APP, "RoomId": 4242, "Whiteboard": {"Width": 320, "Height": 180}}
+    task_id = support.ok(api.tc3("CreateSnapshotTask", params, timestamp=FROZEN + 1))["TaskID"]
+    deadline = time.monotonic() + 30
+    while True:
+        answer = support.ok(api.tc3("DescribeSnapshotTask", {"SdkAppId": support.MAIN_SDK_APP, "TaskID": task_id},
+                                    timestamp=FROZEN + 1))
+        if answer["Status"] == "Finished":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    now = time.time()
+    assert now - 60 < answer["CreateTime"] <= answer["FinishTime"] <= now + 1

@@ -64,8 +64,8 @@ impl ObjectsConfig {
     }
 }
 
-/// A product request's COS parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A product request's COS parameter; serde so a task input can carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CosTarget {
     pub bucket: String,
     pub region: String,

@@ -2,11 +2,11 @@
 
 use super::context::Tiw;
 use super::rooms::{IdOutOfRange, RoomKey, checked_id};
-use super::snapshot::{CosInput, SNAPSHOT_KIND, SnapshotInput, SnapshotResult};
+use super::snapshot::{SNAPSHOT_KIND, Snapshot, SnapshotInput, SnapshotView};
 use crate::action::Account;
 use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
-use taskgate_engine::objects::ObjectsError;
+use taskgate_engine::objects::{CosTarget, ObjectsError};
 use taskgate_engine::{NewTask, TaskId};
 use tcapi::ErrorCode;
 use whiteboard::render::RenderOptions;
@@ -67,7 +67,7 @@ const MAX_SIDE: u64 = 2560;
 /// A tenant writes only into its own buckets: `COS.Uin` must be the caller's account and the
 /// bucket one the configuration gives it (by APPID suffix or by name). Tencent lists
 /// `UnauthorizedOperation` among CreateSnapshotTask's errors (tccli `api.json`, tiw 2019-09-19).
-fn check_bucket_owner(account: &Account, cos: &CosInput) -> Result<(), ApiError> {
+fn check_bucket_owner(account: &Account, cos: &SnapshotCos) -> Result<(), ApiError> {
     if cos.uin.to_string() != account.uin {
         return Err(ApiError::new(
             ErrorCode::UnauthorizedOperation,
@@ -124,24 +124,27 @@ impl Action for CreateSnapshotTask {
         if let Some(url) = self.callback_url.as_deref().filter(|u| !u.is_empty()) {
             tiw.url_policy.check(url).await.map_err(|e| ApiError::invalid_value("CallbackURL", e.to_string()))?;
         }
-        let cos = self.cos.map(|c| CosInput {
-            uin: c.uin,
-            region: c.region,
-            bucket: c.bucket,
-            target_dir: c.target_dir.filter(|d| !d.is_empty()),
-            domain: c.domain.filter(|d| !d.is_empty()),
-        });
-        if let Some(cos) = &cos {
-            check_bucket_owner(&call.account, cos)?;
-            tiw.objects.cos_destination(&cos.target()).map_err(|e| {
-                let field = match e {
-                    ObjectsError::UnknownRegion(_) => "COS.Region",
-                    ObjectsError::InvalidBucket(_) => "COS.Bucket",
-                    _ => "COS.TargetDir",
+        let cos = match self.cos {
+            Some(cos) => {
+                check_bucket_owner(&call.account, &cos)?;
+                let target = CosTarget {
+                    bucket: cos.bucket,
+                    region: cos.region,
+                    target_dir: cos.target_dir.filter(|d| !d.is_empty()),
+                    domain: cos.domain.filter(|d| !d.is_empty()),
                 };
-                ApiError::invalid_value(field, e.to_string())
-            })?;
-        }
+                tiw.objects.cos_destination(&target).map_err(|e| {
+                    let field = match e {
+                        ObjectsError::UnknownRegion(_) => "COS.Region",
+                        ObjectsError::InvalidBucket(_) => "COS.Bucket",
+                        _ => "COS.TargetDir",
+                    };
+                    ApiError::invalid_value(field, e.to_string())
+                })?;
+                Some(target)
+            }
+            None => None,
+        };
         let (up_to_seq, marks) = tiw.rooms.last_seq_and_marks(room).await.map_err(ApiError::internal)?;
         let max_marks = tiw.config.snapshot_max_marks;
         let mode = self.snapshot_mode.unwrap_or_default();
@@ -167,18 +170,10 @@ impl Action for CreateSnapshotTask {
             mode,
             cos,
             callback_url: self.callback_url.filter(|u| !u.is_empty()),
-            created_at: tiw.now_unix(),
         };
         let task_id = uuid::Uuid::new_v4().to_string();
-        let mut task = NewTask::new(
-            task_id.clone(),
-            call.account.uin.clone(),
-            SNAPSHOT_KIND,
-            serde_json::to_value(&input).map_err(ApiError::internal)?,
-        );
-        if let Some(url) = &input.callback_url {
-            task = task.callback_url(url.clone());
-        }
+        let task =
+            NewTask::of::<Snapshot>(task_id.clone(), call.account.uin.clone(), &input).map_err(ApiError::internal)?;
         tiw.engine.submit(task).await.map_err(ApiError::internal)?;
         Ok(CreateSnapshotTaskResponse { task_id })
     }
@@ -193,24 +188,10 @@ pub struct DescribeSnapshotTask {
     pub sdk_app_id: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub struct DescribeSnapshotTaskResponse {
-    #[serde(rename = "TaskID")]
-    pub task_id: Option<String>,
-    #[serde(rename = "Status")]
-    pub status: Option<&'static str>,
-    #[serde(rename = "CreateTime")]
-    pub create_time: Option<i64>,
-    #[serde(rename = "FinishTime")]
-    pub finish_time: Option<i64>,
-    #[serde(rename = "Result")]
-    pub result: Option<SnapshotResult>,
-}
-
 impl Action for DescribeSnapshotTask {
     const NAME: &'static str = "DescribeSnapshotTask";
     type Product = Tiw;
-    type Response = DescribeSnapshotTaskResponse;
+    type Response = SnapshotView;
 
     async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         check_sdk_app_id(self.sdk_app_id)?;
@@ -229,24 +210,10 @@ impl Action for DescribeSnapshotTask {
             .map_err(ApiError::internal)?
             .filter(|t| t.kind == SNAPSHOT_KIND)
             .ok_or_else(not_found)?;
-        let input = SnapshotInput::deserialize(&task.input).map_err(ApiError::internal)?;
+        let input = task.input_of::<Snapshot>().map_err(ApiError::internal)?;
         if input.sdk_app_id != self.sdk_app_id {
             return Err(not_found());
         }
-        let finished = task.state.is_finished();
-        let result = match (finished, &task.result) {
-            (false, _) => None,
-            (true, Some(result)) => Some(SnapshotResult::deserialize(result).map_err(ApiError::internal)?),
-            (true, None) => {
-                Some(SnapshotResult::failed(task.error.clone().unwrap_or_else(|| "the task failed".into())))
-            }
-        };
-        Ok(DescribeSnapshotTaskResponse {
-            task_id: Some(task.id.as_str().to_owned()),
-            status: Some(if finished { "Finished" } else { "Running" }),
-            create_time: Some(input.created_at),
-            finish_time: task.finished_at_ms.filter(|_| finished).map(|ms| ms / 1000),
-            result,
-        })
+        SnapshotView::of(&task).map_err(ApiError::internal)
     }
 }

@@ -55,7 +55,7 @@ pub fn executors(
 ) -> anyhow::Result<[Registration; 2]> {
     let picture_client =
         || GuardedClient::new(config.url_policy(), PICTURE_TIMEOUT).context("building the board picture client");
-    let snapshot = snapshot::SnapshotExecutor {
+    let snapshot = snapshot::executor::SnapshotExecutor {
         rooms: rooms.clone(),
         objects: objects.clone(),
         images: picture_client()?,
@@ -65,7 +65,7 @@ pub fn executors(
             .flat_map(|a| &a.sdk_apps)
             .filter_map(|app| Some((app.sdk_app_id, app.callback_key.clone()?)))
             .collect(),
-        limits: snapshot::SnapshotLimits {
+        limits: snapshot::executor::SnapshotLimits {
             max_marks: config.tiw.snapshot_max_marks,
             time_budget: Duration::from_secs(config.tiw.snapshot_time_budget_secs),
             pictures: PictureLimits::from_config(&config.tiw),

@@ -2,96 +2,21 @@
 //! per mark (on every core), stores them in the public bucket or the customer's COS bucket,
 //! and announces the result to the task's CallbackURL.
 
-use super::callback;
-use super::pictures::{PictureBudget, PictureLimits, fetch_pictures, picture_urls};
-use super::rooms::{RoomKey, Rooms};
+use super::{SNAPSHOT_EVENT, Snapshot, SnapshotInput, SnapshotResult, SnapshotView};
+use crate::products::tiw::callback;
+use crate::products::tiw::pictures::{PictureBudget, PictureLimits, fetch_pictures, picture_urls};
+use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use taskgate_engine::objects::{CosTarget, Destination, Objects};
+use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext, TaskKind};
+use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext};
 use whiteboard::render::{RenderError, RenderOptions, Renderer, render_marks_parallel};
-use whiteboard::replay::{SnapshotMode, SnapshotsError, snapshots_within};
-
-pub const SNAPSHOT_KIND: TaskKind = TaskKind::from_static("tiw.snapshot");
-
-/// The snapshot callback's event type. Tencent publishes none for snapshots; this name follows
-/// its other events (`TranscodeFinished`, `WhiteboardPushStopped`).
-pub const SNAPSHOT_EVENT: &str = "SnapshotTaskFinished";
-
-/// The customer bucket of a task, as CreateSnapshotTask's `COS` named it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CosInput {
-    pub uin: u64,
-    pub region: String,
-    pub bucket: String,
-    pub target_dir: Option<String>,
-    pub domain: Option<String>,
-}
-
-impl CosInput {
-    pub fn target(&self) -> CosTarget {
-        CosTarget {
-            bucket: self.bucket.clone(),
-            region: self.region.clone(),
-            target_dir: self.target_dir.clone(),
-            domain: self.domain.clone(),
-        }
-    }
-}
-
-/// What a snapshot task was asked, fixed when it was created.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapshotInput {
-    pub sdk_app_id: u64,
-    pub room_id: u64,
-    /// The log position at creation: later operations are not part of the task.
-    pub up_to_seq: u64,
-    pub width: u32,
-    pub height: u32,
-    pub init_params: String,
-    pub mode: SnapshotMode,
-    pub cos: Option<CosInput>,
-    pub callback_url: Option<String>,
-    pub created_at: i64,
-}
-
-/// `SnapshotResult` as DescribeSnapshotTask returns it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapshotResult {
-    #[serde(rename = "ErrorCode")]
-    pub error_code: String,
-    #[serde(rename = "ErrorMessage")]
-    pub error_message: String,
-    #[serde(rename = "Total")]
-    pub total: u64,
-    #[serde(rename = "Snapshots")]
-    pub snapshots: Vec<String>,
-}
-
-impl SnapshotResult {
-    /// A failed task's result; `InternalErr` is the code Tencent's own example uses.
-    pub fn failed(message: impl Into<String>) -> Self {
-        Self { error_code: "InternalErr".into(), error_message: message.into(), total: 0, snapshots: Vec::new() }
-    }
-}
-
-/// DescribeSnapshotTask's fields of a finished task; also the callback's EventData.
-pub fn finished_event(task_id: &str, created_at: i64, finished_at: i64, result: &SnapshotResult) -> Value {
-    json!({
-        "TaskID": task_id,
-        "Status": "Finished",
-        "CreateTime": created_at,
-        "FinishTime": finished_at,
-        "Result": result,
-    })
-}
+use whiteboard::replay::{SnapshotsError, snapshots_within};
 
 pub struct SnapshotExecutor {
     pub rooms: Rooms,
@@ -124,14 +49,10 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl SnapshotExecutor {
     fn destination(&self, task_id: &str, input: &SnapshotInput) -> Result<Destination, String> {
         let base = match &input.cos {
-            Some(cos) => self.objects.cos_destination(&cos.target()),
+            Some(cos) => self.objects.cos_destination(cos),
             None => self.objects.public_bucket("tiw/snapshots"),
         };
         base.and_then(|d| d.join(&format!("{}/{task_id}", input.sdk_app_id))).map_err(|e| e.to_string())
@@ -168,13 +89,13 @@ impl SnapshotExecutor {
             }
         };
         if shots.is_empty() {
-            return Ok(SnapshotResult {
-                error_code: "OK".into(),
-                error_message: String::new(),
-                total: 0,
-                snapshots: Vec::new(),
-            });
+            return Ok(SnapshotResult::ok(Vec::new()));
         }
+        // Before the expensive part: a bucket that became invalid fails the task at once.
+        let destination = match self.destination(task_id, input) {
+            Ok(d) => d,
+            Err(e) => return Ok(SnapshotResult::failed(e)),
+        };
         let options = match RenderOptions::from_init_params(&input.init_params) {
             Ok(options) => options,
             Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
@@ -195,10 +116,6 @@ impl SnapshotExecutor {
         })
         .await
         .map_err(|e| ExecError::retryable(format!("rendering stopped: {e}")))?;
-        let destination = match self.destination(task_id, input) {
-            Ok(d) => d,
-            Err(e) => return Ok(SnapshotResult::failed(e)),
-        };
         let mut urls = Vec::with_capacity(pngs.len());
         for (seq, png) in seqs.into_iter().zip(pngs) {
             let png = match png {
@@ -217,8 +134,7 @@ impl SnapshotExecutor {
                 .map_err(|e| ExecError::retryable(format!("storing the snapshot of mark {seq} failed: {e}")))?;
             urls.push(stored.url);
         }
-        let total = u64::try_from(urls.len()).map_err(|e| ExecError::permanent(e.to_string()))?;
-        Ok(SnapshotResult { error_code: "OK".into(), error_message: String::new(), total, snapshots: urls })
+        Ok(SnapshotResult::ok(urls))
     }
 
     /// [`Self::run`] within the time budget, ended early by the task's cancellation (shutdown,
@@ -245,22 +161,32 @@ impl SnapshotExecutor {
         }
     }
 
-    fn callback(&self, task_id: &str, input: &SnapshotInput, result: &SnapshotResult) -> Option<Callback> {
-        let url = input.callback_url.as_deref()?;
-        let now = now_secs();
-        let data = finished_event(task_id, input.created_at, now, result);
+    /// The finished event: DescribeSnapshotTask's answer for the task, as it will read once
+    /// the engine records the end at `finished_at_ms`.
+    fn callback(
+        &self,
+        task: &Task,
+        input: &SnapshotInput,
+        result: SnapshotResult,
+        finished_at_ms: i64,
+    ) -> Result<Option<Callback>, ExecError> {
+        let Some(url) = input.callback_url.as_deref() else {
+            return Ok(None);
+        };
+        let view = SnapshotView::finished(task, finished_at_ms, result);
+        let data = serde_json::to_value(&view).map_err(|e| ExecError::permanent(e.to_string()))?;
         let key = self.callback_keys.get(&input.sdk_app_id).map(String::as_str);
-        let body = callback::envelope(input.sdk_app_id, SNAPSHOT_EVENT, data, key, now);
+        let body = callback::envelope(input.sdk_app_id, SNAPSHOT_EVENT, data, key, finished_at_ms.div_euclid(1000));
         // The task id is the event id: a receiver de-duplicates repeated deliveries by it.
-        Some(Callback::new(url, body).with_event_id(task_id))
+        Ok(Some(Callback::new(url, body).with_event_id(task.id.as_str())))
     }
 }
 
 #[async_trait]
 impl Executor for SnapshotExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: SnapshotInput =
-            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
+        let input =
+            ctx.input_of::<Snapshot>().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
         let result = match self.run_bounded(&ctx, &task_id, &input).await {
             Ok(result) => result,
@@ -276,9 +202,12 @@ impl Executor for SnapshotExecutor {
             }
             Err(error) => return Err(error),
         };
-        let value = serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?;
-        let outcome = Outcome::new(value);
-        Ok(match self.callback(&task_id, &input, &result) {
+        // One end time for the callback's FinishTime and the engine's record of the end.
+        let finished_at_ms = ctx.clock().now_ms();
+        let outcome = Outcome::of::<Snapshot>(&result)
+            .map_err(|e| ExecError::permanent(e.to_string()))?
+            .finished_at_ms(finished_at_ms);
+        Ok(match self.callback(ctx.task(), &input, result, finished_at_ms)? {
             Some(callback) => outcome.with_callback(callback),
             None => outcome,
         })
@@ -286,9 +215,11 @@ impl Executor for SnapshotExecutor {
 
     /// The snapshot ended without an execution's report: the callback says it failed.
     async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
-        let Ok(input) = SnapshotInput::deserialize(&task.input) else {
+        let Ok(input) = task.input_of::<Snapshot>() else {
             return Ok(None);
         };
-        Ok(self.callback(task.id.as_str(), &input, &SnapshotResult::failed(why.message().to_owned())))
+        // The engine sets the end's time before asking (see `Executor::abandoned`).
+        let finished_at_ms = task.finished_at_ms.unwrap_or(task.created_at_ms);
+        self.callback(task, &input, SnapshotResult::failed(why.message().to_owned()), finished_at_ms)
     }
 }
