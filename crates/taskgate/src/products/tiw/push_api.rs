@@ -3,7 +3,7 @@
 
 use super::context::Tiw;
 use super::push::store::{NewPush, StartError};
-use super::push::{FinishReason, ImLogin, PUSH_KIND, PushInput, PushStatus, PushView, new_task_id, store};
+use super::push::{FinishReason, ImLogin, PUSH_KIND, Push, PushInput, PushStatus, PushView, new_task_id, store};
 use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -325,7 +325,7 @@ async fn find_push(call: &Call, tiw: &Tiw, sdk_app_id: u64, task_id: &str) -> Re
         .map_err(ApiError::internal)?
         .filter(|t| t.kind == PUSH_KIND)
         .ok_or_else(not_found)?;
-    let input: PushInput = serde_json::from_value(task.input.clone()).map_err(ApiError::internal)?;
+    let input = task.input_of::<Push>().map_err(ApiError::internal)?;
     if input.sdk_app_id != sdk_app_id {
         return Err(not_found());
     }
@@ -407,16 +407,12 @@ pub struct DescribeWhiteboardPushResponse {
     pub backup: Option<String>,
 }
 
-fn finish_reason_name(reason: Option<FinishReason>) -> String {
-    reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 fn describe(task: &Task, input: &PushInput, backup: String) -> DescribeWhiteboardPushResponse {
     let Some(view) = PushView::of(task) else {
         return DescribeWhiteboardPushResponse::default();
     };
     DescribeWhiteboardPushResponse {
-        finish_reason: Some(finish_reason_name(view.finish_reason)),
+        finish_reason: Some(view.finish_reason.map_or("", FinishReason::as_str).to_owned()),
         task_id: Some(task.id.as_str().to_owned()),
         status: Some(view.status),
         room_id: Some(input.room_id),

@@ -4,15 +4,16 @@
 use super::counters::PushCounters;
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
+use super::store;
 use super::{
-    FinishReason, HLS_PREFIX, ImLogin, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT,
-    store,
+    FinishReason, HLS_PREFIX, ImLogin, Push, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
+    STOPPED_EVENT, StartedEvent, StoppedEvent,
 };
 use crate::products::tiw::callback;
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -20,8 +21,7 @@ use std::time::Duration;
 use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{
-    Abandonment, Callback, CancelReason, Clock, ExecError, Executor, Outbox, Outcome, Store, SystemClock, Task,
-    TaskContext,
+    Abandonment, Callback, CancelReason, ExecError, Executor, Outbox, Outcome, Store, Task, TaskContext,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -73,28 +73,23 @@ enum Ending {
 
 impl PushExecutor {
     /// The push service "enters the room" as its user: the UserSig must be valid now.
-    fn login(&self, login: &ImLogin) -> Result<(), String> {
+    fn login(&self, login: &ImLogin, now_ms: i64) -> Result<(), String> {
         let key = self
             .sdk_app_keys
             .get(&login.sdk_app_id)
             .ok_or_else(|| format!("IM login failed: SdkAppId {} is not configured", login.sdk_app_id))?;
-        tcapi::usersig::verify_usersig(
-            key,
-            login.sdk_app_id,
-            &login.user_id,
-            &login.user_sig,
-            SystemClock.now_ms() / 1000,
-        )
-        .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
+        tcapi::usersig::verify_usersig(key, login.sdk_app_id, &login.user_id, &login.user_sig, now_ms.div_euclid(1000))
+            .map_err(|e| format!("IM login of {} failed: {e}", login.user_id))
     }
 
-    /// An event to the application's push callback, if it has one.
+    /// An event to the application's push callback, if it has one, stamped `now_ms`.
     async fn event(
         &self,
         input: &PushInput,
         event_type: &str,
-        data: Value,
+        data: impl Serialize,
         event_id: String,
+        now_ms: i64,
     ) -> Result<Option<Callback>, ExecError> {
         let settings = store::callback_settings(&self.store, input.sdk_app_id)
             .await
@@ -102,19 +97,21 @@ impl PushExecutor {
         if settings.callback.is_empty() {
             return Ok(None);
         }
+        let data = serde_json::to_value(data).map_err(|e| ExecError::permanent(e.to_string()))?;
         let body = callback::envelope(
             input.sdk_app_id,
             event_type,
             data,
             Some(&settings.callback_key),
-            SystemClock.now_ms() / 1000,
+            now_ms.div_euclid(1000),
         );
         Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
     }
 
     async fn save(&self, ctx: &TaskContext, progress: &PushProgress) -> Result<(), ExecError> {
-        let value = serde_json::to_value(progress).map_err(|e| ExecError::permanent(e.to_string()))?;
-        ctx.progress(value).await.map_err(|e| ExecError::retryable(format!("recording the push state failed: {e}")))
+        ctx.report::<Push>(progress)
+            .await
+            .map_err(|e| ExecError::retryable(format!("recording the push state failed: {e}")))
     }
 
     /// The first frame of this execution is out: the push is on the air. The start event is
@@ -122,16 +119,16 @@ impl PushExecutor {
     /// than losing it.
     async fn on_air(&self, ctx: &TaskContext, input: &PushInput, progress: &mut PushProgress) -> Result<(), ExecError> {
         if progress.push_start_time == 0 {
-            let now = SystemClock.now_ms();
-            progress.push_start_time = now / 1000;
+            let now = ctx.clock().now_ms();
+            progress.push_start_time = now.div_euclid(1000);
             progress.im_sync_time = now;
-            let data = json!({
-                "TaskId": ctx.id().as_str(),
-                "RoomId": input.room_id,
-                "PushUserId": input.push_user_id,
-                "PushStartTime": progress.push_start_time,
-            });
-            if let Some(event) = self.event(input, STARTED_EVENT, data, format!("{}-started", ctx.id())).await? {
+            let data = StartedEvent {
+                task_id: ctx.id().as_str(),
+                room_id: input.room_id,
+                push_user_id: &input.push_user_id,
+                push_start_time: progress.push_start_time,
+            };
+            if let Some(event) = self.event(input, STARTED_EVENT, data, format!("{}-started", ctx.id()), now).await? {
                 self.outbox
                     .enqueue(event, Some(ctx.id()))
                     .await
@@ -179,7 +176,7 @@ impl PushExecutor {
                     }
                     _ = idle.tick(), if ending.is_none() => {
                         let last = feed.last_operation_ms.load(Ordering::Relaxed).max(progress.claimed_at_ms);
-                        if SystemClock.now_ms().saturating_sub(last) >= timeout_ms {
+                        if ctx.clock().now_ms().saturating_sub(last) >= timeout_ms {
                             ending = Some(Ending::Finished(FinishReason::Auto, None));
                             stop.cancel();
                         }
@@ -244,24 +241,6 @@ impl PushExecutor {
             }
         }
     }
-
-    fn stopped_data(task_id: &str, input: &PushInput, result: &PushResult) -> Value {
-        let mut data = json!({
-            "TaskId": task_id,
-            "RoomId": input.room_id,
-            "GroupId": input.group_id,
-            "PushUserId": input.push_user_id,
-            "FinishReason": result.finish_reason,
-            "PushStartTime": result.push_start_time,
-            "PushStopTime": result.push_stop_time,
-            "IMSyncTime": result.im_sync_time,
-            "ExceptionCnt": result.exception_cnt,
-        });
-        if let Some(failure) = &result.failure {
-            data["Error"] = json!(failure);
-        }
-        data
-    }
 }
 
 #[async_trait]
@@ -269,13 +248,12 @@ impl Executor for PushExecutor {
     /// The push ended without an execution's report (stopped while queued, or its node died
     /// after the stop request or on its final attempt): the stop event, and the stream closed.
     async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
-        let Ok(input) = serde_json::from_value::<PushInput>(task.input.clone()) else {
+        let Ok(input) = task.input_of::<Push>() else {
             return Ok(None);
         };
-        let progress: PushProgress =
-            task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
-        // The stop time Describe will show: the task's end.
-        let at = task.finished_at_ms.unwrap_or_else(|| SystemClock.now_ms());
+        let progress = PushProgress::of(task);
+        // The stop time Describe will show: the task's end, set before the engine asks.
+        let at = task.finished_at_ms.unwrap_or(task.created_at_ms);
         let result = match why {
             Abandonment::Cancelled => PushResult::stopped_at(at, FinishReason::UserCall, &progress, None),
             Abandonment::WorkerLost => {
@@ -290,23 +268,22 @@ impl Executor for PushExecutor {
             }
             self.retain_stream(task_id, &hls_dir).await;
         }
-        self.event(&input, STOPPED_EVENT, Self::stopped_data(task_id, &input, &result), format!("{task_id}-stopped"))
+        self.event(&input, STOPPED_EVENT, StoppedEvent::of(task_id, &input, &result), format!("{task_id}-stopped"), at)
             .await
     }
 
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: PushInput =
-            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
+        let input = ctx.input_of::<Push>().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
-        let mut progress: PushProgress =
-            ctx.task().progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+        let mut progress = PushProgress::of(ctx.task());
         if progress.claimed_at_ms == 0 {
-            progress.claimed_at_ms = SystemClock.now_ms();
-            if let Err(message) = self.login(&input.im_login) {
-                let result = PushResult::stopped(FinishReason::Exception, &progress, Some(message.clone()));
-                let data = Self::stopped_data(&task_id, &input, &result);
-                let error = ExecError::permanent(message);
-                return Err(match self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await? {
+            let now = ctx.clock().now_ms();
+            progress.claimed_at_ms = now;
+            if let Err(message) = self.login(&input.im_login, now) {
+                let result = PushResult::stopped_at(now, FinishReason::Exception, &progress, Some(message.clone()));
+                let data = StoppedEvent::of(&task_id, &input, &result);
+                let error = ExecError::permanent(message).finished_at_ms(now);
+                return Err(match self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await? {
                     Some(event) => error.with_callback(event),
                     None => error,
                 });
@@ -357,10 +334,12 @@ impl Executor for PushExecutor {
             }
         };
         self.retain_stream(&task_id, &hls_dir).await;
-        let result = PushResult::stopped(finish_reason, &progress, error);
-        let data = Self::stopped_data(&task_id, &input, &result);
-        let event = self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped")).await?;
-        let outcome = Outcome::new(serde_json::to_value(&result).map_err(|e| ExecError::permanent(e.to_string()))?);
+        let now = ctx.clock().now_ms();
+        let result = PushResult::stopped_at(now, finish_reason, &progress, error);
+        let data = StoppedEvent::of(&task_id, &input, &result);
+        let event = self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await?;
+        let outcome =
+            Outcome::of::<Push>(&result).map_err(|e| ExecError::permanent(e.to_string()))?.finished_at_ms(now);
         Ok(match event {
             Some(event) => outcome.with_callback(event),
             None => outcome,

@@ -15,12 +15,22 @@ pub mod store;
 pub use counters::PushCounters;
 
 use serde::{Deserialize, Serialize};
-use taskgate_engine::{Clock, SystemClock, Task, TaskKind, TaskState};
+use taskgate_engine::{Task, TaskKind, TaskSpec, TaskState};
 
 /// `Error.Code` of a failed push in the stop event, as Tencent's event documentation names it.
 const FAILURE_CODE: &str = "FailedOperation.Record";
 
 pub const PUSH_KIND: TaskKind = TaskKind::from_static("tiw.push");
+
+/// The push task kind: [`PushInput`] in, [`PushProgress`] while live, [`PushResult`] out.
+pub struct Push;
+
+impl TaskSpec for Push {
+    const KIND: TaskKind = PUSH_KIND;
+    type Input = PushInput;
+    type Progress = PushProgress;
+    type Output = PushResult;
+}
 
 /// Where a push's HLS stream lives in the public bucket: `{prefix}/{TaskId}/index.m3u8`.
 pub const HLS_PREFIX: &str = "whiteboard-push";
@@ -49,6 +59,17 @@ pub enum FinishReason {
     UserCall,
     /// Too many encoder or output failures in a row.
     Exception,
+}
+
+impl FinishReason {
+    /// The wire name (`AUTO`, `USER_CALL`, `EXCEPTION`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Auto => "AUTO",
+            FinishReason::UserCall => "USER_CALL",
+            FinishReason::Exception => "EXCEPTION",
+        }
+    }
 }
 
 /// Who the push logs in as: PushUserId/PushUserSig, or IMAuthParam when the IM application
@@ -98,6 +119,58 @@ pub struct PushProgress {
     pub claimed_at_ms: i64,
 }
 
+impl PushProgress {
+    /// The task's last recorded state; the default before its first report.
+    pub fn of(task: &Task) -> Self {
+        task.progress_of::<Push>().ok().flatten().unwrap_or_default()
+    }
+}
+
+/// `EventData` of the WhiteboardPushStarted event, as Tencent documents it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartedEvent<'a> {
+    pub task_id: &'a str,
+    pub room_id: u64,
+    pub push_user_id: &'a str,
+    pub push_start_time: i64,
+}
+
+/// `EventData` of the WhiteboardPushStopped event, as Tencent documents it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StoppedEvent<'a> {
+    pub task_id: &'a str,
+    pub room_id: u64,
+    pub group_id: &'a str,
+    pub push_user_id: &'a str,
+    pub finish_reason: FinishReason,
+    pub push_start_time: i64,
+    pub push_stop_time: i64,
+    #[serde(rename = "IMSyncTime")]
+    pub im_sync_time: i64,
+    pub exception_cnt: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a PushFailure>,
+}
+
+impl<'a> StoppedEvent<'a> {
+    pub fn of(task_id: &'a str, input: &'a PushInput, result: &'a PushResult) -> Self {
+        Self {
+            task_id,
+            room_id: input.room_id,
+            group_id: &input.group_id,
+            push_user_id: &input.push_user_id,
+            finish_reason: result.finish_reason,
+            push_start_time: result.push_start_time,
+            push_stop_time: result.push_stop_time,
+            im_sync_time: result.im_sync_time,
+            exception_cnt: result.exception_cnt,
+            error: result.failure.as_ref(),
+        }
+    }
+}
+
 /// Why a push never started, as the stop event reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushFailure {
@@ -119,11 +192,7 @@ pub struct PushResult {
 }
 
 impl PushResult {
-    /// A push stopping now, after `progress`; `error` makes it a failure.
-    pub fn stopped(finish_reason: FinishReason, progress: &PushProgress, error: Option<String>) -> Self {
-        Self::stopped_at(SystemClock.now_ms(), finish_reason, progress, error)
-    }
-
+    /// A push stopping at `at_ms` (Unix ms), after `progress`; `error` makes it a failure.
     pub fn stopped_at(at_ms: i64, finish_reason: FinishReason, progress: &PushProgress, error: Option<String>) -> Self {
         PushResult {
             finish_reason,
@@ -151,9 +220,8 @@ pub struct PushView {
 impl PushView {
     /// Derived from the engine task, never stored twice.
     pub fn of(task: &Task) -> Option<Self> {
-        let progress: PushProgress =
-            task.progress.as_ref().and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
-        let result: Option<PushResult> = task.result.as_ref().and_then(|r| serde_json::from_value(r.clone()).ok());
+        let progress = PushProgress::of(task);
+        let result = task.output_of::<Push>().ok().flatten();
         let live = |status| PushView {
             status,
             finish_reason: None,
@@ -214,6 +282,9 @@ mod tests {
     fn wire_names_match_tencents() {
         assert_eq!(serde_json::to_value(PushStatus::Prepared).unwrap(), "PREPARED");
         assert_eq!(serde_json::to_value(FinishReason::UserCall).unwrap(), "USER_CALL");
+        for reason in [FinishReason::Auto, FinishReason::UserCall, FinishReason::Exception] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
         assert_eq!(serde_json::to_value(FinishReason::Auto).unwrap(), "AUTO");
     }
 }

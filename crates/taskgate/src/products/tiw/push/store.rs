@@ -1,7 +1,7 @@
 //! tiw push rows: each application's push callback settings, and the start of a push, which
 //! checks the application's active pushes and inserts the task in one serialised transaction.
 
-use super::{PUSH_KIND, PushInput};
+use super::{Push, PushInput};
 use sqlx::Row;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, on_pool, on_tx};
 
@@ -108,13 +108,13 @@ pub async fn start_pushes(engine: &Engine, pushes: Vec<NewPush>, limit: u64) -> 
             .await?
             .rows_affected()
         });
-        let input = serde_json::to_value(&push.input)
-            .map_err(|e| StoreError::Corrupt { what: "push input", detail: e.to_string() })?;
-        let task = NewTask::new(push.task_id, push.account, PUSH_KIND, input).max_attempts(PUSH_MAX_ATTEMPTS);
+        let task = NewTask::of::<Push>(push.task_id, push.account, &push.input)
+            .map_err(|e| StoreError::Corrupt { what: "push input", detail: e.to_string() })?
+            .max_attempts(PUSH_MAX_ATTEMPTS);
+        // Wakes the push workers once the transaction commits.
         engine.submit_in(&mut tx, task).await?;
     }
     tx.commit().await?;
-    engine.wake(&PUSH_KIND);
     Ok(())
 }
 
