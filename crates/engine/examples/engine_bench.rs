@@ -46,8 +46,8 @@ async fn baseline(store: &Store, n: usize) -> f64 {
         let mut tx = store.begin().await.unwrap();
         for t in batch {
             on_tx!(tx, c => sqlx::query(
-                "INSERT INTO tg_tasks (id, account, kind, state, input, callback_url, created_at_ms, max_attempts, \
-                 next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, NULL, $5, 5, $5)",
+                "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, next_run_at_ms) \
+                 VALUES ($1, $2, $3, 'queued', $4, $5, 5, $5)",
             )
             .bind(t.id.as_str())
             .bind(t.account.as_str())

@@ -248,8 +248,8 @@ impl EngineBuilder {
     }
 }
 
-const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, callback_url, created_at_ms, \
-     max_attempts, next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8)";
+const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, \
+     next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7)";
 
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
@@ -384,7 +384,6 @@ impl Engine {
             .bind(task.account.as_str())
             .bind(task.kind.as_str())
             .bind(input)
-            .bind(task.callback_url.as_deref())
             .bind(now)
             .bind(max_attempts)
             .bind(run_at)

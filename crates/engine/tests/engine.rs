@@ -45,10 +45,7 @@ fn outbox(db: &TestDb) -> Outbox {
 async fn submit_then_get_and_list(db: TestDb) {
     let clock = Arc::new(ManualClock::new(1_000));
     let engine = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
-    let id = engine
-        .submit(NewTask::new("t-1", "100001", ECHO, json!({"n": 1})).callback_url("http://example.com/cb"))
-        .await
-        .unwrap();
+    let id = engine.submit(NewTask::new("t-1", "100001", ECHO, json!({"n": 1}))).await.unwrap();
     clock.set(2_000);
     engine.submit(NewTask::new("t-2", "100001", ECHO, json!({"n": 2}))).await.unwrap();
     engine.submit(NewTask::new("t-3", "200002", ECHO, json!({"n": 3}))).await.unwrap();
@@ -57,7 +54,6 @@ async fn submit_then_get_and_list(db: TestDb) {
     assert_eq!(t.state, TaskState::Queued);
     assert_eq!(t.input, json!({"n": 1}));
     assert_eq!(t.created_at_ms, 1_000);
-    assert_eq!(t.callback_url.as_deref(), Some("http://example.com/cb"));
     assert_eq!((t.attempts, t.max_attempts, t.lease_no), (0, 5, 0));
 
     let mine = TaskFilter { account: Some("100001".into()), limit: 10, ..Default::default() };

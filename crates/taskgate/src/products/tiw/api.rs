@@ -170,15 +170,12 @@ impl Action for CreateSnapshotTask {
             created_at: call.now,
         };
         let task_id = uuid::Uuid::new_v4().to_string();
-        let mut task = NewTask::new(
+        let task = NewTask::new(
             task_id.clone(),
             call.account.uin.clone(),
             SNAPSHOT_KIND,
             serde_json::to_value(&input).map_err(ApiError::internal)?,
         );
-        if let Some(url) = &input.callback_url {
-            task = task.callback_url(url.clone());
-        }
         app.engine.submit(task).await.map_err(ApiError::internal)?;
         Ok(CreateSnapshotTaskResponse { task_id })
     }
