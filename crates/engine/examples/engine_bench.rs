@@ -97,7 +97,7 @@ async fn fresh_sqlite() -> (Store, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("taskgate-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("bench.db").display());
-    (Store::open(&url, &StoreOptions::default()).await.unwrap(), dir)
+    (Store::open(&url, &StoreOptions::default(), &[]).await.unwrap(), dir)
 }
 
 async fn fresh_pg(base: &str) -> (Store, String) {
@@ -108,7 +108,7 @@ async fn fresh_pg(base: &str) -> (Store, String) {
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     let options = StoreOptions { max_connections: 16, ..StoreOptions::default() };
-    (Store::open(&url, &options).await.unwrap(), schema)
+    (Store::open(&url, &options, &[]).await.unwrap(), schema)
 }
 
 async fn drop_pg(base: &str, schema: &str) {

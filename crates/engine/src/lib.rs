@@ -9,12 +9,15 @@ pub mod engine;
 pub mod executor;
 mod finished;
 pub mod idempotency;
+pub mod migrations;
 pub mod nonces;
 pub mod objects;
 pub mod outbox;
 mod slots;
 pub mod store;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod url_guard;
 mod worker;
 
@@ -22,6 +25,7 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use contract::TaskSpec;
 pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
 pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
+pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, Outbox, OutboxConfig};
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};

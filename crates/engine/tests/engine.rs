@@ -621,7 +621,7 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
             )
             .build()
     };
-    let other_store = Store::open(&db.url, &StoreOptions::default()).await.unwrap();
+    let other_store = Store::open(&db.url, &StoreOptions::default(), &[]).await.unwrap();
     let (a, b) = (make("node-a", db.store.clone()), make("node-b", other_store));
     a.start().unwrap();
     b.start().unwrap();

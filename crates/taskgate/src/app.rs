@@ -57,7 +57,7 @@ impl App {
         }
         let rate_limits = RateLimits::new(&config, crate::products::all_actions().map(|e| e.name));
         taskgate_engine::install_crypto_provider();
-        let store = Store::open(&config.database_url(), &StoreOptions::default())
+        let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
             .await
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let url_policy = config.url_policy();

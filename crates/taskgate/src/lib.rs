@@ -8,4 +8,5 @@ pub mod gateway;
 pub mod http;
 pub mod http_server;
 pub mod metrics;
+pub mod migrations;
 pub mod products;

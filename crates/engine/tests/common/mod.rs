@@ -53,7 +53,7 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = temp_dir("db");
         let url = format!("sqlite://{}", dir.join("taskgate.db").display());
-        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+        let store = Store::open(&url, &StoreOptions::default(), &[]).await.unwrap();
         TestDb { url, store, dir: Some(dir) }
     }
 
@@ -69,7 +69,7 @@ impl TestDb {
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+        let store = Store::open(&url, &StoreOptions::default(), &[]).await.unwrap();
         Some(TestDb { url, store, dir: None })
     }
 }
