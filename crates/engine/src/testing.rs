@@ -15,6 +15,7 @@ pub const REQUIRE_SERVICES_ENV: &str = "TASKGATE_TEST_REQUIRE_SERVICES";
 ///
 /// # Panics
 /// When `var` is unset and `TASKGATE_TEST_REQUIRE_SERVICES=1` or `CI=true`.
+#[track_caller]
 pub fn service(var: &str) -> Option<String> {
     if let Ok(value) = std::env::var(var) {
         return Some(value);
@@ -26,24 +27,47 @@ pub fn service(var: &str) -> Option<String> {
     None
 }
 
-/// Creates a schema with a random name in the PostgreSQL database at `base_url` and returns a
-/// URL whose connections use it.
+/// A PostgreSQL schema of one test or benchmark run.
+#[derive(Debug, Clone)]
+pub struct PostgresSchema {
+    pub name: String,
+    /// The database's URL with `search_path` set to the schema.
+    pub url: String,
+}
+
+impl PostgresSchema {
+    /// Drops the schema and everything in it, connecting through `base_url`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or the schema not dropped.
+    pub async fn drop(&self, base_url: &str) -> Result<(), StoreError> {
+        admin(base_url, &format!("DROP SCHEMA {} CASCADE", self.name)).await
+    }
+}
+
+async fn admin(base_url: &str, statement: &str) -> Result<(), StoreError> {
+    let pool = sqlx::PgPool::connect(base_url).await?;
+    let done = sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&pool).await;
+    pool.close().await;
+    done?;
+    Ok(())
+}
+
+/// Creates a schema with a random name in the PostgreSQL database at `base_url`.
 ///
 /// # Errors
 /// When the database cannot be reached or the schema not created.
-pub async fn fresh_postgres_schema(base_url: &str) -> Result<String, StoreError> {
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(base_url).await?;
-    let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await;
-    admin.close().await;
-    created?;
+pub async fn fresh_postgres_schema(base_url: &str) -> Result<PostgresSchema, StoreError> {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    admin(base_url, &format!("CREATE SCHEMA {name}")).await?;
     let separator = if base_url.contains('?') { '&' } else { '?' };
-    Ok(format!("{base_url}{separator}options=-c%20search_path%3D{schema}"))
+    let url = format!("{base_url}{separator}options=-c%20search_path%3D{name}");
+    Ok(PostgresSchema { name, url })
 }
 
 impl Store {
     /// Opens the PostgreSQL database at `base_url` in a fresh schema (see
-    /// [`fresh_postgres_schema`]), migrated; returns the store and the URL that reaches it.
+    /// [`fresh_postgres_schema`]), migrated; returns the store and its schema.
     ///
     /// # Errors
     /// As [`fresh_postgres_schema`] and [`Store::open`].
@@ -51,8 +75,8 @@ impl Store {
         base_url: &str,
         options: &StoreOptions,
         migrations: &[&MigrationSet],
-    ) -> Result<(Store, String), StoreError> {
-        let url = fresh_postgres_schema(base_url).await?;
-        Ok((Store::open(&url, options, migrations).await?, url))
+    ) -> Result<(Store, PostgresSchema), StoreError> {
+        let schema = fresh_postgres_schema(base_url).await?;
+        Ok((Store::open(&schema.url, options, migrations).await?, schema))
     }
 }

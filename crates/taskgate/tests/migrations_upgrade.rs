@@ -46,7 +46,7 @@ fn sqlite_url() -> String {
 
 async fn postgres_url() -> Option<String> {
     let base = service("TASKGATE_TEST_PG_URL")?;
-    Some(fresh_postgres_schema(&base).await.unwrap())
+    Some(fresh_postgres_schema(&base).await.unwrap().url)
 }
 
 /// Applies the migrations of `dir` to the database at `url` the way an earlier release did.
