@@ -1,7 +1,9 @@
-//! taskgate's durable task machinery: the database ([`store`]), tasks ([`task`]) and the
-//! engine that runs them ([`engine`]), the callback [`outbox`], the [`url_guard`] for
-//! user-supplied URLs, object storage ([`objects`]), ClientToken [`idempotency`] and v1
-//! request [`nonces`].
+//! taskgate's durable task machinery: the database ([`store`]) and its schema
+//! ([`migrations`]), tasks ([`task`]) and their typed contracts ([`contract`]), what a product
+//! implements to run them ([`executor`]), the engine that queues and runs them ([`engine`], with
+//! its workers), the callback [`outbox`], the [`url_guard`] for user-supplied URLs, object
+//! storage ([`objects`]), ClientToken [`idempotency`] and v1 request [`nonces`]. The `testing`
+//! feature adds helpers for tests and benchmarks.
 
 pub mod clock;
 pub mod contract;
