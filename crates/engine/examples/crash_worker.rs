@@ -46,7 +46,7 @@ async fn main() {
     let work_ms: u64 = rest.first().map_or(10, |s| s.parse().expect("work_ms"));
     let concurrency: usize = rest.get(1).map_or(16, |s| s.parse().expect("concurrency"));
 
-    let store = Store::open(url, &StoreOptions::default()).await.expect("open store");
+    let store = Store::open(url, &StoreOptions::default(), &[]).await.expect("open store");
     let policy = UrlPolicy { allow_private_targets: true, ..UrlPolicy::default() };
     let outbox_config = OutboxConfig {
         poll_interval: Duration::from_millis(50),

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use taskgate_engine::{
     Engine, EngineConfig, ExecError, Executor, KindOptions, NewTask, Outcome, Store, StoreOptions, TaskContext,
-    TaskFilter, TaskKind, on_tx,
+    TaskFilter, TaskKind, on_tx, testing::PostgresSchema,
 };
 
 const KIND: TaskKind = TaskKind::from_static("bench.noop");
@@ -46,8 +46,8 @@ async fn baseline(store: &Store, n: usize) -> f64 {
         let mut tx = store.begin().await.unwrap();
         for t in batch {
             on_tx!(tx, c => sqlx::query(
-                "INSERT INTO tg_tasks (id, account, kind, state, input, callback_url, created_at_ms, max_attempts, \
-                 next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, NULL, $5, 5, $5)",
+                "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, next_run_at_ms) \
+                 VALUES ($1, $2, $3, 'queued', $4, $5, 5, $5)",
             )
             .bind(t.id.as_str())
             .bind(t.account.as_str())
@@ -97,24 +97,12 @@ async fn fresh_sqlite() -> (Store, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("taskgate-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("bench.db").display());
-    (Store::open(&url, &StoreOptions::default()).await.unwrap(), dir)
+    (Store::open(&url, &StoreOptions::default(), &[]).await.unwrap(), dir)
 }
 
-async fn fresh_pg(base: &str) -> (Store, String) {
-    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
-    admin.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+async fn fresh_pg(base: &str) -> (Store, PostgresSchema) {
     let options = StoreOptions { max_connections: 16, ..StoreOptions::default() };
-    (Store::open(&url, &options).await.unwrap(), schema)
-}
-
-async fn drop_pg(base: &str, schema: &str) {
-    let admin = sqlx::PgPool::connect(base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
-    admin.close().await;
+    Store::open_in_fresh_schema(base, &options, &[]).await.unwrap()
 }
 
 fn report(backend: &str, n: usize, base: f64, e2e: f64) {
@@ -152,11 +140,11 @@ async fn main() {
         let (store, schema) = fresh_pg(&pg).await;
         let base = baseline(&store, n).await;
         store.close().await;
-        drop_pg(&pg, &schema).await;
+        schema.drop(&pg).await.unwrap();
         let (store, schema) = fresh_pg(&pg).await;
         let e2e = end_to_end(store.clone(), n).await;
         store.close().await;
-        drop_pg(&pg, &schema).await;
+        schema.drop(&pg).await.unwrap();
         report("postgres", n, base, e2e);
     } else {
         println!("postgres: skipped (no --pg URL and TASKGATE_TEST_PG_URL unset)");

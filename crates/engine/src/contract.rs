@@ -160,7 +160,6 @@ mod tests {
             result: None,
             error: None,
             progress: None,
-            callback_url: None,
             created_at_ms: 0,
             started_at_ms: None,
             finished_at_ms: None,

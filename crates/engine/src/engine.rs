@@ -1,5 +1,5 @@
 //! The durable task engine's client side: its configuration and builder, submitting, reading
-//! and cancelling tasks, starting the workers ([`crate::worker`]) and shutting them down
+//! and cancelling tasks, starting the workers (`worker.rs`) and shutting them down
 //! gracefully.
 
 use std::{
@@ -248,8 +248,8 @@ impl EngineBuilder {
     }
 }
 
-const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, callback_url, created_at_ms, \
-     max_attempts, next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8)";
+const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, \
+     next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7)";
 
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
@@ -304,11 +304,11 @@ impl Engine {
         let inner = &self.inner;
         inner.stop_claiming.cancel();
         let claimers = std::mem::take(&mut *lock(&inner.claimers));
-        for h in claimers {
-            let _ = h.await;
+        for claimer in claimers {
+            let _ = claimer.await;
         }
-        for f in lock(&inner.inflight).values().filter(|f| f.endless) {
-            f.reason.fire(CancelReason::Shutdown, &f.token);
+        for flight in lock(&inner.inflight).values().filter(|flight| flight.endless) {
+            flight.reason.fire(CancelReason::Shutdown, &flight.token);
         }
         let deadline = tokio::time::Instant::now() + grace;
         loop {
@@ -325,22 +325,22 @@ impl Engine {
         }
         let leftover: Vec<TaskId> = {
             let inflight = lock(&inner.inflight);
-            for f in inflight.values() {
-                f.reason.fire(CancelReason::Shutdown, &f.token);
+            for flight in inflight.values() {
+                flight.reason.fire(CancelReason::Shutdown, &flight.token);
             }
             inflight.keys().cloned().collect()
         };
         if !leftover.is_empty() {
             let now = inner.clock.now_ms();
             let owner = inner.owner.as_str();
-            let released = on_pool!(inner.store.writer(), p => sqlx::query(RELEASE_ALL)
+            let released = on_pool!(inner.store.writer(), pool => sqlx::query(RELEASE_ALL)
                 .bind(now)
                 .bind(owner)
-                .execute(p)
+                .execute(pool)
                 .await
-                .map(|r| r.rows_affected()));
+                .map(|done| done.rows_affected()));
             match released {
-                Ok(n) => tracing::info!(released = n, "released leases of unfinished tasks at shutdown"),
+                Ok(released) => tracing::info!(released, "released leases of unfinished tasks at shutdown"),
                 Err(e) => {
                     tracing::warn!(error = %e, "releasing leases at shutdown failed; they expire instead")
                 }
@@ -348,8 +348,8 @@ impl Engine {
         }
         inner.stop_background.cancel();
         let background = std::mem::take(&mut *lock(&inner.background));
-        for h in background {
-            let _ = h.await;
+        for task in background {
+            let _ = task.await;
         }
     }
 
@@ -365,8 +365,8 @@ impl Engine {
     pub async fn submit_many(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, EngineError> {
         let mut tx = self.inner.store.begin().await?;
         let mut ids = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            ids.push(self.submit_in(&mut tx, t).await?);
+        for task in tasks {
+            ids.push(self.submit_in(&mut tx, task).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -384,7 +384,6 @@ impl Engine {
             .bind(task.account.as_str())
             .bind(task.kind.as_str())
             .bind(input)
-            .bind(task.callback_url.as_deref())
             .bind(now)
             .bind(max_attempts)
             .bind(run_at)
@@ -513,36 +512,36 @@ impl Engine {
         let now = self.inner.clock.now_ms();
         let ending = Task { finished_at_ms: Some(now), ..task.clone() };
         let announcement = match self.inner.kinds.get(&task.kind) {
-            Some(rt) => rt
+            Some(runtime) => runtime
                 .executor
                 .abandoned(&ending, Abandonment::Cancelled)
                 .await
                 .map_err(|e| EngineError::Announcement(e.message))?,
             None => None,
         };
-        let callback = announcement.as_ref().map(|cb| self.inner.outbox_row(&task.id, cb));
+        let callback = announcement.as_ref().map(|callback| self.inner.outbox_row(&task.id, callback));
         let mut tx = self.inner.store.begin().await?;
-        let cancelled = on_tx!(tx, c => {
+        let cancelled = on_tx!(tx, conn => {
             let rows = sqlx::query(CANCEL_QUEUED)
                 .bind(now)
                 .bind(task.id.as_str())
                 .bind(task.lease_no)
-                .execute(&mut *c)
+                .execute(&mut *conn)
                 .await?
                 .rows_affected();
             if rows == 1
-                && let Some(cb) = &callback
+                && let Some(row) = &callback
             {
-                insert_callback!(c, cb, now);
+                insert_callback!(conn, row, now);
             }
             rows == 1
         });
         tx.commit().await?;
         if cancelled
             && callback.is_some()
-            && let Some(w) = &self.inner.outbox
+            && let Some(outbox) = &self.inner.outbox
         {
-            w.wake();
+            outbox.wake();
         }
         Ok(cancelled)
     }

@@ -1,7 +1,9 @@
-//! taskgate's durable task machinery: the database ([`store`]), tasks ([`task`]) and the
-//! engine that runs them ([`engine`]), the callback [`outbox`], the [`url_guard`] for
-//! user-supplied URLs, object storage ([`objects`]), ClientToken [`idempotency`] and v1
-//! request [`nonces`].
+//! taskgate's durable task machinery: the database ([`store`]) and its schema
+//! ([`migrations`]), tasks ([`task`]) and their typed contracts ([`contract`]), what a product
+//! implements to run them ([`executor`]), the engine that queues and runs them ([`engine`], with
+//! its workers), the callback [`outbox`], the [`url_guard`] for user-supplied URLs, object
+//! storage ([`objects`]), ClientToken [`idempotency`] and v1 request [`nonces`]. The `testing`
+//! feature adds helpers for tests and benchmarks.
 
 pub mod clock;
 pub mod contract;
@@ -9,12 +11,15 @@ pub mod engine;
 pub mod executor;
 mod finished;
 pub mod idempotency;
+pub mod migrations;
 pub mod nonces;
 pub mod objects;
 pub mod outbox;
 mod slots;
 pub mod store;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod url_guard;
 mod worker;
 
@@ -22,6 +27,7 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use contract::TaskSpec;
 pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
 pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
+pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, Outbox, OutboxConfig};
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};

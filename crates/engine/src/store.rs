@@ -8,19 +8,20 @@
 //! SQLite's single writer). With the enum the shared SQL is written once and compiled
 //! for both drivers by [`on_pool!`](crate::on_pool) / [`on_tx!`](crate::on_tx).
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{collections::HashMap, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    Postgres, SqlSafeStr, Sqlite, Transaction,
-    migrate::{MigrateError, Migration, MigrationType, Migrator},
+    Postgres, Sqlite, Transaction,
+    migrate::{Migrate as _, MigrateError, Migrator},
     postgres::{PgPool, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::Notify;
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
-}
+use crate::migrations::{self, DuplicateVersion, MigrationSet};
+
+/// sqlx's record of applied migrations.
+const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +130,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    DuplicateMigration(#[from] DuplicateVersion),
     #[error("stored {what} is malformed: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -172,8 +175,18 @@ pub struct Store {
 impl Store {
     /// Opens `sqlite://path` (file created if missing; WAL, `synchronous=NORMAL` which is
     /// durable against process crashes, busy timeout, foreign keys) or `postgres://…`
-    /// (a `?options=-c search_path=…` parameter selects a schema), then runs migrations.
-    pub async fn open(database_url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+    /// (a `?options=-c search_path=…` parameter selects a schema), then applies the engine's
+    /// migrations and those of `migrations` (e.g. a product's tables), in version order.
+    ///
+    /// # Errors
+    /// Besides connection errors: [`StoreError::DuplicateMigration`] when two sets share a
+    /// version, [`StoreError::Migrate`] when the database applied a migration none of the sets
+    /// knows, or a text of one that is neither its current nor a listed earlier one.
+    pub async fn open(
+        database_url: &str,
+        options: &StoreOptions,
+        migrations: &[&MigrationSet],
+    ) -> Result<Self, StoreError> {
         let store = if database_url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(database_url)?
                 .create_if_missing(true)
@@ -212,27 +225,36 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(database_url.to_owned()));
         };
-        store.migrate().await?;
+        store.migrate(migrations).await?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let files = match self.backend {
-            Backend::Sqlite => embedded::SQLITE,
-            Backend::Postgres => embedded::POSTGRES,
-        };
-        let migrations = files
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
-            })
-            .collect();
-        let migrator = Migrator::with_migrations(migrations);
+    async fn migrate(&self, sets: &[&MigrationSet]) -> Result<(), StoreError> {
+        let applied = self.applied_checksums().await?;
+        let migrator = Migrator::with_migrations(migrations::plan(sets, self.backend, &applied)?);
         match &self.writer {
             Pool::Sqlite(p) => migrator.run(p).await?,
             Pool::Postgres(p) => migrator.run(p).await?,
         }
         Ok(())
+    }
+
+    /// The checksum the database recorded for each applied migration, so a migration whose
+    /// text was rewritten can present the one it was applied with.
+    async fn applied_checksums(&self) -> Result<HashMap<i64, Vec<u8>>, StoreError> {
+        let applied = match &self.writer {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                conn.ensure_migrations_table(MIGRATIONS_TABLE).await?;
+                conn.list_applied_migrations(MIGRATIONS_TABLE).await?
+            }
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                conn.ensure_migrations_table(MIGRATIONS_TABLE).await?;
+                conn.list_applied_migrations(MIGRATIONS_TABLE).await?
+            }
+        };
+        Ok(applied.into_iter().map(|m| (m.version, m.checksum.into_owned())).collect())
     }
 
     pub fn backend(&self) -> Backend {

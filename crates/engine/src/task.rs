@@ -134,7 +134,6 @@ pub struct Task {
     /// The last error: of the failed attempt while retrying, the final one once failed.
     pub error: Option<String>,
     pub progress: Option<Value>,
-    pub callback_url: Option<String>,
     pub created_at_ms: i64,
     /// The first time a worker picked the task up.
     pub started_at_ms: Option<i64>,
@@ -172,9 +171,6 @@ pub struct NewTask {
     pub account: String,
     pub kind: TaskKind,
     pub input: Value,
-    /// Kept with the task for products' reference; the callback actually delivered is the
-    /// one an executor returns.
-    pub callback_url: Option<String>,
     /// `None` takes the engine's default.
     pub max_attempts: Option<u32>,
     /// Do not run before this time; `None` means now.
@@ -183,20 +179,7 @@ pub struct NewTask {
 
 impl NewTask {
     pub fn new(id: impl Into<TaskId>, account: impl Into<String>, kind: TaskKind, input: Value) -> Self {
-        Self {
-            id: id.into(),
-            account: account.into(),
-            kind,
-            input,
-            callback_url: None,
-            max_attempts: None,
-            run_at_ms: None,
-        }
-    }
-
-    pub fn callback_url(mut self, url: impl Into<String>) -> Self {
-        self.callback_url = Some(url.into());
-        self
+        Self { id: id.into(), account: account.into(), kind, input, max_attempts: None, run_at_ms: None }
     }
 
     pub fn max_attempts(mut self, n: u32) -> Self {
@@ -214,7 +197,7 @@ impl NewTask {
 /// `'static` SQL.
 macro_rules! task_columns {
     () => {
-        "id, account, kind, state, input, result, error, progress, callback_url, created_at_ms, \
+        "id, account, kind, state, input, result, error, progress, created_at_ms, \
          started_at_ms, finished_at_ms, attempts, max_attempts, next_run_at_ms, lease_owner, lease_no, \
          lease_expires_at_ms, heartbeat_at_ms, cancel_requested"
     };
@@ -250,7 +233,6 @@ where
         result: result.as_deref().map(|t| parse_json("task result", t)).transpose()?,
         error: r.try_get("error")?,
         progress: progress.as_deref().map(|t| parse_json("task progress", t)).transpose()?,
-        callback_url: r.try_get("callback_url")?,
         created_at_ms: r.try_get("created_at_ms")?,
         started_at_ms: r.try_get("started_at_ms")?,
         finished_at_ms: r.try_get("finished_at_ms")?,

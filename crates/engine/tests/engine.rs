@@ -42,13 +42,10 @@ fn outbox(db: &TestDb) -> Outbox {
     )
 }
 
-async fn submit_then_get_and_list(db: TestDb) {
+async fn a_submitted_task_reads_back_and_lists_newest_first_per_account(db: TestDb) {
     let clock = Arc::new(ManualClock::new(1_000));
     let engine = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
-    let id = engine
-        .submit(NewTask::new("t-1", "100001", ECHO, json!({"n": 1})).callback_url("http://example.com/cb"))
-        .await
-        .unwrap();
+    let id = engine.submit(NewTask::new("t-1", "100001", ECHO, json!({"n": 1}))).await.unwrap();
     clock.set(2_000);
     engine.submit(NewTask::new("t-2", "100001", ECHO, json!({"n": 2}))).await.unwrap();
     engine.submit(NewTask::new("t-3", "200002", ECHO, json!({"n": 3}))).await.unwrap();
@@ -57,7 +54,6 @@ async fn submit_then_get_and_list(db: TestDb) {
     assert_eq!(t.state, TaskState::Queued);
     assert_eq!(t.input, json!({"n": 1}));
     assert_eq!(t.created_at_ms, 1_000);
-    assert_eq!(t.callback_url.as_deref(), Some("http://example.com/cb"));
     assert_eq!((t.attempts, t.max_attempts, t.lease_no), (0, 5, 0));
 
     let mine = TaskFilter { account: Some("100001".into()), limit: 10, ..Default::default() };
@@ -70,7 +66,7 @@ async fn submit_then_get_and_list(db: TestDb) {
     assert!(matches!(dup, Err(EngineError::DuplicateTask(_))), "{dup:?}");
 }
 
-async fn submit_in_caller_transaction_is_atomic(db: TestDb) {
+async fn a_task_submitted_in_the_callers_transaction_commits_and_rolls_back_with_it(db: TestDb) {
     let engine = echo_engine(&db);
     let mut tx = db.store.begin().await.unwrap();
     engine.submit_in(&mut tx, NewTask::new("rolled-back", "1", ECHO, json!({}))).await.unwrap();
@@ -93,7 +89,7 @@ async fn submit_in_caller_transaction_is_atomic(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn worker_runs_tasks_to_success(db: TestDb) {
+async fn workers_run_submitted_tasks_to_success(db: TestDb) {
     let engine = echo_engine(&db);
     engine.start().unwrap();
     let tasks = (0..50).map(|i| NewTask::new(format!("ok-{i}"), "1", ECHO, json!(i))).collect();
@@ -107,7 +103,7 @@ async fn worker_runs_tasks_to_success(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn stale_lease_cannot_complete(db: TestDb) {
+async fn a_stale_lease_cannot_finish_its_task(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
     let a = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
     let b = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
@@ -132,7 +128,7 @@ async fn stale_lease_cannot_complete(db: TestDb) {
     assert!(outbox(&db).for_task(&"fenced".into()).await.unwrap().is_empty(), "no callback from a stale lease");
 }
 
-async fn expired_lease_is_reclaimed_and_finished(db: TestDb) {
+async fn a_task_whose_lease_expired_is_rescued_and_finished(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
     let dead = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
     dead.submit(NewTask::new("orphan", "1", ECHO, json!("x"))).await.unwrap();
@@ -155,7 +151,7 @@ async fn expired_lease_is_reclaimed_and_finished(db: TestDb) {
     live.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn retries_back_off_then_fail_permanently(db: TestDb) {
+async fn retryable_failures_back_off_then_fail_on_the_final_attempt(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
@@ -198,7 +194,7 @@ async fn retries_back_off_then_fail_permanently(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn permanent_error_fails_at_once_with_callback(db: TestDb) {
+async fn a_permanent_error_fails_the_task_at_once_with_its_callback(db: TestDb) {
     let engine = Engine::builder(db.store.clone(), fast_config())
         .executor(
             ECHO,
@@ -220,7 +216,7 @@ async fn permanent_error_fails_at_once_with_callback(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn cancel_running_task(db: TestDb) {
+async fn cancelling_a_running_task_stops_its_executor_and_cancels_it(db: TestDb) {
     let started = Arc::new(tokio::sync::Notify::new());
     let s = started.clone();
     let engine = Engine::builder(db.store.clone(), fast_config())
@@ -247,7 +243,7 @@ async fn cancel_running_task(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn cancel_reaches_task_running_on_another_node(db: TestDb) {
+async fn a_cancel_reaches_a_task_running_on_another_node(db: TestDb) {
     let started = Arc::new(tokio::sync::Notify::new());
     let s = started.clone();
     let config = taskgate_engine::EngineConfig { lease: Duration::from_millis(400), ..fast_config() };
@@ -263,7 +259,7 @@ async fn cancel_reaches_task_running_on_another_node(db: TestDb) {
     runner.shutdown(Duration::from_secs(5)).await;
 }
 
-async fn cancel_queued_task(db: TestDb) {
+async fn cancelling_a_queued_task_ends_it_before_any_claim(db: TestDb) {
     let engine = Engine::builder(db.store.clone(), fast_config()).build();
     engine.submit(NewTask::new("waiting", "1", ECHO, json!({}))).await.unwrap();
     assert_eq!(engine.request_cancel(&"waiting".into()).await.unwrap(), CancelOutcome::Cancelled);
@@ -625,7 +621,7 @@ async fn two_engines_never_run_a_task_twice(db: TestDb) {
             )
             .build()
     };
-    let other_store = Store::open(&db.url, &StoreOptions::default()).await.unwrap();
+    let other_store = Store::open(&db.url, &StoreOptions::default(), &[]).await.unwrap();
     let (a, b) = (make("node-a", db.store.clone()), make("node-b", other_store));
     a.start().unwrap();
     b.start().unwrap();
@@ -742,16 +738,16 @@ both_backends!(
 );
 
 both_backends!(
-    submit_then_get_and_list,
-    submit_in_caller_transaction_is_atomic,
-    worker_runs_tasks_to_success,
-    stale_lease_cannot_complete,
-    expired_lease_is_reclaimed_and_finished,
-    retries_back_off_then_fail_permanently,
-    permanent_error_fails_at_once_with_callback,
-    cancel_running_task,
-    cancel_reaches_task_running_on_another_node,
-    cancel_queued_task,
+    a_submitted_task_reads_back_and_lists_newest_first_per_account,
+    a_task_submitted_in_the_callers_transaction_commits_and_rolls_back_with_it,
+    workers_run_submitted_tasks_to_success,
+    a_stale_lease_cannot_finish_its_task,
+    a_task_whose_lease_expired_is_rescued_and_finished,
+    retryable_failures_back_off_then_fail_on_the_final_attempt,
+    a_permanent_error_fails_the_task_at_once_with_its_callback,
+    cancelling_a_running_task_stops_its_executor_and_cancels_it,
+    a_cancel_reaches_a_task_running_on_another_node,
+    cancelling_a_queued_task_ends_it_before_any_claim,
     cancelling_a_queued_task_records_its_announcement,
     a_failed_announcement_leaves_the_queued_task_alone,
     a_worker_lost_on_the_final_attempt_fails_the_task_with_its_announcement,

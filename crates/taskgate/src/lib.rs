@@ -11,5 +11,6 @@ pub mod gateway;
 mod http;
 pub mod http_server;
 pub mod metrics;
+pub mod migrations;
 pub mod products;
 pub mod server;

@@ -54,7 +54,7 @@ impl Server {
             );
         }
         taskgate_engine::install_crypto_provider();
-        let store = Store::open(&config.database_url(), &StoreOptions::default())
+        let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
             .await
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let client =

@@ -22,7 +22,7 @@ use axum::{
 };
 use taskgate_engine::{
     CancelReason, Engine, EngineConfig, ExecError, Executor, Outcome, Store, StoreOptions, Task, TaskContext, TaskId,
-    TaskState,
+    TaskState, testing::service,
 };
 use tokio::sync::Notify;
 
@@ -53,24 +53,16 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = temp_dir("db");
         let url = format!("sqlite://{}", dir.join("taskgate.db").display());
-        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+        let store = Store::open(&url, &StoreOptions::default(), &[]).await.unwrap();
         TestDb { url, store, dir: Some(dir) }
     }
 
-    /// `None` (after saying so) when no PostgreSQL is configured.
+    /// `None` (after saying so on stderr) when no PostgreSQL is configured and none is
+    /// required; see [`service`].
     pub async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var(PG_ENV) else {
-            println!("skipped: {PG_ENV} unset");
-            return None;
-        };
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&base).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
-        Some(TestDb { url, store, dir: None })
+        let base = service(PG_ENV)?;
+        let (store, schema) = Store::open_in_fresh_schema(&base, &StoreOptions::default(), &[]).await.unwrap();
+        Some(TestDb { url: schema.url, store, dir: None })
     }
 }
 

@@ -1,0 +1,145 @@
+//! Databases migrated by earlier releases open with today's migration sets, on both backends:
+//! the texts they applied (`tests/fixtures/migrations-2025-11-30`, copied from git) are applied
+//! with a plain sqlx `Migrator`, then the store opens over them.
+
+use std::{path::PathBuf, str::FromStr as _};
+
+use serde_json::json;
+use sqlx::{
+    migrate::{MigrateError, Migrator},
+    postgres::PgPool,
+    sqlite::{SqliteConnectOptions, SqlitePool},
+};
+use taskgate::migrations::PRODUCTS;
+use taskgate_engine::{
+    Engine, EngineConfig, NewTask, Store, StoreError, StoreOptions, TaskKind, on_pool,
+    testing::{fresh_postgres_schema, service},
+};
+
+const KIND: TaskKind = TaskKind::from_static("test.upgrade");
+
+/// The migration texts every database had applied on 2025-11-30, per backend.
+fn released(backend: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/migrations-2025-11-30").join(backend)
+}
+
+/// A copy of `released(backend)` in which one migration's text was edited after release.
+fn edited_by_hand(backend: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("taskgate-edited-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(released(backend)).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap().to_str().unwrap().starts_with("20250301000003_") {
+            text.push_str("-- edited after release\n");
+        }
+        std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+    }
+    dir
+}
+
+fn sqlite_url() -> String {
+    let dir = std::env::temp_dir().join(format!("taskgate-upgrade-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("sqlite://{}", dir.join("taskgate.db").display())
+}
+
+async fn postgres_url() -> Option<String> {
+    let base = service("TASKGATE_TEST_PG_URL")?;
+    Some(fresh_postgres_schema(&base).await.unwrap().url)
+}
+
+/// Applies the migrations of `dir` to the database at `url` the way an earlier release did.
+async fn apply(url: &str, dir: PathBuf) {
+    let migrator = Migrator::new(dir).await.unwrap();
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url).unwrap().create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = PgPool::connect(url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+async fn open(url: &str) -> Result<Store, StoreError> {
+    Store::open(url, &StoreOptions::default(), &[&PRODUCTS]).await
+}
+
+/// A task and a product row referring to it can be written and read back.
+async fn assert_usable(store: &Store) {
+    let engine = Engine::builder(store.clone(), EngineConfig::default()).build();
+    let id = engine.submit(NewTask::new("upgrade-1", "100001", KIND, json!({ "n": 1 }))).await.unwrap();
+    assert_eq!(engine.get(&id).await.unwrap().unwrap().input, json!({ "n": 1 }));
+    let names: Vec<String> = on_pool!(store.writer(), pool => {
+        sqlx::query(
+            "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, \
+             architecture, init_flag, task_id, engine_task_id, created_at_ms, imported) \
+             VALUES ('img-1', '100001', 'disk', '', 'Linux', '12', 'x86_64', 'none', 1, $1, 0, FALSE)",
+        )
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query_scalar("SELECT image_name FROM ecm_images WHERE imported = FALSE").fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(names, ["disk"]);
+}
+
+async fn a_released_database_opens_and_stays_usable(url: String, backend: &str) {
+    apply(&url, released(backend)).await;
+    let store = open(&url).await.unwrap();
+    assert_usable(&store).await;
+    store.close().await;
+    let reopened = open(&url).await.unwrap();
+    reopened.close().await;
+}
+
+async fn a_fresh_database_opens_and_is_usable(url: String) {
+    let store = open(&url).await.unwrap();
+    assert_usable(&store).await;
+}
+
+async fn a_migration_edited_after_release_is_refused(url: String, backend: &str) {
+    apply(&url, edited_by_hand(backend)).await;
+    let refused = open(&url).await.err();
+    assert!(matches!(refused, Some(StoreError::Migrate(MigrateError::VersionMismatch(20250301000003)))), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_released_sqlite_database_opens_and_stays_usable() {
+    a_released_database_opens_and_stays_usable(sqlite_url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn a_released_postgres_database_opens_and_stays_usable() {
+    if let Some(url) = postgres_url().await {
+        a_released_database_opens_and_stays_usable(url, "postgres").await;
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_sqlite_database_opens_and_is_usable() {
+    a_fresh_database_opens_and_is_usable(sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn a_fresh_postgres_database_opens_and_is_usable() {
+    if let Some(url) = postgres_url().await {
+        a_fresh_database_opens_and_is_usable(url).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_migration_edited_after_release_is_refused() {
+    a_migration_edited_after_release_is_refused(sqlite_url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn a_postgres_migration_edited_after_release_is_refused() {
+    if let Some(url) = postgres_url().await {
+        a_migration_edited_after_release_is_refused(url, "postgres").await;
+    }
+}
