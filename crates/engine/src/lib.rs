@@ -5,6 +5,7 @@
 //! storage ([`objects`]), ClientToken [`idempotency`] and v1 request [`nonces`]. The `testing`
 //! feature adds helpers for tests and benchmarks.
 
+mod backend;
 pub mod clock;
 pub mod contract;
 pub mod engine;

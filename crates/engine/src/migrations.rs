@@ -17,7 +17,7 @@ use sqlx::{
     migrate::{Migration, MigrationType},
 };
 
-use crate::store::Backend;
+use crate::backend::Backend;
 
 /// The text of one migration.
 #[derive(Debug, Clone, Copy)]

@@ -18,17 +18,11 @@ use sqlx::{
 };
 use tokio::sync::Notify;
 
+pub use crate::backend::Backend;
 use crate::migrations::{self, DuplicateVersion, MigrationSet};
 
 /// sqlx's record of applied migrations.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
-
-/// Which database a [`Store`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A connection pool of either backend. Match on it (or use [`on_pool!`](crate::on_pool))
 /// to run backend-specific or shared SQL.
