@@ -3,7 +3,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use serde_json::Value;
 use sqlx::Row as _;
 
 use crate::{
@@ -22,8 +21,9 @@ pub enum Reservation {
     Reserved,
     /// An earlier request with this token has not finished.
     InProgress,
-    /// An earlier request finished with this response.
-    Done(Value),
+    /// An earlier request finished with this response, the JSON text [`Idempotency::complete`]
+    /// stored (replayed as it is, never parsed).
+    Done(String),
 }
 
 /// Identifies one token: tokens are scoped to an account and an action.
@@ -96,10 +96,7 @@ impl Idempotency {
                 .try_get("response")?);
                 match response {
                     None => Reservation::InProgress,
-                    Some(text) => Reservation::Done(
-                        serde_json::from_str(&text)
-                            .map_err(|e| StoreError::Corrupt { what: "idempotent response", detail: e.to_string() })?,
-                    ),
+                    Some(text) => Reservation::Done(text),
                 }
             }
         };
@@ -108,12 +105,12 @@ impl Idempotency {
     }
 
     /// Stores the response repeats will get, for 24 hours from now.
-    pub async fn complete(&self, key: TokenKey<'_>, response: &Value) -> Result<(), StoreError> {
+    pub async fn complete(&self, key: TokenKey<'_>, response: &str) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         on_pool!(self.store.writer(), p => sqlx::query(
             "UPDATE tg_idempotency SET response = $1, expires_at_ms = $2 WHERE account = $3 AND action = $4 AND token = $5",
         )
-        .bind(response.to_string())
+        .bind(response)
         .bind(now.saturating_add(duration_ms(RETENTION)))
         .bind(key.account)
         .bind(key.action)

@@ -30,7 +30,7 @@ pub async fn run_once(
     }
     let key = TokenKey { account: &call.account.uin, action: routed.name(), token };
     match idempotency.reserve(key, IN_PROGRESS_TTL).await.map_err(ApiError::internal)? {
-        Reservation::Done(first) => Answer::of(&first),
+        Reservation::Done(first) => Answer::stored(first),
         Reservation::InProgress => Err(ApiError::new(
             ErrorCode::FailedOperation,
             format!("A request with the ClientToken `{token}` is still being processed; retry later."),
@@ -39,7 +39,7 @@ pub async fn run_once(
             let result = routed.run(call, &parsed.params, parsed.encoding).await;
             // Only a success is replayed: after an error the client may retry with the same token.
             match &result {
-                Ok(answer) => idempotency.complete(key, &answer.to_value()?).await.map_err(ApiError::internal)?,
+                Ok(answer) => idempotency.complete(key, answer.as_str()).await.map_err(ApiError::internal)?,
                 Err(_) => idempotency.release(key).await.map_err(ApiError::internal)?,
             }
             result
