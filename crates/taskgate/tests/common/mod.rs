@@ -1,6 +1,8 @@
 //! Fixtures shared by the integration tests of this crate.
 #![allow(dead_code)] // each test binary uses its own subset of the fixtures
 
+pub mod products;
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,0 +1,74 @@
+//! Product contexts over real parts, for calling action handlers directly: a SQLite store in a
+//! scratch directory, an engine on a manual clock with no executors (submitted tasks stay
+//! queued), the public bucket in the scratch directory.
+
+use super::Scratch;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use taskgate::action::{Account, ActionEntry, ApiError, Call, Service};
+use taskgate::config::Config;
+use taskgate::products::tiw::Tiw;
+use taskgate::products::tiw::rooms::{RoomLimits, Rooms};
+use taskgate_engine::objects::{Objects, ObjectsConfig};
+use taskgate_engine::{Engine, EngineConfig, ManualClock, Store, StoreOptions};
+use tcapi::params::Encoding;
+
+/// The engine clock's start: 2023-11-14T22:13:20Z.
+pub const START_MS: i64 = 1_700_000_000_000;
+
+pub struct Parts {
+    pub scratch: Scratch,
+    pub config: Config,
+    pub store: Store,
+    pub engine: Engine,
+    pub objects: Objects,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Parts {
+    pub async fn new(name: &str) -> Self {
+        let scratch = Scratch::new(name);
+        let config = Config { data_dir: scratch.0.clone(), ..Config::default() };
+        let url = format!("sqlite://{}", scratch.0.join("taskgate.db").display());
+        let store = Store::open(&url, &StoreOptions::default(), &[&taskgate::migrations::PRODUCTS]).await.unwrap();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let engine = Engine::builder(store.clone(), EngineConfig::default()).clock(clock.clone()).build();
+        let objects =
+            Objects::new(store.clone(), ObjectsConfig::new(scratch.0.join("files"), "http://127.0.0.1:8080")).unwrap();
+        Self { scratch, config, store, engine, objects, clock }
+    }
+
+    pub fn tiw(&self) -> Tiw {
+        let rooms = Rooms::new(self.store.clone(), RoomLimits::from_config(&self.config.tiw));
+        Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms)
+    }
+}
+
+/// An account enabled for every service, owning `sdk_apps` (UserSig key "key") and the buckets
+/// named `…-{app_id}`.
+pub fn account(uin: &str, sdk_apps: &[u64], app_id: Option<u64>) -> Arc<Account> {
+    Arc::new(Account {
+        uin: uin.to_owned(),
+        services: vec![Service::Tiw, Service::Tcss, Service::Ecm],
+        service_expires_at: None,
+        sdk_apps: sdk_apps.iter().map(|id| (*id, "key".to_owned())).collect::<HashMap<_, _>>(),
+        app_id,
+        buckets: HashSet::new(),
+    })
+}
+
+/// Runs `action` of `table` on `product` as `account` with JSON `params`: its answer as JSON,
+/// or its error.
+pub async fn run<P>(
+    table: &'static [ActionEntry<P>],
+    product: &P,
+    account: &Arc<Account>,
+    action: &str,
+    params: Value,
+) -> Result<Value, ApiError> {
+    let entry = table.iter().find(|e| e.name == action).unwrap_or_else(|| panic!("no action {action}"));
+    let call = Call { account: account.clone() };
+    let answer = (entry.run)(&call, product, &params, Encoding::Json).await?;
+    Ok(serde_json::from_str(answer.as_str()).unwrap())
+}
