@@ -13,7 +13,7 @@ use taskgate_engine::Store;
 use taskgate_engine::objects::Objects;
 use tower_http::services::ServeDir;
 
-pub fn router(gateway: Arc<Gateway>, tiw: Arc<Tiw>, objects: &Objects, store: Store) -> Router {
+pub(crate) fn router(gateway: Arc<Gateway>, tiw: Arc<Tiw>, objects: &Objects, store: Store) -> Router {
     let rooms = Router::new()
         .route("/whiteboard/v1/rooms/{sdk_app_id}/{room_id}/ops", get(room_http::get_ops).post(room_http::post_ops))
         .route("/whiteboard/v1/rooms/{sdk_app_id}/{room_id}/ws", get(room_http::socket))

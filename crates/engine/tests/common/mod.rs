@@ -26,10 +26,10 @@ use taskgate_engine::{
 };
 use tokio::sync::Notify;
 
-pub const PG_ENV: &str = "TASKGATE_TEST_PG_URL";
+pub(crate) const PG_ENV: &str = "TASKGATE_TEST_PG_URL";
 
 /// A fresh database: a SQLite file in its own directory, or a PostgreSQL schema of its own.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     pub store: Store,
     dir: Option<PathBuf>,
@@ -43,14 +43,14 @@ impl Drop for TestDb {
     }
 }
 
-pub fn temp_dir(prefix: &str) -> PathBuf {
+pub(crate) fn temp_dir(prefix: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("taskgate-engine-{prefix}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 impl TestDb {
-    pub async fn sqlite() -> Self {
+    pub(crate) async fn sqlite() -> Self {
         let dir = temp_dir("db");
         let url = format!("sqlite://{}", dir.join("taskgate.db").display());
         let store = Store::open(&url, &StoreOptions::default(), &[]).await.unwrap();
@@ -59,7 +59,7 @@ impl TestDb {
 
     /// `None` (after saying so on stderr) when no PostgreSQL is configured and none is
     /// required; see [`service`].
-    pub async fn postgres() -> Option<Self> {
+    pub(crate) async fn postgres() -> Option<Self> {
         let base = service(PG_ENV)?;
         let (store, schema) = Store::open_in_fresh_schema(&base, &StoreOptions::default(), &[]).await.unwrap();
         Some(TestDb { url: schema.url, store, dir: None })
@@ -88,7 +88,7 @@ macro_rules! both_backends {
 
 /// Short timings so the tests finish quickly; nothing waits for these to elapse as a way
 /// of synchronising.
-pub fn fast_config() -> EngineConfig {
+pub(crate) fn fast_config() -> EngineConfig {
     EngineConfig {
         lease: Duration::from_secs(8),
         poll_interval: Duration::from_millis(20),
@@ -102,10 +102,10 @@ pub fn fast_config() -> EngineConfig {
 type ExecFn = dyn Fn(TaskContext) -> Pin<Box<dyn Future<Output = Result<Outcome, ExecError>> + Send>> + Send + Sync;
 
 /// An executor from a closure.
-pub struct FnExecutor(Box<ExecFn>);
+pub(crate) struct FnExecutor(Box<ExecFn>);
 
 impl FnExecutor {
-    pub fn new<F, Fut>(f: F) -> Arc<Self>
+    pub(crate) fn new<F, Fut>(f: F) -> Arc<Self>
     where
         F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outcome, ExecError>> + Send + 'static,
@@ -123,7 +123,7 @@ impl Executor for FnExecutor {
 
 /// An executor that signals `started`, waits for its cancel token, then fails with what `end`
 /// makes of the cancel reason.
-pub fn until_cancelled<F>(started: Arc<Notify>, end: F) -> Arc<FnExecutor>
+pub(crate) fn until_cancelled<F>(started: Arc<Notify>, end: F) -> Arc<FnExecutor>
 where
     F: Fn(Option<CancelReason>) -> ExecError + Clone + Send + Sync + 'static,
 {
@@ -137,10 +137,10 @@ where
     })
 }
 
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Polls `check` until it yields a value or the deadline passes.
-pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -155,7 +155,7 @@ where
     }
 }
 
-pub async fn wait_for_state(engine: &Engine, id: &TaskId, state: TaskState) -> Arc<Task> {
+pub(crate) async fn wait_for_state(engine: &Engine, id: &TaskId, state: TaskState) -> Arc<Task> {
     wait_for(&format!("task {id} to be {state}"), || async {
         engine.get(id).await.unwrap().filter(|t| t.state == state)
     })
@@ -164,7 +164,7 @@ pub async fn wait_for_state(engine: &Engine, id: &TaskId, state: TaskState) -> A
 
 /// One callback request as received.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub event_id: String,
     pub body: serde_json::Value,
     pub status: u16,
@@ -178,7 +178,7 @@ struct ReceiverState {
 }
 
 /// A real HTTP server on 127.0.0.1 recording callbacks; the first `fail_first` requests get a 500.
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub addr: SocketAddr,
     state: Arc<ReceiverState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -210,7 +210,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
 }
 
 impl Receiver {
-    pub async fn start(fail_first: usize) -> Self {
+    pub(crate) async fn start(fail_first: usize) -> Self {
         let state = Arc::new(ReceiverState { fail_first: Mutex::new(fail_first), ..Default::default() });
         let app = Router::new()
             .route("/cb", post(receive))
@@ -230,16 +230,16 @@ impl Receiver {
         Receiver { addr, state, shutdown: Some(tx) }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/cb", self.addr)
     }
 
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.state.hits.lock().unwrap().clone()
     }
 
     /// Successful deliveries per event id.
-    pub fn delivered(&self) -> HashMap<String, usize> {
+    pub(crate) fn delivered(&self) -> HashMap<String, usize> {
         let mut m = HashMap::new();
         for h in self.hits().into_iter().filter(|h| h.status == 200) {
             *m.entry(h.event_id).or_default() += 1;
@@ -248,7 +248,7 @@ impl Receiver {
     }
 
     /// Waits (bounded) until `cond` holds over the hits so far.
-    pub async fn wait_until(&self, what: &str, cond: impl Fn(&[Hit]) -> bool) {
+    pub(crate) async fn wait_until(&self, what: &str, cond: impl Fn(&[Hit]) -> bool) {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
             let notified = self.state.notify.notified();

@@ -17,7 +17,7 @@ use tcapi::sign::{
 /// Largest accepted distance between the client's timestamp and the server clock.
 const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
-pub fn authenticate(
+pub(super) fn authenticate(
     accounts: &Accounts,
     request: &ParsedRequest,
     headers: &HeaderMap,
@@ -60,7 +60,7 @@ pub fn authenticate(
 /// Refuses a v1 request accepted before (same SecretId, Timestamp, Nonce and Signature): a captured
 /// request cannot be sent again within its validity window, on any node sharing the store.
 /// TC3 carries no nonce; its signature binds the timestamp only, as Tencent's does.
-pub async fn refuse_replay(nonces: &Nonces, request: &ParsedRequest) -> Result<(), ApiError> {
+pub(super) async fn refuse_replay(nonces: &Nonces, request: &ParsedRequest) -> Result<(), ApiError> {
     let SignatureMaterial::V1 { secret_id, timestamp, nonce, signature, .. } = &request.signature else {
         return Ok(());
     };

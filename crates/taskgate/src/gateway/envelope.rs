@@ -30,7 +30,7 @@ struct ErrorFields<'a> {
     message: &'a str,
 }
 
-pub fn response(result: Result<Answer, ApiError>, language: Language, request_id: &str) -> Response {
+pub(super) fn response(result: Result<Answer, ApiError>, language: Language, request_id: &str) -> Response {
     let body = match result {
         Ok(answer) => success_body(&answer, request_id),
         Err(error) => serde_json::to_vec(&ErrorEnvelope {

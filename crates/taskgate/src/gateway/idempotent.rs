@@ -15,7 +15,7 @@ const MAX_TOKEN_CHARS: usize = 64;
 /// between reserving and completing.
 const IN_PROGRESS_TTL: Duration = Duration::from_secs(300);
 
-pub async fn run_once(
+pub(super) async fn run_once(
     idempotency: &Idempotency,
     call: &Call,
     routed: &Routed<'_>,

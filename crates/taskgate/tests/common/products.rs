@@ -15,9 +15,9 @@ use taskgate_engine::{Engine, EngineConfig, ManualClock, Store, StoreOptions};
 use tcapi::params::Encoding;
 
 /// The engine clock's start: 2023-11-14T22:13:20Z.
-pub const START_MS: i64 = 1_700_000_000_000;
+pub(crate) const START_MS: i64 = 1_700_000_000_000;
 
-pub struct Parts {
+pub(crate) struct Parts {
     pub scratch: Scratch,
     pub config: Config,
     pub store: Store,
@@ -27,7 +27,7 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub async fn new(name: &str) -> Self {
+    pub(crate) async fn new(name: &str) -> Self {
         let scratch = Scratch::new(name);
         let config = Config { data_dir: scratch.0.clone(), ..Config::default() };
         let url = format!("sqlite://{}", scratch.0.join("taskgate.db").display());
@@ -39,7 +39,7 @@ impl Parts {
         Self { scratch, config, store, engine, objects, clock }
     }
 
-    pub fn tiw(&self) -> Tiw {
+    pub(crate) fn tiw(&self) -> Tiw {
         let rooms = Rooms::new(self.store.clone(), RoomLimits::from_config(&self.config.tiw));
         Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms)
     }
@@ -47,7 +47,7 @@ impl Parts {
 
 /// An account enabled for every service, owning `sdk_apps` (UserSig key "key") and the buckets
 /// named `…-{app_id}`.
-pub fn account(uin: &str, sdk_apps: &[u64], app_id: Option<u64>) -> Arc<Account> {
+pub(crate) fn account(uin: &str, sdk_apps: &[u64], app_id: Option<u64>) -> Arc<Account> {
     Arc::new(Account {
         uin: uin.to_owned(),
         services: vec![Service::Tiw, Service::Tcss, Service::Ecm],
@@ -60,7 +60,7 @@ pub fn account(uin: &str, sdk_apps: &[u64], app_id: Option<u64>) -> Arc<Account>
 
 /// Runs `action` of `table` on `product` as `account` with JSON `params`: its answer as JSON,
 /// or its error.
-pub async fn run<P>(
+pub(crate) async fn run<P>(
     table: &'static [ActionEntry<P>],
     product: &P,
     account: &Arc<Account>,

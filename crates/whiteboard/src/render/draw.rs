@@ -38,11 +38,11 @@ impl Viewport {
         l * self.h
     }
 
-    pub fn shifted(self, dx: f32, dy: f32) -> Self {
+    pub(super) fn shifted(self, dx: f32, dy: f32) -> Self {
         Viewport { x: self.x - dx, y: self.y - dy, ..self }
     }
 
-    pub fn rect(&self) -> Option<Rect> {
+    pub(super) fn rect(&self) -> Option<Rect> {
         Rect::from_xywh(self.x, self.y, self.w, self.h)
     }
 }

@@ -10,26 +10,26 @@ use whiteboard::op::{
 };
 use whiteboard::tiny_skia::Pixmap;
 
-pub fn color(s: &str) -> Color {
+pub(crate) fn color(s: &str) -> Color {
     s.parse().expect("fixture colour")
 }
 
-pub fn pts(points: &[(f32, f32)]) -> Vec<Point> {
+pub(crate) fn pts(points: &[(f32, f32)]) -> Vec<Point> {
     points.iter().map(|&(x, y)| Point::new(x, y)).collect()
 }
 
-pub fn stroke(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
+pub(crate) fn stroke(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
     OpKind::Stroke(Stroke { id: ElementId::new(id), points: pts(points), color: color(c), width, tool: Tool::Pen })
 }
 
-pub fn highlighter(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
+pub(crate) fn highlighter(id: &str, points: &[(f32, f32)], c: &str, width: f32) -> OpKind {
     match stroke(id, points, c, width) {
         OpKind::Stroke(s) => OpKind::Stroke(Stroke { tool: Tool::Highlighter, ..s }),
         _ => unreachable!(),
     }
 }
 
-pub fn shape(id: &str, kind: ShapeKind, from: (f32, f32), to: (f32, f32), fill: Option<&str>) -> OpKind {
+pub(crate) fn shape(id: &str, kind: ShapeKind, from: (f32, f32), to: (f32, f32), fill: Option<&str>) -> OpKind {
     OpKind::Shape(Shape {
         id: ElementId::new(id),
         kind,
@@ -41,7 +41,7 @@ pub fn shape(id: &str, kind: ShapeKind, from: (f32, f32), to: (f32, f32), fill: 
     })
 }
 
-pub fn text(id: &str, at: (f32, f32), s: &str, size: f32) -> OpKind {
+pub(crate) fn text(id: &str, at: (f32, f32), s: &str, size: f32) -> OpKind {
     OpKind::Text(Text {
         id: ElementId::new(id),
         at: Point::new(at.0, at.1),
@@ -51,44 +51,44 @@ pub fn text(id: &str, at: (f32, f32), s: &str, size: f32) -> OpKind {
     })
 }
 
-pub fn image(id: &str, url: &str, rect: [f32; 4]) -> OpKind {
+pub(crate) fn image(id: &str, url: &str, rect: [f32; 4]) -> OpKind {
     OpKind::Image(Image { id: ElementId::new(id), url: url.to_owned(), rect: Rect::from(rect) })
 }
 
-pub fn erase(ids: &[&str]) -> OpKind {
+pub(crate) fn erase(ids: &[&str]) -> OpKind {
     OpKind::Erase { ids: ids.iter().map(|id| ElementId::new(*id)).collect() }
 }
 
-pub fn background(c: &str) -> OpKind {
+pub(crate) fn background(c: &str) -> OpKind {
     OpKind::Background(Background::Color(color(c)))
 }
 
-pub fn page(action: PageAction, target: &str) -> OpKind {
+pub(crate) fn page(action: PageAction, target: &str) -> OpKind {
     OpKind::Page(PageOp { action, target: PageId::new(target) })
 }
 
 /// A log builder that stamps sequence numbers in order.
 #[derive(Default)]
-pub struct Log {
+pub(crate) struct Log {
     pub ops: Vec<LoggedOp>,
 }
 
 impl Log {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends `kind` by `user` on the default page.
-    pub fn push(&mut self, user: &str, kind: OpKind) -> &mut Self {
+    pub(crate) fn push(&mut self, user: &str, kind: OpKind) -> &mut Self {
         self.push_op(user, Op::new(kind))
     }
 
     /// Appends `kind` by `user` on `page`.
-    pub fn on(&mut self, user: &str, page: &str, kind: OpKind) -> &mut Self {
+    pub(crate) fn on(&mut self, user: &str, page: &str, kind: OpKind) -> &mut Self {
         self.push_op(user, Op::new(kind).on(page))
     }
 
-    pub fn push_op(&mut self, user: &str, op: Op) -> &mut Self {
+    pub(crate) fn push_op(&mut self, user: &str, op: Op) -> &mut Self {
         let seq = self.ops.len() as u64 + 1;
         self.ops.push(LoggedOp { seq, user_id: user.to_owned(), received_at_ms: 1_000 * seq as i64, op });
         self
@@ -96,7 +96,7 @@ impl Log {
 }
 
 /// Ids of a page's elements, bottom to top.
-pub fn ids(page: &whiteboard::replay::Page) -> Vec<&str> {
+pub(crate) fn ids(page: &whiteboard::replay::Page) -> Vec<&str> {
     page.elements.iter().map(|e| e.id().as_str()).collect()
 }
 
@@ -111,7 +111,7 @@ fn golden_path(name: &str) -> PathBuf {
 
 /// Compares `actual` with `tests/golden/{name}.png`; `UPDATE_GOLDEN=1` rewrites the golden.
 /// On a mismatch the actual image is left in the cargo target's test tmpdir for inspection.
-pub fn assert_golden(name: &str, actual: &Pixmap) {
+pub(crate) fn assert_golden(name: &str, actual: &Pixmap) {
     let path = golden_path(name);
     let png = whiteboard::render::encode_png(actual).expect("encode");
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
@@ -134,7 +134,7 @@ pub fn assert_golden(name: &str, actual: &Pixmap) {
 }
 
 /// `Some(reason)` when the images differ beyond the tolerance.
-pub fn differs(a: &Pixmap, b: &Pixmap) -> Option<String> {
+pub(crate) fn differs(a: &Pixmap, b: &Pixmap) -> Option<String> {
     let mut bad = 0usize;
     let mut worst = 0u8;
     for (p, q) in a.data().chunks_exact(4).zip(b.data().chunks_exact(4)) {

@@ -23,7 +23,7 @@ impl From<EcmStoreError> for ApiError {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Filter {
+pub(super) struct Filter {
     #[serde(rename = "Name")]
     pub name: String,
     #[serde(rename = "Values")]
@@ -32,14 +32,14 @@ pub struct Filter {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImageUrl {
+pub(super) struct ImageUrl {
     #[serde(rename = "ImageFile")]
     pub image_file: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImportCustomImage {
+pub(super) struct ImportCustomImage {
     #[serde(rename = "ImageName")]
     pub image_name: String,
     #[serde(rename = "Architecture")]
@@ -57,7 +57,7 @@ pub struct ImportCustomImage {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImportCustomImageResponse {
+pub(super) struct ImportCustomImageResponse {
     #[serde(rename = "ImageId")]
     pub image_id: String,
     #[serde(rename = "TaskId")]
@@ -194,13 +194,13 @@ impl ImageTaskFilter {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeCustomImageTask {
+pub(super) struct DescribeCustomImageTask {
     #[serde(rename = "Filters")]
     pub filters: Vec<Filter>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImageTask {
+pub(super) struct ImageTask {
     #[serde(rename = "State")]
     pub state: &'static str,
     #[serde(rename = "Message")]
@@ -212,7 +212,7 @@ pub struct ImageTask {
 }
 
 #[derive(Debug, Serialize)]
-pub struct DescribeCustomImageTaskResponse {
+pub(super) struct DescribeCustomImageTaskResponse {
     #[serde(rename = "ImageTaskSet")]
     pub image_task_set: Vec<ImageTask>,
     #[serde(rename = "TotalCount")]
@@ -270,7 +270,7 @@ impl Action for DescribeCustomImageTask {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeImage {
+pub(super) struct DescribeImage {
     #[serde(rename = "Filters", default)]
     pub filters: Vec<Filter>,
     #[serde(rename = "Offset")]
@@ -281,7 +281,7 @@ pub struct DescribeImage {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct SrcImage {
+pub(super) struct SrcImage {
     pub image_id: String,
     pub image_name: String,
     pub image_os_name: String,
@@ -297,7 +297,7 @@ pub struct SrcImage {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Image {
+pub(super) struct Image {
     pub image_id: String,
     pub image_name: String,
     pub image_state: &'static str,
@@ -319,7 +319,7 @@ pub struct Image {
 }
 
 #[derive(Debug, Serialize)]
-pub struct DescribeImageResponse {
+pub(super) struct DescribeImageResponse {
     #[serde(rename = "TotalCount")]
     pub total_count: i64,
     #[serde(rename = "ImageSet")]
@@ -446,10 +446,10 @@ impl Action for DescribeImage {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeImportImageOs {}
+pub(super) struct DescribeImportImageOs {}
 
 #[derive(Debug, Serialize)]
-pub struct ImageOsList {
+pub(super) struct ImageOsList {
     #[serde(rename = "Windows")]
     pub windows: Vec<&'static str>,
     #[serde(rename = "Linux")]
@@ -457,7 +457,7 @@ pub struct ImageOsList {
 }
 
 #[derive(Debug, Serialize)]
-pub struct OsVersion {
+pub(super) struct OsVersion {
     #[serde(rename = "OsName")]
     pub os_name: &'static str,
     #[serde(rename = "OsVersions")]
@@ -467,7 +467,7 @@ pub struct OsVersion {
 }
 
 #[derive(Debug, Serialize)]
-pub struct DescribeImportImageOsResponse {
+pub(super) struct DescribeImportImageOsResponse {
     #[serde(rename = "ImportImageOsListSupported")]
     pub import_image_os_list_supported: ImageOsList,
     #[serde(rename = "ImportImageOsVersionSet")]

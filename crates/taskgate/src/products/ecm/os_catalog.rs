@@ -1,7 +1,7 @@
 //! The operating systems an image may declare (what DescribeImportImageOs lists).
 
 /// `(OsType, versions)`; `-` stands for "not applicable", as Tencent writes it.
-pub const LINUX: &[(&str, &[&str])] = &[
+pub(super) const LINUX: &[(&str, &[&str])] = &[
     ("CentOS", &["6", "7", "8"]),
     ("Ubuntu", &["16.04", "18.04", "20.04", "22.04", "24.04"]),
     ("Debian", &["9", "10", "11", "12"]),
@@ -12,11 +12,11 @@ pub const LINUX: &[(&str, &[&str])] = &[
     ("Other Linux", &["-"]),
 ];
 
-pub const WINDOWS: &[(&str, &[&str])] =
+pub(super) const WINDOWS: &[(&str, &[&str])] =
     &[("Windows Server 2012", &["-"]), ("Windows Server 2016", &["-"]), ("Windows Server 2019", &["-"])];
 
-pub const ARCHITECTURES: &[&str] = &["x86_64", "i386"];
+pub(super) const ARCHITECTURES: &[&str] = &["x86_64", "i386"];
 
-pub fn versions_of(os_type: &str) -> Option<&'static [&'static str]> {
+pub(super) fn versions_of(os_type: &str) -> Option<&'static [&'static str]> {
     LINUX.iter().chain(WINDOWS).find(|(name, _)| *name == os_type).map(|(_, versions)| *versions)
 }

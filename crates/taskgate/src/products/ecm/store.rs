@@ -24,7 +24,7 @@ impl From<sqlx::Error> for EcmStoreError {
 
 /// What the user declared about an image when importing it.
 #[derive(Debug, Clone)]
-pub struct ImageSpec {
+pub(super) struct ImageSpec {
     pub image_name: String,
     pub description: String,
     pub os_type: String,
@@ -35,7 +35,7 @@ pub struct ImageSpec {
 
 /// What ImportCustomImage registers.
 #[derive(Debug, Clone)]
-pub struct NewImage {
+pub(super) struct NewImage {
     pub account: String,
     pub spec: ImageSpec,
     pub urls: Vec<String>,
@@ -43,7 +43,7 @@ pub struct NewImage {
 
 /// An image with the state of its import task.
 #[derive(Debug, Clone)]
-pub struct ImageRow {
+pub(super) struct ImageRow {
     pub image_id: String,
     pub spec: ImageSpec,
     pub task_id: i64,
@@ -58,7 +58,7 @@ pub struct ImageRow {
 
 /// What a successful import found, recorded on the image.
 #[derive(Debug, Clone)]
-pub struct ImportedImage {
+pub(super) struct ImportedImage {
     pub format: String,
     pub size_bytes: i64,
     pub virtual_size: i64,
@@ -76,7 +76,11 @@ fn new_image_id() -> String {
 
 /// Registers the image and its import task in one transaction. A failed earlier import of
 /// the same name gives way, so a user can simply import again.
-pub async fn create_import(engine: &Engine, image: NewImage, now_ms: i64) -> Result<(String, i64), EcmStoreError> {
+pub(super) async fn create_import(
+    engine: &Engine,
+    image: NewImage,
+    now_ms: i64,
+) -> Result<(String, i64), EcmStoreError> {
     let mut tx = engine.store().begin().await?;
     let task_id: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -179,7 +183,7 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
 
 /// Every image of the account with its task, newest first. Accounts hold few images, so the
 /// filters of the Describe actions are applied in Rust over this list.
-pub async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, EcmStoreError> {
+pub(super) async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, EcmStoreError> {
     let rows: Vec<ImageTuple> = on_pool!(store.reader(), p => {
         sqlx::query_as(
             "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, i.init_flag, \
@@ -194,7 +198,7 @@ pub async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, 
 }
 
 /// Records what the import found; the task's success is recorded by the engine right after.
-pub async fn record_import(store: &Store, image_id: &str, found: &ImportedImage) -> Result<(), EcmStoreError> {
+pub(super) async fn record_import(store: &Store, image_id: &str, found: &ImportedImage) -> Result<(), EcmStoreError> {
     on_pool!(store.writer(), p => {
         sqlx::query(
             "UPDATE ecm_images SET imported = TRUE, format = $1, size_bytes = $2, virtual_size = $3, sha256 = $4, \

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 use taskgate_engine::TaskKind;
 
-pub const IMPORT_KIND: TaskKind = TaskKind::from_static("ecm.import");
+pub(super) const IMPORT_KIND: TaskKind = TaskKind::from_static("ecm.import");
 
 /// What `ImportCustomImage` submits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportInput {
+pub(super) struct ImportInput {
     /// The Tencent task id (`TaskId` of DescribeCustomImageTask).
     pub task_id: i64,
     pub image_id: String,

@@ -11,7 +11,7 @@ use tcapi::ErrorCode;
 
 /// `TaskStatus` of a refresh task as the seed enumerates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RefreshTaskStatus {
+pub(super) enum RefreshTaskStatus {
     #[serde(rename = "Task_New")]
     New,
     #[serde(rename = "Task_Running")]
@@ -50,7 +50,7 @@ impl From<TcssStoreError> for ApiError {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateRefreshTask {
+pub(super) struct CreateRefreshTask {
     #[serde(rename = "ClusterIDs", default)]
     pub cluster_ids: Vec<String>,
     #[serde(rename = "IsSyncListOnly", default)]
@@ -58,7 +58,7 @@ pub struct CreateRefreshTask {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CreateRefreshTaskResponse {
+pub(super) struct CreateRefreshTaskResponse {
     #[serde(rename = "TaskId")]
     pub task_id: u64,
     #[serde(rename = "CreateResult")]
@@ -105,10 +105,10 @@ impl Action for CreateRefreshTask {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeUnfinishRefreshTask {}
+pub(super) struct DescribeUnfinishRefreshTask {}
 
 #[derive(Debug, Serialize)]
-pub struct DescribeUnfinishRefreshTaskResponse {
+pub(super) struct DescribeUnfinishRefreshTaskResponse {
     #[serde(rename = "TaskId")]
     pub task_id: u64,
     #[serde(rename = "TaskStatus")]
@@ -140,7 +140,7 @@ impl Action for DescribeUnfinishRefreshTask {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeRefreshTask {
+pub(super) struct DescribeRefreshTask {
     /// The SDK's own example sends it as a numeric string.
     #[serde(rename = "TaskId", deserialize_with = "u64_or_numeric_string")]
     pub task_id: u64,
@@ -149,7 +149,7 @@ pub struct DescribeRefreshTask {
 }
 
 #[derive(Debug, Serialize)]
-pub struct DescribeRefreshTaskResponse {
+pub(super) struct DescribeRefreshTaskResponse {
     #[serde(rename = "TaskStatus")]
     pub task_status: RefreshTaskStatus,
 }
@@ -172,13 +172,13 @@ async fn inventory(call: &Call, tcss: &Tcss) -> Result<Option<(Inventory, i64)>,
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeAssetSummary {}
+pub(super) struct DescribeAssetSummary {}
 
 /// The summary counts; counts of what taskgate does not scan (vulnerabilities, viruses,
 /// processes, ports…) are 0.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DescribeAssetSummaryResponse {
+pub(super) struct DescribeAssetSummaryResponse {
     pub app_cnt: u64,
     pub container_cnt: u64,
     pub container_pause: u64,
@@ -243,7 +243,7 @@ impl Action for DescribeAssetSummary {
 /// `Limit`/`Offset` paging of the asset lists (tcss defaults: 10 per page, at most 100).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AssetPage {
+pub(super) struct AssetPage {
     #[serde(rename = "Limit")]
     pub limit: Option<u64>,
     #[serde(rename = "Offset")]
@@ -265,7 +265,7 @@ impl AssetPage {
 
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct HostInfo {
+pub(super) struct HostInfo {
     #[serde(rename = "HostID")]
     pub host_id: String,
     #[serde(rename = "HostIP")]
@@ -332,7 +332,7 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct AssetList<T> {
+pub(super) struct AssetList<T> {
     #[serde(rename = "List")]
     pub list: Vec<T>,
     #[serde(rename = "TotalCount")]
@@ -341,7 +341,7 @@ pub struct AssetList<T> {
 
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub struct DescribeAssetHostList(AssetPage);
+pub(super) struct DescribeAssetHostList(AssetPage);
 
 impl Action for DescribeAssetHostList {
     const NAME: &'static str = "DescribeAssetHostList";
@@ -357,7 +357,7 @@ impl Action for DescribeAssetHostList {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ContainerInfo {
+pub(super) struct ContainerInfo {
     #[serde(rename = "ContainerID")]
     pub container_id: String,
     pub container_name: String,
@@ -375,7 +375,7 @@ pub struct ContainerInfo {
 
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub struct DescribeAssetContainerList(AssetPage);
+pub(super) struct DescribeAssetContainerList(AssetPage);
 
 impl Action for DescribeAssetContainerList {
     const NAME: &'static str = "DescribeAssetContainerList";
@@ -412,7 +412,7 @@ impl Action for DescribeAssetContainerList {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ImagesInfo {
+pub(super) struct ImagesInfo {
     #[serde(rename = "ImageID")]
     pub image_id: String,
     pub image_name: String,
@@ -425,7 +425,7 @@ pub struct ImagesInfo {
 
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub struct DescribeAssetImageList(AssetPage);
+pub(super) struct DescribeAssetImageList(AssetPage);
 
 impl Action for DescribeAssetImageList {
     const NAME: &'static str = "DescribeAssetImageList";

@@ -25,14 +25,14 @@ impl From<sqlx::Error> for TcssStoreError {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RefreshTaskRow {
+pub(super) struct RefreshTaskRow {
     pub task_id: i64,
     pub new_task_id: String,
     pub state: TaskState,
 }
 
 #[derive(Debug, Clone)]
-pub struct CreatedRefresh {
+pub(super) struct CreatedRefresh {
     pub task_id: i64,
     pub new_task_id: String,
 }
@@ -44,7 +44,7 @@ fn engine_task_id(account: &str, task_id: i64) -> String {
 /// Creates the account's next refresh task unless its latest one is unfinished. The account
 /// row is written first, so concurrent creators serialise on it (the write lock on SQLite, a
 /// row lock on PostgreSQL) and the check-then-insert cannot interleave.
-pub async fn create_refresh_task(
+pub(super) async fn create_refresh_task(
     engine: &Engine,
     account: &str,
     cluster_ids: Vec<String>,
@@ -125,14 +125,14 @@ fn task_row((task_id, new_task_id, state): (i64, String, String)) -> Result<Refr
 }
 
 /// The account's most recent refresh task.
-pub async fn latest_task(store: &Store, account: &str) -> Result<Option<RefreshTaskRow>, TcssStoreError> {
+pub(super) async fn latest_task(store: &Store, account: &str) -> Result<Option<RefreshTaskRow>, TcssStoreError> {
     on_pool!(store.reader(), p => {
         sqlx::query_as(refresh_task_query!("ORDER BY r.task_id DESC LIMIT 1")).bind(account).fetch_optional(p).await?.map(task_row).transpose()
     })
 }
 
 /// One of the account's refresh tasks, by numeric id or, when given, by its new-scheme id.
-pub async fn find_task(
+pub(super) async fn find_task(
     store: &Store,
     account: &str,
     task_id: u64,
@@ -156,7 +156,7 @@ pub async fn find_task(
 }
 
 /// The inventory of the last successful refresh and when it was taken.
-pub async fn load_inventory(store: &Store, account: &str) -> Result<Option<(Inventory, i64)>, TcssStoreError> {
+pub(super) async fn load_inventory(store: &Store, account: &str) -> Result<Option<(Inventory, i64)>, TcssStoreError> {
     let row: Option<(String, i64)> = on_pool!(store.reader(), p => {
         sqlx::query_as("SELECT inventory, refreshed_at_ms FROM tcss_inventory WHERE account = $1")
             .bind(account)
@@ -170,7 +170,7 @@ pub async fn load_inventory(store: &Store, account: &str) -> Result<Option<(Inve
 }
 
 /// Replaces the account's inventory in one statement, so readers see the old or the new one.
-pub async fn save_inventory(
+pub(super) async fn save_inventory(
     store: &Store,
     account: &str,
     task_id: i64,

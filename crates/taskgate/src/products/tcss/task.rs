@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 use taskgate_engine::TaskKind;
 
-pub const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
+pub(super) const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
 
 /// What a refresh task was asked to do; the clusters were resolved when it was created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshInput {
+pub(super) struct RefreshInput {
     /// The Tencent task id (`TaskId` of DescribeRefreshTask).
     pub task_id: i64,
     pub cluster_ids: Vec<String>,

@@ -14,7 +14,7 @@ use whiteboard::replay::SnapshotMode;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotWhiteboard {
+pub(super) struct SnapshotWhiteboard {
     #[serde(rename = "Width")]
     pub width: Option<u64>,
     #[serde(rename = "Height")]
@@ -25,7 +25,7 @@ pub struct SnapshotWhiteboard {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotCos {
+pub(super) struct SnapshotCos {
     #[serde(rename = "Uin")]
     pub uin: u64,
     #[serde(rename = "Region")]
@@ -40,7 +40,7 @@ pub struct SnapshotCos {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateSnapshotTask {
+pub(super) struct CreateSnapshotTask {
     #[serde(rename = "Whiteboard")]
     pub whiteboard: SnapshotWhiteboard,
     #[serde(rename = "SdkAppId")]
@@ -56,7 +56,7 @@ pub struct CreateSnapshotTask {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CreateSnapshotTaskResponse {
+pub(super) struct CreateSnapshotTaskResponse {
     #[serde(rename = "TaskID")]
     pub task_id: String,
 }
@@ -181,7 +181,7 @@ impl Action for CreateSnapshotTask {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeSnapshotTask {
+pub(super) struct DescribeSnapshotTask {
     #[serde(rename = "TaskID")]
     pub task_id: String,
     #[serde(rename = "SdkAppId")]

@@ -50,11 +50,6 @@ impl PictureBudget {
         Self { limits, fetched: 0, decoded_bytes: 0, tried: BTreeSet::new() }
     }
 
-    /// Decoded bytes of the pictures held so far.
-    pub fn decoded_bytes(&self) -> u64 {
-        self.decoded_bytes
-    }
-
     /// The most pixels the next picture may have: its own cap or what the total has left.
     fn pixels_left(&self) -> u64 {
         self.limits.max_pixels.min(self.limits.max_total_bytes.saturating_sub(self.decoded_bytes) / 4)

@@ -14,7 +14,7 @@ use whiteboard::render::RenderOptions;
 /// `Whiteboard` of StartWhiteboardPush (note the singular `InitParam`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PushWhiteboard {
+pub(super) struct PushWhiteboard {
     #[serde(rename = "Width")]
     pub width: Option<u64>,
     #[serde(rename = "Height")]
@@ -25,7 +25,7 @@ pub struct PushWhiteboard {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PushBackup {
+pub(super) struct PushBackup {
     #[serde(rename = "PushUserId")]
     pub push_user_id: String,
     #[serde(rename = "PushUserSig")]
@@ -34,7 +34,7 @@ pub struct PushBackup {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthParam {
+pub(super) struct AuthParam {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "UserId")]
@@ -44,7 +44,7 @@ pub struct AuthParam {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub enum TrtcEnterRoomMode {
+pub(super) enum TrtcEnterRoomMode {
     #[serde(rename = "TRTCAppSceneVideoCall")]
     VideoCall,
     #[serde(rename = "TRTCAppSceneLIVE")]
@@ -53,7 +53,7 @@ pub enum TrtcEnterRoomMode {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StartWhiteboardPush {
+pub(super) struct StartWhiteboardPush {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "RoomId")]
@@ -106,7 +106,7 @@ pub struct StartWhiteboardPush {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StartWhiteboardPushResponse {
+pub(super) struct StartWhiteboardPushResponse {
     #[serde(rename = "TaskId")]
     pub task_id: String,
     #[serde(rename = "Backup")]
@@ -334,7 +334,7 @@ async fn find_push(call: &Call, tiw: &Tiw, sdk_app_id: u64, task_id: &str) -> Re
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StopWhiteboardPush {
+pub(super) struct StopWhiteboardPush {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "TaskId")]
@@ -342,7 +342,7 @@ pub struct StopWhiteboardPush {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StopWhiteboardPushResponse {
+pub(super) struct StopWhiteboardPushResponse {
     #[serde(rename = "Backup")]
     pub backup: String,
 }
@@ -372,7 +372,7 @@ impl Action for StopWhiteboardPush {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeWhiteboardPush {
+pub(super) struct DescribeWhiteboardPush {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "TaskId")]
@@ -382,7 +382,7 @@ pub struct DescribeWhiteboardPush {
 /// The seed's fields; all absent for a push that failed before it ever pushed (the seed's
 /// second example).
 #[derive(Debug, Default, Serialize)]
-pub struct DescribeWhiteboardPushResponse {
+pub(super) struct DescribeWhiteboardPushResponse {
     #[serde(rename = "FinishReason", skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     #[serde(rename = "TaskId", skip_serializing_if = "Option::is_none")]

@@ -8,7 +8,7 @@ use tcapi::ErrorCode;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetWhiteboardPushCallback {
+pub(super) struct SetWhiteboardPushCallback {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "Callback")]
@@ -46,7 +46,7 @@ impl Action for SetWhiteboardPushCallback {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetWhiteboardPushCallbackKey {
+pub(super) struct SetWhiteboardPushCallbackKey {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "CallbackKey")]
@@ -78,13 +78,13 @@ impl Action for SetWhiteboardPushCallbackKey {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DescribeWhiteboardPushCallback {
+pub(super) struct DescribeWhiteboardPushCallback {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DescribeWhiteboardPushCallbackResponse {
+pub(super) struct DescribeWhiteboardPushCallbackResponse {
     #[serde(rename = "Callback")]
     pub callback: String,
     #[serde(rename = "CallbackKey")]
