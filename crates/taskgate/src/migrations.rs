@@ -36,6 +36,19 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             include_str!("../migrations/20250301000005_tiw_room_quota.sqlite.sql"),
             include_str!("../migrations/20250301000005_tiw_room_quota.postgres.sql"),
         ),
+        // JSON editing: `json_set` on SQLite, `jsonb_set` on PostgreSQL; SQLite drops one column
+        // per statement.
+        SchemaMigration::per_backend(
+            20251130000010,
+            "ecm_output_in_the_task",
+            include_str!("../migrations/20251130000010_ecm_output_in_the_task.sqlite.sql"),
+            include_str!("../migrations/20251130000010_ecm_output_in_the_task.postgres.sql"),
+        ),
+        SchemaMigration::shared(
+            20251130000011,
+            "tcss_inventory_in_the_task",
+            include_str!("../migrations/20251130000011_tcss_inventory_in_the_task.sql"),
+        ),
     ],
 };
 

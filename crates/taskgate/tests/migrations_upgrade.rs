@@ -76,14 +76,14 @@ async fn assert_usable(store: &Store) {
     let names: Vec<String> = on_pool!(store.writer(), pool => {
         sqlx::query(
             "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, \
-             architecture, init_flag, task_id, engine_task_id, created_at_ms, imported) \
-             VALUES ('img-1', '100001', 'disk', '', 'Linux', '12', 'x86_64', 'none', 1, $1, 0, FALSE)",
+             architecture, init_flag, task_id, engine_task_id, created_at_ms) \
+             VALUES ('img-1', '100001', 'disk', '', 'Linux', '12', 'x86_64', 'none', 1, $1, 0)",
         )
         .bind(id.as_str())
         .execute(pool)
         .await
         .unwrap();
-        sqlx::query_scalar("SELECT image_name FROM ecm_images WHERE imported = FALSE").fetch_all(pool).await.unwrap()
+        sqlx::query_scalar("SELECT image_name FROM ecm_images").fetch_all(pool).await.unwrap()
     });
     assert_eq!(names, ["disk"]);
 }
@@ -95,6 +95,109 @@ async fn a_released_database_opens_and_stays_usable(url: String, backend: &str) 
     store.close().await;
     let reopened = open(&url).await.unwrap();
     reopened.close().await;
+}
+
+/// Before 2025-11-30 an import's location was recorded only on its `ecm_images` row; the upgrade
+/// moves it into the task's output, which is from then on the one record of the import.
+async fn an_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output(url: String, backend: &str) {
+    apply(&url, released(backend)).await;
+    let old_output =
+        r#"{"image_id":"img-1","format":"qcow2","size_bytes":5,"virtual_size":1073741824,"sha256":"aa","md5":"bb"}"#;
+    on_pool!(&released_pool(&url).await, pool => {
+        sqlx::query(
+            "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, max_attempts, \
+             next_run_at_ms) VALUES ('ecm-import-1', '100001', 'ecm.import', 'succeeded', '{}', $1, 0, 1, 3, 0)",
+        )
+        .bind(old_output)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, architecture, \
+             init_flag, task_id, engine_task_id, created_at_ms, imported, format, size_bytes, virtual_size, sha256, \
+             md5, location) VALUES ('img-1', '100001', 'disk', '', 'Linux', '12', 'x86_64', 'none', 1, \
+             'ecm-import-1', 0, TRUE, 'qcow2', 5, 1073741824, 'aa', 'bb', '/data/images/img-1.qcow2')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    let store = open(&url).await.unwrap();
+    let result: String = on_pool!(store.reader(), pool => {
+        sqlx::query_scalar("SELECT result FROM tg_tasks WHERE id = 'ecm-import-1'").fetch_one(pool).await.unwrap()
+    });
+    let output: serde_json::Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(output["location"], "/data/images/img-1.qcow2");
+    assert_eq!((output["format"].as_str(), output["virtual_size"].as_i64()), (Some("qcow2"), Some(1 << 30)));
+    store.close().await;
+}
+
+/// Before 2025-11-30 the inventory was kept in `tcss_inventory` beside its refresh task; the
+/// upgrade makes it that task's output.
+async fn an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(url: String, backend: &str) {
+    apply(&url, released(backend)).await;
+    let inventory = r#"{"host":{"hostname":"h1"},"clusters":[]}"#;
+    on_pool!(&released_pool(&url).await, pool => {
+        sqlx::query(
+            "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, max_attempts, \
+             next_run_at_ms) VALUES ('tcss-refresh-1', '100001', 'tcss.refresh', 'succeeded', '{}', \
+             '{\"hosts\":1,\"clusters\":0,\"unreachable_clusters\":0}', 0, 1, 3, 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO tcss_refresh_tasks (account, task_id, new_task_id, engine_task_id, created_at_ms) \
+             VALUES ('100001', 1, 'n1', 'tcss-refresh-1', 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO tcss_inventory (account, task_id, refreshed_at_ms, inventory) VALUES ('100001', 1, 1, $1)")
+            .bind(inventory)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let store = open(&url).await.unwrap();
+    let result: String = on_pool!(store.reader(), pool => {
+        sqlx::query_scalar("SELECT result FROM tg_tasks WHERE id = 'tcss-refresh-1'").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(result, inventory);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output() {
+    an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(sqlite_url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn a_postgres_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output() {
+    if let Some(url) = postgres_url().await {
+        an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(url, "postgres").await;
+    }
+}
+
+/// A pool on a database as an earlier release left it, to write rows in its schema.
+async fn released_pool(url: &str) -> taskgate_engine::store::Pool {
+    if url.starts_with("sqlite:") {
+        taskgate_engine::store::Pool::Sqlite(SqlitePool::connect(url).await.unwrap())
+    } else {
+        taskgate_engine::store::Pool::Postgres(PgPool::connect(url).await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output() {
+    an_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output(sqlite_url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn a_postgres_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output() {
+    if let Some(url) = postgres_url().await {
+        an_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output(url, "postgres").await;
+    }
 }
 
 async fn a_fresh_database_opens_and_is_usable(url: String) {

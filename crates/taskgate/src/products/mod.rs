@@ -86,7 +86,7 @@ impl Products {
         rooms: &Rooms,
         push_counters: &PushCounters,
     ) -> anyhow::Result<Vec<Registration>> {
-        let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, store, objects)?];
+        let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, objects)?];
         registrations.extend(tiw::executors(config, store, objects, outbox, rooms, push_counters)?);
         Ok(registrations)
     }

@@ -8,6 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use taskgate::action::{Account, ActionEntry, ApiError, Call, Service};
 use taskgate::config::Config;
+use taskgate::products::ecm::Ecm;
+use taskgate::products::tcss::Tcss;
 use taskgate::products::tiw::Tiw;
 use taskgate::products::tiw::rooms::{RoomLimits, Rooms};
 use taskgate_engine::objects::{Objects, ObjectsConfig};
@@ -29,7 +31,8 @@ pub(crate) struct Parts {
 impl Parts {
     pub(crate) async fn new(name: &str) -> Self {
         let scratch = Scratch::new(name);
-        let config = Config { data_dir: scratch.0.clone(), ..Config::default() };
+        // Image URLs of the tests point at loopback.
+        let config = Config { data_dir: scratch.0.clone(), allow_private_callback_targets: true, ..Config::default() };
         let url = format!("sqlite://{}", scratch.0.join("taskgate.db").display());
         let store = Store::open(&url, &StoreOptions::default(), &[&taskgate::migrations::PRODUCTS]).await.unwrap();
         let clock = Arc::new(ManualClock::new(START_MS));
@@ -37,6 +40,14 @@ impl Parts {
         let objects =
             Objects::new(store.clone(), ObjectsConfig::new(scratch.0.join("files"), "http://127.0.0.1:8080")).unwrap();
         Self { scratch, config, store, engine, objects, clock }
+    }
+
+    pub(crate) fn ecm(&self) -> Ecm {
+        Ecm::new(&self.config, self.engine.clone())
+    }
+
+    pub(crate) fn tcss(&self) -> Tcss {
+        Tcss::new(&self.config, self.engine.clone())
     }
 
     pub(crate) fn tiw(&self) -> Tiw {

@@ -225,16 +225,7 @@ fn task_message(row: &ImageRow) -> Option<String> {
         TaskState::Succeeded => Some("success".into()),
         TaskState::Failed | TaskState::Cancelled => row.task_error.clone(),
         TaskState::Queued => Some("waiting to start".into()),
-        TaskState::Running => {
-            let progress: serde_json::Value =
-                row.task_progress.as_deref().and_then(|p| serde_json::from_str(p).ok())?;
-            let phase = progress.get("phase").and_then(|p| p.as_str()).unwrap_or("running");
-            let bytes = progress.get("bytes").and_then(serde_json::Value::as_u64).unwrap_or(0);
-            Some(match progress.get("percent").and_then(serde_json::Value::as_u64) {
-                Some(percent) => format!("{phase}: {bytes} bytes ({percent}%)"),
-                None => format!("{phase}: {bytes} bytes"),
-            })
-        }
+        TaskState::Running => row.task_progress.as_ref().map(ToString::to_string),
     }
 }
 
@@ -400,10 +391,10 @@ impl Action for DescribeImage {
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(20))
             .map(|row| {
-                let state = match (row.imported, row.task_state) {
-                    (true, _) => "NORMAL",
-                    (false, TaskState::Failed | TaskState::Cancelled) => "IMPORTFAILED",
-                    (false, _) => "IMPORTING",
+                let state = match (&row.imported, row.task_state) {
+                    (Some(_), _) => "NORMAL",
+                    (None, TaskState::Failed | TaskState::Cancelled) => "IMPORTFAILED",
+                    (None, _) => "IMPORTING",
                 };
                 const GIB: i64 = 1 << 30;
                 Image {
@@ -415,7 +406,7 @@ impl Action for DescribeImage {
                     image_owner: owner,
                     // The disk an instance of the image needs, in whole GiB rounded up; the
                     // stored size is capped by `max_virtual_size_bytes`, so this is exact.
-                    image_size: row.virtual_size.map_or(0, |b| (b + GIB - 1) / GIB),
+                    image_size: row.imported.as_ref().map_or(0, |i| (i.virtual_size + GIB - 1) / GIB),
                     src_image: SrcImage {
                         image_id: String::new(),
                         image_name: String::new(),

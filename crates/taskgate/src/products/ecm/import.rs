@@ -5,14 +5,12 @@
 use super::disk_format::{self, DiskFormat};
 use super::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
 use super::qemu::{QemuImg, QemuLimits};
-use super::store::{ImportedImage, record_import};
-use super::task::ImportInput;
+use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
 use async_trait::async_trait;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
+use taskgate_engine::{ExecError, Executor, Outcome, TaskContext};
 
 /// Import settings from the `[ecm]` configuration table.
 #[derive(Debug, Clone)]
@@ -34,7 +32,6 @@ pub struct ImportSettings {
 }
 
 pub struct ImportExecutor {
-    pub store: Store,
     pub objects: Objects,
     pub client: GuardedClient,
     pub settings: ImportSettings,
@@ -55,10 +52,7 @@ impl AsyncProgress for TaskProgress<'_> {
     async fn report(&mut self, p: Progress) {
         let percent = p.total.filter(|t| *t > 0).map(|t| p.bytes.saturating_mul(100) / t);
         // Progress is informative; a lost lease shows when the task finishes.
-        let _ = self
-            .0
-            .progress(json!({ "phase": "downloading", "bytes": p.bytes, "total": p.total, "percent": percent }))
-            .await;
+        let _ = self.0.report::<Import>(&ImportProgress::Downloading { bytes: p.bytes, total: p.total, percent }).await;
     }
 }
 
@@ -105,7 +99,7 @@ impl ImportExecutor {
     async fn import(&self, ctx: &TaskContext, input: &ImportInput) -> Result<ImportedImage, ExecError> {
         let staged = Staged(self.settings.staging_dir.join(format!("{}.download", input.image_id)));
         let (downloaded, url) = self.fetch(ctx, input, &staged.0).await?;
-        let _ = ctx.progress(json!({ "phase": "inspecting", "bytes": downloaded.bytes, "percent": 100 })).await;
+        let _ = ctx.report::<Import>(&ImportProgress::Inspecting { bytes: downloaded.bytes, percent: 100 }).await;
 
         let path = staged.0.clone();
         let inspected = tokio::task::spawn_blocking(move || {
@@ -135,7 +129,7 @@ impl ImportExecutor {
         let (source, stored_format) = match self.settings.convert_to.as_deref() {
             Some(target) if target != format.qemu_name() => {
                 let converted = Staged(self.settings.staging_dir.join(format!("{}.{target}", input.image_id)));
-                let _ = ctx.progress(json!({ "phase": "converting", "percent": 100 })).await;
+                let _ = ctx.report::<Import>(&ImportProgress::Converting { percent: 100 }).await;
                 qemu.convert(&staged.0, format, &converted.0, target, self.settings.convert_limits)
                     .await
                     .map_err(|e| failed(format!("converting to {target} failed: {e}")))?;
@@ -155,7 +149,7 @@ impl ImportExecutor {
             virtual_size,
             sha256: downloaded.sha256,
             md5: downloaded.md5,
-            location,
+            location: Some(location),
         })
     }
 
@@ -211,19 +205,11 @@ fn extension(detected: DiskFormat, stored_format: &str) -> &str {
 #[async_trait]
 impl Executor for ImportExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: ImportInput =
-            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable import input: {e}")))?;
+        let input =
+            ctx.input_of::<Import>().map_err(|e| ExecError::permanent(format!("unreadable import input: {e}")))?;
         let imported = self.import(&ctx, &input).await?;
-        record_import(&self.store, &input.image_id, &imported)
-            .await
-            .map_err(|e| server_fault("recording the import failed", e))?;
-        Ok(Outcome::new(json!({
-            "image_id": input.image_id,
-            "format": imported.format,
-            "size_bytes": imported.size_bytes,
-            "virtual_size": imported.virtual_size,
-            "sha256": imported.sha256,
-            "md5": imported.md5,
-        })))
+        // The output is the one record of the import, written with the task's success in the
+        // engine's fenced completion: an execution that lost its lease records nothing.
+        Outcome::of::<Import>(&imported).map_err(|e| ExecError::permanent(e.to_string()))
     }
 }

@@ -18,7 +18,6 @@ use crate::config::Config;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
-use taskgate_engine::Store;
 use taskgate_engine::objects::{CosTarget, Objects};
 use taskgate_engine::url_guard::GuardedClient;
 
@@ -30,7 +29,7 @@ pub static ACTIONS: &[ActionEntry<Ecm>] = &[
 ];
 
 /// The import executor, configured from `[ecm]`.
-pub fn executor(config: &Config, store: &Store, objects: &Objects) -> anyhow::Result<Registration> {
+pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registration> {
     let image_dir = config.data_dir.join("images");
     let staging_dir = image_dir.join(".staging");
     std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
@@ -55,7 +54,6 @@ pub fn executor(config: &Config, store: &Store, objects: &Objects) -> anyhow::Re
         );
     }
     let import = import::ImportExecutor {
-        store: store.clone(),
         objects: objects.clone(),
         client: GuardedClient::new(config.url_policy(), timeout).context("building the image download client")?,
         settings: import::ImportSettings {

@@ -1,6 +1,6 @@
 //! ecm rows: images and their import tasks (one task per image), and the task id counter.
 
-use super::task::{IMPORT_KIND, ImportInput};
+use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
 use rand::RngExt;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 
@@ -48,23 +48,11 @@ pub(super) struct ImageRow {
     pub spec: ImageSpec,
     pub task_id: i64,
     pub created_at_ms: i64,
-    pub imported: bool,
-    /// The disk size a guest sees, in bytes, once imported.
-    pub virtual_size: Option<i64>,
     pub task_state: TaskState,
     pub task_error: Option<String>,
-    pub task_progress: Option<String>,
-}
-
-/// What a successful import found, recorded on the image.
-#[derive(Debug, Clone)]
-pub(super) struct ImportedImage {
-    pub format: String,
-    pub size_bytes: i64,
-    pub virtual_size: i64,
-    pub sha256: String,
-    pub md5: String,
-    pub location: String,
+    pub task_progress: Option<ImportProgress>,
+    /// What the import found, once it succeeded.
+    pub imported: Option<ImportedImage>,
 }
 
 fn new_image_id() -> String {
@@ -117,8 +105,9 @@ pub(super) async fn create_import(
     let image_id = new_image_id();
     let engine_task_id = format!("ecm-import-{task_id}");
     let input = ImportInput { task_id, image_id: image_id.clone(), urls: image.urls.clone() };
-    let input = serde_json::to_value(&input).map_err(|e| EcmStoreError::Corrupt(e.to_string()))?;
-    engine.submit_in(&mut tx, NewTask::new(engine_task_id.clone(), image.account.clone(), IMPORT_KIND, input)).await?;
+    let task = NewTask::of::<Import>(engine_task_id.clone(), image.account.clone(), &input)
+        .map_err(|e| EcmStoreError::Corrupt(e.to_string()))?;
+    engine.submit_in(&mut tx, task).await?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, architecture, \
@@ -152,15 +141,22 @@ type ImageTuple = (
     String,
     i64,
     i64,
-    bool,
-    Option<i64>,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
 
+/// A stored JSON document of the task, typed.
+fn decoded<T: serde::de::DeserializeOwned>(what: &str, json: Option<&str>) -> Result<Option<T>, EcmStoreError> {
+    json.map(|text| serde_json::from_str(text).map_err(|e| EcmStoreError::Corrupt(format!("import {what}: {e}"))))
+        .transpose()
+}
+
 fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
-    let task_state = TaskState::parse(&t.11).ok_or_else(|| EcmStoreError::Corrupt(format!("task state {:?}", t.11)))?;
+    let task_state = TaskState::parse(&t.9).ok_or_else(|| EcmStoreError::Corrupt(format!("task state {:?}", t.9)))?;
+    // Only a success has an output (the engine writes the result with the success).
+    let imported = if task_state == TaskState::Succeeded { decoded("output", t.12.as_deref())? } else { None };
     Ok(ImageRow {
         image_id: t.0,
         spec: ImageSpec {
@@ -173,11 +169,11 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
         },
         task_id: t.7,
         created_at_ms: t.8,
-        imported: t.9,
-        virtual_size: t.10,
         task_state,
-        task_error: t.12,
-        task_progress: t.13,
+        task_error: t.10,
+        // Progress is informative: one that does not read is no reason to fail a listing.
+        task_progress: t.11.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+        imported,
     })
 }
 
@@ -187,7 +183,7 @@ pub(super) async fn list_images(store: &Store, account: &str) -> Result<Vec<Imag
     let rows: Vec<ImageTuple> = on_pool!(store.reader(), p => {
         sqlx::query_as(
             "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, i.init_flag, \
-             i.task_id, i.created_at_ms, i.imported, i.virtual_size, t.state, t.error, t.progress \
+             i.task_id, i.created_at_ms, t.state, t.error, t.progress, t.result \
              FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id WHERE i.account = $1 ORDER BY i.task_id DESC",
         )
         .bind(account)
@@ -195,25 +191,4 @@ pub(super) async fn list_images(store: &Store, account: &str) -> Result<Vec<Imag
         .await?
     });
     rows.into_iter().map(image_row).collect()
-}
-
-/// Records what the import found; the task's success is recorded by the engine right after.
-pub(super) async fn record_import(store: &Store, image_id: &str, found: &ImportedImage) -> Result<(), EcmStoreError> {
-    on_pool!(store.writer(), p => {
-        sqlx::query(
-            "UPDATE ecm_images SET imported = TRUE, format = $1, size_bytes = $2, virtual_size = $3, sha256 = $4, \
-             md5 = $5, location = $6 WHERE image_id = $7",
-        )
-        .bind(&found.format)
-        .bind(found.size_bytes)
-        .bind(found.virtual_size)
-        .bind(&found.sha256)
-        .bind(&found.md5)
-        .bind(&found.location)
-        .bind(image_id)
-        .execute(p)
-        .await
-        .map(|_| ())
-    })?;
-    Ok(())
 }

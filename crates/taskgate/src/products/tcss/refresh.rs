@@ -4,11 +4,10 @@
 
 use super::collect::{ClusterCollector, collect_host};
 use super::inventory::{ClusterAsset, Inventory};
-use super::store::{load_inventory, save_inventory};
-use super::task::RefreshInput;
+use super::store::load_inventory;
+use super::task::{Refresh, RefreshInput, RefreshProgress};
 use crate::config::ClusterConfig;
 use async_trait::async_trait;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
@@ -64,7 +63,7 @@ impl RefreshExecutor {
             clusters.push(asset);
             let percent = (done + 1) * 100 / configured.len();
             // Progress is informative; a lost lease shows up when the task finishes.
-            let _ = ctx.progress(json!({ "clusters_done": done + 1, "percent": percent })).await;
+            let _ = ctx.report::<Refresh>(&RefreshProgress { clusters_done: done + 1, percent }).await;
         }
         Ok(Inventory { host, clusters })
     }
@@ -73,20 +72,14 @@ impl RefreshExecutor {
 #[async_trait]
 impl Executor for RefreshExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
-        let input: RefreshInput =
-            ctx.input_as().map_err(|e| ExecError::permanent(format!("unreadable refresh input: {e}")))?;
+        let input =
+            ctx.input_of::<Refresh>().map_err(|e| ExecError::permanent(format!("unreadable refresh input: {e}")))?;
         let inventory = tokio::select! {
             inventory = self.refresh(&ctx, &input) => inventory?,
             () = ctx.cancel_token().cancelled() => return Err(ExecError::cancelled("the refresh was cancelled")),
         };
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        save_inventory(&self.store, ctx.account(), input.task_id, &inventory, now_ms)
-            .await
-            .map_err(|e| ExecError::retryable(e.to_string()))?;
-        Ok(Outcome::new(json!({
-            "hosts": 1 + inventory.clusters.iter().map(|c| c.nodes.len()).sum::<usize>(),
-            "clusters": inventory.clusters.len(),
-            "unreachable_clusters": inventory.clusters.iter().filter(|c| !c.reachable).count(),
-        })))
+        // The inventory is the task's output, recorded with its success in the engine's fenced
+        // completion: readers see the previous inventory until then, never a half-written one.
+        Outcome::of::<Refresh>(&inventory).map_err(|e| ExecError::permanent(e.to_string()))
     }
 }

@@ -2,7 +2,7 @@
 //! account's inventory document.
 
 use super::inventory::Inventory;
-use super::task::{REFRESH_KIND, RefreshInput};
+use super::task::{Refresh, RefreshInput};
 use sqlx::Row;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 
@@ -84,8 +84,9 @@ pub(super) async fn create_refresh_task(
     let new_task_id = format!("{now_ms}{:06}", task_id % 1_000_000);
     let engine_id = engine_task_id(account, task_id);
     let input = RefreshInput { task_id, cluster_ids, list_only };
-    let input = serde_json::to_value(&input).map_err(|e| TcssStoreError::Corrupt(e.to_string()))?;
-    engine.submit_in(&mut tx, NewTask::new(engine_id.clone(), account, REFRESH_KIND, input)).await?;
+    let task = NewTask::of::<Refresh>(engine_id.clone(), account, &input)
+        .map_err(|e| TcssStoreError::Corrupt(e.to_string()))?;
+    engine.submit_in(&mut tx, task).await?;
     on_tx!(tx, c => {
         sqlx::query("UPDATE tcss_accounts SET last_task_id = $1 WHERE account = $2")
             .bind(task_id)
@@ -155,42 +156,20 @@ pub(super) async fn find_task(
     }
 }
 
-/// The inventory of the last successful refresh and when it was taken.
+/// The inventory of the account's latest succeeded refresh (its output) and when that refresh
+/// finished (Unix ms).
 pub(super) async fn load_inventory(store: &Store, account: &str) -> Result<Option<(Inventory, i64)>, TcssStoreError> {
     let row: Option<(String, i64)> = on_pool!(store.reader(), p => {
-        sqlx::query_as("SELECT inventory, refreshed_at_ms FROM tcss_inventory WHERE account = $1")
-            .bind(account)
-            .fetch_optional(p)
-            .await?
+        sqlx::query_as(
+            "SELECT t.result, t.finished_at_ms FROM tcss_refresh_tasks r JOIN tg_tasks t ON t.id = r.engine_task_id \
+             WHERE r.account = $1 AND t.state = 'succeeded' ORDER BY r.task_id DESC LIMIT 1",
+        )
+        .bind(account)
+        .fetch_optional(p)
+        .await?
     });
     row.map(|(json, at)| {
         serde_json::from_str(&json).map(|inv| (inv, at)).map_err(|e| TcssStoreError::Corrupt(e.to_string()))
     })
     .transpose()
-}
-
-/// Replaces the account's inventory in one statement, so readers see the old or the new one.
-pub(super) async fn save_inventory(
-    store: &Store,
-    account: &str,
-    task_id: i64,
-    inventory: &Inventory,
-    now_ms: i64,
-) -> Result<(), TcssStoreError> {
-    let json = serde_json::to_string(inventory).map_err(|e| TcssStoreError::Corrupt(e.to_string()))?;
-    on_pool!(store.writer(), p => {
-        sqlx::query(
-            "INSERT INTO tcss_inventory (account, task_id, refreshed_at_ms, inventory) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account) DO UPDATE SET task_id = excluded.task_id, \
-             refreshed_at_ms = excluded.refreshed_at_ms, inventory = excluded.inventory",
-        )
-        .bind(account)
-        .bind(task_id)
-        .bind(now_ms)
-        .bind(json)
-        .execute(p)
-        .await
-        .map(|_| ())
-    })?;
-    Ok(())
 }

@@ -1,9 +1,28 @@
 //! The refresh task's contract, shared by the store that submits it and the executor that runs it.
 
+use super::inventory::Inventory;
 use serde::{Deserialize, Serialize};
-use taskgate_engine::TaskKind;
+use taskgate_engine::{TaskKind, TaskSpec};
 
 pub(super) const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
+
+/// The refresh task kind: [`RefreshInput`] in, [`RefreshProgress`] while running, the account's
+/// [`Inventory`] out. The latest succeeded refresh's output is the one home of the inventory.
+pub(super) struct Refresh;
+
+impl TaskSpec for Refresh {
+    const KIND: TaskKind = REFRESH_KIND;
+    type Input = RefreshInput;
+    type Progress = RefreshProgress;
+    type Output = Inventory;
+}
+
+/// How far a refresh got through the account's configured clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct RefreshProgress {
+    pub clusters_done: usize,
+    pub percent: usize,
+}
 
 /// What a refresh task was asked to do; the clusters were resolved when it was created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
