@@ -8,7 +8,6 @@ use std::sync::{
 };
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -241,10 +240,6 @@ impl TaskContext {
 
     pub fn input(&self) -> &Value {
         &self.task.input
-    }
-
-    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.task.input)
     }
 
     /// 1 for the first attempt.
