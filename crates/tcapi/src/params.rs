@@ -363,9 +363,12 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
             Value::Array(items) => {
                 visitor.visit_seq(SeqAccess { items: items.iter(), index: 0, encoding: self.encoding })
             }
-            Value::Object(map) => {
-                visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding })
-            }
+            Value::Object(map) => visitor.visit_map(MapAccess {
+                entries: map.iter(),
+                pending: None,
+                encoding: self.encoding,
+                absent_when_null: &[],
+            }),
         }
     }
 
@@ -457,20 +460,34 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         match self.value {
-            Value::Object(map) => {
-                visitor.visit_map(MapAccess { entries: map.iter(), pending: None, encoding: self.encoding })
-            }
+            Value::Object(map) => visitor.visit_map(MapAccess {
+                entries: map.iter(),
+                pending: None,
+                encoding: self.encoding,
+                absent_when_null: &[],
+            }),
             _ => self.wrong_type(&visitor),
         }
     }
 
+    /// A declared member sent as `null` is absent, whatever its type: the Java SDK's
+    /// `CommonRequest` and hand-built bodies send optional members that way. An undeclared one
+    /// is still unknown.
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ParamError> {
-        self.deserialize_map(visitor)
+        match self.value {
+            Value::Object(map) => visitor.visit_map(MapAccess {
+                entries: map.iter(),
+                pending: None,
+                encoding: self.encoding,
+                absent_when_null: fields,
+            }),
+            _ => self.wrong_type(&visitor),
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -523,13 +540,17 @@ struct MapAccess<'a> {
     entries: serde_json::map::Iter<'a>,
     pending: Option<(&'a String, &'a Value)>,
     encoding: Encoding,
+    /// Members skipped when their value is `null` (a struct's declared fields).
+    absent_when_null: &'static [&'static str],
 }
 
 impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
     type Error = ParamError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, ParamError> {
-        let Some((key, value)) = self.entries.next() else {
+        let Some((key, value)) =
+            self.entries.find(|(key, value)| !(value.is_null() && self.absent_when_null.contains(&key.as_str())))
+        else {
             return Ok(None);
         };
         self.pending = Some((key, value));
@@ -641,6 +662,38 @@ mod tests {
     fn missing_required_field_is_missing_parameter() {
         let err = json(json!({})).unwrap_err();
         assert_eq!((err.code(), err.field()), (ErrorCode::MissingParameter, "SdkAppId".into()));
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Optional {
+        #[serde(rename = "Ids", default)]
+        ids: Vec<u64>,
+        #[serde(rename = "Sync", default)]
+        sync: bool,
+        #[serde(rename = "Name")]
+        name: Option<String>,
+        #[serde(rename = "Required")]
+        required: u64,
+    }
+
+    #[test]
+    fn a_declared_member_sent_as_null_is_absent_whatever_its_type() {
+        let decoded: Optional =
+            decode(&json!({"Ids": null, "Sync": null, "Name": null, "Required": 1}), Encoding::Json).unwrap();
+        assert_eq!(decoded, Optional { ids: Vec::new(), sync: false, name: None, required: 1 });
+    }
+
+    #[test]
+    fn a_required_member_sent_as_null_is_missing() {
+        let err = decode::<Optional>(&json!({"Required": null}), Encoding::Json).unwrap_err();
+        assert_eq!((err.code(), err.field()), (ErrorCode::MissingParameter, "Required".into()));
+    }
+
+    #[test]
+    fn an_undeclared_member_sent_as_null_is_still_unknown() {
+        let err = decode::<Optional>(&json!({"Required": 1, "Extra": null}), Encoding::Json).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UnknownParameter);
     }
 
     #[test]
