@@ -167,9 +167,11 @@ def test_tc3_post_of_2_mb_is_not_size_limited(api):
     assert support.error_code(api.tc3(SNAP, _snapshot_params(2 * 1024 * 1024))) != "RequestSizeLimitExceeded"
 
 
-def test_v1_post_over_1_mb_is_request_size_limit_exceeded(api):
+def test_v1_post_over_1_mb_is_signature_failure_asking_for_tc3(api):
+    # As the real service answers (tencentcloud-sdk-python issues 42 and 68).
     resp = api.v1(SNAP, _snapshot_params(1024 * 1024 + 4096), method="POST", sign_method="HmacSHA256")
-    support.error(resp, "RequestSizeLimitExceeded")
+    err = support.error(resp, "AuthFailure.SignatureFailure")
+    assert "`TC3-HMAC-SHA256`" in err["Message"]  # zh-CN unless the caller asks otherwise
 
 
 def test_v1_post_of_half_a_mb_is_not_size_limited(api):

@@ -13,7 +13,7 @@ pub mod wire;
 
 pub use account::Account;
 pub use answer::Answer;
-pub use error::ApiError;
+pub use error::{ApiError, CaseMessage};
 pub use service::Service;
 
 use serde::de::DeserializeOwned;

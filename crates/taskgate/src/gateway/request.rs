@@ -1,7 +1,7 @@
 //! Reads a raw HTTP request into the common parameters, the signature material and the action
 //! parameters, for both signature kinds and all three encodings (JSON, form, query).
 
-use crate::action::ApiError;
+use crate::action::{ApiError, CaseMessage};
 use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{Map, Value};
 use tcapi::ErrorCode;
@@ -11,6 +11,13 @@ use tcapi::sign::{Tc3Authorization, UNSIGNED_PAYLOAD, V1Method, sha256_hex};
 
 const MAX_QUERY_BYTES: usize = 32 * 1024;
 const MAX_V1_BODY_BYTES: usize = 1024 * 1024;
+/// The real service's answer to a v1-signed body over [`MAX_V1_BODY_BYTES`], as the SDKs' users
+/// report it (tencentcloud-sdk-python issues 42 and 68, tencentcloud-sdk-php issue 20).
+const V1_BODY_TOO_LARGE: CaseMessage = CaseMessage {
+    en_us: "The provided credentials could not be validated because of exceeding request size limit, \
+            please use new signature method `TC3-HMAC-SHA256`.",
+    zh_cn: "由于请求包大小超过限制，请求签名验证失败，请使用新的签名方法 `TC3-HMAC-SHA256`。",
+};
 
 /// Parameters that belong to the protocol, not to the action, in flattened requests. Go's SDK
 /// strips them from TC3 GET queries; v1 requests always carry them beside the action's own.
@@ -240,7 +247,7 @@ fn parse_v1(
 ) -> Result<ParsedRequest, (Language, ApiError)> {
     let header_fail = |error: ApiError| (header_language(headers), error);
     if body.len() > MAX_V1_BODY_BYTES {
-        return Err(header_fail(size_exceeded("a POST signed with HmacSHA1/HmacSHA256 may hold at most 1 MB")));
+        return Err(header_fail(ApiError::case(ErrorCode::AuthFailureSignatureFailure, V1_BODY_TOO_LARGE)));
     }
     let mut pairs = pairs_of(raw_query.as_bytes()).map_err(header_fail)?;
     if method == Method::POST {
@@ -310,6 +317,20 @@ mod tests {
 
     fn code(result: Result<ParsedRequest, (Language, ApiError)>) -> ErrorCode {
         result.expect_err("a refusal").1.code
+    }
+
+    #[test]
+    fn a_v1_body_over_1_mb_is_a_signature_failure_asking_for_tc3_in_the_callers_language() {
+        let body = format!("Action=DescribeImage&Signature=x&{}", "a".repeat(MAX_V1_BODY_BYTES));
+        let uri: Uri = "/".parse().unwrap();
+        for (language, asks) in
+            [("en-US", "please use new signature method `TC3-HMAC-SHA256`."), ("zh-CN", "请使用新的签名方法")]
+        {
+            let form = headers(&[("content-type", "application/x-www-form-urlencoded"), ("x-tc-language", language)]);
+            let (language, error) = parse(&Method::POST, &uri, &form, body.as_bytes()).expect_err("a refusal");
+            assert_eq!(error.code, ErrorCode::AuthFailureSignatureFailure);
+            assert!(error.localized_message(language).contains(asks), "{}", error.localized_message(language));
+        }
     }
 
     #[test]
