@@ -43,6 +43,13 @@ def test_missing_authorization_is_invalid_authorization(api):
     support.error(_post(api, headers), "AuthFailure.InvalidAuthorization")
 
 
+def test_missing_timestamp_names_the_common_parameter_as_the_real_service_does(api):
+    headers = _headers(api)
+    del headers["X-TC-Timestamp"]
+    err = support.error(_post(api, headers), "MissingParameter")
+    assert err["Message"] == "The request is missing a required parameter `Timestamp`."
+
+
 def test_unknown_algorithm_is_invalid_authorization(api):
     headers = _headers(api)
     headers["Authorization"] = headers["Authorization"].replace("TC3-HMAC-SHA256", "TC3-HMAC-SHA1", 1)

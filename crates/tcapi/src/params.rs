@@ -74,7 +74,7 @@ impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let field = self.field();
         match &self.kind {
-            ParamErrorKind::Missing => write!(f, "The request is missing the required parameter `{field}`."),
+            ParamErrorKind::Missing => write!(f, "The request is missing a required parameter `{field}`."),
             ParamErrorKind::Unknown => write!(f, "The parameter `{field}` is not recognized."),
             ParamErrorKind::InvalidType { expected, found } => {
                 write!(f, "The parameter `{field}` has the wrong type: expected {expected}, got {found}.")

@@ -167,9 +167,9 @@ fn parse_tc3(
             format!("The request `Authorization` header does not conform to tencentcloud standards: {e}."),
         )
     })?;
-    let action = header(headers, "x-tc-action").ok_or_else(|| ApiError::missing("X-TC-Action"))?;
-    let version = header(headers, "x-tc-version").ok_or_else(|| ApiError::missing("X-TC-Version"))?;
-    let timestamp = header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("X-TC-Timestamp"))?;
+    let action = header(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
+    let version = header(headers, "x-tc-version").ok_or_else(|| ApiError::missing("Version"))?;
+    let timestamp = header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("Timestamp"))?;
     let timestamp = timestamp.parse::<i64>().map_err(|_| {
         ApiError::new(ErrorCode::InvalidParameter, format!("`X-TC-Timestamp` must be Unix seconds, got `{timestamp}`."))
     })?;
