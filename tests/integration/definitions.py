@@ -1,0 +1,65 @@
+"""Tencent's own machine-readable API definitions, as the pinned `tccli` package ships them
+(`tccli/services/<service>/<version>/api.json` and `examples.json`): the reference the
+conformance tests are generated from."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import tccli
+
+import support
+
+SERVICES_DIR = Path(tccli.__file__).parent / "services"
+PACKAGE_VERSION = {"tiw": "v20190919", "tcss": "v20201101", "ecm": "v20190719"}
+
+
+@cache
+def api(service: str) -> dict:
+    return json.loads((SERVICES_DIR / service / PACKAGE_VERSION[service] / "api.json").read_text(encoding="utf-8"))
+
+
+def served() -> list[tuple[str, str]]:
+    """(service, action) of every action taskgate serves, from its action tables."""
+    return sorted((service, action) for action, (service, _) in support.ACTIONS.items())
+
+
+def input_members(service: str, action: str) -> list[dict]:
+    definitions = api(service)
+    return definitions["objects"][definitions["actions"][action]["input"]]["members"]
+
+
+def sample(service: str, member: dict, depth: int = 0):
+    """A value of the member's declared type: the smallest a real client could send."""
+    kind = member["type"]
+    if kind == "list":
+        inner = dict(member, type=_scalar_or_object(member["member"]))
+        return [sample(service, inner, depth)]
+    if kind == "object" or kind not in _SCALARS:
+        return required_params(service, api(service)["objects"][member["member"]]["members"], depth + 1)
+    name = member["name"]
+    if name == "SdkAppId":
+        return support.MAIN_SDK_APP
+    return _SCALARS[kind](member)
+
+
+def required_params(service: str, members: list[dict], depth: int = 0) -> dict:
+    """The required members of a structure, each with a sample value."""
+    if depth > 4:
+        return {}
+    return {m["name"]: sample(service, m, depth) for m in members if m["required"]}
+
+
+def _scalar_or_object(member: str) -> str:
+    return {"int64": "int", "uint64": "int", "int": "int", "string": "string", "bool": "bool",
+            "float": "float", "double": "float"}.get(member, "object")
+
+
+_SCALARS = {
+    "int": lambda m: 1,
+    "string": lambda m: "x",
+    "bool": lambda m: False,
+    "float": lambda m: 1.0,
+}
