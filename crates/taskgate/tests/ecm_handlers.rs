@@ -98,3 +98,43 @@ async fn a_failed_import_is_importfailed_and_gives_its_name_back() {
     );
     import(&ecm, &alice, "disk").await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unknown_architecture_or_init_flag_is_invalid_parameter_value_naming_the_field() {
+    let parts = Parts::new("ecm-vocab").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    for (field, value, detail) in
+        [("Architecture", "arm64", "must be x86_64 or i386"), ("InitFlag", "magic", "`magic` is not cloudinit or nbd")]
+    {
+        let mut params = json!({
+            "ImageName": "disk", "Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12",
+            "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/disk.qcow2"}],
+        });
+        params[field] = json!(value);
+        let error = run(ACTIONS, &ecm, &alice, "ImportCustomImage", params).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidParameterValue, "{field}");
+        assert!(error.message.contains(field) && error.message.contains(detail), "{}", error.message);
+    }
+}
+
+#[tokio::test]
+async fn an_i386_nbd_image_reads_back_as_declared() {
+    let parts = Parts::new("ecm-declared").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    let params = json!({
+        "ImageName": "old", "Architecture": "i386", "OsType": "Debian", "OsVersion": "12", "InitFlag": "nbd",
+        "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/disk.qcow2"}],
+    });
+    let created = run(ACTIONS, &ecm, &alice, "ImportCustomImage", params).await.unwrap();
+    let image = image_of(&ecm, &alice, &created["ImageId"]).await;
+    assert_eq!(
+        (image["Architecture"].as_str(), image["IsSupportCloudInit"].as_bool(), image["ImageOsName"].as_str()),
+        (Some("i386"), Some(false), Some("Debian 12 32位"))
+    );
+    assert_eq!(
+        (image["ImageType"].as_str(), image["ImageSource"].as_str()),
+        (Some("PRIVATE_IMAGE"), Some("EXTERNAL_IMPORT"))
+    );
+}
