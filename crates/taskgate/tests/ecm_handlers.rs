@@ -138,3 +138,22 @@ async fn an_i386_nbd_image_reads_back_as_declared() {
         (Some("PRIVATE_IMAGE"), Some("EXTERNAL_IMPORT"))
     );
 }
+
+#[tokio::test]
+async fn an_import_finished_under_a_lost_lease_changes_neither_view() {
+    let parts = Parts::new("ecm-stale").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    let created = import(&ecm, &alice, "disk").await.unwrap();
+    let stale = parts.engine.claim(&IMPORT_KIND, 1).await.unwrap().pop().unwrap();
+    // The first worker stops heartbeating: its lease expires and a second execution takes over.
+    parts.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(parts.engine.reap_expired().await.unwrap(), 1);
+    let current = parts.engine.claim(&IMPORT_KIND, 1).await.unwrap().pop().unwrap();
+    let output = json!({"format": "qcow2", "size_bytes": 5, "virtual_size": 1_u64 << 30, "sha256": "aa", "md5": "bb"});
+    assert!(!parts.engine.finish(&stale, Ok(Outcome::new(output.clone()))).await.unwrap());
+    assert_eq!(image_of(&ecm, &alice, &created["ImageId"]).await["ImageState"], "IMPORTING");
+    assert_eq!(task_of(&ecm, &alice, &created["TaskId"]).await["State"], "PROCESSING");
+    assert!(parts.engine.finish(&current, Ok(Outcome::new(output))).await.unwrap());
+    assert_eq!(image_of(&ecm, &alice, &created["ImageId"]).await["ImageState"], "NORMAL");
+}
