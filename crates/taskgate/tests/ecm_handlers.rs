@@ -98,3 +98,62 @@ async fn a_failed_import_is_importfailed_and_gives_its_name_back() {
     );
     import(&ecm, &alice, "disk").await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unknown_architecture_or_init_flag_is_invalid_parameter_value_naming_the_field() {
+    let parts = Parts::new("ecm-vocab").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    for (field, value, detail) in
+        [("Architecture", "arm64", "must be x86_64 or i386"), ("InitFlag", "magic", "`magic` is not cloudinit or nbd")]
+    {
+        let mut params = json!({
+            "ImageName": "disk", "Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12",
+            "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/disk.qcow2"}],
+        });
+        params[field] = json!(value);
+        let error = run(ACTIONS, &ecm, &alice, "ImportCustomImage", params).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidParameterValue, "{field}");
+        assert!(error.message.contains(field) && error.message.contains(detail), "{}", error.message);
+    }
+}
+
+#[tokio::test]
+async fn an_i386_nbd_image_reads_back_as_declared() {
+    let parts = Parts::new("ecm-declared").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    let params = json!({
+        "ImageName": "old", "Architecture": "i386", "OsType": "Debian", "OsVersion": "12", "InitFlag": "nbd",
+        "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/disk.qcow2"}],
+    });
+    let created = run(ACTIONS, &ecm, &alice, "ImportCustomImage", params).await.unwrap();
+    let image = image_of(&ecm, &alice, &created["ImageId"]).await;
+    assert_eq!(
+        (image["Architecture"].as_str(), image["IsSupportCloudInit"].as_bool(), image["ImageOsName"].as_str()),
+        (Some("i386"), Some(false), Some("Debian 12 32位"))
+    );
+    assert_eq!(
+        (image["ImageType"].as_str(), image["ImageSource"].as_str()),
+        (Some("PRIVATE_IMAGE"), Some("EXTERNAL_IMPORT"))
+    );
+}
+
+#[tokio::test]
+async fn an_import_finished_under_a_lost_lease_changes_neither_view() {
+    let parts = Parts::new("ecm-stale").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    let created = import(&ecm, &alice, "disk").await.unwrap();
+    let stale = parts.engine.claim(&IMPORT_KIND, 1).await.unwrap().pop().unwrap();
+    // The first worker stops heartbeating: its lease expires and a second execution takes over.
+    parts.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(parts.engine.reap_expired().await.unwrap(), 1);
+    let current = parts.engine.claim(&IMPORT_KIND, 1).await.unwrap().pop().unwrap();
+    let output = json!({"format": "qcow2", "size_bytes": 5, "virtual_size": 1_u64 << 30, "sha256": "aa", "md5": "bb"});
+    assert!(!parts.engine.finish(&stale, Ok(Outcome::new(output.clone()))).await.unwrap());
+    assert_eq!(image_of(&ecm, &alice, &created["ImageId"]).await["ImageState"], "IMPORTING");
+    assert_eq!(task_of(&ecm, &alice, &created["TaskId"]).await["State"], "PROCESSING");
+    assert!(parts.engine.finish(&current, Ok(Outcome::new(output))).await.unwrap());
+    assert_eq!(image_of(&ecm, &alice, &created["ImageId"]).await["ImageState"], "NORMAL");
+}

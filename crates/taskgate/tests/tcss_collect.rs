@@ -8,6 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use taskgate::config::ClusterConfig;
 use taskgate::products::tcss::collect::{ClusterCollector, CollectError, DockerCollector, collect_host};
+use taskgate::products::tcss::inventory::ContainerState;
 
 /// How the fake engine behaves.
 #[derive(Clone, Copy)]
@@ -89,9 +90,12 @@ async fn full_refresh_records_nodes_containers_and_images() {
     assert_eq!(asset.runtime_version.as_deref(), Some("27.1.0"));
     assert_eq!(asset.nodes.len(), 1);
     assert_eq!((asset.nodes[0].name.as_str(), asset.nodes[0].cpu_count), ("node-a", 4));
-    let containers: Vec<(&str, &str, &str)> =
-        asset.containers.iter().map(|c| (c.name.as_str(), c.image.as_str(), c.state.as_str())).collect();
-    assert_eq!(containers, [("web", "nginx:1.27", "running"), ("job", "busybox", "exited")]);
+    let containers: Vec<(&str, &str, ContainerState)> =
+        asset.containers.iter().map(|c| (c.name.as_str(), c.image.as_str(), c.state)).collect();
+    assert_eq!(
+        containers,
+        [("web", "nginx:1.27", ContainerState::Running), ("job", "busybox", ContainerState::Exited)]
+    );
     assert_eq!(asset.images.len(), 1);
     assert_eq!(asset.images[0].repo_tags, ["nginx:1.27"]);
 }

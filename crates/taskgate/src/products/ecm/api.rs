@@ -3,6 +3,7 @@
 use super::context::Ecm;
 use super::os_catalog;
 use super::store::{self, EcmStoreError, ImageRow, ImageSpec, NewImage};
+use super::vocab::{Architecture, ImageSource, ImageState, ImageType, InitFlag, TaskStatus};
 use crate::action::wire::tencent_datetime;
 use crate::action::{Action, ApiError, Call};
 use serde::{Deserialize, Serialize};
@@ -22,45 +23,35 @@ impl From<EcmStoreError> for ApiError {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct Filter {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Values")]
     pub values: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct ImageUrl {
-    #[serde(rename = "ImageFile")]
     pub image_file: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct ImportCustomImage {
-    #[serde(rename = "ImageName")]
     pub image_name: String,
-    #[serde(rename = "Architecture")]
-    pub architecture: String,
-    #[serde(rename = "OsType")]
+    pub architecture: Architecture,
     pub os_type: String,
-    #[serde(rename = "OsVersion")]
     pub os_version: String,
-    #[serde(rename = "ImageDescription")]
     pub image_description: Option<String>,
-    #[serde(rename = "InitFlag")]
-    pub init_flag: Option<String>,
-    #[serde(rename = "ImageUrls", default)]
+    pub init_flag: Option<InitFlag>,
+    #[serde(default)]
     pub image_urls: Vec<ImageUrl>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct ImportCustomImageResponse {
-    #[serde(rename = "ImageId")]
     pub image_id: String,
-    #[serde(rename = "TaskId")]
     pub task_id: u64,
 }
 
@@ -83,9 +74,6 @@ impl ImportCustomImage {
                 format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
             ));
         }
-        if !os_catalog::ARCHITECTURES.contains(&self.architecture.as_str()) {
-            return Err(ApiError::invalid_value("Architecture", "must be x86_64 or i386"));
-        }
         let versions = os_catalog::versions_of(&self.os_type).ok_or_else(|| {
             ApiError::invalid_value(
                 "OsType",
@@ -102,9 +90,6 @@ impl ImportCustomImage {
                     versions.join(", ")
                 ),
             ));
-        }
-        if let Some(flag) = self.init_flag.as_deref().filter(|f| !matches!(*f, "cloudinit" | "nbd")) {
-            return Err(ApiError::invalid_value("InitFlag", format!("`{flag}` is not cloudinit or nbd")));
         }
         if self.image_urls.is_empty() {
             return Err(ApiError::missing("ImageUrls"));
@@ -137,7 +122,7 @@ impl Action for ImportCustomImage {
                 os_type: self.os_type,
                 os_version: self.os_version,
                 architecture: self.architecture,
-                init_flag: self.init_flag.unwrap_or_else(|| "cloudinit".into()),
+                init_flag: self.init_flag.unwrap_or_default(),
             },
             urls: self.image_urls.into_iter().map(|u| u.image_file).collect(),
         };
@@ -147,12 +132,12 @@ impl Action for ImportCustomImage {
 }
 
 /// `State` of an import task, from its engine task.
-fn task_state(row: &ImageRow) -> &'static str {
+fn task_state(row: &ImageRow) -> TaskStatus {
     match row.task_state {
-        TaskState::Queued => "PENDING",
-        TaskState::Running => "PROCESSING",
-        TaskState::Succeeded => "SUCCESS",
-        TaskState::Failed | TaskState::Cancelled => "FAILED",
+        TaskState::Queued => TaskStatus::Pending,
+        TaskState::Running => TaskStatus::Processing,
+        TaskState::Succeeded => TaskStatus::Success,
+        TaskState::Failed | TaskState::Cancelled => TaskStatus::Failed,
     }
 }
 
@@ -193,29 +178,24 @@ impl ImageTaskFilter {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeCustomImageTask {
-    #[serde(rename = "Filters")]
     pub filters: Vec<Filter>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct ImageTask {
-    #[serde(rename = "State")]
-    pub state: &'static str,
-    #[serde(rename = "Message")]
+    pub state: TaskStatus,
     pub message: Option<String>,
-    #[serde(rename = "ImageName")]
     pub image_name: String,
-    #[serde(rename = "CreateTime")]
     pub create_time: String,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct DescribeCustomImageTaskResponse {
-    #[serde(rename = "ImageTaskSet")]
     pub image_task_set: Vec<ImageTask>,
-    #[serde(rename = "TotalCount")]
     pub total_count: u64,
 }
 
@@ -260,17 +240,16 @@ impl Action for DescribeCustomImageTask {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeImage {
-    #[serde(rename = "Filters", default)]
+    #[serde(default)]
     pub filters: Vec<Filter>,
-    #[serde(rename = "Offset")]
     pub offset: Option<i64>,
-    #[serde(rename = "Limit")]
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// The image an image was made from; always empty, as every image here was imported.
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct SrcImage {
     pub image_id: String,
@@ -291,12 +270,12 @@ pub(super) struct SrcImage {
 pub(super) struct Image {
     pub image_id: String,
     pub image_name: String,
-    pub image_state: &'static str,
-    pub image_type: &'static str,
+    pub image_state: ImageState,
+    pub image_type: ImageType,
     pub image_os_name: String,
     pub image_description: String,
     pub image_create_time: String,
-    pub architecture: String,
+    pub architecture: Architecture,
     pub os_type: String,
     pub os_version: String,
     pub platform: String,
@@ -304,16 +283,15 @@ pub(super) struct Image {
     /// Whole GB, rounded up, as ECM reports sizes.
     pub image_size: i64,
     pub src_image: SrcImage,
-    pub image_source: &'static str,
+    pub image_source: ImageSource,
     pub task_id: String,
     pub is_support_cloud_init: bool,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct DescribeImageResponse {
-    #[serde(rename = "TotalCount")]
     pub total_count: i64,
-    #[serde(rename = "ImageSet")]
     pub image_set: Vec<Image>,
 }
 
@@ -356,8 +334,38 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
 }
 
 fn os_name(row: &ImageRow) -> String {
-    let bits = if row.spec.architecture == "i386" { "32" } else { "64" };
-    format!("{} {} {bits}位", row.spec.os_type, row.spec.os_version)
+    format!("{} {} {}位", row.spec.os_type, row.spec.os_version, row.spec.architecture.bits())
+}
+
+/// How DescribeImage shows an image of `owner` (the account's uin as a number).
+fn image(row: ImageRow, owner: i64) -> Image {
+    const GIB: i64 = 1 << 30;
+    let state = match (&row.imported, row.task_state) {
+        (Some(_), _) => ImageState::Normal,
+        (None, TaskState::Failed | TaskState::Cancelled) => ImageState::ImportFailed,
+        (None, _) => ImageState::Importing,
+    };
+    Image {
+        image_os_name: os_name(&row),
+        image_state: state,
+        image_type: ImageType::PrivateImage,
+        image_create_time: tencent_datetime(row.created_at_ms / 1000),
+        platform: row.spec.os_type.clone(),
+        image_owner: owner,
+        // The disk an instance of the image needs, in whole GiB rounded up; the
+        // stored size is capped by `max_virtual_size_bytes`, so this is exact.
+        image_size: row.imported.as_ref().map_or(0, |i| (i.virtual_size + GIB - 1) / GIB),
+        src_image: SrcImage::default(),
+        image_source: ImageSource::ExternalImport,
+        task_id: if state == ImageState::Normal { String::new() } else { row.task_id.to_string() },
+        is_support_cloud_init: row.spec.init_flag == InitFlag::CloudInit,
+        image_id: row.image_id,
+        image_name: row.spec.image_name,
+        image_description: row.spec.description,
+        architecture: row.spec.architecture,
+        os_type: row.spec.os_type,
+        os_version: row.spec.os_version,
+    }
 }
 
 impl Action for DescribeImage {
@@ -390,78 +398,35 @@ impl Action for DescribeImage {
             .into_iter()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(20))
-            .map(|row| {
-                let state = match (&row.imported, row.task_state) {
-                    (Some(_), _) => "NORMAL",
-                    (None, TaskState::Failed | TaskState::Cancelled) => "IMPORTFAILED",
-                    (None, _) => "IMPORTING",
-                };
-                const GIB: i64 = 1 << 30;
-                Image {
-                    image_os_name: os_name(&row),
-                    image_state: state,
-                    image_type: "PRIVATE_IMAGE",
-                    image_create_time: tencent_datetime(row.created_at_ms / 1000),
-                    platform: row.spec.os_type.clone(),
-                    image_owner: owner,
-                    // The disk an instance of the image needs, in whole GiB rounded up; the
-                    // stored size is capped by `max_virtual_size_bytes`, so this is exact.
-                    image_size: row.imported.as_ref().map_or(0, |i| (i.virtual_size + GIB - 1) / GIB),
-                    src_image: SrcImage {
-                        image_id: String::new(),
-                        image_name: String::new(),
-                        image_os_name: String::new(),
-                        image_description: String::new(),
-                        region: String::new(),
-                        region_id: 0,
-                        region_name: String::new(),
-                        instance_name: String::new(),
-                        instance_id: String::new(),
-                        image_type: String::new(),
-                    },
-                    image_source: "EXTERNAL_IMPORT",
-                    task_id: if state == "NORMAL" { String::new() } else { row.task_id.to_string() },
-                    is_support_cloud_init: row.spec.init_flag == "cloudinit",
-                    image_id: row.image_id,
-                    image_name: row.spec.image_name,
-                    image_description: row.spec.description,
-                    architecture: row.spec.architecture,
-                    os_type: row.spec.os_type,
-                    os_version: row.spec.os_version,
-                }
-            })
+            .map(|row| image(row, owner))
             .collect();
         Ok(DescribeImageResponse { total_count, image_set })
     }
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeImportImageOs {}
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct ImageOsList {
-    #[serde(rename = "Windows")]
     pub windows: Vec<&'static str>,
-    #[serde(rename = "Linux")]
     pub linux: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct OsVersion {
-    #[serde(rename = "OsName")]
     pub os_name: &'static str,
-    #[serde(rename = "OsVersions")]
     pub os_versions: Vec<&'static str>,
-    #[serde(rename = "Architecture")]
     pub architecture: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct DescribeImportImageOsResponse {
-    #[serde(rename = "ImportImageOsListSupported")]
     pub import_image_os_list_supported: ImageOsList,
-    #[serde(rename = "ImportImageOsVersionSet")]
     pub import_image_os_version_set: Vec<OsVersion>,
 }
 
@@ -483,7 +448,7 @@ impl Action for DescribeImportImageOs {
                 .map(|(name, versions)| OsVersion {
                     os_name: name,
                     os_versions: versions.to_vec(),
-                    architecture: os_catalog::ARCHITECTURES.to_vec(),
+                    architecture: Architecture::ALL.map(Architecture::as_str).to_vec(),
                 })
                 .collect(),
         })

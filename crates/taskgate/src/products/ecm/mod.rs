@@ -9,6 +9,7 @@ mod os_catalog;
 pub mod qemu;
 mod store;
 mod task;
+mod vocab;
 
 pub use context::Ecm;
 

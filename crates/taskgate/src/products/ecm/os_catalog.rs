@@ -15,8 +15,6 @@ pub(super) const LINUX: &[(&str, &[&str])] = &[
 pub(super) const WINDOWS: &[(&str, &[&str])] =
     &[("Windows Server 2012", &["-"]), ("Windows Server 2016", &["-"]), ("Windows Server 2019", &["-"])];
 
-pub(super) const ARCHITECTURES: &[&str] = &["x86_64", "i386"];
-
 pub(super) fn versions_of(os_type: &str) -> Option<&'static [&'static str]> {
     LINUX.iter().chain(WINDOWS).find(|(name, _)| *name == os_type).map(|(_, versions)| *versions)
 }

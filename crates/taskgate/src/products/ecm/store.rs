@@ -1,6 +1,7 @@
 //! ecm rows: images and their import tasks (one task per image), and the task id counter.
 
 use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
+use super::vocab::{Architecture, InitFlag};
 use rand::RngExt;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 
@@ -29,8 +30,8 @@ pub(super) struct ImageSpec {
     pub description: String,
     pub os_type: String,
     pub os_version: String,
-    pub architecture: String,
-    pub init_flag: String,
+    pub architecture: Architecture,
+    pub init_flag: InitFlag,
 }
 
 /// What ImportCustomImage registers.
@@ -119,8 +120,8 @@ pub(super) async fn create_import(
         .bind(&image.spec.description)
         .bind(&image.spec.os_type)
         .bind(&image.spec.os_version)
-        .bind(&image.spec.architecture)
-        .bind(&image.spec.init_flag)
+        .bind(image.spec.architecture.as_str())
+        .bind(image.spec.init_flag.as_str())
         .bind(task_id)
         .bind(&engine_task_id)
         .bind(now_ms)
@@ -164,8 +165,9 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
             description: t.2,
             os_type: t.3,
             os_version: t.4,
-            architecture: t.5,
-            init_flag: t.6,
+            architecture: Architecture::parse(&t.5)
+                .ok_or_else(|| EcmStoreError::Corrupt(format!("architecture {:?}", t.5)))?,
+            init_flag: InitFlag::parse(&t.6).ok_or_else(|| EcmStoreError::Corrupt(format!("init flag {:?}", t.6)))?,
         },
         task_id: t.7,
         created_at_ms: t.8,

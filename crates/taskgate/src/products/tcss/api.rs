@@ -1,7 +1,7 @@
 //! The tcss actions' typed requests, responses and handlers.
 
 use super::context::Tcss;
-use super::inventory::Inventory;
+use super::inventory::{ContainerState, Inventory};
 use super::store::{self, RefreshTaskRow, TcssStoreError};
 use crate::action::wire::{tencent_datetime, u64_or_numeric_string};
 use crate::action::{Action, ApiError, Call};
@@ -36,6 +36,46 @@ impl From<TaskState> for RefreshTaskStatus {
     }
 }
 
+/// `CreateResult` of CreateRefreshTask: a task that could not be created is an error instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(super) enum CreateResult {
+    Succ,
+}
+
+/// `Status` of an asset host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub(super) enum HostStatus {
+    #[default]
+    Running,
+    Offline,
+}
+
+/// `MachineType` of an asset host: none is a Tencent CVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub(super) enum MachineType {
+    #[default]
+    #[serde(rename = "OTHERCLOUD")]
+    OtherCloud,
+}
+
+/// `ClusterAccessedStatus` of an asset host; empty for the host taskgate runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub(super) enum ClusterAccess {
+    #[default]
+    #[serde(rename = "")]
+    NotACluster,
+    AccessedNormal,
+    AccessedException,
+}
+
+/// `ScanStatus` of an asset image: taskgate never scans one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(super) enum ScanStatus {
+    ScanPending,
+}
+
 impl From<TcssStoreError> for ApiError {
     fn from(error: TcssStoreError) -> Self {
         match error {
@@ -49,20 +89,19 @@ impl From<TcssStoreError> for ApiError {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct CreateRefreshTask {
     #[serde(rename = "ClusterIDs", default)]
     pub cluster_ids: Vec<String>,
-    #[serde(rename = "IsSyncListOnly", default)]
+    #[serde(default)]
     pub is_sync_list_only: bool,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct CreateRefreshTaskResponse {
-    #[serde(rename = "TaskId")]
     pub task_id: u64,
-    #[serde(rename = "CreateResult")]
-    pub create_result: &'static str,
+    pub create_result: CreateResult,
     #[serde(rename = "NewTaskID")]
     pub new_task_id: String,
 }
@@ -97,21 +136,20 @@ impl Action for CreateRefreshTask {
         .await?;
         Ok(CreateRefreshTaskResponse {
             task_id: created.task_id.unsigned_abs(),
-            create_result: "Succ",
+            create_result: CreateResult::Succ,
             new_task_id: created.new_task_id,
         })
     }
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeUnfinishRefreshTask {}
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct DescribeUnfinishRefreshTaskResponse {
-    #[serde(rename = "TaskId")]
     pub task_id: u64,
-    #[serde(rename = "TaskStatus")]
     pub task_status: RefreshTaskStatus,
     #[serde(rename = "NewTaskID", skip_serializing_if = "Option::is_none")]
     pub new_task_id: Option<String>,
@@ -139,18 +177,18 @@ impl Action for DescribeUnfinishRefreshTask {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeRefreshTask {
     /// The SDK's own example sends it as a numeric string.
-    #[serde(rename = "TaskId", deserialize_with = "u64_or_numeric_string")]
+    #[serde(deserialize_with = "u64_or_numeric_string")]
     pub task_id: u64,
     #[serde(rename = "NewTaskID")]
     pub new_task_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct DescribeRefreshTaskResponse {
-    #[serde(rename = "TaskStatus")]
     pub task_status: RefreshTaskStatus,
 }
 
@@ -171,7 +209,7 @@ async fn inventory(call: &Call, tcss: &Tcss) -> Result<Option<(Inventory, i64)>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeAssetSummary {}
 
 /// The summary counts; counts of what taskgate does not scan (vulnerabilities, viruses,
@@ -208,7 +246,8 @@ pub(super) struct DescribeAssetSummaryResponse {
     pub un_scanned_image_cnt: u64,
 }
 
-fn count(n: usize) -> u64 {
+/// A number of items as a wire count.
+fn saturating_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
@@ -223,18 +262,19 @@ impl Action for DescribeAssetSummary {
         };
         let hosts = host_list(&inventory);
         let containers: Vec<_> = inventory.clusters.iter().flat_map(|c| &c.containers).collect();
-        let with_state = |state: &str| count(containers.iter().filter(|c| c.state == state).count());
-        let images = count(inventory.clusters.iter().map(|c| c.images.len()).sum());
+        let with =
+            |wanted: fn(ContainerState) -> bool| saturating_u64(containers.iter().filter(|c| wanted(c.state)).count());
+        let images = saturating_u64(inventory.clusters.iter().map(|c| c.images.len()).sum());
         Ok(DescribeAssetSummaryResponse {
-            container_cnt: count(containers.len()),
-            container_running: with_state("running"),
-            container_pause: with_state("paused"),
-            container_stop: with_state("exited") + with_state("dead") + with_state("created"),
+            container_cnt: saturating_u64(containers.len()),
+            container_running: with(|s| s == ContainerState::Running),
+            container_pause: with(|s| s == ContainerState::Paused),
+            container_stop: with(ContainerState::is_stopped),
             create_time: tencent_datetime(refreshed_at_ms / 1000),
             image_cnt: images,
             un_scanned_image_cnt: images,
-            host_cnt: count(hosts.len()),
-            host_online: count(hosts.iter().filter(|h| h.status == "RUNNING").count()),
+            host_cnt: saturating_u64(hosts.len()),
+            host_online: saturating_u64(hosts.iter().filter(|h| h.status == HostStatus::Running).count()),
             ..Default::default()
         })
     }
@@ -242,11 +282,9 @@ impl Action for DescribeAssetSummary {
 
 /// `Limit`/`Offset` paging of the asset lists (tcss defaults: 10 per page, at most 100).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct AssetPage {
-    #[serde(rename = "Limit")]
     pub limit: Option<u64>,
-    #[serde(rename = "Offset")]
     pub offset: Option<u64>,
 }
 
@@ -256,7 +294,7 @@ impl AssetPage {
         if !(1..=100).contains(&limit) {
             return Err(ApiError::invalid_value("Limit", format!("must be between 1 and 100, got {limit}")));
         }
-        let total = count(items.len());
+        let total = saturating_u64(items.len());
         let offset = usize::try_from(self.offset.unwrap_or(0)).unwrap_or(usize::MAX);
         let page = items.into_iter().skip(offset).take(usize::try_from(limit).unwrap_or(100)).collect();
         Ok((page, total))
@@ -274,12 +312,12 @@ pub(super) struct HostInfo {
     pub docker_version: String,
     pub image_cnt: u64,
     pub container_cnt: u64,
-    pub status: &'static str,
-    pub machine_type: &'static str,
+    pub status: HostStatus,
+    pub machine_type: MachineType,
     #[serde(rename = "ClusterID")]
     pub cluster_id: String,
     pub cluster_name: String,
-    pub cluster_accessed_status: &'static str,
+    pub cluster_accessed_status: ClusterAccess,
     pub cluster_accessed_error_reason: String,
     pub cores_cnt: u64,
 }
@@ -292,21 +330,20 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
         host_id: format!("host-{}", host.hostname),
         host_ip: host.ips.first().cloned().unwrap_or_default(),
         host_name: host.hostname.clone(),
-        status: "RUNNING",
-        machine_type: "OTHERCLOUD",
-        cluster_accessed_status: "",
         cores_cnt: u64::from(host.cpu_count),
         ..Default::default()
     }];
     for cluster in &inventory.clusters {
-        let status = if cluster.reachable { "RUNNING" } else { "OFFLINE" };
-        let accessed = if cluster.reachable { "AccessedNormal" } else { "AccessedException" };
+        let (status, accessed) = if cluster.reachable {
+            (HostStatus::Running, ClusterAccess::AccessedNormal)
+        } else {
+            (HostStatus::Offline, ClusterAccess::AccessedException)
+        };
         let base = HostInfo {
             docker_version: cluster.runtime_version.clone().unwrap_or_default(),
-            image_cnt: count(cluster.images.len()),
-            container_cnt: count(cluster.containers.len()),
+            image_cnt: saturating_u64(cluster.images.len()),
+            container_cnt: saturating_u64(cluster.containers.len()),
             status,
-            machine_type: "OTHERCLOUD",
             cluster_id: cluster.cluster_id.clone(),
             cluster_name: cluster.name.clone(),
             cluster_accessed_status: accessed,
@@ -331,16 +368,57 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
     hosts
 }
 
+/// Every container of every cluster, as DescribeAssetContainerList lists them; a container is
+/// placed on its cluster's first node.
+fn containers(inventory: &Inventory) -> Vec<ContainerInfo> {
+    inventory
+        .clusters
+        .iter()
+        .flat_map(|cluster| {
+            let node = cluster.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+            cluster.containers.iter().map(move |c| ContainerInfo {
+                container_id: c.id.clone(),
+                container_name: c.name.clone(),
+                status: c.state.tcss_status(),
+                create_time: tencent_datetime(c.created_at),
+                image_name: c.image.clone(),
+                host_id: format!("{}-{node}", cluster.cluster_id),
+                host_name: node.clone(),
+                cluster_id: cluster.cluster_id.clone(),
+                cluster_name: cluster.name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Every image of every cluster, as DescribeAssetImageList lists them.
+fn images(inventory: &Inventory) -> Vec<ImagesInfo> {
+    inventory
+        .clusters
+        .iter()
+        .flat_map(|cluster| {
+            cluster.images.iter().map(|i| ImagesInfo {
+                image_id: i.id.clone(),
+                image_name: i.repo_tags.first().cloned().unwrap_or_else(|| "<none>".into()),
+                create_time: tencent_datetime(i.created_at),
+                size: i.size_bytes,
+                host_cnt: 1,
+                container_cnt: u64::try_from(i.containers).unwrap_or(0),
+                scan_status: ScanStatus::ScanPending,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(super) struct AssetList<T> {
-    #[serde(rename = "List")]
     pub list: Vec<T>,
-    #[serde(rename = "TotalCount")]
     pub total_count: u64,
 }
 
 #[derive(Deserialize)]
-#[serde(transparent)]
+#[serde(transparent, rename_all = "PascalCase")]
 pub(super) struct DescribeAssetHostList(AssetPage);
 
 impl Action for DescribeAssetHostList {
@@ -362,7 +440,7 @@ pub(super) struct ContainerInfo {
     pub container_id: String,
     pub container_name: String,
     /// Upper-case engine state, as tcss reports it (`RUNNING`, `EXITED`, …).
-    pub status: String,
+    pub status: &'static str,
     pub create_time: String,
     pub image_name: String,
     #[serde(rename = "HostID")]
@@ -374,7 +452,7 @@ pub(super) struct ContainerInfo {
 }
 
 #[derive(Deserialize)]
-#[serde(transparent)]
+#[serde(transparent, rename_all = "PascalCase")]
 pub(super) struct DescribeAssetContainerList(AssetPage);
 
 impl Action for DescribeAssetContainerList {
@@ -383,28 +461,7 @@ impl Action for DescribeAssetContainerList {
     type Response = AssetList<ContainerInfo>;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let containers = inventory(call, tcss)
-            .await?
-            .map(|(inv, _)| {
-                inv.clusters
-                    .iter()
-                    .flat_map(|cluster| {
-                        let node = cluster.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
-                        cluster.containers.iter().map(move |c| ContainerInfo {
-                            container_id: c.id.clone(),
-                            container_name: c.name.clone(),
-                            status: c.state.to_ascii_uppercase(),
-                            create_time: tencent_datetime(c.created_at),
-                            image_name: c.image.clone(),
-                            host_id: format!("{}-{node}", cluster.cluster_id),
-                            host_name: node.clone(),
-                            cluster_id: cluster.cluster_id.clone(),
-                            cluster_name: cluster.name.clone(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let containers = inventory(call, tcss).await?.map(|(inv, _)| containers(&inv)).unwrap_or_default();
         let (list, total_count) = self.0.apply(containers)?;
         Ok(AssetList { list, total_count })
     }
@@ -420,11 +477,11 @@ pub(super) struct ImagesInfo {
     pub size: u64,
     pub host_cnt: u64,
     pub container_cnt: u64,
-    pub scan_status: &'static str,
+    pub scan_status: ScanStatus,
 }
 
 #[derive(Deserialize)]
-#[serde(transparent)]
+#[serde(transparent, rename_all = "PascalCase")]
 pub(super) struct DescribeAssetImageList(AssetPage);
 
 impl Action for DescribeAssetImageList {
@@ -433,25 +490,7 @@ impl Action for DescribeAssetImageList {
     type Response = AssetList<ImagesInfo>;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let images = inventory(call, tcss)
-            .await?
-            .map(|(inv, _)| {
-                inv.clusters
-                    .iter()
-                    .flat_map(|cluster| {
-                        cluster.images.iter().map(|i| ImagesInfo {
-                            image_id: i.id.clone(),
-                            image_name: i.repo_tags.first().cloned().unwrap_or_else(|| "<none>".into()),
-                            create_time: tencent_datetime(i.created_at),
-                            size: i.size_bytes,
-                            host_cnt: 1,
-                            container_cnt: u64::try_from(i.containers).unwrap_or(0),
-                            scan_status: "SCAN_PENDING",
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let images = inventory(call, tcss).await?.map(|(inv, _)| images(&inv)).unwrap_or_default();
         let (list, total_count) = self.0.apply(images)?;
         Ok(AssetList { list, total_count })
     }

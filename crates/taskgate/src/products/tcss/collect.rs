@@ -2,7 +2,7 @@
 //! (`bollard`; Docker and Podman both speak it). Kubernetes is not collected: the `kube` and
 //! `k8s-openapi` crates would more than double this crate's build time on two cores.
 
-use super::inventory::{ClusterAsset, ContainerAsset, HostAsset, ImageAsset, NodeAsset};
+use super::inventory::{ClusterAsset, ContainerAsset, ContainerState, HostAsset, ImageAsset, NodeAsset};
 use crate::config::ClusterConfig;
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
@@ -137,7 +137,7 @@ async fn collect_docker(cluster: &ClusterConfig, list_only: bool) -> Result<Clus
             id: c.id.unwrap_or_default(),
             name: c.names.and_then(|n| n.into_iter().next()).unwrap_or_default().trim_start_matches('/').to_owned(),
             image: c.image.unwrap_or_default(),
-            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            state: c.state.map_or(ContainerState::Unknown, |s| ContainerState::parse(s.as_ref())),
             status: c.status.unwrap_or_default(),
             created_at: c.created.unwrap_or_default(),
         })

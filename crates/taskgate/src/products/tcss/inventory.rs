@@ -43,9 +43,52 @@ pub struct ContainerAsset {
     pub id: String,
     pub name: String,
     pub image: String,
-    pub state: String,
+    pub state: ContainerState,
     pub status: String,
     pub created_at: i64,
+}
+
+/// A container's state as the engine reports it (Docker's `State`, lower case); one this
+/// version does not know, or none, reads as `Unknown` (empty on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    #[serde(rename = "", other)]
+    Unknown,
+}
+
+impl ContainerState {
+    /// The state from the engine's lower-case name.
+    pub fn parse(name: &str) -> Self {
+        Self::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+            .unwrap_or(Self::Unknown)
+    }
+
+    /// Upper case, as tcss's `Status` shows it (`RUNNING`, `EXITED`, …; empty when unknown).
+    pub fn tcss_status(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Running => "RUNNING",
+            Self::Paused => "PAUSED",
+            Self::Restarting => "RESTARTING",
+            Self::Removing => "REMOVING",
+            Self::Exited => "EXITED",
+            Self::Dead => "DEAD",
+            Self::Unknown => "",
+        }
+    }
+
+    /// Counted as stopped by DescribeAssetSummary's `ContainerStop`.
+    pub fn is_stopped(self) -> bool {
+        matches!(self, Self::Exited | Self::Dead | Self::Created)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
