@@ -63,3 +63,9 @@ _SCALARS = {
     "bool": lambda m: False,
     "float": lambda m: 1.0,
 }
+
+
+def tccli_version() -> str:
+    from importlib.metadata import version
+
+    return version("tccli")
