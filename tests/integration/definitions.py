@@ -69,3 +69,48 @@ def tccli_version() -> str:
     from importlib.metadata import version
 
     return version("tccli")
+
+
+_TYPES = {"string": str, "int": int, "bool": bool, "float": (int, float), "double": (int, float)}
+
+
+def shape_errors(service: str, action: str, answer: dict) -> list[str]:
+    """How `answer` (a successful `Response` object) differs from the action's declared output:
+    a member declared non-nullable that is missing, null or of another type, or a member the
+    definition does not declare (`RequestId` aside)."""
+    definitions = api(service)
+    output = definitions["actions"][action]["output"]
+    members = [m for m in definitions["objects"][output]["members"] if m["name"] != "RequestId"]
+    return _object_errors(service, members, {k: v for k, v in answer.items() if k != "RequestId"}, action)
+
+
+def _object_errors(service: str, members: list[dict], value: dict, path: str) -> list[str]:
+    errors = []
+    declared = {m["name"] for m in members}
+    errors += [f"{path}.{name}: not declared" for name in value if name not in declared]
+    for member in members:
+        name, where = member["name"], f"{path}.{member['name']}"
+        present = value.get(name)
+        if present is None:
+            if not member.get("value_allowed_null", True):
+                errors.append(f"{where}: missing, declared non-nullable {member['type']}")
+            continue
+        errors += _value_errors(service, member, present, where)
+    return errors
+
+
+def _value_errors(service: str, member: dict, value, where: str) -> list[str]:
+    kind = member["type"]
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{where}: {type(value).__name__}, declared a list"]
+        inner = dict(member, type=_scalar_or_object(member["member"]), value_allowed_null=False)
+        return [e for i, item in enumerate(value) for e in _value_errors(service, inner, item, f"{where}.{i}")]
+    if kind in _TYPES:
+        expected = _TYPES[kind]
+        if isinstance(value, bool) and kind != "bool" or not isinstance(value, expected):
+            return [f"{where}: {value!r} is not {kind}"]
+        return []
+    if not isinstance(value, dict):
+        return [f"{where}: {type(value).__name__}, declared an object"]
+    return _object_errors(service, api(service)["objects"][member["member"]]["members"], value, where)

@@ -67,3 +67,30 @@ def test_an_optional_member_sent_as_null_is_never_refused(api, service, action, 
     params[member["name"]] = None
     refusal = _refusal_names(api.tc3(action, params), member["name"])
     assert refusal is None, refusal
+
+
+# Calls that succeed on a fresh server, each with the parameters it needs.
+ANSWERED = [
+    ("ecm", "DescribeImportImageOs", {}),
+    ("ecm", "DescribeImage", {}),
+    ("ecm", "DescribeCustomImageTask", {"Filters": [{"Name": "image-name", "Values": ["nothing"]}]}),
+    ("tcss", "DescribeUnfinishRefreshTask", {}),
+    ("tcss", "DescribeRefreshTask", {"TaskId": 1}),
+    ("tcss", "DescribeAssetSummary", {}),
+    ("tiw", "DescribeWhiteboardPushCallback", {"SdkAppId": support.MAIN_SDK_APP}),
+]
+
+
+@pytest.mark.parametrize("service,action,params", ANSWERED, ids=[a for _, a, _ in ANSWERED])
+def test_an_answer_has_every_declared_non_nullable_member_and_nothing_undeclared(api, service, action, params):
+    answer = support.ok(api.tc3(action, params))
+    assert definitions.shape_errors(service, action, answer) == []
+
+
+def test_a_snapshot_tasks_answer_has_the_declared_shape(api):
+    created = support.ok(api.tc3("CreateSnapshotTask", {"SdkAppId": support.MAIN_SDK_APP, "RoomId": 31,
+                                                        "Whiteboard": {"Width": 320, "Height": 180}}))
+    assert definitions.shape_errors("tiw", "CreateSnapshotTask", created) == []
+    params = {"SdkAppId": support.MAIN_SDK_APP, "TaskID": created["TaskID"]}
+    answer = support.ok(api.tc3("DescribeSnapshotTask", params))
+    assert definitions.shape_errors("tiw", "DescribeSnapshotTask", answer) == []

@@ -10,6 +10,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tcss.v20201101 import models
 
+import definitions
 import support
 from conftest import Sdk
 from fake_docker import FakeDocker
@@ -162,6 +163,19 @@ def test_inventory_is_visible_after_a_refresh(sdk):
     page.Limit, page.Offset = 2, 2
     images = c.DescribeAssetImageList(page)
     assert (images.TotalCount, [i.ImageName for i in images.List]) == (3, ["redis:7"])
+
+
+@pytest.mark.parametrize("action", ["DescribeAssetSummary", "DescribeAssetHostList", "DescribeAssetContainerList",
+                                    "DescribeAssetImageList", "DescribeUnfinishRefreshTask"])
+def test_answers_after_a_refresh_have_the_declared_shape(server, sdk, action):
+    c = client(sdk, HEALTHY)
+    if unfinished(c).TaskStatus != "Task_Finish":
+        create(c)
+        wait_for_status(c, {"Task_Finish"})
+    api = support.Api(server.base_url)
+    answer = support.ok(api.tc3(action, {}, cred=HEALTHY))
+    errors = definitions.shape_errors("tcss", action, answer)
+    assert errors == []
 
 
 def test_list_only_refresh_keeps_what_was_collected_inside_clusters(sdk):

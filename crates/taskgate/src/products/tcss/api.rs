@@ -151,8 +151,9 @@ pub(super) struct DescribeUnfinishRefreshTask {}
 pub(super) struct DescribeUnfinishRefreshTaskResponse {
     pub task_id: u64,
     pub task_status: RefreshTaskStatus,
-    #[serde(rename = "NewTaskID", skip_serializing_if = "Option::is_none")]
-    pub new_task_id: Option<String>,
+    /// Declared non-nullable: empty when the account never refreshed.
+    #[serde(rename = "NewTaskID")]
+    pub new_task_id: String,
 }
 
 impl Action for DescribeUnfinishRefreshTask {
@@ -165,12 +166,12 @@ impl Action for DescribeUnfinishRefreshTask {
             Some(RefreshTaskRow { task_id, new_task_id, state }) => DescribeUnfinishRefreshTaskResponse {
                 task_id: task_id.unsigned_abs(),
                 task_status: state.into(),
-                new_task_id: Some(new_task_id),
+                new_task_id,
             },
             None => DescribeUnfinishRefreshTaskResponse {
                 task_id: 0,
                 task_status: RefreshTaskStatus::NoExist,
-                new_task_id: None,
+                new_task_id: String::new(),
             },
         })
     }
@@ -320,6 +321,49 @@ pub(super) struct HostInfo {
     pub cluster_accessed_status: ClusterAccess,
     pub cluster_accessed_error_reason: String,
     pub cores_cnt: u64,
+    /// The same id as `HostID`: no cloud instance or agent stands behind a host here.
+    pub uuid: String,
+    #[serde(rename = "InstanceID")]
+    pub instance_id: String,
+    #[serde(flatten)]
+    pub not_collected: HostNotCollected,
+}
+
+/// `HostInfo` members the definition declares non-nullable (tccli `api.json`, tcss 2020-11-01)
+/// that a self-hosted inventory has no source for: answered as their empty values so every
+/// declared member is there with its type.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct HostNotCollected {
+    pub group: String,
+    pub docker_file_system_driver: String,
+    pub is_containerd: bool,
+    pub public_ip: String,
+    #[serde(rename = "RegionID")]
+    pub region_id: i64,
+    pub project: ProjectInfo,
+    pub tags: Vec<TagInfo>,
+    pub cluster_accessed_sub_status: String,
+    pub charge_cores_cnt: u64,
+    pub defend_status: String,
+    pub last_online_time: String,
+}
+
+/// `ProjectInfo` of a host: no Tencent project here.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ProjectInfo {
+    pub project_name: String,
+    #[serde(rename = "ProjectID")]
+    pub project_id: u64,
+}
+
+/// `TagInfo` of a host: no Tencent tags here, so the list is always empty.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagInfo {
+    pub tag_key: String,
+    pub tag_value: String,
 }
 
 /// The host taskgate runs on, then each cluster's nodes (or the cluster itself when it could
@@ -365,6 +409,10 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
             }));
         }
     }
+    for host in &mut hosts {
+        host.uuid.clone_from(&host.host_id);
+        host.instance_id.clone_from(&host.host_id);
+    }
     hosts
 }
 
@@ -376,16 +424,24 @@ fn containers(inventory: &Inventory) -> Vec<ContainerInfo> {
         .iter()
         .flat_map(|cluster| {
             let node = cluster.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
-            cluster.containers.iter().map(move |c| ContainerInfo {
-                container_id: c.id.clone(),
-                container_name: c.name.clone(),
-                status: c.state.tcss_status(),
-                create_time: tencent_datetime(c.created_at),
-                image_name: c.image.clone(),
-                host_id: format!("{}-{node}", cluster.cluster_id),
-                host_name: node.clone(),
-                cluster_id: cluster.cluster_id.clone(),
-                cluster_name: cluster.name.clone(),
+            cluster.containers.iter().map(move |c| {
+                let host_id = format!("{}-{node}", cluster.cluster_id);
+                ContainerInfo {
+                    container_id: c.id.clone(),
+                    container_name: c.name.clone(),
+                    status: c.state.tcss_status(),
+                    create_time: tencent_datetime(c.created_at),
+                    update_time: tencent_datetime(c.created_at),
+                    image_name: c.image.clone(),
+                    node_id: host_id.clone(),
+                    host_id,
+                    host_name: node.clone(),
+                    cluster_id: cluster.cluster_id.clone(),
+                    cluster_name: cluster.name.clone(),
+                    node_type: "NORMAL",
+                    net_status: "normal",
+                    not_collected: ContainerNotCollected::default(),
+                }
             })
         })
         .collect()
@@ -405,6 +461,7 @@ fn images(inventory: &Inventory) -> Vec<ImagesInfo> {
                 host_cnt: 1,
                 container_cnt: u64::try_from(i.containers).unwrap_or(0),
                 scan_status: ScanStatus::ScanPending,
+                not_scanned: ImageNotScanned::default(),
             })
         })
         .collect()
@@ -449,6 +506,47 @@ pub(super) struct ContainerInfo {
     #[serde(rename = "ClusterID")]
     pub cluster_id: String,
     pub cluster_name: String,
+    /// The last time the inventory saw the container: its creation, as nothing else is kept.
+    pub update_time: String,
+    /// The same id as `HostID`.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// `NORMAL`: no super nodes here.
+    pub node_type: &'static str,
+    /// `normal`: taskgate never isolates a container.
+    pub net_status: &'static str,
+    #[serde(flatten)]
+    pub not_collected: ContainerNotCollected,
+}
+
+/// `ContainerInfo` members declared non-nullable that the Docker inventory does not collect
+/// (process, usage, pod and isolation details): answered as their empty values.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ContainerNotCollected {
+    pub run_as: String,
+    pub cmd: String,
+    #[serde(rename = "CPUUsage")]
+    pub cpu_usage: u64,
+    pub ram_usage: u64,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    #[serde(rename = "POD")]
+    pub pod: String,
+    #[serde(rename = "HostIP")]
+    pub host_ip: String,
+    pub public_ip: String,
+    pub net_sub_status: String,
+    pub isolate_source: String,
+    pub isolate_time: String,
+    #[serde(rename = "PodIP")]
+    pub pod_ip: String,
+    pub pod_name: String,
+    #[serde(rename = "NodeUniqueID")]
+    pub node_unique_id: String,
+    pub pod_cpu: i64,
+    pub pod_mem: i64,
+    pub pod_uid: String,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +576,38 @@ pub(super) struct ImagesInfo {
     pub host_cnt: u64,
     pub container_cnt: u64,
     pub scan_status: ScanStatus,
+    #[serde(flatten)]
+    pub not_scanned: ImageNotScanned,
+}
+
+/// `ImagesInfo` members declared non-nullable that only an image scan would fill (taskgate
+/// scans none, `ScanStatus` says so): answered as their empty values.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ImageNotScanned {
+    pub super_node_cnt: u64,
+    pub scan_time: String,
+    pub vul_cnt: u64,
+    pub virus_cnt: u64,
+    pub risk_cnt: u64,
+    pub is_trust_image: bool,
+    pub os_name: String,
+    pub agent_error: String,
+    pub scan_error: String,
+    pub scan_virus_error: String,
+    pub scan_vul_error: String,
+    pub scan_risk_error: String,
+    pub is_suggest: u64,
+    pub is_authorized: u64,
+    pub component_cnt: u64,
+    pub critical_level_vul_cnt: u64,
+    pub high_level_vul_cnt: u64,
+    pub medium_level_vul_cnt: u64,
+    pub low_level_vul_cnt: u64,
+    pub is_latest_image: bool,
+    pub recommended_fix: bool,
+    pub solution: String,
+    pub reason: String,
 }
 
 #[derive(Deserialize)]
