@@ -178,6 +178,59 @@ def test_answers_after_a_refresh_have_the_declared_shape(server, sdk, action):
     assert errors == []
 
 
+def _refreshed(sdk):
+    c = client(sdk, HEALTHY)
+    if unfinished(c).TaskStatus != "Task_Finish":
+        create(c)
+        wait_for_status(c, {"Task_Finish"})
+    return c
+
+
+def _filter(name: str, values: list[str], exact: bool | None = None) -> models.AssetFilters:
+    f = models.AssetFilters()
+    f.Name, f.Values = name, values
+    if exact is not None:
+        f.ExactMatch = exact
+    return f
+
+
+def test_container_filters_select_through_the_typed_sdk_models(sdk):
+    c = _refreshed(sdk)
+    request = models.DescribeAssetContainerListRequest()
+    request.Filters = [_filter("ContainerName", ["WE"])]
+    found = c.DescribeAssetContainerList(request)
+    assert (found.TotalCount, [x.ContainerName for x in found.List]) == (1, ["web"])
+    request.Filters = [_filter("Status", ["running", "paused"])]
+    assert sorted(x.ContainerName for x in c.DescribeAssetContainerList(request).List) == ["cache", "web"]
+    request.Filters = [_filter("ContainerName", ["we"], exact=True)]
+    assert c.DescribeAssetContainerList(request).TotalCount == 0
+
+
+def test_by_and_order_sort_the_image_list(sdk):
+    c = _refreshed(sdk)
+    request = models.DescribeAssetImageListRequest()
+    request.By, request.Order = "ImageName", "desc"
+    names = [i.ImageName for i in c.DescribeAssetImageList(request).List]
+    assert names == sorted(names, reverse=True) and len(names) == 3
+
+
+def test_host_status_filter_online_is_a_running_host(sdk):
+    c = _refreshed(sdk)
+    request = models.DescribeAssetHostListRequest()
+    request.Filters = [_filter("Status", ["ONLINE"])]
+    hosts = c.DescribeAssetHostList(request)
+    assert hosts.TotalCount == 2 and all(h.Status == "RUNNING" for h in hosts.List)
+
+
+def test_an_undocumented_filter_name_is_invalid_parameter_naming_it(sdk):
+    c = _refreshed(sdk)
+    request = models.DescribeAssetImageListRequest()
+    request.Filters = [_filter("Colour", ["red"])]
+    with pytest.raises(TencentCloudSDKException) as raised:
+        c.DescribeAssetImageList(request)
+    assert raised.value.code == "InvalidParameter" and "Filters.0.Name" in raised.value.message
+
+
 def test_list_only_refresh_keeps_what_was_collected_inside_clusters(sdk):
     c = client(sdk, HEALTHY)
     wait_for_status(c, {"Task_Finish", "Task_Error", "Task_NoExist"})

@@ -1,5 +1,6 @@
 //! The tcss actions' typed requests, responses and handlers.
 
+use super::asset_query::{self, AssetFilter, CONTAINER_FILTERS, HOST_FILTERS, IMAGE_FILTERS, Query, Vocabulary};
 use super::context::Tcss;
 use super::inventory::{ContainerState, Inventory};
 use super::store::{self, RefreshTaskRow, TcssStoreError};
@@ -281,16 +282,24 @@ impl Action for DescribeAssetSummary {
     }
 }
 
-/// `Limit`/`Offset` paging of the asset lists (tcss defaults: 10 per page, at most 100).
+/// `Limit`/`Offset` paging of the asset lists (tcss defaults: 10 per page, at most 100), after
+/// their `Filters`, `By` and `Order` ([`asset_query`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct AssetPage {
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    #[serde(default)]
+    pub filters: Vec<AssetFilter>,
+    pub by: Option<String>,
+    pub order: Option<String>,
 }
 
 impl AssetPage {
-    fn apply<T>(&self, items: Vec<T>) -> Result<(Vec<T>, u64), ApiError> {
+    /// The page of `items` that pass the filters, in the order asked, and how many passed.
+    fn apply<T: Serialize>(&self, items: Vec<T>, vocabulary: Vocabulary) -> Result<(Vec<T>, u64), ApiError> {
+        let query = Query { filters: &self.filters, by: self.by.as_deref(), order: self.order.as_deref() };
+        let items = asset_query::apply(items, &query, vocabulary)?;
         let limit = self.limit.unwrap_or(10);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::invalid_value("Limit", format!("must be between 1 and 100, got {limit}")));
@@ -485,7 +494,7 @@ impl Action for DescribeAssetHostList {
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
         let hosts = inventory(call, tcss).await?.map(|(inv, _)| host_list(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(hosts)?;
+        let (list, total_count) = self.0.apply(hosts, HOST_FILTERS)?;
         Ok(AssetList { list, total_count })
     }
 }
@@ -560,7 +569,7 @@ impl Action for DescribeAssetContainerList {
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
         let containers = inventory(call, tcss).await?.map(|(inv, _)| containers(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(containers)?;
+        let (list, total_count) = self.0.apply(containers, CONTAINER_FILTERS)?;
         Ok(AssetList { list, total_count })
     }
 }
@@ -621,7 +630,7 @@ impl Action for DescribeAssetImageList {
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
         let images = inventory(call, tcss).await?.map(|(inv, _)| images(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(images)?;
+        let (list, total_count) = self.0.apply(images, IMAGE_FILTERS)?;
         Ok(AssetList { list, total_count })
     }
 }

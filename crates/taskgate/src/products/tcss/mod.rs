@@ -1,6 +1,7 @@
 //! tcss (Tencent Container Security Service, 2020-11-01): asset-inventory refresh tasks.
 
 mod api;
+mod asset_query;
 pub mod collect;
 mod context;
 pub mod inventory;
