@@ -72,6 +72,13 @@ ANSWERED = [
     ("tcss", "DescribeUnfinishRefreshTask", {}),
     ("tcss", "DescribeRefreshTask", {"TaskId": 1}),
     ("tcss", "DescribeAssetSummary", {}),
+    ("tcss", "DescribeAssetHostList", {}),
+    ("tcss", "DescribeAssetContainerList", {}),
+    ("tcss", "DescribeAssetImageList", {}),
+    ("tcss", "CreateRefreshTask", {}),
+    ("ecm", "ImportCustomImage", {"ImageName": "shape", "Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12",
+                                  "ImageUrls": [{"ImageFile": "http://127.0.0.1:9/disk.qcow2"}]}),
+    ("tiw", "SetWhiteboardPushCallbackKey", {"SdkAppId": support.MAIN_SDK_APP, "CallbackKey": "k"}),
     ("tiw", "DescribeWhiteboardPushCallback", {"SdkAppId": support.MAIN_SDK_APP}),
 ]
 

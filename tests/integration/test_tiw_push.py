@@ -15,6 +15,7 @@ import requests
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.tiw.v20190919 import models
 
+import definitions
 import support
 from callback_receiver import CallbackReceiver
 from conftest import Sdk
@@ -265,6 +266,16 @@ def test_describe_returns_exactly_the_seeds_fields(server, sdk, room):
     fields = set(describe_raw(server, task_id))
     assert fields == {"FinishReason", "TaskId", "Status", "RoomId", "GroupId", "PushUserId", "PushStartTime",
                       "PushStopTime", "ExceptionCnt", "IMSyncTime", "Backup", "RequestId"}
+
+
+def test_push_answers_have_the_declared_shape(server, room):
+    api = support.Api(server.base_url)
+    start_params = json.loads(start_request(room).to_json_string())
+    started = support.ok(api.tc3("StartWhiteboardPush", start_params))
+    assert definitions.shape_errors("tiw", "StartWhiteboardPush", started) == []
+    params = {"SdkAppId": room.sdk_app_id, "TaskId": started["TaskId"]}
+    assert definitions.shape_errors("tiw", "DescribeWhiteboardPush", support.ok(api.tc3("DescribeWhiteboardPush", params))) == []
+    assert definitions.shape_errors("tiw", "StopWhiteboardPush", support.ok(api.tc3("StopWhiteboardPush", params))) == []
 
 
 def test_an_idle_room_stops_automatically(sdk, room):
