@@ -96,3 +96,37 @@ def test_a_snapshot_tasks_answer_has_the_declared_shape(api):
     params = {"SdkAppId": support.MAIN_SDK_APP, "TaskID": created["TaskID"]}
     answer = support.ok(api.tc3("DescribeSnapshotTask", params))
     assert definitions.shape_errors("tiw", "DescribeSnapshotTask", answer) == []
+
+
+# Tencent Cloud API 3.0's common error codes (the "公共错误码" page of the API documentation):
+# any product may answer them.
+COMMON_ERROR_CODES = {
+    "ActionOffline", "AuthFailure.InvalidAuthorization", "AuthFailure.InvalidSecretId", "AuthFailure.MFAFailure",
+    "AuthFailure.SecretIdNotFound", "AuthFailure.SignatureExpire", "AuthFailure.SignatureFailure",
+    "AuthFailure.TokenFailure", "AuthFailure.UnauthorizedOperation", "DryRunOperation", "FailedOperation",
+    "InternalError", "InvalidAction", "InvalidParameter", "InvalidParameterValue", "InvalidRequest",
+    "IpInBlacklist", "IpNotInWhitelist", "LimitExceeded", "MissingParameter", "NoSuchProduct", "NoSuchVersion",
+    "RequestLimitExceeded", "RequestLimitExceeded.GlobalRegionUinLimitExceeded", "RequestLimitExceeded.IPLimitExceeded",
+    "RequestLimitExceeded.UinLimitExceeded", "RequestSizeLimitExceeded", "ResourceInUse", "ResourceInsufficient",
+    "ResourceNotFound", "ResourceUnavailable", "ResponseSizeLimitExceeded", "ServiceUnavailable",
+    "UnauthorizedOperation", "UnknownParameter", "UnsupportedOperation", "UnsupportedProtocol", "UnsupportedRegion",
+}
+ERROR_CODE_SOURCE = support.SOURCE.parents[1] / "tcapi" / "src" / "error_code.rs"
+
+
+def _product_error_codes() -> set[str]:
+    import importlib
+
+    codes = set()
+    for service, version in definitions.PACKAGE_VERSION.items():
+        module = importlib.import_module(f"tencentcloud.{service}.{version}.errorcodes")
+        codes |= {value for name, value in vars(module).items() if name.isupper() and isinstance(value, str)}
+    return codes
+
+
+def test_every_error_code_taskgate_can_answer_is_common_or_a_served_products():
+    import re
+
+    answered = set(re.findall(r'"([A-Z][A-Za-z]+(?:\.[A-Za-z]+)?)"', ERROR_CODE_SOURCE.read_text(encoding="utf-8")))
+    assert len(answered) > 30, "the ErrorCode catalogue moved: update ERROR_CODE_SOURCE"
+    assert sorted(answered - COMMON_ERROR_CODES - _product_error_codes()) == []
