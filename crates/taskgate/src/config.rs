@@ -356,11 +356,6 @@ impl Config {
         }
     }
 
-    /// The clusters configured for an account.
-    pub fn clusters_of(&self, uin: &str) -> &[ClusterConfig] {
-        self.accounts.iter().find(|a| a.uin == uin).map(|a| a.clusters.as_slice()).unwrap_or_default()
-    }
-
     /// The configured concurrency of a task kind named `product.kind`.
     pub fn concurrency_of(&self, kind: &str) -> Option<usize> {
         let (product, name) = kind.split_once('.')?;

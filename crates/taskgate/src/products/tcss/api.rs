@@ -113,7 +113,7 @@ impl Action for CreateRefreshTask {
     type Response = CreateRefreshTaskResponse;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let configured = tcss.clusters_of(&call.account.uin);
+        let configured = tcss.clusters.of(&call.account.uin);
         let cluster_ids = if self.cluster_ids.is_empty() {
             configured.iter().map(|c| c.id.clone()).collect()
         } else {

@@ -31,7 +31,7 @@ pub static ACTIONS: &[ActionEntry<Tcss>] = &[
 pub fn executor(config: &Config, store: &Store) -> Registration {
     let refresh = refresh::RefreshExecutor {
         store: store.clone(),
-        clusters: context::clusters_by_account(config),
+        clusters: context::Clusters::from_config(config),
         collector: Arc::new(collect::DockerCollector),
     };
     Registration::finite(task::REFRESH_KIND, Arc::new(refresh))

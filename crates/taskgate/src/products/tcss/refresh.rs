@@ -3,10 +3,10 @@
 //! version and keeps what was last collected inside it.
 
 use super::collect::{ClusterCollector, collect_host};
+use super::context::Clusters;
 use super::inventory::{ClusterAsset, Inventory};
 use super::store::load_inventory;
 use super::task::{Refresh, RefreshInput, RefreshProgress};
-use crate::config::ClusterConfig;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +14,7 @@ use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
 
 pub struct RefreshExecutor {
     pub store: Store,
-    /// Each account's configured clusters.
-    pub clusters: HashMap<String, Vec<ClusterConfig>>,
+    pub clusters: Clusters,
     pub collector: Arc<dyn ClusterCollector>,
 }
 
@@ -32,7 +31,7 @@ fn keep_contents(mut fresh: ClusterAsset, previous: Option<&ClusterAsset>) -> Cl
 impl RefreshExecutor {
     async fn refresh(&self, ctx: &TaskContext, input: &RefreshInput) -> Result<Inventory, ExecError> {
         let account = ctx.account();
-        let configured = self.clusters.get(account).map(Vec::as_slice).unwrap_or_default();
+        let configured = self.clusters.of(account);
         let previous = load_inventory(&self.store, account).await.map_err(|e| ExecError::retryable(e.to_string()))?;
         let previous_clusters: HashMap<&str, &ClusterAsset> = previous
             .as_ref()
