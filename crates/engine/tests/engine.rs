@@ -674,13 +674,14 @@ async fn a_typed_executor_reads_its_input_reports_progress_and_returns_its_outpu
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-/// An engine on a clock standing at 10 000 ms whose ECHO executor ends as `end` says.
-fn announcing_engine<F>(db: &TestDb, end: F) -> Engine
+/// One task run to `state` by an engine on a clock standing at 10 000 ms whose ECHO executor
+/// ends as `end` says; the task as it then reads.
+async fn ended_task<F>(db: &TestDb, end: F, state: TaskState) -> Arc<Task>
 where
     F: Fn(&TaskContext) -> Result<Outcome, ExecError> + Send + Sync + 'static,
 {
     let end = Arc::new(end);
-    Engine::builder(db.store.clone(), fast_config())
+    let engine = Engine::builder(db.store.clone(), fast_config())
         .clock(Arc::new(ManualClock::new(10_000)))
         .executor(
             ECHO,
@@ -690,43 +691,33 @@ where
                 async move { end(&ctx) }
             }),
         )
-        .build()
+        .build();
+    engine.start().unwrap();
+    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
+    let task = wait_for_state(&engine, &id, state).await;
+    engine.shutdown(Duration::from_secs(5)).await;
+    task
 }
 
 async fn a_success_ends_at_the_time_its_executor_announced_on_the_engine_clock(db: TestDb) {
-    let engine = announcing_engine(&db, |ctx| Ok(Outcome::new(json!(null)).finished_at_ms(ctx.clock().now_ms() + 7)));
-    engine.start().unwrap();
-    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
-    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    let end = |ctx: &TaskContext| Ok(Outcome::new(json!(null)).finished_at_ms(ctx.clock().now_ms() + 7));
+    let task = ended_task(&db, end, TaskState::Succeeded).await;
     assert_eq!((task.started_at_ms, task.finished_at_ms), (Some(10_000), Some(10_007)));
-    engine.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn a_failure_ends_at_the_time_its_executor_announced(db: TestDb) {
-    let engine = announcing_engine(&db, |_| Err(ExecError::permanent("no").finished_at_ms(12_345)));
-    engine.start().unwrap();
-    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
-    let task = wait_for_state(&engine, &id, TaskState::Failed).await;
+    let task = ended_task(&db, |_| Err(ExecError::permanent("no").finished_at_ms(12_345)), TaskState::Failed).await;
     assert_eq!(task.finished_at_ms, Some(12_345));
-    engine.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn an_announced_end_before_the_start_is_recorded_as_the_start(db: TestDb) {
-    let engine = announcing_engine(&db, |_| Ok(Outcome::new(json!(null)).finished_at_ms(1)));
-    engine.start().unwrap();
-    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
-    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    let task = ended_task(&db, |_| Ok(Outcome::new(json!(null)).finished_at_ms(1)), TaskState::Succeeded).await;
     assert_eq!((task.started_at_ms, task.finished_at_ms), (Some(10_000), Some(10_000)));
-    engine.shutdown(Duration::from_secs(5)).await;
 }
 
 async fn without_an_announced_end_a_task_ends_at_the_engine_clock(db: TestDb) {
-    let engine = announcing_engine(&db, |_| Ok(Outcome::new(json!(null))));
-    engine.start().unwrap();
-    let id = engine.submit(NewTask::new("t-1", "1", ECHO, json!({}))).await.unwrap();
-    let task = wait_for_state(&engine, &id, TaskState::Succeeded).await;
+    let task = ended_task(&db, |_| Ok(Outcome::new(json!(null))), TaskState::Succeeded).await;
     assert_eq!(task.finished_at_ms, Some(10_000));
-    engine.shutdown(Duration::from_secs(5)).await;
 }
 
 both_backends!(
