@@ -252,7 +252,10 @@ pub async fn close_playlist(hls_dir: &std::path::Path) -> std::io::Result<()> {
         return Ok(());
     }
     let mut file = tokio::fs::OpenOptions::new().append(true).open(&path).await?;
-    file.write_all(b"#EXT-X-ENDLIST\n").await
+    file.write_all(b"#EXT-X-ENDLIST\n").await?;
+    // A tokio file hands the write to a blocking thread; only flush waits for it to land, so
+    // that a caller who reads the playlist next (or closes it again) sees the end marker.
+    file.flush().await
 }
 
 #[cfg(test)]
@@ -294,7 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_playlist_is_closed_once() {
-        let dir = std::env::temp_dir().join(format!("taskgate-playlist-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("taskgate-playlist-{}", uuid::Uuid::new_v4().simple()));
         tokio::fs::create_dir_all(&dir).await.unwrap();
         tokio::fs::write(dir.join("index.m3u8"), "#EXTM3U\n#EXTINF:2.0,\nindex0.ts\n").await.unwrap();
         close_playlist(&dir).await.unwrap();
