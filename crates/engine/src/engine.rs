@@ -108,6 +108,8 @@ pub struct TaskFilter {
     pub kind: Option<TaskKind>,
     /// Only `queued` and `running` tasks.
     pub unfinished_only: bool,
+    /// Only tasks in this state.
+    pub state: Option<TaskState>,
     /// Page size (default 100).
     pub limit: u32,
     pub offset: u32,
@@ -115,7 +117,7 @@ pub struct TaskFilter {
 
 impl Default for TaskFilter {
     fn default() -> Self {
-        Self { account: None, kind: None, unfinished_only: false, limit: 100, offset: 0 }
+        Self { account: None, kind: None, unfinished_only: false, state: None, limit: 100, offset: 0 }
     }
 }
 
@@ -178,7 +180,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Handle to the engine; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub struct EngineBuilder {
@@ -437,7 +439,7 @@ impl Engine {
             "SELECT ",
             task_columns!(),
             " FROM tg_tasks WHERE ($1 IS NULL OR account = $1) AND ($2 IS NULL OR kind = $2) \
-             AND ($3 = FALSE OR state IN ('queued', 'running')) \
+             AND ($3 = FALSE OR state IN ('queued', 'running')) AND ($6 IS NULL OR state = $6) \
              ORDER BY created_at_ms DESC, id DESC LIMIT $4 OFFSET $5"
         );
         let tasks = on_pool!(self.inner.store.reader(), p => {
@@ -447,6 +449,7 @@ impl Engine {
                 .bind(filter.unfinished_only)
                 .bind(i64::from(filter.limit))
                 .bind(i64::from(filter.offset))
+                .bind(filter.state.map(TaskState::as_str))
                 .fetch_all(p)
                 .await?
                 .iter()
@@ -459,12 +462,13 @@ impl Engine {
     /// How many tasks match `filter` (limit and offset ignored).
     pub async fn count(&self, filter: &TaskFilter) -> Result<u64, EngineError> {
         let sql = "SELECT COUNT(*) AS n FROM tg_tasks WHERE ($1 IS NULL OR account = $1) AND ($2 IS NULL OR kind = $2) \
-                   AND ($3 = FALSE OR state IN ('queued', 'running'))";
+                   AND ($3 = FALSE OR state IN ('queued', 'running')) AND ($4 IS NULL OR state = $4)";
         let n: i64 = on_pool!(self.inner.store.reader(), p => {
             sqlx::query(sql)
                 .bind(filter.account.as_deref())
                 .bind(filter.kind.as_ref().map(TaskKind::as_str))
                 .bind(filter.unfinished_only)
+                .bind(filter.state.map(TaskState::as_str))
                 .fetch_one(p)
                 .await?
                 .try_get("n")?

@@ -36,6 +36,13 @@ impl FinishedTasks {
         self.entries().tasks.get(id).cloned()
     }
 
+    /// Forgets every task: after a reset their ids must be unknown again.
+    pub(crate) fn clear(&self) {
+        let mut entries = self.entries();
+        entries.tasks.clear();
+        entries.order.clear();
+    }
+
     /// Keeps `task` if it is finished.
     pub(crate) fn remember(&self, task: &Arc<Task>) {
         if !task.state.is_finished() {

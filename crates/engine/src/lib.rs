@@ -2,7 +2,8 @@
 //! ([`migrations`]), tasks ([`task`]) and their typed contracts ([`contract`]), what a product
 //! implements to run them ([`executor`]), the engine that queues and runs them ([`engine`], with
 //! its workers), the callback [`outbox`], the [`url_guard`] for user-supplied URLs, object
-//! storage ([`objects`]), ClientToken [`idempotency`] and v1 request [`nonces`]. The `testing`
+//! storage ([`objects`]), ClientToken [`idempotency`] and v1 request [`nonces`]; a test harness's reset wipes tasks
+//! ([`Engine::purge`]). The `testing`
 //! feature adds helpers for tests and benchmarks.
 
 mod backend;
@@ -16,6 +17,7 @@ pub mod migrations;
 pub mod nonces;
 pub mod objects;
 pub mod outbox;
+mod reset;
 mod slots;
 pub mod store;
 pub mod task;
@@ -29,7 +31,8 @@ pub use contract::TaskSpec;
 pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
 pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
 pub use migrations::{MigrationSet, SchemaMigration};
-pub use outbox::{Callback, Outbox, OutboxConfig};
+pub use outbox::{Callback, CallbackFilter, CallbackRecord, DeliveryAttempt, Outbox, OutboxConfig};
+pub use reset::Purged;
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};
 

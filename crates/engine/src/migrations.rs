@@ -134,7 +134,8 @@ impl MigrationSet {
     }
 }
 
-/// The engine's tables: tasks, outbox, object expiry, idempotency, v1 nonces.
+/// The engine's tables: tasks, outbox (with its delivery attempts), object expiry, idempotency,
+/// v1 nonces.
 pub const ENGINE: MigrationSet = MigrationSet {
     name: "engine",
     migrations: &[
@@ -152,6 +153,11 @@ pub const ENGINE: MigrationSet = MigrationSet {
             20251130000002,
             "tasks_without_callback_url",
             include_str!("../migrations/20251130000002_tasks_without_callback_url.sql"),
+        ),
+        SchemaMigration::shared(
+            20251130000003,
+            "outbox_attempts",
+            include_str!("../migrations/20251130000003_outbox_attempts.sql"),
         ),
     ],
 };

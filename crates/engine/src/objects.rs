@@ -11,7 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt as _};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use object_store::{
     ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem,
     path::Path,
@@ -366,6 +366,55 @@ impl Objects {
         .map_err(StoreError::from)?
         .rows_affected());
         Ok(())
+    }
+
+    /// Deletes the object `name` of `dest` and its expiry record; returns whether it existed.
+    pub async fn remove(&self, dest: &Destination, name: &str) -> Result<bool, ObjectsError> {
+        let key = dest.key_for(name)?;
+        let existed = match dest.store.delete(&object_path(&key)?).await {
+            Ok(()) => true,
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if dest.expires {
+            on_pool!(self.inner.store.writer(), p => sqlx::query("DELETE FROM tg_object_expiry WHERE object_key = $1")
+                .bind(key.as_str())
+                .execute(p)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected());
+        }
+        Ok(existed)
+    }
+
+    /// Deletes every object under `dest` (its prefix and deeper) with their expiry records;
+    /// returns how many objects went. For a test harness's reset: a customer bucket's objects
+    /// are the customer's, so callers pass only the public bucket or the operator's own.
+    pub async fn remove_all(&self, dest: &Destination) -> Result<u64, ObjectsError> {
+        let prefix = dest.prefix.join("/");
+        if prefix.is_empty() {
+            return Err(ObjectsError::InvalidTargetDir { dir: prefix, reason: "removing a whole bucket" });
+        }
+        let location = object_path(&prefix)?;
+        let paths: Vec<_> = dest.store.list(Some(&location)).map_ok(|meta| meta.location).try_collect().await?;
+        for path in &paths {
+            match dest.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if dest.expires {
+            let pattern = format!("{}/%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            on_pool!(self.inner.store.writer(), p => sqlx::query(
+                "DELETE FROM tg_object_expiry WHERE object_key LIKE $1 ESCAPE '\\'",
+            )
+            .bind(pattern)
+            .execute(p)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected());
+        }
+        Ok(paths.len() as u64)
     }
 
     /// Deletes local public objects past their retention; returns how many.

@@ -79,10 +79,43 @@ pub struct OutboxEntry {
     pub url: String,
     pub body: Value,
     pub state: DeliveryState,
+    /// When the callback was recorded, in Unix milliseconds.
+    pub created_at_ms: i64,
     pub attempts: u32,
     pub next_attempt_at_ms: i64,
     pub delivered_at_ms: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// One delivery attempt of a callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the attempt started, in Unix milliseconds.
+    pub started_at_ms: i64,
+    /// How long the receiver took to answer (or the attempt to fail), in milliseconds.
+    pub latency_ms: u64,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed: a non-2xx status, a connection error, a refused target.
+    pub error: Option<String>,
+}
+
+/// A stored callback with every delivery attempt so far, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackRecord {
+    pub entry: OutboxEntry,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// Which callbacks [`Outbox::list`] returns.
+#[derive(Debug, Clone)]
+pub struct CallbackFilter {
+    /// Only the callbacks of this task.
+    pub task_id: Option<TaskId>,
+    /// At most this many, the oldest first.
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -233,56 +266,119 @@ impl Outbox {
     }
 
     pub async fn get(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
-        let sql = "SELECT event_id, task_id, url, body, state, attempts, next_attempt_at_ms, delivered_at_ms, last_error \
-                   FROM tg_outbox WHERE event_id = $1";
+        let sql = concat!("SELECT ", outbox_columns!(), " FROM tg_outbox WHERE event_id = $1");
         on_pool!(self.inner.store.reader(), p => {
-            let Some(r) = sqlx::query(sql).bind(event_id).fetch_optional(p).await? else { return Ok(None) };
-            let body: String = r.try_get("body")?;
-            let state: String = r.try_get("state")?;
-            let attempts: i64 = r.try_get("attempts")?;
-            Ok(Some(OutboxEntry {
-                event_id: r.try_get("event_id")?,
-                task_id: r.try_get::<Option<String>, _>("task_id")?.map(TaskId::new),
-                url: r.try_get("url")?,
-                body: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt { what: "callback body", detail: e.to_string() })?,
-                state: match state.as_str() {
-                    "pending" => DeliveryState::Pending,
-                    "delivered" => DeliveryState::Delivered,
-                    "dead" => DeliveryState::Dead,
-                    _ => return Err(StoreError::Corrupt { what: "callback state", detail: state }),
-                },
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
-                delivered_at_ms: r.try_get("delivered_at_ms")?,
-                last_error: r.try_get("last_error")?,
-            }))
+            sqlx::query(sql).bind(event_id).fetch_optional(p).await?.as_ref().map(entry_from_row).transpose()
         })
     }
 
     /// Callbacks recorded for a task, oldest first.
     pub async fn for_task(&self, task_id: &TaskId) -> Result<Vec<OutboxEntry>, StoreError> {
-        let ids: Vec<String> = on_pool!(self.inner.store.reader(), p => {
-            sqlx::query("SELECT event_id FROM tg_outbox WHERE task_id = $1 ORDER BY created_at_ms, event_id")
-                .bind(task_id.as_str())
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| r.try_get("event_id"))
-                .collect::<Result<_, _>>()?
-        });
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.get(&id).await?);
-        }
-        Ok(out)
+        let filter = CallbackFilter { task_id: Some(task_id.clone()), limit: u32::MAX };
+        Ok(self.list(&filter).await?.into_iter().map(|record| record.entry).collect())
     }
+
+    /// Callbacks matching `filter`, oldest first, each with its delivery attempts.
+    pub async fn list(&self, filter: &CallbackFilter) -> Result<Vec<CallbackRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM tg_outbox WHERE ($1 IS NULL OR task_id = $1) ORDER BY created_at_ms, event_id LIMIT $2"
+        );
+        let attempts_sql = "SELECT attempt, started_at_ms, latency_ms, status, error FROM tg_outbox_attempts \
+                            WHERE event_id = $1 ORDER BY attempt";
+        on_pool!(self.inner.store.reader(), p => {
+            let rows = sqlx::query(sql)
+                .bind(filter.task_id.as_ref().map(TaskId::as_str))
+                .bind(i64::from(filter.limit))
+                .fetch_all(p)
+                .await?;
+            let mut records = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let entry = entry_from_row(row)?;
+                let attempts = sqlx::query(attempts_sql)
+                    .bind(entry.event_id.as_str())
+                    .fetch_all(p)
+                    .await?
+                    .iter()
+                    .map(attempt_from_row)
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                records.push(CallbackRecord { entry, attempts });
+            }
+            Ok(records)
+        })
+    }
+}
+
+macro_rules! outbox_columns {
+    () => {
+        "event_id, task_id, url, body, state, created_at_ms, attempts, next_attempt_at_ms, delivered_at_ms, last_error"
+    };
+}
+use outbox_columns;
+
+fn entry_from_row<R: sqlx::Row>(r: &R) -> Result<OutboxEntry, StoreError>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<i64>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let body: String = r.try_get("body")?;
+    let state: String = r.try_get("state")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    Ok(OutboxEntry {
+        event_id: r.try_get("event_id")?,
+        task_id: r.try_get::<Option<String>, _>("task_id")?.map(TaskId::new),
+        url: r.try_get("url")?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt { what: "callback body", detail: e.to_string() })?,
+        state: match state.as_str() {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "dead" => DeliveryState::Dead,
+            _ => return Err(StoreError::Corrupt { what: "callback state", detail: state }),
+        },
+        created_at_ms: r.try_get("created_at_ms")?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
+        delivered_at_ms: r.try_get("delivered_at_ms")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+fn attempt_from_row<R: sqlx::Row>(r: &R) -> Result<DeliveryAttempt, StoreError>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<i64>: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let attempt: i64 = r.try_get("attempt")?;
+    let latency_ms: i64 = r.try_get("latency_ms")?;
+    let status: Option<i64> = r.try_get("status")?;
+    Ok(DeliveryAttempt {
+        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+        started_at_ms: r.try_get("started_at_ms")?,
+        latency_ms: u64::try_from(latency_ms).unwrap_or(0),
+        status: status.and_then(|s| u16::try_from(s).ok()),
+        error: r.try_get("error")?,
+    })
 }
 
 enum Delivery {
     Delivered,
     Failed(String),
     Refused(String),
+}
+
+/// One delivery attempt as it went: the result and what is kept of it.
+struct Attempt {
+    started_at_ms: i64,
+    latency_ms: i64,
+    status: Option<u16>,
+    delivery: Delivery,
 }
 
 impl Inner {
@@ -333,8 +429,8 @@ impl Inner {
             for (d, slot) in due.into_iter().zip(slots.drain(..)) {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    let outcome = me.deliver(&d).await;
-                    if let Err(e) = me.record(&d, outcome).await {
+                    let attempt = me.attempt(&d).await;
+                    if let Err(e) = me.record(&d, attempt).await {
                         tracing::warn!(event = %d.event_id, error = %e, "recording a delivery failed; it will be retried");
                     }
                     drop(slot);
@@ -351,10 +447,19 @@ impl Inner {
         }
     }
 
-    async fn deliver(&self, d: &Due) -> Delivery {
+    async fn attempt(&self, d: &Due) -> Attempt {
+        let started_at_ms = self.clock.now_ms();
+        let started = std::time::Instant::now();
+        let (status, delivery) = self.deliver(d).await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        Attempt { started_at_ms, latency_ms, status, delivery }
+    }
+
+    /// The receiver's HTTP status, when it answered, and what that means for the callback.
+    async fn deliver(&self, d: &Due) -> (Option<u16>, Delivery) {
         let req = match self.client.request(Method::POST, &d.url) {
             Ok(r) => r,
-            Err(e) => return Delivery::Refused(e.to_string()),
+            Err(e) => return (None, Delivery::Refused(e.to_string())),
         };
         let res = req
             .header(EVENT_ID_HEADER, d.event_id.as_str())
@@ -363,11 +468,11 @@ impl Inner {
             .send()
             .await;
         match res {
-            Ok(r) if r.status().is_success() => Delivery::Delivered,
-            Ok(r) => Delivery::Failed(format!("receiver answered {}", r.status())),
+            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), Delivery::Delivered),
+            Ok(r) => (Some(r.status().as_u16()), Delivery::Failed(format!("receiver answered {}", r.status()))),
             Err(e) => match guard_error(&e) {
-                Some(g) => Delivery::Refused(g.to_string()),
-                None => Delivery::Failed(e.to_string()),
+                Some(g) => (None, Delivery::Refused(g.to_string())),
+                None => (None, Delivery::Failed(e.to_string())),
             },
         }
     }
@@ -376,10 +481,27 @@ impl Inner {
         jittered_backoff_ms(self.config.backoff_base, self.config.backoff_max, attempts, self.entropy.as_ref())
     }
 
-    async fn record(&self, d: &Due, outcome: Delivery) -> Result<(), StoreError> {
+    async fn record(&self, d: &Due, attempt: Attempt) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
+        let error = match &attempt.delivery {
+            Delivery::Delivered => None,
+            Delivery::Failed(error) | Delivery::Refused(error) => Some(error.as_str()),
+        };
         let pool = self.store.writer();
-        match outcome {
+        on_pool!(pool, p => sqlx::query(
+            "INSERT INTO tg_outbox_attempts (event_id, attempt, started_at_ms, latency_ms, status, error) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
+        )
+        .bind(d.event_id.as_str())
+        .bind(i64::from(d.attempts))
+        .bind(attempt.started_at_ms)
+        .bind(attempt.latency_ms)
+        .bind(attempt.status.map(i64::from))
+        .bind(error)
+        .execute(p)
+        .await?
+        .rows_affected());
+        match attempt.delivery {
             Delivery::Delivered => {
                 on_pool!(pool, p => sqlx::query(
                     "UPDATE tg_outbox SET state = 'delivered', delivered_at_ms = $1, last_error = NULL \

@@ -10,7 +10,7 @@ use rand::RngExt;
 use rand::distr::Alphanumeric;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
 pub struct Credential {
@@ -22,7 +22,14 @@ pub struct Credential {
 #[derive(Debug, Default)]
 pub struct Accounts {
     by_secret_id: HashMap<String, Credential>,
+    /// `--any-credentials`: unknown SecretIds are accounts of their own.
+    any_credentials: bool,
+    /// The accounts derived so far (see [`Accounts::derived`]), at most [`MAX_DERIVED`].
+    derived: Mutex<HashMap<String, Arc<Account>>>,
 }
+
+/// Derived accounts kept; beyond, each request derives its account anew (same UIN).
+const MAX_DERIVED: usize = 10_000;
 
 impl Accounts {
     pub fn from_config(accounts: &[AccountConfig]) -> anyhow::Result<Self> {
@@ -88,11 +95,47 @@ impl Accounts {
                 }
             }
         }
-        Ok(Self { by_secret_id })
+        Ok(Self { by_secret_id, any_credentials: false, derived: Mutex::default() })
+    }
+
+    /// Accepts any unknown SecretId as an account of its own ([`Accounts::derived`]).
+    pub fn with_any_credentials(mut self, any_credentials: bool) -> Self {
+        self.any_credentials = any_credentials;
+        self
+    }
+
+    /// With `--any-credentials`, the account of a SecretId that is not configured: its UIN is
+    /// derived from the SecretId (12 digits starting with 2, the same on every start), every
+    /// service enabled, no SdkAppId or bucket of its own. `None` without `--any-credentials`.
+    pub fn derived(&self, secret_id: &str) -> Option<Arc<Account>> {
+        if !self.any_credentials {
+            return None;
+        }
+        let mut derived = self.derived.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(account) = derived.get(secret_id) {
+            return Some(account.clone());
+        }
+        let account = Arc::new(Account {
+            uin: derived_uin(secret_id),
+            services: vec![Service::Tiw, Service::Tcss, Service::Ecm],
+            service_expires_at: None,
+            sdk_apps: HashMap::new(),
+            app_id: None,
+            buckets: Default::default(),
+        });
+        if derived.len() < MAX_DERIVED {
+            derived.insert(secret_id.to_owned(), account.clone());
+        }
+        Some(account)
     }
 
     pub fn credential(&self, secret_id: &str) -> Option<&Credential> {
         self.by_secret_id.get(secret_id)
+    }
+
+    /// The configured account with this UIN.
+    pub fn by_uin(&self, uin: &str) -> Option<Arc<Account>> {
+        self.by_secret_id.values().find(|c| c.account.uin == uin).map(|c| c.account.clone())
     }
 
     /// The account that may name `bucket` of `region` in a `COS` parameter, if any.
@@ -104,6 +147,14 @@ impl Accounts {
     pub fn sdk_app_key(&self, sdk_app_id: u64) -> Option<&str> {
         self.by_secret_id.values().find_map(|c| c.account.sdk_apps.get(&sdk_app_id)).map(String::as_str)
     }
+}
+
+/// `2` and 11 digits of the SecretId's SHA-256: stable, and apart from configured UINs, which
+/// Tencent numbers from 1.
+fn derived_uin(secret_id: &str) -> String {
+    let digest = tcapi::sign::sha256_hex(secret_id.as_bytes());
+    let n = u64::from_str_radix(&digest[..15], 16).unwrap_or(0);
+    format!("2{:011}", n % 100_000_000_000)
 }
 
 /// Where a first start keeps the generated default account (mode 0600: it holds secrets).
@@ -197,6 +248,17 @@ mod tests {
 
     fn owner_of(accounts: &Accounts, uin: &str) -> Arc<Account> {
         accounts.credential(&format!("AKID{uin}")).unwrap().account.clone()
+    }
+
+    #[test]
+    fn any_credentials_derive_a_stable_account_per_secret_id() {
+        let accounts = Accounts::from_config(&[]).unwrap().with_any_credentials(true);
+        let a = accounts.derived("AKIDone").unwrap();
+        assert_eq!(a.uin, accounts.derived("AKIDone").unwrap().uin);
+        assert_ne!(a.uin, accounts.derived("AKIDtwo").unwrap().uin);
+        assert_eq!((a.uin.len(), a.uin.as_bytes()[0]), (12, b'2'));
+        assert_eq!(a.uin, derived_uin("AKIDone"), "the same on every start");
+        assert!(Accounts::from_config(&[]).unwrap().derived("AKIDone").is_none());
     }
 
     #[test]

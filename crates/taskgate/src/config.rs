@@ -32,7 +32,25 @@ pub struct Config {
     pub tiw: TiwConfig,
     pub engine: EngineTuning,
     pub objects: ObjectsConfig,
+    pub control: ControlConfig,
     pub accounts: Vec<AccountConfig>,
+    /// Accepts any SecretId as its own account, checking the signature's form, not its value
+    /// (`taskgate dev --any-credentials`); never read from a file or a variable.
+    #[serde(skip)]
+    pub any_credentials: bool,
+}
+
+/// The `[control]` table: the `/_taskgate` control API of test harnesses (reset, inboxes,
+/// callbacks, tasks). Off unless a token is configured or `taskgate dev` opens it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Opens the control API to requests carrying `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Opens it to loopback clients without a token (`taskgate dev`); never read from a file
+    /// or a variable.
+    #[serde(skip)]
+    pub open_on_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -323,7 +341,9 @@ impl Default for Config {
             tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
             objects: ObjectsConfig::default(),
+            control: ControlConfig::default(),
             accounts: Vec::new(),
+            any_credentials: false,
         }
     }
 }

@@ -5,12 +5,14 @@
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower::Service as _;
 
 /// Most header lines in one request. hyper's default (100) answers more with a bare HTTP 431;
 /// Tencent documents no such limit and its SDKs send about ten.
@@ -31,7 +33,9 @@ pub const MAX_CONNECTIONS: usize = 4096;
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets open connections
 /// finish their current request for at most [`DRAIN_GRACE`] and closes the rest.
+/// Requests carry the client's address as axum's `ConnectInfo<SocketAddr>`.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -39,7 +43,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             () = shutdown.cancelled() => break,
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -52,7 +56,8 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let Ok(service) = make_service.call(peer).await;
+        let service = TowerToHyperService::new(service);
         let stop = shutdown.clone();
         connections.spawn(async move {
             let _slot = slot;

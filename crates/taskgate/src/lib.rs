@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod action;
 pub mod config;
+pub mod control;
+pub mod dev;
 pub mod gateway;
 mod http;
 pub mod http_server;

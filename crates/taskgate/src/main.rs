@@ -1,7 +1,9 @@
-//! The `taskgate` command: `serve` runs the server, `usersig` issues a room client's UserSig.
+//! The `taskgate` command: `serve` runs the server, `dev` runs it as a test emulator, `usersig`
+//! issues a room client's UserSig.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use taskgate::config::Config;
 use taskgate::gateway::clock::SignatureClock;
@@ -23,6 +25,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run the server for test suites: well-known credentials, state in a temporary folder
+    /// removed at exit, callbacks to loopback allowed, the /_taskgate control API on loopback.
+    Dev(DevArgs),
     /// Print a TLS-Sig-API v2 UserSig for a room client of a configured SdkAppId.
     Usersig {
         #[arg(long)]
@@ -36,13 +41,34 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct DevArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Keep the state in this folder (kept after exit) instead of a temporary one.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Load fixtures at start: accounts.toml and rooms/<SdkAppId>/<RoomId>.json.
+    #[arg(long)]
+    seed: Option<PathBuf>,
+    /// Accept any SecretId as an account of its own; signatures are checked for form only.
+    #[arg(long)]
+    any_credentials: bool,
+    /// Print the credentials and endpoint as shell variables (for eval) and exit.
+    #[arg(long)]
+    print_env: bool,
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { config } => serve(load_config(config.as_deref())?),
+        Command::Serve { config } => serve(load_config(config.as_deref())?, Mode::Serve),
+        Command::Dev(args) => dev(args),
         Command::Usersig { config, sdk_app_id, user_id, expire_secs } => {
             let config = load_config(config.as_deref())?;
             let accounts = accounts::Accounts::from_config(&config.accounts)?;
@@ -90,7 +116,41 @@ fn raise_open_files_limit() {
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn dev(args: DevArgs) -> anyhow::Result<()> {
+    let endpoint = format!("http://{}", args.listen);
+    if args.print_env {
+        print!("{}", taskgate::dev::env_lines(&endpoint));
+        return Ok(());
+    }
+    let seed = args.seed.as_deref().map(taskgate::dev::read_seed).transpose()?;
+    let mut config = Config::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
+    config.listen = args.listen;
+    // Dropped after the server stopped: the temporary state goes with the process.
+    let temporary = match args.data_dir {
+        Some(dir) => {
+            config.data_dir = dir;
+            None
+        }
+        None => {
+            let dir = taskgate::dev::TemporaryDir::new()?;
+            config.data_dir = dir.path().to_owned();
+            Some(dir)
+        }
+    };
+    taskgate::dev::configure(&mut config, seed.as_ref(), args.any_credentials);
+    let rooms = seed.map(|s| s.rooms).unwrap_or_default();
+    let served = serve(config, Mode::Dev { rooms });
+    drop(temporary);
+    served
+}
+
+/// How `serve` starts: as configured, or as `taskgate dev` with its fixtures.
+enum Mode {
+    Serve,
+    Dev { rooms: Vec<taskgate::dev::SeededRoom> },
+}
+
+fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
     raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(async {
@@ -98,7 +158,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
         let server = Server::start(config, bound).await?;
-        println!("taskgate listening on http://{bound}");
+        match mode {
+            Mode::Serve => println!("taskgate listening on http://{bound}"),
+            Mode::Dev { rooms } => {
+                taskgate::dev::seed_rooms(server.rooms(), rooms, server.now_ms()).await?;
+                print!("{}", dev_banner(bound));
+            }
+        }
         let stop = CancellationToken::new();
         tokio::spawn(shutdown_signal(stop.clone()));
         http_server::serve(listener, server.router(), stop).await;
@@ -108,6 +174,17 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // Dropping a runtime waits for every blocking thread; a stopped server must not.
     runtime.shutdown_timeout(BLOCKING_GRACE);
     served
+}
+
+fn dev_banner(bound: std::net::SocketAddr) -> String {
+    use taskgate::dev::{SDK_APP_ID, SECRET_ID, SECRET_KEY, UIN, USER_SIG_KEY};
+    format!(
+        "taskgate dev listening on http://{bound}\n  \
+         Endpoint:  http://{bound} (any region; every product)\n  \
+         Account:   {UIN}\n  SecretId:  {SECRET_ID}\n  SecretKey: {SECRET_KEY}\n  \
+         SdkAppId:  {SDK_APP_ID} (UserSig key {USER_SIG_KEY})\n  \
+         Control:   http://{bound}/_taskgate (health, reset, inbox/NAME, callbacks, tasks)\n"
+    )
 }
 
 async fn shutdown_signal(stop: CancellationToken) {

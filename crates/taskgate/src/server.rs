@@ -4,6 +4,7 @@
 
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::control::{self, Control};
 use crate::gateway::Gateway;
 use crate::http;
 use crate::metrics::Metrics;
@@ -27,6 +28,8 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Server {
     gateway: Arc<Gateway>,
+    /// The `/_taskgate` routes, when `[control]` opens them.
+    control: Option<Router>,
     store: Store,
     engine: Engine,
     outbox: Outbox,
@@ -43,7 +46,7 @@ impl Server {
     pub async fn start(config: Config, bound: std::net::SocketAddr) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let accounts = Accounts::from_config(&config.accounts)?;
+        let accounts = Accounts::from_config(&config.accounts)?.with_any_credentials(config.any_credentials);
         if let Some(images) = &config.ecm.bucket
             && let Some(owner) = accounts.bucket_owner(&images.region, &images.bucket)
         {
@@ -83,16 +86,33 @@ impl Server {
         outbox.start();
         objects.start_sweeper();
 
-        let products = Products::new(&config, &engine, &objects, rooms);
+        let products = Products::new(&config, &engine, &objects, rooms)?;
         let gateway = Arc::new(Gateway::new(&config, accounts, &store, metrics, products));
         let stop = CancellationToken::new();
         let purge = gateway.spawn_purge(stop.clone());
-        Ok(Self { gateway, store, engine, outbox, objects, stop, purge })
+        let control = Arc::new(Control::new(gateway.clone(), engine.clone(), outbox.clone()));
+        let control = control::router(control, &config.control);
+        Ok(Self { gateway, control, store, engine, outbox, objects, stop, purge })
+    }
+
+    /// The tiw rooms, for seeding fixtures (`taskgate dev --seed`).
+    pub fn rooms(&self) -> &Rooms {
+        &self.gateway.products.tiw.rooms
+    }
+
+    /// The clock tasks and rooms stamp times with.
+    pub fn now_ms(&self) -> i64 {
+        self.engine.clock().now_ms()
     }
 
     /// Every route on the one port.
     pub fn router(&self) -> Router {
-        http::router(self.gateway.clone(), self.gateway.products.tiw.clone(), &self.objects, self.store.clone())
+        let router =
+            http::router(self.gateway.clone(), self.gateway.products.tiw.clone(), &self.objects, self.store.clone());
+        match &self.control {
+            Some(control) => router.merge(control.clone()),
+            None => router,
+        }
     }
 
     /// Ends the room WebSockets, stops claiming work, lets running tasks finish within the

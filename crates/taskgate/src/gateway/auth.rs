@@ -25,17 +25,14 @@ pub(super) fn authenticate(
 ) -> Result<Arc<Account>, ApiError> {
     match &request.signature {
         SignatureMaterial::Tc3 { authorization, timestamp, method, raw_query, payload_hash, token } => {
-            let credential = lookup(accounts, &authorization.secret_id)?;
+            let Some(credential) = accounts.credential(&authorization.secret_id) else {
+                let account = derived(accounts, &authorization.secret_id)?;
+                check_timestamp(*timestamp, now)?;
+                check_scope_date(authorization, *timestamp)?;
+                return Ok(account);
+            };
             check_timestamp(*timestamp, now)?;
-            if authorization.date != utc_date(*timestamp) {
-                return Err(ApiError::new(
-                    ErrorCode::AuthFailureInvalidAuthorization,
-                    format!(
-                        "The date `{}` in the credential scope is not the UTC date of `X-TC-Timestamp` {timestamp}.",
-                        authorization.date
-                    ),
-                ));
-            }
+            check_scope_date(authorization, *timestamp)?;
             let material = Tc3Material { authorization, timestamp: *timestamp, method, raw_query, payload_hash };
             if !verify_tc3_signature(&material, headers, &credential.secret_key) {
                 return Err(signature_failure());
@@ -44,7 +41,11 @@ pub(super) fn authenticate(
             Ok(credential.account.clone())
         }
         SignatureMaterial::V1 { method, http_method, secret_id, timestamp, signature, pairs, token, .. } => {
-            let credential = lookup(accounts, secret_id)?;
+            let Some(credential) = accounts.credential(secret_id) else {
+                let account = derived(accounts, secret_id)?;
+                check_timestamp(*timestamp, now)?;
+                return Ok(account);
+            };
             check_timestamp(*timestamp, now)?;
             let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
             let expected = v1_signature(*method, &credential.secret_key, &v1_string_to_sign(http_method, host, pairs));
@@ -78,10 +79,26 @@ pub(super) async fn refuse_replay(nonces: &Nonces, request: &ParsedRequest) -> R
     }
 }
 
-fn lookup<'a>(accounts: &'a Accounts, secret_id: &str) -> Result<&'a Credential, ApiError> {
-    accounts.credential(secret_id).ok_or_else(|| {
+/// The account of a SecretId that is not configured: one of its own with `--any-credentials`
+/// (whose signature has no key to be checked with, so only its form and time are), else
+/// `AuthFailure.SecretIdNotFound`.
+fn derived(accounts: &Accounts, secret_id: &str) -> Result<Arc<Account>, ApiError> {
+    accounts.derived(secret_id).ok_or_else(|| {
         ApiError::new(ErrorCode::AuthFailureSecretIdNotFound, format!("The SecretId `{secret_id}` is not found."))
     })
+}
+
+fn check_scope_date(authorization: &Tc3Authorization, timestamp: i64) -> Result<(), ApiError> {
+    if authorization.date != utc_date(timestamp) {
+        return Err(ApiError::new(
+            ErrorCode::AuthFailureInvalidAuthorization,
+            format!(
+                "The date `{}` in the credential scope is not the UTC date of `X-TC-Timestamp` {timestamp}.",
+                authorization.date
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn signature_failure() -> ApiError {

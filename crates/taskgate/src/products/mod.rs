@@ -4,6 +4,7 @@
 
 pub mod ecm;
 pub mod registration;
+pub mod reset;
 pub mod tcss;
 pub mod tiw;
 
@@ -11,10 +12,11 @@ use crate::action::{ActionEntry, ActionFuture, ApiError, Call, Service};
 use crate::config::Config;
 use ecm::Ecm;
 use registration::Registration;
+use reset::{Removed, ResetScope};
 use serde_json::Value;
 use std::sync::Arc;
 use taskgate_engine::objects::Objects;
-use taskgate_engine::{Engine, Outbox, Store};
+use taskgate_engine::{Engine, Outbox, Store, Task, TaskKind};
 use tcapi::ErrorCode;
 use tcapi::params::Encoding;
 use tcss::Tcss;
@@ -68,12 +70,24 @@ const SERVICES: [Service; 3] = [Service::Tiw, Service::Tcss, Service::Ecm];
 
 impl Products {
     /// Gives each product its context; `rooms` are the ones the tiw executors were built with.
-    pub fn new(config: &Config, engine: &Engine, objects: &Objects, rooms: Rooms) -> Self {
-        Self {
+    /// Errors: an invalid `[ecm.bucket]`.
+    pub fn new(config: &Config, engine: &Engine, objects: &Objects, rooms: Rooms) -> anyhow::Result<Self> {
+        Ok(Self {
             tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms)),
             tcss: Tcss::new(config, engine.clone()),
-            ecm: Ecm::new(config, engine.clone()),
-        }
+            ecm: Ecm::new(config, engine.clone(), ecm::ImageStore::from_config(config, objects)?),
+        })
+    }
+
+    /// Removes what every product keeps beside the engine's tasks, for `scope`. Call once
+    /// the scope's tasks stopped ([`Engine::stop_tasks`]) and before the engine deletes them
+    /// ([`Engine::purge`]): product records reference tasks.
+    pub async fn reset(&self, scope: ResetScope<'_>) -> anyhow::Result<Removed> {
+        let mut removed = Removed::default();
+        self.tiw.reset(scope, &mut removed).await?;
+        self.tcss.reset(scope, &mut removed).await?;
+        self.ecm.reset(scope, &mut removed).await?;
+        Ok(removed)
     }
 
     /// The executors of every product's task kinds, to register with the engine before it
@@ -89,6 +103,27 @@ impl Products {
         let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, objects)?];
         registrations.extend(tiw::executors(config, store, objects, outbox, rooms, push_counters)?);
         Ok(registrations)
+    }
+
+    /// The task kinds of `service`.
+    pub fn kinds(service: Service) -> &'static [TaskKind] {
+        match service {
+            Service::Tiw => tiw::KINDS,
+            Service::Tcss => tcss::KINDS,
+            Service::Ecm => ecm::KINDS,
+        }
+    }
+
+    /// The service a task belongs to and the ids (by wire name) its product's actions know it
+    /// by; `None` for a kind no product owns.
+    pub fn wire_ids(task: &Task) -> Option<(Service, serde_json::Map<String, Value>)> {
+        let service = SERVICES.into_iter().find(|s| Self::kinds(*s).contains(&task.kind))?;
+        let ids = match service {
+            Service::Tiw => tiw::wire_ids(task),
+            Service::Tcss => tcss::wire_ids(task),
+            Service::Ecm => ecm::wire_ids(task),
+        };
+        Some((service, ids))
     }
 
     /// Every action's name, of every product.

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use taskgate::action::{Account, ActionEntry, ApiError, Call, Service};
 use taskgate::config::Config;
-use taskgate::products::ecm::Ecm;
+use taskgate::products::ecm::{Ecm, ImageStore};
 use taskgate::products::tcss::Tcss;
 use taskgate::products::tiw::Tiw;
 use taskgate::products::tiw::rooms::{RoomLimits, Rooms};
@@ -43,7 +43,7 @@ impl Parts {
     }
 
     pub(crate) fn ecm(&self) -> Ecm {
-        Ecm::new(&self.config, self.engine.clone())
+        Ecm::new(&self.config, self.engine.clone(), ImageStore::from_config(&self.config, &self.objects).unwrap())
     }
 
     pub(crate) fn tcss(&self) -> Tcss {

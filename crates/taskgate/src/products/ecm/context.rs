@@ -1,5 +1,6 @@
 //! `Ecm`: what the ecm actions may touch.
 
+use super::ImageStore;
 use crate::config::Config;
 use taskgate_engine::Engine;
 use taskgate_engine::url_guard::UrlPolicy;
@@ -8,10 +9,12 @@ pub struct Ecm {
     pub engine: Engine,
     /// Checks the image URLs an import names.
     pub url_policy: UrlPolicy,
+    /// Where imported images are kept (a reset removes them).
+    pub images: ImageStore,
 }
 
 impl Ecm {
-    pub fn new(config: &Config, engine: Engine) -> Self {
-        Self { engine, url_policy: config.url_policy() }
+    pub fn new(config: &Config, engine: Engine, images: ImageStore) -> Self {
+        Self { engine, url_policy: config.url_policy(), images }
     }
 }

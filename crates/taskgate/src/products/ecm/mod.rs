@@ -4,14 +4,17 @@ mod api;
 mod context;
 pub mod disk_format;
 pub mod download;
+mod images;
 pub mod import;
 mod os_catalog;
 pub mod qemu;
+mod reset;
 mod store;
 mod task;
 mod vocab;
 
 pub use context::Ecm;
+pub use images::ImageStore;
 
 use super::registration::Registration;
 use crate::action::{ActionEntry, entry};
@@ -19,7 +22,7 @@ use crate::config::Config;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
-use taskgate_engine::objects::{CosTarget, Objects};
+use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
 
 pub static ACTIONS: &[ActionEntry<Ecm>] = &[
@@ -31,23 +34,10 @@ pub static ACTIONS: &[ActionEntry<Ecm>] = &[
 
 /// The import executor, configured from `[ecm]`.
 pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registration> {
-    let image_dir = config.data_dir.join("images");
-    let staging_dir = image_dir.join(".staging");
+    let images = ImageStore::from_config(config, objects)?;
+    let staging_dir = images.dir.join(".staging");
     std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
     let timeout = Duration::from_secs(config.ecm.download_timeout_secs);
-    let image_bucket = match &config.ecm.bucket {
-        Some(b) => Some(
-            objects
-                .cos_destination(&CosTarget {
-                    bucket: b.bucket.clone(),
-                    region: b.region.clone(),
-                    target_dir: b.prefix.clone(),
-                    domain: None,
-                })
-                .context("the [ecm.bucket] configuration")?,
-        ),
-        None => None,
-    };
     if !config.ecm.allow_unconfined_qemu && !qemu::landlock_available() {
         tracing::error!(
             "this kernel has no Landlock: every ecm import will fail until [ecm] allow_unconfined_qemu = true \
@@ -58,8 +48,8 @@ pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registrati
         objects: objects.clone(),
         client: GuardedClient::new(config.url_policy(), timeout).context("building the image download client")?,
         settings: import::ImportSettings {
-            image_dir,
-            image_bucket,
+            image_dir: images.dir,
+            image_bucket: images.bucket,
             staging_dir,
             max_image_bytes: config.ecm.max_image_bytes,
             max_virtual_size_bytes: config.ecm.max_virtual_size_bytes,
@@ -85,4 +75,18 @@ pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registrati
         },
     };
     Ok(Registration::finite(task::IMPORT_KIND, Arc::new(import)))
+}
+
+/// The task kinds of ecm.
+pub const KINDS: &[taskgate_engine::TaskKind] = &[task::IMPORT_KIND];
+
+/// The ids ecm's actions know a task by: `TaskId` (DescribeCustomImageTask) and `ImageId`.
+pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
+    match task.input_of::<task::Import>() {
+        Ok(input) => serde_json::Map::from_iter([
+            ("TaskId".to_owned(), input.task_id.into()),
+            ("ImageId".to_owned(), input.image_id.into()),
+        ]),
+        Err(_) => serde_json::Map::new(),
+    }
 }

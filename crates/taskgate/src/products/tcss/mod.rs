@@ -6,6 +6,7 @@ pub mod collect;
 mod context;
 pub mod inventory;
 pub mod refresh;
+mod reset;
 mod store;
 mod task;
 
@@ -35,4 +36,15 @@ pub fn executor(config: &Config, store: &Store) -> Registration {
         collector: Arc::new(collect::DockerCollector),
     };
     Registration::finite(task::REFRESH_KIND, Arc::new(refresh))
+}
+
+/// The task kinds of tcss.
+pub const KINDS: &[taskgate_engine::TaskKind] = &[task::REFRESH_KIND];
+
+/// The ids tcss's actions know a task by: the numeric `TaskId` of DescribeRefreshTask.
+pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
+    match task.input_of::<task::Refresh>() {
+        Ok(input) => serde_json::Map::from_iter([("TaskId".to_owned(), input.task_id.into())]),
+        Err(_) => serde_json::Map::new(),
+    }
 }

@@ -9,6 +9,7 @@ pub mod pictures;
 pub mod push;
 mod push_api;
 mod push_callback_api;
+mod reset;
 pub mod room_http;
 pub mod rooms;
 pub mod snapshot;
@@ -94,4 +95,12 @@ pub fn executors(
             executor: Arc::new(push),
         },
     ])
+}
+
+/// The task kinds of tiw.
+pub const KINDS: &[taskgate_engine::TaskKind] = &[snapshot::SNAPSHOT_KIND, push::PUSH_KIND];
+
+/// The ids tiw's actions know a task by: its `TaskId` (snapshots and pushes use the engine's).
+pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::Map::from_iter([("TaskId".to_owned(), task.id.as_str().into())])
 }

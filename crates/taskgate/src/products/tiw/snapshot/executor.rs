@@ -53,9 +53,9 @@ impl SnapshotExecutor {
     fn destination(&self, task_id: &str, input: &SnapshotInput) -> Result<Destination, String> {
         let base = match &input.cos {
             Some(cos) => self.objects.cos_destination(cos),
-            None => self.objects.public_bucket("tiw/snapshots"),
+            None => self.objects.public_bucket(super::SNAPSHOT_PREFIX),
         };
-        base.and_then(|d| d.join(&format!("{}/{task_id}", input.sdk_app_id))).map_err(|e| e.to_string())
+        base.and_then(|d| d.join(&super::task_dir(input.sdk_app_id, task_id))).map_err(|e| e.to_string())
     }
 
     /// Renders and stores the marks; `Err` is a failure worth retrying (storage, database).

@@ -10,9 +10,17 @@ use whiteboard::replay::SnapshotMode;
 
 pub const SNAPSHOT_KIND: TaskKind = TaskKind::from_static("tiw.snapshot");
 
+/// Where snapshots without a `COS` go in the public bucket: `{prefix}/{SdkAppId}/{task id}/`.
+pub const SNAPSHOT_PREFIX: &str = "tiw/snapshots";
+
 /// The snapshot callback's event type. Tencent publishes none for snapshots; this name follows
 /// its other events (`TranscodeFinished`, `WhiteboardPushStopped`).
 pub const SNAPSHOT_EVENT: &str = "SnapshotTaskFinished";
+
+/// The directory of one task's pictures under the snapshot prefix (or a `COS` TargetDir).
+pub fn task_dir(sdk_app_id: u64, task_id: &str) -> String {
+    format!("{sdk_app_id}/{task_id}")
+}
 
 /// The snapshot task kind: [`SnapshotInput`] in, no progress, [`SnapshotResult`] out.
 pub struct Snapshot;
