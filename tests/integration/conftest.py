@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("TASKGATE_BIN", REPO_ROOT / "target" / "debug" / "taskgate"))
 NODE_DIR = REPO_ROOT / "tests" / "node"
 VENV_BIN = Path(sys.executable).parent
-LISTENING = re.compile(r"^taskgate listening on (http://(\S+):(\d+))\s*$")
+LISTENING = re.compile(r"^taskgate (?:dev )?listening on (http://(\S+):(\d+))\s*$")
 START_DEADLINE = 60.0
 STOP_DEADLINE = 15.0
 
@@ -184,6 +184,35 @@ class Server:
         except FileNotFoundError:
             lines = []
         return "--- server stderr (tail) ---\n" + "\n".join(lines) + "\n--- stdout ---\n" + "".join(self.stdout_lines[-10:])
+
+
+class DevServer(Server):
+    """One `taskgate dev` process on a free port; its database is a fresh one of the backend."""
+
+    def __init__(self, workdir: Path, args: list[str], env: dict | None = None):
+        data_dir = workdir / "db"
+        data_dir.mkdir(exist_ok=True)
+        database = {} if backend() == "sqlite" else {"TASKGATE_DATABASE_URL": fresh_database_url(data_dir)}
+        super().__init__(workdir, None, {**database, **(env or {})})
+        self.args = args
+
+    def command(self) -> list[str]:
+        return [str(BIN), "dev", "--listen", "127.0.0.1:0", *self.args]
+
+
+@pytest.fixture(scope="module")
+def start_dev(tmp_path_factory):
+    """start_dev(*args, env=None) -> a started `taskgate dev`, stopped at module end."""
+    started: list[DevServer] = []
+
+    def start(*args: str, env: dict | None = None) -> DevServer:
+        server = DevServer(tmp_path_factory.mktemp("taskgate-dev"), list(args), env)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.terminate()
 
 
 # ---- server fixtures ----------------------------------------------------------------------------

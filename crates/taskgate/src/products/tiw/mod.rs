@@ -100,7 +100,9 @@ pub fn executors(
 /// The task kinds of tiw.
 pub const KINDS: &[taskgate_engine::TaskKind] = &[snapshot::SNAPSHOT_KIND, push::PUSH_KIND];
 
-/// The ids tiw's actions know a task by: its `TaskId` (snapshots and pushes use the engine's).
+/// The ids tiw's actions know a task by: the engine's id, as snapshots spell it (`TaskID`) or
+/// pushes (`TaskId`).
 pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::Map::from_iter([("TaskId".to_owned(), task.id.as_str().into())])
+    let name = if task.kind == snapshot::SNAPSHOT_KIND { "TaskID" } else { "TaskId" };
+    serde_json::Map::from_iter([(name.to_owned(), task.id.as_str().into())])
 }
