@@ -21,7 +21,8 @@ pub struct Purged {
 }
 
 /// `$1` is the account, or NULL for every account.
-const UNFINISHED: &str = "SELECT id FROM tg_tasks WHERE state IN ('queued', 'running') AND ($1 IS NULL OR account = $1)";
+const UNFINISHED: &str =
+    "SELECT id FROM tg_tasks WHERE state IN ('queued', 'running') AND ($1 IS NULL OR account = $1)";
 const REQUEST_CANCEL: &str =
     "UPDATE tg_tasks SET cancel_requested = TRUE WHERE state IN ('queued', 'running') AND ($1 IS NULL OR account = $1)";
 const DELETE_ATTEMPTS: &str = "DELETE FROM tg_outbox_attempts WHERE event_id IN (SELECT o.event_id FROM tg_outbox o \

@@ -110,7 +110,9 @@ pub fn read_seed(dir: &Path) -> anyhow::Result<Seed> {
     let accounts_file = dir.join("accounts.toml");
     let accounts = match std::fs::read_to_string(&accounts_file) {
         Ok(text) => {
-            toml::from_str::<AccountsFile>(&text).map_err(|e| anyhow::anyhow!("{}: {e}", accounts_file.display()))?.accounts
+            toml::from_str::<AccountsFile>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", accounts_file.display()))?
+                .accounts
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", accounts_file.display())),
@@ -140,14 +142,13 @@ fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 fn read_room(app: &Path, file: &Path) -> anyhow::Result<SeededRoom> {
     let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
     let (app_name, file_name) = (name(app), name(file));
-    let room_id = file_name.strip_suffix(".json").with_context(|| {
-        format!("{}: a seeded room is rooms/<SdkAppId>/<RoomId>.json", file.display())
-    })?;
+    let room_id = file_name
+        .strip_suffix(".json")
+        .with_context(|| format!("{}: a seeded room is rooms/<SdkAppId>/<RoomId>.json", file.display()))?;
     let room = RoomKey::parse(&app_name, room_id).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let ops: Vec<SeededOp> = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}:{}:{}: {e}", file.display(), e.line(), e.column())
-    })?;
+    let ops: Vec<SeededOp> = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", file.display(), e.line(), e.column()))?;
     for (i, op) in ops.iter().enumerate() {
         op.op.validate().map_err(|e| anyhow::anyhow!("{}: operation [{i}]: {e}", file.display()))?;
     }

@@ -123,7 +123,8 @@ fn dev(args: DevArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let seed = args.seed.as_deref().map(taskgate::dev::read_seed).transpose()?;
-    let mut config = Config::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
+    let mut config =
+        Config::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
     config.listen = args.listen;
     // Dropped after the server stopped: the temporary state goes with the process.
     let temporary = match args.data_dir {

@@ -117,10 +117,15 @@ struct Health {
 }
 
 async fn health(State(control): State<Arc<Control>>) -> Response {
-    axum::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION"), database: match control.backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    } }).into_response()
+    axum::Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        database: match control.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        },
+    })
+    .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -258,7 +263,10 @@ struct AttemptView {
     error: Option<String>,
 }
 
-async fn callbacks(State(control): State<Arc<Control>>, query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn callbacks(
+    State(control): State<Arc<Control>>,
+    query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Query(query) = match query {
         Ok(query) => query,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
@@ -325,7 +333,10 @@ struct TaskView {
     error: Option<String>,
 }
 
-async fn tasks(State(control): State<Arc<Control>>, query: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn tasks(
+    State(control): State<Arc<Control>>,
+    query: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Query(query) = match query {
         Ok(query) => query,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
@@ -336,7 +347,13 @@ async fn tasks(State(control): State<Arc<Control>>, query: Result<Query<TaskQuer
     };
     let mut views = Vec::new();
     for kind in kinds {
-        let filter = TaskFilter { account: query.account.clone(), kind, state: query.state, limit: MAX_LISTED, ..TaskFilter::default() };
+        let filter = TaskFilter {
+            account: query.account.clone(),
+            kind,
+            state: query.state,
+            limit: MAX_LISTED,
+            ..TaskFilter::default()
+        };
         let tasks = match control.engine.list(&filter).await {
             Ok(tasks) => tasks,
             Err(e) => return internal(e),

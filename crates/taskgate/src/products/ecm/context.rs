@@ -1,6 +1,6 @@
 //! `Ecm`: what the ecm actions may touch.
 
-use super::ImageStore;
+use super::images::ImageStore;
 use crate::config::Config;
 use taskgate_engine::Engine;
 use taskgate_engine::url_guard::UrlPolicy;

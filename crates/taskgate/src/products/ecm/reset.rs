@@ -10,8 +10,12 @@ impl Ecm {
     /// and task id counters stay, so an id of before the reset is never given again.
     pub async fn reset(&self, scope: ResetScope<'_>, removed: &mut Removed) -> anyhow::Result<()> {
         let account = scope.uin();
-        let imports =
-            TaskFilter { account: account.map(str::to_owned), kind: Some(IMPORT_KIND), limit: u32::MAX, ..TaskFilter::default() };
+        let imports = TaskFilter {
+            account: account.map(str::to_owned),
+            kind: Some(IMPORT_KIND),
+            limit: u32::MAX,
+            ..TaskFilter::default()
+        };
         for task in self.engine.list(&imports).await? {
             if let Ok(Some(image)) = task.output_of::<Import>()
                 && let Some(location) = &image.location

@@ -28,7 +28,8 @@ impl Tiw {
         for task in self.engine.list(&snapshots).await? {
             let Ok(input) = task.input_of::<Snapshot>() else { continue };
             if input.cos.is_none() {
-                removed.files += self.objects.remove_all(&public.join(&task_dir(input.sdk_app_id, task.id.as_str()))?).await?;
+                removed.files +=
+                    self.objects.remove_all(&public.join(&task_dir(input.sdk_app_id, task.id.as_str()))?).await?;
             }
         }
         let store = self.engine.store();
@@ -43,7 +44,8 @@ impl Tiw {
         for task_id in &pushes {
             removed.files += self.objects.remove_all(&streams.join(task_id)?).await?;
         }
-        removed.pushes += on_pool!(store.writer(), p => sqlx::query(DELETE_PUSHES).bind(account).execute(p).await?.rows_affected());
+        removed.pushes +=
+            on_pool!(store.writer(), p => sqlx::query(DELETE_PUSHES).bind(account).execute(p).await?.rows_affected());
         let sdk_app_ids: Option<Vec<i64>> = match scope {
             ResetScope::Everyone => None,
             ResetScope::Account(account) => {
@@ -64,7 +66,11 @@ const ROOMS: DeleteOfApps = ("DELETE FROM tiw_rooms", "DELETE FROM tiw_rooms WHE
 const APPS: DeleteOfApps = ("DELETE FROM tiw_apps", "DELETE FROM tiw_apps WHERE sdk_app_id = $1");
 
 /// Deletes the rows of these SdkAppIds, or all of them.
-async fn delete_of_apps(store: &Store, (all, one): DeleteOfApps, sdk_app_ids: Option<&[i64]>) -> Result<u64, StoreError> {
+async fn delete_of_apps(
+    store: &Store,
+    (all, one): DeleteOfApps,
+    sdk_app_ids: Option<&[i64]>,
+) -> Result<u64, StoreError> {
     let Some(ids) = sdk_app_ids else {
         return Ok(on_pool!(store.writer(), p => sqlx::query(all).execute(p).await?.rows_affected()));
     };
