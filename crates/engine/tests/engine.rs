@@ -728,7 +728,41 @@ both_backends!(
     without_an_announced_end_a_task_ends_at_the_engine_clock,
 );
 
+async fn a_purge_stops_and_deletes_one_accounts_tasks_and_keeps_the_others(db: TestDb) {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let s = started.clone();
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(ECHO, KindOptions::concurrency(1), until_cancelled(s, |_| ExecError::cancelled("stopped")))
+        .build();
+    engine.start().unwrap();
+    engine.submit(NewTask::new("running", "1", ECHO, json!({}))).await.unwrap();
+    started.notified().await;
+    engine.submit(NewTask::new("queued", "1", ECHO, json!({}))).await.unwrap();
+    engine.submit(NewTask::new("other", "2", ECHO, json!({}))).await.unwrap();
+    assert_eq!(engine.stop_tasks(Some("1"), Duration::from_secs(5)).await.unwrap(), 2);
+    let purged = engine.purge(Some("1")).await.unwrap();
+    assert_eq!(purged.tasks, 2);
+    assert!(engine.get(&"running".into()).await.unwrap().is_none());
+    assert!(engine.get(&"queued".into()).await.unwrap().is_none());
+    assert!(engine.get(&"other".into()).await.unwrap().is_some());
+    // "other" now runs until it is told to stop, which a short grace does at once.
+    engine.shutdown(Duration::from_millis(50)).await;
+}
+
+async fn a_purged_finished_task_is_forgotten_by_the_cache(db: TestDb) {
+    let engine = echo_engine(&db);
+    engine.start().unwrap();
+    engine.submit(NewTask::new("done", "1", ECHO, json!({}))).await.unwrap();
+    wait_for_state(&engine, &"done".into(), TaskState::Succeeded).await;
+    assert!(engine.get(&"done".into()).await.unwrap().is_some(), "read once: now in the cache");
+    assert_eq!(engine.purge(None).await.unwrap().tasks, 1);
+    assert!(engine.get(&"done".into()).await.unwrap().is_none());
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
 both_backends!(
+    a_purge_stops_and_deletes_one_accounts_tasks_and_keeps_the_others,
+    a_purged_finished_task_is_forgotten_by_the_cache,
     a_submitted_task_reads_back_and_lists_newest_first_per_account,
     a_task_submitted_in_the_callers_transaction_commits_and_rolls_back_with_it,
     workers_run_submitted_tasks_to_success,

@@ -8,7 +8,7 @@ use common::{FnExecutor, Receiver, TestDb, fast_config, wait_for, wait_for_state
 use serde_json::json;
 use taskgate_engine::{
     Engine, KindOptions, NewTask, Outcome, TaskKind, TaskState,
-    outbox::{Callback, DeliveryState, Outbox, OutboxConfig},
+    outbox::{Callback, CallbackFilter, DeliveryState, Outbox, OutboxConfig},
     url_guard::{GuardedClient, UrlPolicy},
 };
 
@@ -72,6 +72,21 @@ async fn callback_delivered_at_least_once_after_500s(db: TestDb) {
     outbox.shutdown().await;
 }
 
+async fn every_delivery_attempt_is_listed_with_its_status(db: TestDb) {
+    let receiver = Receiver::start(1).await;
+    let outbox = outbox(&db, true, outbox_config());
+    outbox.start();
+    let id = outbox.enqueue(Callback::new(receiver.url(), json!({"n": 1})), None).await.unwrap();
+    wait_for_delivery_state(&outbox, &id, DeliveryState::Delivered).await;
+    let filter = CallbackFilter { task_id: None, limit: 10 };
+    let [record] = <[_; 1]>::try_from(outbox.list(&filter).await.unwrap()).unwrap();
+    assert_eq!(record.entry.event_id, id);
+    let statuses: Vec<_> = record.attempts.iter().map(|a| (a.attempt, a.status, a.error.is_some())).collect();
+    assert_eq!(statuses, [(1, Some(500), true), (2, Some(200), false)]);
+    assert!(record.attempts[0].started_at_ms <= record.attempts[1].started_at_ms);
+    outbox.shutdown().await;
+}
+
 async fn pending_callbacks_survive_restart(db: TestDb) {
     let receiver = Receiver::start(0).await;
     let before = outbox(&db, true, outbox_config());
@@ -127,6 +142,7 @@ async fn many_receivers_served_concurrently(db: TestDb) {
 }
 
 both_backends!(
+    every_delivery_attempt_is_listed_with_its_status,
     callback_delivered_at_least_once_after_500s,
     pending_callbacks_survive_restart,
     private_receiver_refused_by_default,
