@@ -25,6 +25,9 @@ pub struct Config {
     pub regions: Vec<String>,
     /// Fixes the server clock at this Unix time, to replay captured requests.
     pub frozen_time: Option<i64>,
+    /// Seconds each external tool (`[tiw] ffmpeg`, `[ecm] qemu_img`) may take to answer the
+    /// probe at start that decides whether its actions can run here.
+    pub tool_check_timeout_secs: u64,
     pub rate_limit: RateLimitConfig,
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
@@ -155,6 +158,9 @@ pub struct EcmConfig {
     /// kernel without Landlock every import fails until an operator sets this, accepting that
     /// only the header checks keep qemu from opening host files.
     pub allow_unconfined_qemu: bool,
+    /// The qemu-img program that inspects and converts images: a path, or a name looked up
+    /// on `PATH`.
+    pub qemu_img: PathBuf,
     /// Keep imported images in this S3/COS bucket instead of `data_dir/images`.
     pub bucket: Option<EcmBucketConfig>,
 }
@@ -179,6 +185,7 @@ impl Default for EcmConfig {
             convert_cpu_secs: 1800,
             max_virtual_size_bytes: 500 << 30,
             allow_unconfined_qemu: false,
+            qemu_img: PathBuf::from("qemu-img"),
             bucket: None,
         }
     }
@@ -317,6 +324,7 @@ impl Default for Config {
             allow_private_callback_targets: false,
             regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
             frozen_time: None,
+            tool_check_timeout_secs: 10,
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
             ecm: EcmConfig::default(),

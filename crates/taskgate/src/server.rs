@@ -3,6 +3,7 @@
 //! stops every background loop it started. Only `main` imports this module.
 
 use crate::accounts::Accounts;
+use crate::capabilities::Capabilities;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::http;
@@ -31,6 +32,7 @@ pub struct Server {
     engine: Engine,
     outbox: Outbox,
     objects: Objects,
+    capabilities: Capabilities,
     /// Stops the server's own loops (the gateway's purge) at shutdown.
     stop: CancellationToken,
     purge: JoinHandle<()>,
@@ -53,6 +55,8 @@ impl Server {
                 images.bucket
             );
         }
+        let capabilities = Capabilities::detect(&config).await;
+        capabilities.warn_missing();
         taskgate_engine::install_crypto_provider();
         let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
             .await
@@ -83,11 +87,16 @@ impl Server {
         outbox.start();
         objects.start_sweeper();
 
-        let products = Products::new(&config, &engine, &objects, rooms);
+        let products = Products::new(&config, &engine, &objects, rooms, &capabilities);
         let gateway = Arc::new(Gateway::new(&config, accounts, &store, metrics, products));
         let stop = CancellationToken::new();
         let purge = gateway.spawn_purge(stop.clone());
-        Ok(Self { gateway, store, engine, outbox, objects, stop, purge })
+        Ok(Self { gateway, store, engine, outbox, objects, capabilities, stop, purge })
+    }
+
+    /// What this host can run, as detected at start.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     /// Every route on the one port.

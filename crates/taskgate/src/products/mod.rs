@@ -8,6 +8,7 @@ pub mod tcss;
 pub mod tiw;
 
 use crate::action::{ActionEntry, ActionFuture, ApiError, Call, Service};
+use crate::capabilities::Capabilities;
 use crate::config::Config;
 use ecm::Ecm;
 use registration::Registration;
@@ -68,11 +69,13 @@ const SERVICES: [Service; 3] = [Service::Tiw, Service::Tcss, Service::Ecm];
 
 impl Products {
     /// Gives each product its context; `rooms` are the ones the tiw executors were built with.
-    pub fn new(config: &Config, engine: &Engine, objects: &Objects, rooms: Rooms) -> Self {
+    /// Each product learns only whether the tools of its own actions can run here.
+    pub fn new(config: &Config, engine: &Engine, objects: &Objects, rooms: Rooms, capabilities: &Capabilities) -> Self {
+        let push_encoder = capabilities.whiteboard_push.lack();
         Self {
-            tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms)),
+            tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms, push_encoder)),
             tcss: Tcss::new(config, engine.clone()),
-            ecm: Ecm::new(config, engine.clone()),
+            ecm: Ecm::new(config, engine.clone(), capabilities.image_import.lack()),
         }
     }
 
