@@ -4,6 +4,7 @@ still stops the start, and the log carries no colour codes when it is not a term
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 import conftest
@@ -39,3 +40,27 @@ def test_an_unknown_key_in_the_config_file_stops_the_start(tmp_path):
                           text=True, env=conftest.server_env(), timeout=60)
     assert done.returncode != 0
     assert "unknown field" in done.stderr and "no_such_key" in done.stderr
+
+
+def test_the_log_through_a_pipe_has_no_escape_codes(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    config = support.base_config(str(data_dir), conftest.fresh_database_url(data_dir))
+    config_path = tmp_path / "taskgate.toml"
+    config_path.write_text(support.to_toml(config))
+    # An unknown variable makes sure the log holds a warning (the level is what gets coloured).
+    env = conftest.server_env({"TASKGATE_BIN": "/usr/local/bin/taskgate"})
+    proc = subprocess.Popen([str(conftest.BIN), "serve", "--config", str(config_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    try:
+        for line in proc.stdout:
+            if conftest.LISTENING.match(line.decode()):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=conftest.STOP_DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert b"WARN" in stderr and b"TASKGATE_BIN" in stderr
+    assert b"\x1b" not in stderr
