@@ -209,9 +209,12 @@ def test_the_temporary_folder_is_removed_at_exit(start_dev, tmp_path):
 # ---- the control API ---------------------------------------------------------------------------------
 
 
-def test_health_names_the_version_and_the_database(dev):
+def test_health_names_the_version_the_database_and_each_capability(dev):
     health = control(dev, "GET", "health").json()
     assert health["status"] == "ok" and health["database"] == conftest.backend() and health["version"]
+    by_name = {c["name"]: c for c in health["capabilities"]}
+    assert (by_name["whiteboard_push"]["tool"], by_name["image_import"]["tool"]) == ("ffmpeg", "qemu-img")
+    assert all(c["available"] == (c["install"] is None) for c in by_name.values())
 
 
 def test_an_inbox_records_requests_oldest_first_and_empties_on_delete(dev):

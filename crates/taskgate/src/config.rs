@@ -25,6 +25,9 @@ pub struct Config {
     pub regions: Vec<String>,
     /// Fixes the server clock at this Unix time, to replay captured requests.
     pub frozen_time: Option<i64>,
+    /// Seconds each external tool (`[tiw] ffmpeg`, `[ecm] qemu_img`) may take to answer the
+    /// probe at start that decides whether its actions can run here.
+    pub tool_check_timeout_secs: u64,
     pub rate_limit: RateLimitConfig,
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
@@ -173,6 +176,9 @@ pub struct EcmConfig {
     /// kernel without Landlock every import fails until an operator sets this, accepting that
     /// only the header checks keep qemu from opening host files.
     pub allow_unconfined_qemu: bool,
+    /// The qemu-img program that inspects and converts images: a path, or a name looked up
+    /// on `PATH`.
+    pub qemu_img: PathBuf,
     /// Keep imported images in this S3/COS bucket instead of `data_dir/images`.
     pub bucket: Option<EcmBucketConfig>,
 }
@@ -197,6 +203,7 @@ impl Default for EcmConfig {
             convert_cpu_secs: 1800,
             max_virtual_size_bytes: 500 << 30,
             allow_unconfined_qemu: false,
+            qemu_img: PathBuf::from("qemu-img"),
             bucket: None,
         }
     }
@@ -335,6 +342,7 @@ impl Default for Config {
             allow_private_callback_targets: false,
             regions: DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
             frozen_time: None,
+            tool_check_timeout_secs: 10,
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
             ecm: EcmConfig::default(),
@@ -348,15 +356,50 @@ impl Default for Config {
     }
 }
 
+const ENV_PREFIX: &str = "TASKGATE_";
+/// Separates the parts of a nested key in a variable's name: `TASKGATE_TIW__FFMPEG`.
+const ENV_SPLIT: &str = "__";
+
+/// Whether the dotted `key` (an environment variable's name, prefix removed) is a configuration
+/// key, judged against the serialized defaults: a table's known field, anything beneath a
+/// table that is empty by default (a map such as `concurrency`, `rate_limit.actions`), an unset
+/// option (`ecm.bucket`) or a list. A wrong value under a known key still fails the extraction.
+fn names_a_key(defaults: &serde_json::Value, key: &str) -> bool {
+    let mut node = defaults;
+    for part in key.split('.') {
+        match node {
+            serde_json::Value::Object(fields) if fields.is_empty() => return true,
+            serde_json::Value::Object(fields) => match fields.get(&part.to_ascii_lowercase()) {
+                Some(field) => node = field,
+                None => return false,
+            },
+            serde_json::Value::Null | serde_json::Value::Array(_) => return true,
+            _ => return false,
+        }
+    }
+    true
+}
+
 impl Config {
     /// Defaults, then the TOML file if given, then `TASKGATE_*` variables (`TASKGATE_LISTEN`,
-    /// `TASKGATE_RATE_LIMIT__PER_SECOND` for nested keys).
+    /// `TASKGATE_RATE_LIMIT__PER_SECOND` for nested keys). A key the file does not know is an
+    /// error; a `TASKGATE_*` variable that names no key (`TASKGATE_BIN`, `TASKGATE_ENDPOINT`,
+    /// which scripts export for their own use) is logged as a warning and left out.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let defaults = serde_json::to_value(Config::default()).expect("the defaults serialize");
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("TASKGATE_").split("__")).extract().map_err(Box::new)
+        let env = Env::prefixed(ENV_PREFIX).split(ENV_SPLIT);
+        for (key, _) in env.iter().filter(|(key, _)| !names_a_key(&defaults, key.as_str())) {
+            tracing::warn!(
+                "ignoring the environment variable {ENV_PREFIX}{}: it names no configuration key",
+                key.as_str().replace('.', ENV_SPLIT).to_ascii_uppercase()
+            );
+        }
+        let env = env.filter(move |key| names_a_key(&defaults, key.as_str()));
+        figment.merge(env).extract().map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {
@@ -384,5 +427,35 @@ impl Config {
 
     pub fn rate_per_second(&self, action: &str) -> u32 {
         self.rate_limit.actions.get(action).copied().unwrap_or(self.rate_limit.per_second)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> serde_json::Value {
+        serde_json::to_value(Config::default()).unwrap()
+    }
+
+    #[test]
+    fn top_level_and_nested_keys_are_configuration_keys() {
+        for key in ["listen", "DATA_DIR", "tiw.ffmpeg", "ecm.qemu_img", "rate_limit.per_second", "database_url"] {
+            assert!(names_a_key(&defaults(), key), "{key}");
+        }
+    }
+
+    #[test]
+    fn keys_beneath_maps_and_unset_tables_are_configuration_keys() {
+        for key in ["concurrency.ecm.import", "rate_limit.actions.DescribeImage", "ecm.bucket.region"] {
+            assert!(names_a_key(&defaults(), key), "{key}");
+        }
+    }
+
+    #[test]
+    fn variables_of_other_tools_are_not_configuration_keys() {
+        for key in ["bin", "endpoint", "test_backend", "tiw.no_such_key", "listen.port"] {
+            assert!(!names_a_key(&defaults(), key), "{key}");
+        }
     }
 }

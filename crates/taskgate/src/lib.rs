@@ -2,10 +2,11 @@
 //!
 //! Layers, each importing only those below it: `server` (composition root, imported by `main`
 //! alone) → `http`, `http_server` → `gateway` → `products` (routing) → `products::{tiw, tcss,
-//! ecm}` → `accounts`, `metrics`, `config` → `action` (the contract).
+//! ecm}` → `accounts`, `capabilities`, `metrics`, `config` → `action` (the contract).
 
 pub mod accounts;
 pub mod action;
+pub mod capabilities;
 pub mod config;
 pub mod control;
 pub mod dev;

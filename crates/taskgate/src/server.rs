@@ -3,6 +3,7 @@
 //! stops every background loop it started. Only `main` imports this module.
 
 use crate::accounts::Accounts;
+use crate::capabilities::Capabilities;
 use crate::config::Config;
 use crate::control::{self, Control};
 use crate::gateway::Gateway;
@@ -56,6 +57,8 @@ impl Server {
                 images.bucket
             );
         }
+        let capabilities = Capabilities::detect(&config).await;
+        capabilities.warn_missing();
         taskgate_engine::install_crypto_provider();
         let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
             .await
@@ -86,11 +89,11 @@ impl Server {
         outbox.start();
         objects.start_sweeper();
 
-        let products = Products::new(&config, &engine, &objects, rooms)?;
+        let products = Products::new(&config, &engine, &objects, rooms, &capabilities)?;
         let gateway = Arc::new(Gateway::new(&config, accounts, &store, metrics, products));
         let stop = CancellationToken::new();
         let purge = gateway.spawn_purge(stop.clone());
-        let control = Arc::new(Control::new(gateway.clone(), engine.clone(), outbox.clone()));
+        let control = Arc::new(Control::new(gateway.clone(), engine.clone(), outbox.clone(), capabilities));
         let control = control::router(control, &config.control);
         Ok(Self { gateway, control, store, engine, outbox, objects, stop, purge })
     }

@@ -4,17 +4,23 @@ mod common;
 
 use common::Scratch;
 use std::time::Duration;
+use taskgate::capabilities::landlock_available;
 use taskgate::products::ecm::disk_format::DiskFormat;
-use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits, landlock_available};
+use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits};
 
-const CONFINED: QemuImg = QemuImg { confinement: Confinement::Landlock };
-const UNCONFINED: QemuImg = QemuImg { confinement: Confinement::RlimitsOnly };
+fn confined() -> QemuImg {
+    QemuImg { program: "qemu-img".into(), confinement: Confinement::Landlock }
+}
+
+fn unconfined() -> QemuImg {
+    QemuImg { program: "qemu-img".into(), confinement: Confinement::RlimitsOnly }
+}
 
 #[tokio::test]
 async fn info_reports_the_virtual_size() {
     let s = Scratch::new("qinfo");
     let path = s.qemu_img(&["-f", "qcow2", "a.qcow2", "3M"]);
-    let info = CONFINED.info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    let info = confined().info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!((info.format.as_str(), info.virtual_size), ("qcow2", 3 * 1024 * 1024));
 }
 
@@ -23,9 +29,9 @@ async fn info_with_the_wrong_format_fails() {
     let s = Scratch::new("qwrong");
     let path = s.qemu_img(&["-f", "vpc", "a.vhd", "1M"]);
     // The same run with the right format reads the image: only the forced format differs.
-    let right = CONFINED.info(&path, DiskFormat::Vpc, QemuLimits::INSPECT).await.unwrap();
+    let right = confined().info(&path, DiskFormat::Vpc, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(right.format, "vpc");
-    let wrong = CONFINED.info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    let wrong = confined().info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
     assert!(matches!(wrong, Err(QemuError::Failed)), "{wrong:?}");
 }
 
@@ -37,14 +43,17 @@ async fn check_finds_a_corrupt_qcow2() {
     // Point the refcount table far past the end of the file.
     bytes[48..56].copy_from_slice(&0x7f_ffff_0000u64.to_be_bytes());
     let corrupt = s.write("corrupt.qcow2", &bytes);
-    assert!(matches!(CONFINED.check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await, Err(QemuError::Corrupt)));
+    assert!(matches!(
+        confined().check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await,
+        Err(QemuError::Corrupt)
+    ));
 }
 
 #[tokio::test]
 async fn check_passes_a_sound_qcow2() {
     let s = Scratch::new("qsound");
     let path = s.qemu_img(&["-f", "qcow2", "a.qcow2", "1M"]);
-    CONFINED.check(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    confined().check(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
 }
 
 #[tokio::test]
@@ -53,8 +62,8 @@ async fn convert_changes_the_format() {
     let source = s.qemu_img(&["-f", "vmdk", "a.vmdk", "2M"]);
     let target = s.0.join("a.qcow2");
     let limits = QemuLimits { file_size_bytes: 1 << 30, ..QemuLimits::INSPECT };
-    CONFINED.convert(&source, DiskFormat::Vmdk, &target, "qcow2", limits).await.unwrap();
-    let converted = CONFINED.info(&target, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    confined().convert(&source, DiskFormat::Vmdk, &target, "qcow2", limits).await.unwrap();
+    let converted = confined().info(&target, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(converted.virtual_size, 2 * 1024 * 1024);
 }
 
@@ -63,7 +72,7 @@ async fn a_run_past_its_wall_clock_limit_times_out() {
     let s = Scratch::new("qtimeout");
     let source = s.qemu_img(&["-f", "raw", "a.img", "64M"]);
     let limits = QemuLimits { timeout: Duration::ZERO, ..QemuLimits::INSPECT };
-    let result = CONFINED.convert(&source, DiskFormat::Raw, &s.0.join("b.qcow2"), "qcow2", limits).await;
+    let result = confined().convert(&source, DiskFormat::Raw, &s.0.join("b.qcow2"), "qcow2", limits).await;
     assert!(matches!(result, Err(QemuError::Timeout { timeout: Duration::ZERO })), "{result:?}");
 }
 
@@ -73,8 +82,8 @@ async fn confined_qemu_img_cannot_read_a_file_it_was_not_given() {
     let sentinel = s.write("sentinel.raw", &[7u8; 4096]);
     let staged = s.write("staged.raw", &[0u8; 4096]);
     // Unconfined, the same probe reads it: the sandbox is what refuses.
-    assert!(UNCONFINED.probe_read(&sentinel, &staged).await.unwrap());
-    assert!(!CONFINED.probe_read(&sentinel, &staged).await.unwrap());
+    assert!(unconfined().probe_read(&sentinel, &staged).await.unwrap());
+    assert!(!confined().probe_read(&sentinel, &staged).await.unwrap());
 }
 
 #[tokio::test]
@@ -83,8 +92,8 @@ async fn confined_qemu_img_cannot_read_host_files() {
     let staged = s.write("staged.raw", &[0u8; 4096]);
     for host_file in ["/etc/passwd", "/etc/hostname", "/proc/self/environ"] {
         let host_file = std::path::Path::new(host_file);
-        assert!(UNCONFINED.probe_read(host_file, &staged).await.unwrap(), "unconfined {host_file:?}");
-        assert!(!CONFINED.probe_read(host_file, &staged).await.unwrap(), "{host_file:?}");
+        assert!(unconfined().probe_read(host_file, &staged).await.unwrap(), "unconfined {host_file:?}");
+        assert!(!confined().probe_read(host_file, &staged).await.unwrap(), "{host_file:?}");
     }
 }
 
@@ -92,16 +101,16 @@ async fn confined_qemu_img_cannot_read_host_files() {
 async fn confined_qemu_img_reads_the_file_it_was_given() {
     let s = Scratch::new("sandbox-allow");
     let staged = s.write("staged.raw", &[0u8; 4096]);
-    assert!(CONFINED.probe_read(&staged, &staged).await.unwrap());
+    assert!(confined().probe_read(&staged, &staged).await.unwrap());
 }
 
 #[tokio::test]
 async fn confined_qemu_img_inspects_and_converts_a_real_image() {
     let s = Scratch::new("sandbox-convert");
     let image = s.qemu_img(&["-f", "qcow2", "a.qcow2", "8M"]);
-    let info = CONFINED.info(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    let info = confined().info(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     assert_eq!(info.virtual_size, 8 << 20);
-    CONFINED.check(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    confined().check(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
     let limits = QemuLimits {
         cpu_secs: 60,
         address_space_bytes: 2 << 30,
@@ -109,10 +118,10 @@ async fn confined_qemu_img_inspects_and_converts_a_real_image() {
         timeout: Duration::from_secs(60),
     };
     let output = s.0.join("a.raw");
-    CONFINED.convert(&image, DiskFormat::Qcow2, &output, "raw", limits).await.unwrap();
+    confined().convert(&image, DiskFormat::Qcow2, &output, "raw", limits).await.unwrap();
     assert_eq!(std::fs::metadata(&output).unwrap().len(), 8 << 20);
     let output = s.0.join("b.vmdk");
-    CONFINED.convert(&image, DiskFormat::Qcow2, &output, "vmdk", limits).await.unwrap();
+    confined().convert(&image, DiskFormat::Qcow2, &output, "vmdk", limits).await.unwrap();
     assert!(std::fs::metadata(&output).unwrap().len() > 0);
 }
 
@@ -131,8 +140,8 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
         file_size_bytes: 1 << 30,
         timeout: Duration::from_secs(60),
     };
-    UNCONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
-    let confined = CONFINED.convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
+    unconfined().convert(&image, DiskFormat::Qcow2, &s.0.join("a.raw"), "raw", limits).await.unwrap();
+    let confined = confined().convert(&image, DiskFormat::Qcow2, &s.0.join("b.raw"), "raw", limits).await;
     assert!(matches!(confined, Err(QemuError::Failed)), "{confined:?}");
 }
 
@@ -155,7 +164,7 @@ async fn a_conversion_cannot_write_more_than_its_file_size_limit() {
         timeout: Duration::from_secs(60),
     };
     let output = s.0.join("out.raw");
-    let converted = CONFINED.convert(&raw, DiskFormat::Raw, &output, "raw", limits).await;
+    let converted = confined().convert(&raw, DiskFormat::Raw, &output, "raw", limits).await;
     assert!(matches!(converted, Err(QemuError::Failed)), "{converted:?}");
     assert!(std::fs::metadata(&output).unwrap().len() <= 1 << 20);
 }
@@ -169,6 +178,6 @@ async fn check_output_is_read_bounded_and_drained() {
     // Point the refcount table somewhere absurd: check reports errors on stderr.
     bytes[48..56].copy_from_slice(&(1u64 << 40).to_be_bytes());
     let corrupt = s.write("c.qcow2", &bytes);
-    let checked = CONFINED.check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    let checked = confined().check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
     assert!(matches!(checked, Err(QemuError::Corrupt)), "{checked:?}");
 }

@@ -7,6 +7,7 @@
 pub mod inbox;
 
 use crate::action::{Account, Service};
+use crate::capabilities::{Capabilities, Capability};
 use crate::config::ControlConfig;
 use crate::gateway::Gateway;
 use crate::products::Products;
@@ -61,12 +62,13 @@ pub struct Control {
     outbox: Outbox,
     inbox: Inbox,
     backend: Backend,
+    capabilities: Capabilities,
 }
 
 impl Control {
-    pub fn new(gateway: Arc<Gateway>, engine: Engine, outbox: Outbox) -> Self {
+    pub fn new(gateway: Arc<Gateway>, engine: Engine, outbox: Outbox, capabilities: Capabilities) -> Self {
         let backend = engine.store().backend();
-        Self { gateway, engine, outbox, inbox: Inbox::default(), backend }
+        Self { gateway, engine, outbox, inbox: Inbox::default(), backend, capabilities }
     }
 }
 
@@ -109,11 +111,13 @@ fn internal(error: impl std::fmt::Display) -> Response {
 }
 
 #[derive(Serialize)]
-struct Health {
+struct Health<'a> {
     status: &'static str,
     version: &'static str,
     /// `sqlite` or `postgres`.
     database: &'static str,
+    /// Each capability, whether it can run here, why not and how to install what it lacks.
+    capabilities: [&'a Capability; 2],
 }
 
 async fn health(State(control): State<Arc<Control>>) -> Response {
@@ -124,6 +128,7 @@ async fn health(State(control): State<Arc<Control>>) -> Response {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         },
+        capabilities: control.capabilities.all(),
     })
     .into_response()
 }

@@ -9,6 +9,7 @@ pub mod tcss;
 pub mod tiw;
 
 use crate::action::{ActionEntry, ActionFuture, ApiError, Call, Service};
+use crate::capabilities::Capabilities;
 use crate::config::Config;
 use ecm::Ecm;
 use registration::Registration;
@@ -70,12 +71,21 @@ const SERVICES: [Service; 3] = [Service::Tiw, Service::Tcss, Service::Ecm];
 
 impl Products {
     /// Gives each product its context; `rooms` are the ones the tiw executors were built with.
+    /// Each product learns only whether the tools of its own actions can run here.
     /// Errors: an invalid `[ecm.bucket]`.
-    pub fn new(config: &Config, engine: &Engine, objects: &Objects, rooms: Rooms) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        engine: &Engine,
+        objects: &Objects,
+        rooms: Rooms,
+        capabilities: &Capabilities,
+    ) -> anyhow::Result<Self> {
+        let push_encoder = capabilities.whiteboard_push.lack();
+        let images = ecm::ImageStore::from_config(config, objects)?;
         Ok(Self {
-            tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms)),
+            tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms, push_encoder)),
             tcss: Tcss::new(config, engine.clone()),
-            ecm: Ecm::new(config, engine.clone(), ecm::ImageStore::from_config(config, objects)?),
+            ecm: Ecm::new(config, engine.clone(), images, capabilities.image_import.lack()),
         })
     }
 

@@ -43,7 +43,8 @@ impl Parts {
     }
 
     pub(crate) fn ecm(&self) -> Ecm {
-        Ecm::new(&self.config, self.engine.clone(), ImageStore::from_config(&self.config, &self.objects).unwrap())
+        let images = ImageStore::from_config(&self.config, &self.objects).unwrap();
+        Ecm::new(&self.config, self.engine.clone(), images, None)
     }
 
     pub(crate) fn tcss(&self) -> Tcss {
@@ -52,7 +53,7 @@ impl Parts {
 
     pub(crate) fn tiw(&self) -> Tiw {
         let rooms = Rooms::new(self.store.clone(), RoomLimits::from_config(&self.config.tiw));
-        Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms)
+        Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms, None)
     }
 }
 

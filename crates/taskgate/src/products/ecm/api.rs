@@ -6,6 +6,7 @@ use super::store::{self, EcmStoreError, ImageRow, ImageSpec, NewImage};
 use super::vocab::{Architecture, ImageSource, ImageState, ImageType, InitFlag, TaskStatus};
 use crate::action::wire::tencent_datetime;
 use crate::action::{Action, ApiError, Call};
+use crate::capabilities::Lack;
 use serde::{Deserialize, Serialize};
 use taskgate_engine::TaskState;
 use tcapi::ErrorCode;
@@ -108,6 +109,9 @@ impl Action for ImportCustomImage {
 
     async fn handle(self, call: &Call, ecm: &Ecm) -> Result<Self::Response, ApiError> {
         self.validate()?;
+        if let Some(lack) = ecm.importer_lack {
+            return Err(importer_missing(lack));
+        }
         for (i, url) in self.image_urls.iter().enumerate() {
             ecm.url_policy
                 .check(&url.image_file)
@@ -129,6 +133,22 @@ impl Action for ImportCustomImage {
         let (image_id, task_id) = store::create_import(&ecm.engine, image, ecm.engine.clock().now_ms()).await?;
         Ok(ImportCustomImageResponse { image_id, task_id: task_id.unsigned_abs() })
     }
+}
+
+/// An import needs a confinable `qemu-img` on this server; without it the task could only fail
+/// after its download, so ImportCustomImage refuses it at once. `UnsupportedOperation` ("the
+/// operation is not supported", in ecm's errorcodes.py) says that retrying will not help, and its
+/// message names the tool and the operator's fix. Not `InternalError` or
+/// `FailedOperation.InternalOperationFailure`, which read as transient, nor an `InvalidParameter`
+/// code: nothing in the request is wrong.
+fn importer_missing(lack: Lack) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedOperation,
+        format!(
+            "Image import cannot run on this server: {lack}. The server's operator can fix it: {}.",
+            lack.install_hint()
+        ),
+    )
 }
 
 /// `State` of an import task, from its engine task.

@@ -1,6 +1,7 @@
 //! `Ecm`: what the ecm actions may touch.
 
 use super::images::ImageStore;
+use crate::capabilities::Lack;
 use crate::config::Config;
 use taskgate_engine::Engine;
 use taskgate_engine::url_guard::UrlPolicy;
@@ -11,10 +12,12 @@ pub struct Ecm {
     pub url_policy: UrlPolicy,
     /// Where imported images are kept (a reset removes them).
     pub images: ImageStore,
+    /// Why images cannot be imported here (`qemu-img` missing or unconfinable), if they cannot.
+    pub importer_lack: Option<Lack>,
 }
 
 impl Ecm {
-    pub fn new(config: &Config, engine: Engine, images: ImageStore) -> Self {
-        Self { engine, url_policy: config.url_policy(), images }
+    pub fn new(config: &Config, engine: Engine, images: ImageStore, importer_lack: Option<Lack>) -> Self {
+        Self { engine, url_policy: config.url_policy(), images, importer_lack }
     }
 }

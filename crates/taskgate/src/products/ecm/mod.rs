@@ -38,12 +38,6 @@ pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registrati
     let staging_dir = images.dir.join(".staging");
     std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
     let timeout = Duration::from_secs(config.ecm.download_timeout_secs);
-    if !config.ecm.allow_unconfined_qemu && !qemu::landlock_available() {
-        tracing::error!(
-            "this kernel has no Landlock: every ecm import will fail until [ecm] allow_unconfined_qemu = true \
-             accepts running qemu-img without its sandbox"
-        );
-    }
     let import = import::ImportExecutor {
         objects: objects.clone(),
         client: GuardedClient::new(config.url_policy(), timeout).context("building the image download client")?,
@@ -66,6 +60,7 @@ pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registrati
                 timeout,
             },
             qemu: qemu::QemuImg {
+                program: config.ecm.qemu_img.clone(),
                 confinement: if config.ecm.allow_unconfined_qemu {
                     qemu::Confinement::RlimitsOnly
                 } else {

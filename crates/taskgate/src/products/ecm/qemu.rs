@@ -113,24 +113,28 @@ const LIBRARY_DIRS: &[&str] = &["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
 /// Single files every dynamically linked program reads at start.
 const READ_FILES: &[&str] = &["/etc/ld.so.cache", "/dev/urandom"];
 
-/// Runs `qemu-img` (found on `PATH` at each run) confined; one per importer.
-#[derive(Debug, Clone, Copy)]
+/// Runs `qemu-img` confined; one per importer.
+#[derive(Debug, Clone)]
 pub struct QemuImg {
+    /// `[ecm] qemu_img`: a path, or a bare name looked up on `PATH` at each run.
+    pub program: PathBuf,
     pub confinement: Confinement,
 }
 
 impl QemuImg {
-    /// The absolute path of `qemu-img` on `PATH`: the Landlock rule names the file itself.
-    fn program() -> Result<PathBuf, QemuError> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("qemu-img"))
-            .find(|candidate| candidate.is_file())
-            .and_then(|program| std::fs::canonicalize(program).ok())
-            .ok_or_else(|| {
-                tracing::error!("qemu-img is not on PATH");
-                QemuError::Spawn
-            })
+    /// The absolute path of the program: the Landlock rule names the file itself.
+    fn program(&self) -> Result<PathBuf, QemuError> {
+        let configured = &self.program;
+        let found = if configured.components().count() > 1 {
+            Some(configured.clone())
+        } else {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path).map(|dir| dir.join(configured)).find(|candidate| candidate.is_file())
+        };
+        found.and_then(|program| std::fs::canonicalize(program).ok()).ok_or_else(|| {
+            tracing::error!(program = %configured.display(), "qemu-img ([ecm] qemu_img) was not found");
+            QemuError::Spawn
+        })
     }
 
     /// The ruleset for one run, built in the parent so that the child, between fork and exec,
@@ -179,7 +183,7 @@ impl QemuImg {
         write: Option<&Path>,
         limits: QemuLimits,
     ) -> Result<Output, QemuError> {
-        let program = Self::program()?;
+        let program = self.program()?;
         let mut ruleset = match self.confinement {
             Confinement::Landlock => Some(Self::ruleset(&program, read, write).map_err(|error| {
                 tracing::error!(error = %format!("{error:#}"), "building the qemu-img Landlock ruleset failed (does the kernel have Landlock?)");
@@ -316,15 +320,6 @@ impl QemuImg {
         let output = self.run("info", args, &[allowed], None, QemuLimits::INSPECT).await?;
         Ok(output.status.success())
     }
-}
-
-/// Whether the kernel enforces Landlock ABI v1, which `Confinement::Landlock` requires.
-pub fn landlock_available() -> bool {
-    Ruleset::default()
-        .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(AccessFs::from_all(ABI::V1))
-        .and_then(|ruleset| ruleset.create())
-        .is_ok()
 }
 
 /// An absolute path, so that qemu never reads a `json:` or other protocol prefix in it

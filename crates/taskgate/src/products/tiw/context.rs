@@ -1,6 +1,7 @@
 //! `Tiw`: what the tiw actions and the room routes may touch.
 
 use super::rooms::Rooms;
+use crate::capabilities::Lack;
 use crate::config::{Config, TiwConfig};
 use std::collections::HashMap;
 use taskgate_engine::Engine;
@@ -18,10 +19,18 @@ pub struct Tiw {
     pub sdk_app_keys: HashMap<u64, String>,
     /// The `[tiw]` limits.
     pub config: TiwConfig,
+    /// Why pushes cannot be encoded here (`ffmpeg` or its libx264 missing), if they cannot.
+    pub push_encoder_lack: Option<Lack>,
 }
 
 impl Tiw {
-    pub fn new(config: &Config, engine: Engine, objects: Objects, rooms: Rooms) -> Self {
+    pub fn new(
+        config: &Config,
+        engine: Engine,
+        objects: Objects,
+        rooms: Rooms,
+        push_encoder_lack: Option<Lack>,
+    ) -> Self {
         Self {
             engine,
             rooms,
@@ -29,6 +38,7 @@ impl Tiw {
             url_policy: config.url_policy(),
             sdk_app_keys: sdk_app_keys(config),
             config: config.tiw.clone(),
+            push_encoder_lack,
         }
     }
 

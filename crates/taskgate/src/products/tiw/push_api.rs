@@ -5,6 +5,7 @@ use super::context::Tiw;
 use super::push::store::{NewPush, StartError};
 use super::push::{FinishReason, ImLogin, PUSH_KIND, Push, PushInput, PushStatus, PushView, new_task_id, store};
 use crate::action::{Action, ApiError, Call};
+use crate::capabilities::Lack;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use taskgate_engine::{Task, TaskId};
@@ -239,6 +240,9 @@ impl Action for StartWhiteboardPush {
         if let Some(auth) = &self.im_auth_param {
             super::rooms::checked_id("IMAuthParam.SdkAppId", auth.sdk_app_id).map_err(super::api::id_error)?;
         }
+        if let Some(lack) = tiw.push_encoder_lack {
+            return Err(encoder_missing(lack));
+        }
         let im_app = self.im_auth_param.as_ref().map_or(self.sdk_app_id, |a| a.sdk_app_id);
         let main_login = match &self.im_auth_param {
             Some(auth) => {
@@ -306,6 +310,21 @@ impl Action for StartWhiteboardPush {
             .unwrap_or_default();
         Ok(StartWhiteboardPushResponse { task_id, backup })
     }
+}
+
+/// A push needs `ffmpeg` with libx264 on this server; without it the push could only stop
+/// with `EXCEPTION` after its restarts, so StartWhiteboardPush refuses it at once.
+/// `FailedOperation.WhiteboardPush` is tiw's documented code for a push that failed, whose
+/// description says why: here, the tool and the operator's fix. Not `InternalError`, whose fixed
+/// text would hide the tool, nor `UnsupportedOperation`, which tiw documents for task states.
+fn encoder_missing(lack: Lack) -> ApiError {
+    ApiError::new(
+        ErrorCode::FailedOperationWhiteboardPush,
+        format!(
+            "Whiteboard push cannot run on this server: {lack}. The server's operator can fix it: {}.",
+            lack.install_hint()
+        ),
+    )
 }
 
 /// The push task `task_id` of this caller and application; anything else is "not found".
