@@ -4,6 +4,7 @@ refused at once, through the official Python SDK, instead of failing late."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -42,22 +43,28 @@ def ffmpeg_without_libx264(tmp_path_factory) -> Path:
     return script
 
 
-def start_push(sdk: Sdk, room_id: int) -> None:
+def start_push(sdk: Sdk, room_id: int) -> str:
     """Calls StartWhiteboardPush with valid parameters."""
     user = f"tic_push_user_{room_id}"
     request = tiw_models.StartWhiteboardPushRequest()
     request.SdkAppId, request.RoomId, request.PushUserId = MAIN_SDK_APP, room_id, user
     request.PushUserSig = usersig(USERSIG_KEY, MAIN_SDK_APP, user)
-    sdk.tiw().StartWhiteboardPush(request)
+    return sdk.tiw().StartWhiteboardPush(request).TaskId
 
 
-def import_image(sdk: Sdk) -> None:
+def set_push_callback(sdk: Sdk, url: str) -> None:
+    request = tiw_models.SetWhiteboardPushCallbackRequest()
+    request.SdkAppId, request.Callback = MAIN_SDK_APP, url
+    sdk.tiw().SetWhiteboardPushCallback(request)
+
+
+def import_image(sdk: Sdk, image_url: str = "http://127.0.0.1:9/disk.qcow2") -> int:
     request = ecm_models.ImportCustomImageRequest()
     request.ImageName, request.Architecture, request.OsType, request.OsVersion = "img", "x86_64", "CentOS", "7"
     url = ecm_models.ImageUrl()
-    url.ImageFile = "http://127.0.0.1:9/disk.qcow2"
+    url.ImageFile = image_url
     request.ImageUrls = [url]
-    sdk.ecm().ImportCustomImage(request)
+    return sdk.ecm().ImportCustomImage(request).TaskId
 
 
 def test_push_without_ffmpeg_is_refused_at_once_naming_ffmpeg(start_server):
@@ -117,3 +124,41 @@ def test_the_start_log_names_each_missing_tool_and_its_install_hint(start_server
 def test_installed_tools_raise_no_warning(server):
     log = server.log_path.read_text(errors="replace")
     assert "ffmpeg" not in log and "qemu-img" not in log
+
+
+def test_a_push_resumed_on_a_server_without_ffmpeg_stops_at_once_naming_it(start_server, receiver):
+    first = start_server()
+    set_push_callback(Sdk(first), receiver.url)
+    task_id = start_push(Sdk(first), 7003)
+    first.terminate()  # a graceful stop hands the push back to the queue
+    second = start_server(config={**first.config, "tiw": {"ffmpeg": MISSING_FFMPEG}}, workdir=first.workdir)
+    stopped = receiver.wait_until(
+        lambda b: b["EventType"] == "WhiteboardPushStopped" and b["EventData"]["TaskId"] == task_id,
+        f"WhiteboardPushStopped for {task_id}", deadline=AT_ONCE * 4,
+    )["EventData"]
+    assert stopped["FinishReason"] == "EXCEPTION"
+    assert "ffmpeg is not installed or cannot be run" in stopped["Error"]["Message"]
+    request = tiw_models.DescribeWhiteboardPushRequest()
+    request.SdkAppId, request.TaskId = MAIN_SDK_APP, task_id
+    assert Sdk(second).tiw().DescribeWhiteboardPush(request).Status == "STOPPED"
+
+
+def test_an_import_resumed_on_a_server_without_qemu_img_fails_naming_it(start_server):
+    # The first server's download hangs on a socket that never answers, until SIGKILL.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/disk.qcow2"
+        first = start_server(engine={"lease_secs": 2, "reap_interval_secs": 1})
+        task_id = import_image(Sdk(first), url)
+        first.kill()
+    second = start_server(config={**first.config, "ecm": {"qemu_img": MISSING_QEMU_IMG}}, workdir=first.workdir)
+    request = ecm_models.DescribeCustomImageTaskRequest()
+    task_filter = ecm_models.Filter()
+    task_filter.Name, task_filter.Values = "task-id", [str(task_id)]
+    request.Filters = [task_filter]
+    until = time.monotonic() + AT_ONCE * 4
+    while (task := Sdk(second).ecm().DescribeCustomImageTask(request).ImageTaskSet[0]).State != "FAILED":
+        assert time.monotonic() < until, f"import {task_id} still {task.State}"
+        time.sleep(0.1)
+    assert "qemu-img is not installed or cannot be run" in task.Message

@@ -77,7 +77,9 @@ impl Server {
             ..EngineConfig::default()
         };
         let mut builder = Engine::builder(store.clone(), engine_config).outbox(outbox.waker());
-        for registration in Products::executors(&config, &store, &objects, &outbox, &rooms, &push_counters)? {
+        for registration in
+            Products::executors(&config, &store, &objects, &outbox, &rooms, &push_counters, &capabilities)?
+        {
             let mut options = registration.options;
             if let Some(concurrency) = config.concurrency_of(registration.kind.as_str()) {
                 options.concurrency = concurrency.max(1);

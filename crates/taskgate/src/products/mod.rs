@@ -109,9 +109,12 @@ impl Products {
         outbox: &Outbox,
         rooms: &Rooms,
         push_counters: &PushCounters,
+        capabilities: &Capabilities,
     ) -> anyhow::Result<Vec<Registration>> {
-        let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, objects)?];
-        registrations.extend(tiw::executors(config, store, objects, outbox, rooms, push_counters)?);
+        let qemu_lack = capabilities.image_import.lack();
+        let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, objects, qemu_lack)?];
+        let encoder_lack = capabilities.whiteboard_push.lack();
+        registrations.extend(tiw::executors(config, store, objects, outbox, rooms, push_counters, encoder_lack)?);
         Ok(registrations)
     }
 

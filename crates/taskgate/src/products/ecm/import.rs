@@ -6,6 +6,7 @@ use super::disk_format::{self, DiskFormat};
 use super::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
 use super::qemu::{QemuImg, QemuLimits};
 use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
+use crate::capabilities::Lack;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use taskgate_engine::objects::{Destination, Objects};
@@ -29,6 +30,8 @@ pub struct ImportSettings {
     pub inspect_limits: QemuLimits,
     pub convert_limits: QemuLimits,
     pub qemu: QemuImg,
+    /// Why this server cannot inspect images (`qemu-img` missing or unconfinable), if it cannot.
+    pub qemu_lack: Option<Lack>,
 }
 
 pub struct ImportExecutor {
@@ -207,6 +210,11 @@ impl Executor for ImportExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
         let input =
             ctx.input_of::<Import>().map_err(|e| ExecError::permanent(format!("unreadable import input: {e}")))?;
+        if let Some(lack) = self.settings.qemu_lack {
+            // An import accepted before this start (or by another node): fail before the download
+            // rather than after it, saying why.
+            return Err(failed(format!("the image cannot be imported on this server: {lack}")));
+        }
         let imported = self.import(&ctx, &input).await?;
         // The output is the one record of the import, written with the task's success in the
         // engine's fenced completion: an execution that lost its lease records nothing.

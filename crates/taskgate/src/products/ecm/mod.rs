@@ -18,6 +18,7 @@ pub use images::ImageStore;
 
 use super::registration::Registration;
 use crate::action::{ActionEntry, entry};
+use crate::capabilities::Lack;
 use crate::config::Config;
 use anyhow::Context;
 use std::sync::Arc;
@@ -32,8 +33,9 @@ pub static ACTIONS: &[ActionEntry<Ecm>] = &[
     entry::<api::DescribeImportImageOs>(),
 ];
 
-/// The import executor, configured from `[ecm]`.
-pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registration> {
+/// The import executor, configured from `[ecm]`; `qemu_lack` says why images cannot be
+/// inspected here, if they cannot.
+pub fn executor(config: &Config, objects: &Objects, qemu_lack: Option<Lack>) -> anyhow::Result<Registration> {
     let images = ImageStore::from_config(config, objects)?;
     let staging_dir = images.dir.join(".staging");
     std::fs::create_dir_all(&staging_dir).with_context(|| format!("creating {}", staging_dir.display()))?;
@@ -67,6 +69,7 @@ pub fn executor(config: &Config, objects: &Objects) -> anyhow::Result<Registrati
                     qemu::Confinement::Landlock
                 },
             },
+            qemu_lack,
         },
     };
     Ok(Registration::finite(task::IMPORT_KIND, Arc::new(import)))

@@ -18,6 +18,7 @@ pub use context::Tiw;
 
 use super::registration::Registration;
 use crate::action::{ActionEntry, entry};
+use crate::capabilities::Lack;
 use crate::config::Config;
 use anyhow::Context;
 use pictures::PictureLimits;
@@ -45,7 +46,8 @@ const PUSH_CONCURRENCY: usize = 16;
 /// Timeout of one board picture download.
 const PICTURE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The snapshot and push executors, configured from `[tiw]`.
+/// The snapshot and push executors, configured from `[tiw]`; `encoder_lack` says why pushes
+/// cannot be encoded here, if they cannot.
 pub fn executors(
     config: &Config,
     store: &Store,
@@ -53,6 +55,7 @@ pub fn executors(
     outbox: &Outbox,
     rooms: &Rooms,
     push_counters: &PushCounters,
+    encoder_lack: Option<Lack>,
 ) -> anyhow::Result<[Registration; 2]> {
     let picture_client =
         || GuardedClient::new(config.url_policy(), PICTURE_TIMEOUT).context("building the board picture client");
@@ -84,6 +87,7 @@ pub fn executors(
             rtmp_url: config.tiw.push_rtmp_url.clone(),
             max_exceptions: config.tiw.push_max_exceptions.max(1),
             pictures: PictureLimits::from_config(&config.tiw),
+            encoder_lack,
         },
         counters: push_counters.clone(),
     };

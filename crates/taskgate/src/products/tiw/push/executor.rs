@@ -9,6 +9,7 @@ use super::{
     FinishReason, HLS_PREFIX, ImLogin, Push, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
     STOPPED_EVENT, StartedEvent, StoppedEvent,
 };
+use crate::capabilities::Lack;
 use crate::products::tiw::callback;
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
@@ -47,6 +48,8 @@ pub struct PushSettings {
     pub max_exceptions: u32,
     /// What the push's pictures may cost over its whole life.
     pub pictures: crate::products::tiw::pictures::PictureLimits,
+    /// Why this server cannot encode (`ffmpeg` or libx264 missing), if it cannot.
+    pub encoder_lack: Option<Lack>,
 }
 
 pub struct PushExecutor {
@@ -156,6 +159,14 @@ impl PushExecutor {
         feed: &BoardFeed,
         settings: &EncoderSettings,
     ) -> Ending {
+        if let Some(lack) = self.settings.encoder_lack {
+            // A push accepted before this start (or by another node) and resumed here: restarts
+            // cannot bring a missing encoder back, so it ends now saying why.
+            return Ending::Finished(
+                FinishReason::Exception,
+                Some(format!("the push cannot be encoded on this server: {lack}")),
+            );
+        }
         let timeout_ms = i64::try_from(input.auto_stop_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut failures_in_a_row = 0u32;
         loop {
