@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::{Clock, Entropy, OsEntropy, SystemClock},
+    directive::{self, Forced},
     executor::{Abandonment, CancelReason, ExecError, Executor, Outcome, ReasonCell},
     finished::FinishedTasks,
     on_pool, on_tx,
@@ -251,7 +252,7 @@ impl EngineBuilder {
 }
 
 const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, \
-     next_run_at_ms) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7)";
+     next_run_at_ms, directive) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8)";
 
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
@@ -381,6 +382,10 @@ impl Engine {
         let input = task.input.to_string();
         let max_attempts = i64::from(task.max_attempts.unwrap_or(self.inner.config.default_max_attempts).max(1));
         let run_at = task.run_at_ms.unwrap_or(now);
+        let directive = directive::next()
+            .map(|d| serde_json::to_string(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })?;
         let res = on_tx!(tx, c => sqlx::query(INSERT_TASK)
             .bind(task.id.as_str())
             .bind(task.account.as_str())
@@ -389,6 +394,7 @@ impl Engine {
             .bind(now)
             .bind(max_attempts)
             .bind(run_at)
+            .bind(directive.as_deref())
             .execute(c)
             .await
             .map(|r| r.rows_affected()));
@@ -474,6 +480,28 @@ impl Engine {
                 .try_get("n")?
         });
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Tells a task held by a `manual` directive how to end (`outcome`), on whichever node
+    /// holds it. Returns false when the task is finished, unknown, or not held for an outcome.
+    pub async fn finish_manual(&self, id: &TaskId, outcome: Forced) -> Result<bool, EngineError> {
+        let Some(task) = self.get(id).await? else { return Ok(false) };
+        let Some(mut held) = task.directive.clone().filter(|d| d.manual && !task.state.is_finished()) else {
+            return Ok(false);
+        };
+        held.manual = false;
+        held.outcome = outcome;
+        let text = serde_json::to_string(&held)
+            .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })?;
+        let updated = on_pool!(self.inner.store.writer(), p => sqlx::query(
+            "UPDATE tg_tasks SET directive = $1 WHERE id = $2 AND state IN ('queued', 'running')",
+        )
+        .bind(text)
+        .bind(id.as_str())
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(updated == 1)
     }
 
     /// Cancels a queued task at once, with the callback its executor announces that end with;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::Clock,
+    directive::Forced,
     on_pool,
     outbox::Callback,
     store::{Store, StoreError},
@@ -112,6 +113,18 @@ pub trait Executor: Send + Sync + 'static {
     async fn abandoned(&self, task: &Task, why: Abandonment) -> Result<Option<Callback>, ExecError> {
         let _ = (task, why);
         Ok(None)
+    }
+
+    /// Ends a task without running its work, as a test harness's directive forces
+    /// ([`crate::directive`]): a failure must read as this kind's real failures do (state,
+    /// result, callback), a success only where a work-less result is honest. The default fails
+    /// with the forced message and refuses a forced success.
+    async fn forced(&self, ctx: TaskContext, forced: &Forced) -> Result<Outcome, ExecError> {
+        let _ = ctx;
+        Err(match forced {
+            Forced::Failure { error_message, .. } => ExecError::permanent(error_message.clone()),
+            Forced::AsRun | Forced::Success => ExecError::permanent("this task kind cannot succeed without its work"),
+        })
     }
 }
 

@@ -92,6 +92,7 @@ mod tests {
             lease_expires_at_ms: None,
             heartbeat_at_ms: None,
             cancel_requested: false,
+            directive: None,
         })
     }
 

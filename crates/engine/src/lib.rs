@@ -9,6 +9,7 @@
 mod backend;
 pub mod clock;
 pub mod contract;
+pub mod directive;
 pub mod engine;
 pub mod executor;
 mod finished;
@@ -28,6 +29,7 @@ mod worker;
 
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock, jittered_backoff_ms};
 pub use contract::TaskSpec;
+pub use directive::{Directive, DirectiveSource, Forced};
 pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
 pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
 pub use migrations::{MigrationSet, SchemaMigration};

@@ -159,6 +159,11 @@ pub const ENGINE: MigrationSet = MigrationSet {
             "outbox_attempts",
             include_str!("../migrations/20251130000003_outbox_attempts.sql"),
         ),
+        SchemaMigration::shared(
+            20251130000004,
+            "task_directives",
+            include_str!("../migrations/20251130000004_task_directives.sql"),
+        ),
     ],
 };
 

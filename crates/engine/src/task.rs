@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::directive::Directive;
 use crate::store::StoreError;
 
 /// A task id. Its format belongs to the product (a UUID, an integer-like string, a 20-char
@@ -148,6 +149,8 @@ pub struct Task {
     pub lease_expires_at_ms: Option<i64>,
     pub heartbeat_at_ms: Option<i64>,
     pub cancel_requested: bool,
+    /// A test harness's directive for this task, if one was given when it was submitted.
+    pub directive: Option<Directive>,
 }
 
 impl Task {
@@ -199,7 +202,7 @@ macro_rules! task_columns {
     () => {
         "id, account, kind, state, input, result, error, progress, created_at_ms, \
          started_at_ms, finished_at_ms, attempts, max_attempts, next_run_at_ms, lease_owner, lease_no, \
-         lease_expires_at_ms, heartbeat_at_ms, cancel_requested"
+         lease_expires_at_ms, heartbeat_at_ms, cancel_requested, directive"
     };
 }
 pub(crate) use task_columns;
@@ -224,6 +227,7 @@ where
     let input: String = r.try_get("input")?;
     let result: Option<String> = r.try_get("result")?;
     let progress: Option<String> = r.try_get("progress")?;
+    let directive: Option<String> = r.try_get("directive")?;
     Ok(Task {
         id: TaskId(r.try_get("id")?),
         account: r.try_get("account")?,
@@ -244,5 +248,12 @@ where
         lease_expires_at_ms: r.try_get("lease_expires_at_ms")?,
         heartbeat_at_ms: r.try_get("heartbeat_at_ms")?,
         cancel_requested: r.try_get("cancel_requested")?,
+        directive: directive
+            .as_deref()
+            .map(|t| {
+                serde_json::from_str(t)
+                    .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })
+            })
+            .transpose()?,
     })
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::{duration_ms, jittered_backoff_ms},
+    directive,
     engine::{InFlight, Inner, KindRuntime, lock},
     executor::{Abandonment, CancelReason, ErrorClass, ExecError, Outcome, ReasonCell, TaskContext},
     on_pool, on_tx,
@@ -188,10 +189,18 @@ impl Inner {
         let (attempts, max_attempts, started_at_ms) = (task.attempts, task.max_attempts, task.started_at_ms);
         let kind = runtime.kind.clone();
         let executor = runtime.executor.clone();
+        let directive = task.directive.clone();
         let ctx = TaskContext::new(task, token, reason.clone(), self.store.clone(), self.clock.clone());
         let tx = self.completions_tx.clone();
+        let store = self.store.clone();
         tokio::spawn(async move {
-            let result = AssertUnwindSafe(executor.execute(ctx)).catch_unwind().await.unwrap_or_else(|_| {
+            let run = async {
+                match directive {
+                    Some(directive) => directive::run(executor.as_ref(), ctx, directive, &store).await,
+                    None => executor.execute(ctx).await,
+                }
+            };
+            let result = AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|_| {
                 tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
                 Err(ExecError::retryable("executor panicked"))
             });

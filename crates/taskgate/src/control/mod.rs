@@ -10,7 +10,9 @@ use crate::action::{Account, Service};
 use crate::capabilities::{Capabilities, Capability};
 use crate::config::ControlConfig;
 use crate::gateway::Gateway;
+use crate::gateway::rules::{RuleOutcome, RuleRequest, valid_error_code};
 use crate::products::Products;
+use crate::products::registration::TaskAction;
 use crate::products::reset::{Removed, ResetScope};
 use axum::Router;
 use axum::body::Bytes;
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use taskgate_engine::{Backend, CallbackFilter, Engine, Outbox, TaskFilter, TaskId, TaskState};
+use taskgate_engine::{Backend, CallbackFilter, Engine, Forced, Outbox, TaskFilter, TaskId, TaskState};
 
 /// How long a reset waits for running tasks to stop before deleting them anyway.
 const RESET_GRACE: Duration = Duration::from_secs(10);
@@ -84,6 +86,9 @@ pub fn router(control: Arc<Control>, config: &ControlConfig) -> Option<Router> {
         .route("/_taskgate/inbox/{name}", get(list_inbox).delete(clear_inbox).post(record).put(record).patch(record))
         .route("/_taskgate/callbacks", get(callbacks))
         .route("/_taskgate/tasks", get(tasks))
+        .route("/_taskgate/tasks/{service}/{task_id}/finish", post(finish))
+        .route("/_taskgate/rules", get(list_rules).post(add_rule).delete(remove_rules))
+        .route("/_taskgate/rules/{id}", axum::routing::delete(remove_rule))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such control endpoint") })
         .layer(DefaultBodyLimit::max(inbox::MAX_BODY_BYTES + 1))
         .with_state(control);
@@ -151,6 +156,7 @@ struct ResetAnswer {
     #[serde(flatten)]
     products: Removed,
     inbox_records: usize,
+    rules: usize,
 }
 
 async fn reset(State(control): State<Arc<Control>>, body: Bytes) -> Response {
@@ -188,6 +194,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
     let products = control.gateway.products.reset(scope).await?;
     let purged = control.engine.purge(uin).await?;
     let inbox_records = if uin.is_none() { control.inbox.clear_all() } else { 0 };
+    let rules = if uin.is_none() { control.gateway.rules.remove(None) } else { 0 };
     tracing::info!(account = uin.unwrap_or("all"), tasks = purged.tasks, "reset");
     Ok(ResetAnswer {
         stopped_tasks,
@@ -196,6 +203,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
         client_tokens: purged.client_tokens,
         products,
         inbox_records,
+        rules,
     })
 }
 
@@ -348,7 +356,7 @@ async fn tasks(
     };
     let kinds = match query.service {
         None => vec![None],
-        Some(service) => Products::kinds(service).iter().cloned().map(Some).collect(),
+        Some(service) => Products::kinds(service).cloned().map(Some).collect(),
     };
     let mut views = Vec::new();
     for kind in kinds {
@@ -382,4 +390,119 @@ async fn tasks(
     }
     views.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
     axum::Json(json!({ "tasks": views })).into_response()
+}
+
+/// A JSON body, or a 400 naming what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("the body is not valid: {e}")))
+}
+
+async fn add_rule(State(control): State<Arc<Control>>, body: Bytes) -> Response {
+    let request: RuleRequest = match json_body(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    match control.gateway.rules.add(request) {
+        Ok(rule) => axum::Json(rule).into_response(),
+        Err(refusal) => problem(StatusCode::BAD_REQUEST, refusal),
+    }
+}
+
+async fn list_rules(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "rules": control.gateway.rules.list() })).into_response()
+}
+
+async fn remove_rules(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "removed": control.gateway.rules.remove(None) })).into_response()
+}
+
+async fn remove_rule(State(control): State<Arc<Control>>, Path(id): Path<String>) -> Response {
+    match control.gateway.rules.remove(Some(&id)) {
+        0 => problem(StatusCode::NOT_FOUND, format!("no rule `{id}`")),
+        removed => axum::Json(json!({ "removed": removed })).into_response(),
+    }
+}
+
+/// How a task held by a `manual` rule ends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FinishRequest {
+    outcome: RuleOutcome,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+/// `POST /_taskgate/tasks/{service}/{task_id}/finish`: `task_id` is the id the product's
+/// actions use (ecm and tcss `TaskId`, tiw `TaskID`/`TaskId`) or the engine's.
+async fn finish(
+    State(control): State<Arc<Control>>,
+    Path((service, task_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Ok(service) = serde_json::from_value::<Service>(Value::String(service.clone())) else {
+        return problem(StatusCode::BAD_REQUEST, format!("unknown service `{service}`"));
+    };
+    let request: FinishRequest = match json_body(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    let forced = match request.outcome {
+        RuleOutcome::AsRun => Forced::AsRun,
+        RuleOutcome::Success => Forced::Success,
+        RuleOutcome::Failure => match request.error_code {
+            Some(code) if valid_error_code(&code) => {
+                Forced::Failure { error_code: code, error_message: request.error_message.unwrap_or_default() }
+            }
+            _ => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "error_code: a failure needs a code such as `FailedOperation.Example`",
+                );
+            }
+        },
+    };
+    let task = match find_task(&control, service, &task_id).await {
+        Ok(Some(task)) => task,
+        Ok(None) => return problem(StatusCode::NOT_FOUND, format!("no {} task `{task_id}`", service.label())),
+        Err(e) => return internal(e),
+    };
+    if forced == Forced::Success
+        && let Some(kind_action) = task_action_of(service, &task)
+        && let Err(why) = kind_action.forced_success
+    {
+        return problem(StatusCode::BAD_REQUEST, format!("outcome: this task cannot succeed without its work: {why}"));
+    }
+    match control.engine.finish_manual(&task.id, forced).await {
+        Ok(true) => axum::Json(json!({ "finished": true, "task": task.id.as_str() })).into_response(),
+        Ok(false) => problem(StatusCode::CONFLICT, format!("task `{task_id}` is not waiting for a manual finish")),
+        Err(e) => internal(e),
+    }
+}
+
+/// The task of `service` known by `id`, either the engine's id or one of its wire ids.
+async fn find_task(control: &Control, service: Service, id: &str) -> anyhow::Result<Option<taskgate_engine::Task>> {
+    if let Some(task) = control.engine.get(&TaskId::new(id)).await?
+        && Products::wire_ids(&task).is_some_and(|(s, _)| s == service)
+    {
+        return Ok(Some((*task).clone()));
+    }
+    for kind in Products::kinds(service) {
+        let filter = TaskFilter { kind: Some(kind.clone()), limit: MAX_LISTED, ..TaskFilter::default() };
+        for task in control.engine.list(&filter).await? {
+            let named = Products::wire_ids(&task).is_some_and(|(_, ids)| {
+                ids.values().any(|v| v.as_str() == Some(id) || v.as_i64().map(|n| n.to_string()).as_deref() == Some(id))
+            });
+            if named {
+                return Ok(Some(task));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The action that creates tasks of `task`'s kind.
+fn task_action_of(service: Service, task: &taskgate_engine::Task) -> Option<&'static TaskAction> {
+    Products::task_actions(service).iter().find(|action| action.kind == task.kind)
 }

@@ -7,6 +7,7 @@ mod envelope;
 mod idempotent;
 mod ratelimit;
 pub mod request;
+pub mod rules;
 mod state;
 
 pub use state::Gateway;
@@ -108,9 +109,16 @@ async fn dispatch<'g>(
         // how fast an account can add records.
         auth::refuse_replay(&gateway.nonces, &parsed).await?;
         let call = Call { account };
-        match parsed.client_token.as_deref() {
-            Some(token) => idempotent::run_once(&gateway.idempotency, &call, &routed, &parsed, token).await,
-            None => routed.run(&call, &parsed.params, parsed.encoding).await,
+        let run = async {
+            match parsed.client_token.as_deref() {
+                Some(token) => idempotent::run_once(&gateway.idempotency, &call, &routed, &parsed, token).await,
+                None => routed.run(&call, &parsed.params, parsed.encoding).await,
+            }
+        };
+        // A test rule reaches the tasks this call creates through the engine, not the product.
+        match gateway.rules.source_for(routed.service(), routed.name(), &call.account.uin) {
+            Some(source) => taskgate_engine::directive::scope(source, run).await,
+            None => run.await,
         }
     }
     .await;

@@ -4,6 +4,7 @@
 
 use super::clock::SignatureClock;
 use super::ratelimit::RateLimits;
+use super::rules::Rules;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -23,6 +24,8 @@ pub struct Gateway {
     pub nonces: Nonces,
     pub clock: SignatureClock,
     pub metrics: Metrics,
+    /// Test rules for the tasks of matching calls (`/_taskgate/rules`).
+    pub rules: Rules,
     /// Regions served for tcss and ecm.
     pub regions: Vec<String>,
     pub products: Products,
@@ -37,6 +40,7 @@ impl Gateway {
             nonces: Nonces::new(store.clone()),
             clock: SignatureClock::from_config(config.frozen_time),
             metrics,
+            rules: Rules::default(),
             regions: config.regions.clone(),
             products,
         }

@@ -12,7 +12,7 @@ use crate::action::{ActionEntry, ActionFuture, ApiError, Call, Service};
 use crate::capabilities::Capabilities;
 use crate::config::Config;
 use ecm::Ecm;
-use registration::Registration;
+use registration::{Registration, TaskAction};
 use reset::{Removed, ResetScope};
 use serde_json::Value;
 use std::sync::Arc;
@@ -118,19 +118,24 @@ impl Products {
         Ok(registrations)
     }
 
-    /// The task kinds of `service`.
-    pub fn kinds(service: Service) -> &'static [TaskKind] {
+    /// The actions of `service` that create tasks.
+    pub fn task_actions(service: Service) -> &'static [TaskAction] {
         match service {
-            Service::Tiw => tiw::KINDS,
-            Service::Tcss => tcss::KINDS,
-            Service::Ecm => ecm::KINDS,
+            Service::Tiw => tiw::TASK_ACTIONS,
+            Service::Tcss => tcss::TASK_ACTIONS,
+            Service::Ecm => ecm::TASK_ACTIONS,
         }
+    }
+
+    /// The task kinds of `service`.
+    pub fn kinds(service: Service) -> impl Iterator<Item = &'static TaskKind> {
+        Self::task_actions(service).iter().map(|action| &action.kind)
     }
 
     /// The service a task belongs to and the ids (by wire name) its product's actions know it
     /// by; `None` for a kind no product owns.
     pub fn wire_ids(task: &Task) -> Option<(Service, serde_json::Map<String, Value>)> {
-        let service = SERVICES.into_iter().find(|s| Self::kinds(*s).contains(&task.kind))?;
+        let service = SERVICES.into_iter().find(|s| Self::kinds(*s).any(|kind| *kind == task.kind))?;
         let ids = match service {
             Service::Tiw => tiw::wire_ids(task),
             Service::Tcss => tcss::wire_ids(task),

@@ -20,3 +20,14 @@ impl Registration {
         Self { kind, options: KindOptions::concurrency(DEFAULT_CONCURRENCY), executor }
     }
 }
+
+/// An action that creates tasks, as test rules see it (`/_taskgate/rules`).
+#[derive(Debug, Clone)]
+pub struct TaskAction {
+    pub name: &'static str,
+    /// The kind of the tasks it creates.
+    pub kind: TaskKind,
+    /// Whether a test rule may force its tasks to succeed without their work: `Err` says why
+    /// such a success would be a lie (a snapshot without pictures, an image without a disk).
+    pub forced_success: Result<(), &'static str>,
+}

@@ -16,7 +16,7 @@ mod vocab;
 pub use context::Ecm;
 pub use images::ImageStore;
 
-use super::registration::Registration;
+use super::registration::{Registration, TaskAction};
 use crate::action::{ActionEntry, entry};
 use crate::capabilities::Lack;
 use crate::config::Config;
@@ -75,9 +75,6 @@ pub fn executor(config: &Config, objects: &Objects, qemu_lack: Option<Lack>) -> 
     Ok(Registration::finite(task::IMPORT_KIND, Arc::new(import)))
 }
 
-/// The task kinds of ecm.
-pub const KINDS: &[taskgate_engine::TaskKind] = &[task::IMPORT_KIND];
-
 /// The ids ecm's actions know a task by: `TaskId` (DescribeCustomImageTask) and `ImageId`.
 pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
     match task.input_of::<task::Import>() {
@@ -88,3 +85,10 @@ pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_j
         Err(_) => serde_json::Map::new(),
     }
 }
+
+/// The ecm actions that create tasks.
+pub const TASK_ACTIONS: &[TaskAction] = &[TaskAction {
+    name: "ImportCustomImage",
+    kind: task::IMPORT_KIND,
+    forced_success: Err("an imported image needs its disk; force a failure or let the import run"),
+}];

@@ -12,7 +12,7 @@ mod task;
 
 pub use context::Tcss;
 
-use super::registration::Registration;
+use super::registration::{Registration, TaskAction};
 use crate::action::{ActionEntry, entry};
 use crate::config::Config;
 use std::sync::Arc;
@@ -38,9 +38,6 @@ pub fn executor(config: &Config, store: &Store) -> Registration {
     Registration::finite(task::REFRESH_KIND, Arc::new(refresh))
 }
 
-/// The task kinds of tcss.
-pub const KINDS: &[taskgate_engine::TaskKind] = &[task::REFRESH_KIND];
-
 /// The ids tcss's actions know a task by: the numeric `TaskId` of DescribeRefreshTask.
 pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
     match task.input_of::<task::Refresh>() {
@@ -48,3 +45,8 @@ pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_j
         Err(_) => serde_json::Map::new(),
     }
 }
+
+/// The tcss actions that create tasks. A forced refresh success collects the host only: an
+/// inventory without container assets, true of the host it describes.
+pub const TASK_ACTIONS: &[TaskAction] =
+    &[TaskAction { name: "CreateRefreshTask", kind: task::REFRESH_KIND, forced_success: Ok(()) }];

@@ -4,13 +4,13 @@
 
 use super::collect::{ClusterCollector, collect_host};
 use super::context::Clusters;
-use super::inventory::{ClusterAsset, Inventory};
+use super::inventory::{ClusterAsset, HostAsset, Inventory};
 use super::store::load_inventory;
 use super::task::{Refresh, RefreshInput, RefreshProgress};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
-use taskgate_engine::{ExecError, Executor, Outcome, Store, TaskContext};
+use taskgate_engine::{ExecError, Executor, Forced, Outcome, Store, TaskContext};
 
 pub struct RefreshExecutor {
     pub store: Store,
@@ -38,10 +38,7 @@ impl RefreshExecutor {
             .map(|(inv, _)| inv.clusters.iter().map(|c| (c.cluster_id.as_str(), c)).collect())
             .unwrap_or_default();
 
-        let host = tokio::task::spawn_blocking(collect_host)
-            .await
-            .map_err(|e| ExecError::retryable(format!("host collector stopped: {e}")))?
-            .map_err(|e| ExecError::permanent(e.to_string()))?;
+        let host = collected_host().await?;
 
         let mut clusters = Vec::with_capacity(configured.len());
         for (done, cluster) in configured.iter().enumerate() {
@@ -68,6 +65,14 @@ impl RefreshExecutor {
     }
 }
 
+/// This host's asset, collected on a blocking thread.
+async fn collected_host() -> Result<HostAsset, ExecError> {
+    tokio::task::spawn_blocking(collect_host)
+        .await
+        .map_err(|e| ExecError::retryable(format!("host collector stopped: {e}")))?
+        .map_err(|e| ExecError::permanent(e.to_string()))
+}
+
 #[async_trait]
 impl Executor for RefreshExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
@@ -80,5 +85,19 @@ impl Executor for RefreshExecutor {
         // The inventory is the task's output, recorded with its success in the engine's fenced
         // completion: readers see the previous inventory until then, never a half-written one.
         Outcome::of::<Refresh>(&inventory).map_err(|e| ExecError::permanent(e.to_string()))
+    }
+
+    /// A forced success collects the host only: an inventory without container assets, true
+    /// of the host it describes. A forced failure ends in `Task_Error` with its message.
+    async fn forced(&self, ctx: TaskContext, forced: &Forced) -> Result<Outcome, ExecError> {
+        match forced {
+            Forced::Failure { error_message, .. } => Err(ExecError::permanent(error_message.clone())),
+            Forced::AsRun | Forced::Success => {
+                let _ = ctx;
+                let host = collected_host().await?;
+                Outcome::of::<Refresh>(&Inventory { host, clusters: Vec::new() })
+                    .map_err(|e| ExecError::permanent(e.to_string()))
+            }
+        }
     }
 }

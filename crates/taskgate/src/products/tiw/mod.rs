@@ -16,7 +16,7 @@ pub mod snapshot;
 
 pub use context::Tiw;
 
-use super::registration::Registration;
+use super::registration::{Registration, TaskAction};
 use crate::action::{ActionEntry, entry};
 use crate::capabilities::Lack;
 use crate::config::Config;
@@ -101,12 +101,23 @@ pub fn executors(
     ])
 }
 
-/// The task kinds of tiw.
-pub const KINDS: &[taskgate_engine::TaskKind] = &[snapshot::SNAPSHOT_KIND, push::PUSH_KIND];
-
 /// The ids tiw's actions know a task by: the engine's id, as snapshots spell it (`TaskID`) or
 /// pushes (`TaskId`).
 pub fn wire_ids(task: &taskgate_engine::Task) -> serde_json::Map<String, serde_json::Value> {
     let name = if task.kind == snapshot::SNAPSHOT_KIND { "TaskID" } else { "TaskId" };
     serde_json::Map::from_iter([(name.to_owned(), task.id.as_str().into())])
 }
+
+/// The tiw actions that create tasks.
+pub const TASK_ACTIONS: &[TaskAction] = &[
+    TaskAction {
+        name: "CreateSnapshotTask",
+        kind: snapshot::SNAPSHOT_KIND,
+        forced_success: Err("a snapshot's pictures come only from rendering its room; force a failure or let it run"),
+    },
+    TaskAction {
+        name: "StartWhiteboardPush",
+        kind: push::PUSH_KIND,
+        forced_success: Err("a push's stream comes only from encoding its room; force a failure or let it run"),
+    },
+];

@@ -22,7 +22,7 @@ use std::time::Duration;
 use taskgate_engine::objects::Objects;
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{
-    Abandonment, Callback, CancelReason, ExecError, Executor, Outbox, Outcome, Store, Task, TaskContext,
+    Abandonment, Callback, CancelReason, ExecError, Executor, Forced, Outbox, Outcome, Store, Task, TaskContext,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -254,6 +254,48 @@ impl PushExecutor {
     }
 }
 
+impl PushExecutor {
+    /// The end of a push that stopped at `now` for `reason`, with its stop event.
+    async fn stopped(
+        &self,
+        task_id: &str,
+        input: &PushInput,
+        progress: &PushProgress,
+        reason: FinishReason,
+        error: Option<String>,
+        now: i64,
+    ) -> Result<Outcome, ExecError> {
+        let result = PushResult::stopped_at(now, reason, progress, error);
+        let data = StoppedEvent::of(task_id, input, &result);
+        let event = self.event(input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await?;
+        let outcome =
+            Outcome::of::<Push>(&result).map_err(|e| ExecError::permanent(e.to_string()))?.finished_at_ms(now);
+        Ok(match event {
+            Some(event) => outcome.with_callback(event),
+            None => outcome,
+        })
+    }
+
+    /// The failure of a push that stops with `EXCEPTION` at `now` before its stream started,
+    /// carrying its stop event.
+    async fn stopped_by_exception(
+        &self,
+        task_id: &str,
+        input: &PushInput,
+        progress: &PushProgress,
+        message: String,
+        now: i64,
+    ) -> Result<ExecError, ExecError> {
+        let result = PushResult::stopped_at(now, FinishReason::Exception, progress, Some(message.clone()));
+        let data = StoppedEvent::of(task_id, input, &result);
+        let error = ExecError::permanent(message).finished_at_ms(now);
+        Ok(match self.event(input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await? {
+            Some(event) => error.with_callback(event),
+            None => error,
+        })
+    }
+}
+
 #[async_trait]
 impl Executor for PushExecutor {
     /// The push ended without an execution's report (stopped while queued, or its node died
@@ -283,6 +325,24 @@ impl Executor for PushExecutor {
             .await
     }
 
+    /// A forced failure is a push that died on the air: its start event, then `STOPPED` with
+    /// `EXCEPTION`, the message and its stop event, as when its encoder fails for good. A push
+    /// never succeeds without encoding.
+    async fn forced(&self, ctx: TaskContext, forced: &Forced) -> Result<Outcome, ExecError> {
+        let Forced::Failure { error_message, .. } = forced else {
+            return Err(ExecError::permanent("a push cannot succeed without encoding its room"));
+        };
+        let input = ctx.input_of::<Push>().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
+        let mut progress = PushProgress::of(ctx.task());
+        if progress.claimed_at_ms == 0 {
+            progress.claimed_at_ms = ctx.clock().now_ms();
+        }
+        self.on_air(&ctx, &input, &mut progress).await?;
+        let now = ctx.clock().now_ms();
+        self.stopped(ctx.id().as_str(), &input, &progress, FinishReason::Exception, Some(error_message.clone()), now)
+            .await
+    }
+
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
         let input = ctx.input_of::<Push>().map_err(|e| ExecError::permanent(format!("unreadable push input: {e}")))?;
         let task_id = ctx.id().as_str().to_owned();
@@ -291,13 +351,7 @@ impl Executor for PushExecutor {
             let now = ctx.clock().now_ms();
             progress.claimed_at_ms = now;
             if let Err(message) = self.login(&input.im_login, now) {
-                let result = PushResult::stopped_at(now, FinishReason::Exception, &progress, Some(message.clone()));
-                let data = StoppedEvent::of(&task_id, &input, &result);
-                let error = ExecError::permanent(message).finished_at_ms(now);
-                return Err(match self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await? {
-                    Some(event) => error.with_callback(event),
-                    None => error,
-                });
+                return Err(self.stopped_by_exception(&task_id, &input, &progress, message, now).await?);
             }
         } else {
             // Resumed after the node running it died or stopped: the stream was interrupted.
@@ -346,14 +400,6 @@ impl Executor for PushExecutor {
         };
         self.retain_stream(&task_id, &hls_dir).await;
         let now = ctx.clock().now_ms();
-        let result = PushResult::stopped_at(now, finish_reason, &progress, error);
-        let data = StoppedEvent::of(&task_id, &input, &result);
-        let event = self.event(&input, STOPPED_EVENT, data, format!("{task_id}-stopped"), now).await?;
-        let outcome =
-            Outcome::of::<Push>(&result).map_err(|e| ExecError::permanent(e.to_string()))?.finished_at_ms(now);
-        Ok(match event {
-            Some(event) => outcome.with_callback(event),
-            None => outcome,
-        })
+        self.stopped(&task_id, &input, &progress, finish_reason, error, now).await
     }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
-use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Outcome, Task, TaskContext};
+use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Forced, Outcome, Task, TaskContext};
 use whiteboard::render::{RenderError, RenderOptions, Renderer, render_marks_parallel};
 use whiteboard::replay::{SnapshotsError, snapshots_within};
 
@@ -182,6 +182,21 @@ impl SnapshotExecutor {
     }
 }
 
+impl SnapshotExecutor {
+    /// The task's end with `result`, at one time for the callback's FinishTime and the
+    /// engine's record of the end.
+    fn ended(&self, ctx: &TaskContext, input: &SnapshotInput, result: SnapshotResult) -> Result<Outcome, ExecError> {
+        let finished_at_ms = ctx.clock().now_ms();
+        let outcome = Outcome::of::<Snapshot>(&result)
+            .map_err(|e| ExecError::permanent(e.to_string()))?
+            .finished_at_ms(finished_at_ms);
+        Ok(match self.callback(ctx.task(), input, result, finished_at_ms)? {
+            Some(callback) => outcome.with_callback(callback),
+            None => outcome,
+        })
+    }
+}
+
 #[async_trait]
 impl Executor for SnapshotExecutor {
     async fn execute(&self, ctx: TaskContext) -> Result<Outcome, ExecError> {
@@ -202,15 +217,24 @@ impl Executor for SnapshotExecutor {
             }
             Err(error) => return Err(error),
         };
-        // One end time for the callback's FinishTime and the engine's record of the end.
-        let finished_at_ms = ctx.clock().now_ms();
-        let outcome = Outcome::of::<Snapshot>(&result)
-            .map_err(|e| ExecError::permanent(e.to_string()))?
-            .finished_at_ms(finished_at_ms);
-        Ok(match self.callback(ctx.task(), &input, result, finished_at_ms)? {
-            Some(callback) => outcome.with_callback(callback),
-            None => outcome,
-        })
+        self.ended(&ctx, &input, result)
+    }
+
+    /// A forced failure finishes like a real one: `Finished` with the forced code and message
+    /// in `Result`, and its callback. A snapshot never succeeds without rendering.
+    async fn forced(&self, ctx: TaskContext, forced: &Forced) -> Result<Outcome, ExecError> {
+        let Forced::Failure { error_code, error_message } = forced else {
+            return Err(ExecError::permanent("a snapshot cannot succeed without rendering its room"));
+        };
+        let input =
+            ctx.input_of::<Snapshot>().map_err(|e| ExecError::permanent(format!("unreadable snapshot input: {e}")))?;
+        let result = SnapshotResult {
+            error_code: error_code.clone(),
+            error_message: error_message.clone(),
+            total: 0,
+            snapshots: Vec::new(),
+        };
+        self.ended(&ctx, &input, result)
     }
 
     /// The snapshot ended without an execution's report: the callback says it failed.
