@@ -760,7 +760,61 @@ async fn a_purged_finished_task_is_forgotten_by_the_cache(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
+/// Gives every task submitted in its scope the same directive.
+struct Always(taskgate_engine::Directive);
+
+impl taskgate_engine::DirectiveSource for Always {
+    fn next(&self) -> Option<taskgate_engine::Directive> {
+        Some(self.0.clone())
+    }
+}
+
+fn directive(manual: bool, outcome: taskgate_engine::Forced) -> Arc<Always> {
+    Arc::new(Always(taskgate_engine::Directive { rule: "r1".into(), hold_ms: 0, manual, outcome }))
+}
+
+async fn a_forced_failure_ends_a_task_without_running_it(db: TestDb) {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    let engine = Engine::builder(db.store.clone(), fast_config())
+        .executor(
+            ECHO,
+            KindOptions::concurrency(1),
+            FnExecutor::new(move |_ctx| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(Outcome::new(json!("ran"))) }
+            }),
+        )
+        .build();
+    engine.start().unwrap();
+    let forced = taskgate_engine::Forced::Failure { error_code: "FailedOperation".into(), error_message: "no".into() };
+    let submit = engine.submit(NewTask::new("forced", "1", ECHO, json!({})));
+    taskgate_engine::directive::scope(directive(false, forced), submit).await.unwrap();
+    let task = wait_for_state(&engine, &"forced".into(), TaskState::Failed).await;
+    assert_eq!(task.error.as_deref(), Some("no"));
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the work never ran");
+    assert_eq!(task.directive.as_ref().map(|d| d.rule.as_str()), Some("r1"));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn a_manual_task_waits_for_its_outcome_then_runs_as_told(db: TestDb) {
+    let engine = echo_engine(&db);
+    engine.start().unwrap();
+    let submit = engine.submit(NewTask::new("held", "1", ECHO, json!({"n": 1})));
+    taskgate_engine::directive::scope(directive(true, taskgate_engine::Forced::AsRun), submit).await.unwrap();
+    wait_for_state(&engine, &"held".into(), TaskState::Running).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(engine.get(&"held".into()).await.unwrap().unwrap().state, TaskState::Running, "still held");
+    assert!(engine.finish_manual(&"held".into(), taskgate_engine::Forced::AsRun).await.unwrap());
+    let task = wait_for_state(&engine, &"held".into(), TaskState::Succeeded).await;
+    assert_eq!(task.result, Some(json!({"echo": {"n": 1}})));
+    assert!(!engine.finish_manual(&"held".into(), taskgate_engine::Forced::AsRun).await.unwrap(), "finished already");
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
 both_backends!(
+    a_forced_failure_ends_a_task_without_running_it,
+    a_manual_task_waits_for_its_outcome_then_runs_as_told,
     a_purge_stops_and_deletes_one_accounts_tasks_and_keeps_the_others,
     a_purged_finished_task_is_forgotten_by_the_cache,
     a_submitted_task_reads_back_and_lists_newest_first_per_account,
