@@ -280,6 +280,8 @@ impl Executor for PushExecutor {
             let now = ctx.clock().now_ms();
             progress.claimed_at_ms = now;
             if let Err(message) = self.login(&input.im_login, now) {
+                progress.failure = Some(message.clone());
+                self.save(&ctx, &progress).await?;
                 let result = PushResult::stopped_at(now, FinishReason::Exception, &progress, Some(message.clone()));
                 let data = StoppedEvent::of(&task_id, &input, &result);
                 let error = ExecError::permanent(message).finished_at_ms(now);
