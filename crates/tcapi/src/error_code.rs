@@ -49,6 +49,7 @@ error_codes! {
     RequestSizeLimitExceeded => "RequestSizeLimitExceeded",
     ResourceInUseRecordUserId => "ResourceInUse.RecordUserId",
     ResourceNotFound => "ResourceNotFound",
+    ResourceUnavailable => "ResourceUnavailable",
     ResourceUnavailableNotRegistered => "ResourceUnavailable.NotRegistered",
     ResourceUnavailableServiceExpired => "ResourceUnavailable.ServiceExpired",
     UnauthorizedOperation => "UnauthorizedOperation",
