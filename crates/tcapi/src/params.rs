@@ -24,9 +24,17 @@ pub enum Encoding {
 pub enum ParamErrorKind {
     Missing,
     Unknown,
-    InvalidType { expected: String, found: String },
-    InvalidValue { detail: String },
-    Malformed { detail: String },
+    /// The value is not of the declared type; `input` is the value as given when it is a scalar
+    /// (at most 64 characters of it), for the real service's "input value is" wording.
+    InvalidType {
+        input: Option<String>,
+    },
+    InvalidValue {
+        detail: String,
+    },
+    Malformed {
+        detail: String,
+    },
 }
 
 /// A parameter problem, located by the dotted path of the field (`Filters.0.Name`).
@@ -60,6 +68,24 @@ impl ParamError {
         self.path.join(".")
     }
 
+    /// The real service's Chinese text for this error, where Tencent documents one: the
+    /// "公共错误码" page's solutions pair each English message with its Chinese one (quoted in
+    /// teco-project/teco-core `Sources/TecoCore/Errors/TCCommonError.swift`, commit 3b8b2a5):
+    /// "The request is missing a required parameter XXX." / "请求缺少必传参数 XXX。" and
+    /// "The value type of parameter `xxx` is not valid, input value is `yyy`." / "参数 `xxx`
+    /// 取值类型错误。传入值 `yyy`。". `None` for the others: their texts carry our own detail.
+    pub fn zh_cn(&self) -> Option<String> {
+        let field = self.field();
+        match &self.kind {
+            ParamErrorKind::Missing => Some(format!("请求缺少必传参数 `{field}`。")),
+            ParamErrorKind::InvalidType { input: None } => Some(format!("参数 `{field}` 取值类型错误。")),
+            ParamErrorKind::InvalidType { input: Some(input) } => {
+                Some(format!("参数 `{field}` 取值类型错误。传入值 `{input}`。"))
+            }
+            ParamErrorKind::Unknown | ParamErrorKind::InvalidValue { .. } | ParamErrorKind::Malformed { .. } => None,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self.kind {
             ParamErrorKind::Missing => ErrorCode::MissingParameter,
@@ -76,8 +102,11 @@ impl fmt::Display for ParamError {
         match &self.kind {
             ParamErrorKind::Missing => write!(f, "The request is missing a required parameter `{field}`."),
             ParamErrorKind::Unknown => write!(f, "The parameter `{field}` is not recognized."),
-            ParamErrorKind::InvalidType { expected, found } => {
-                write!(f, "The parameter `{field}` has the wrong type: expected {expected}, got {found}.")
+            ParamErrorKind::InvalidType { input: None } => {
+                write!(f, "The value type of parameter `{field}` is not valid.")
+            }
+            ParamErrorKind::InvalidType { input: Some(input) } => {
+                write!(f, "The value type of parameter `{field}` is not valid, input value is `{input}`.")
             }
             ParamErrorKind::InvalidValue { detail } => {
                 write!(f, "The value of the parameter `{field}` is invalid: {detail}.")
@@ -97,8 +126,17 @@ impl de::Error for ParamError {
         Self::new(ParamErrorKind::InvalidValue { detail: msg.to_string() })
     }
 
-    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::new(ParamErrorKind::InvalidType { expected: exp.to_string(), found: unexp.to_string() })
+    /// The real service's wording names the value given, not the type expected.
+    fn invalid_type(unexp: Unexpected<'_>, _expected: &dyn de::Expected) -> Self {
+        let input = match unexp {
+            Unexpected::Str(text) => Some(text.chars().take(QUOTED_KEY_CHARS).collect()),
+            Unexpected::Bool(b) => Some(b.to_string()),
+            Unexpected::Signed(i) => Some(i.to_string()),
+            Unexpected::Unsigned(u) => Some(u.to_string()),
+            Unexpected::Float(x) => Some(x.to_string()),
+            _ => None,
+        };
+        Self::new(ParamErrorKind::InvalidType { input })
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -707,6 +745,25 @@ mod tests {
         let err = json(json!({"SdkAppId": "abc"})).unwrap_err();
         assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "SdkAppId".into()));
         assert!(err.to_string().contains("`SdkAppId`"));
+    }
+
+    #[test]
+    fn wrong_type_answers_the_real_services_texts_quoting_the_value() {
+        let err = json(json!({"SdkAppId": "abc"})).unwrap_err();
+        assert_eq!(err.to_string(), "The value type of parameter `SdkAppId` is not valid, input value is `abc`.");
+        assert_eq!(err.zh_cn().as_deref(), Some("参数 `SdkAppId` 取值类型错误。传入值 `abc`。"));
+        let err = json(json!({"SdkAppId": {"a": 1}})).unwrap_err();
+        assert_eq!(err.to_string(), "The value type of parameter `SdkAppId` is not valid.");
+        let long = "x".repeat(1000);
+        let err = json(json!({ "SdkAppId": long })).unwrap_err();
+        assert!(err.to_string().len() < 200, "the message quotes the start of the value only");
+    }
+
+    #[test]
+    fn missing_answers_the_real_services_texts() {
+        let err = ParamError::missing("TaskID");
+        assert_eq!(err.to_string(), "The request is missing a required parameter `TaskID`.");
+        assert_eq!(err.zh_cn().as_deref(), Some("请求缺少必传参数 `TaskID`。"));
     }
 
     #[test]

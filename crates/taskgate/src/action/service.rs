@@ -49,7 +49,7 @@ impl Service {
     /// serve the configured regions.
     pub fn check_region(self, region: Option<&str>, served: &[String]) -> Result<(), ApiError> {
         match (self, region) {
-            (Service::Tiw, None) => Err(ApiError::missing("Region")),
+            (Service::Tiw, None) => Err(ApiError::missing_common("Region")),
             (Service::Tiw, Some("ap-singapore")) | (_, None) => Ok(()),
             (Service::Tiw, Some(other)) => Err(unsupported_region(self, other)),
             (_, Some(region)) if served.iter().any(|r| r == region) => Ok(()),
