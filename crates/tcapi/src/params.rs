@@ -32,6 +32,10 @@ pub enum ParamErrorKind {
     InvalidValue {
         detail: String,
     },
+    /// The same parameter given twice.
+    Repeated,
+    /// List indices that do not run 0, 1, 2… without gaps.
+    ArrayIndex,
     Malformed {
         detail: String,
     },
@@ -82,6 +86,11 @@ impl ParamError {
             ParamErrorKind::InvalidType { input: Some(input) } => {
                 Some(format!("参数 `{field}` 取值类型错误。传入值 `{input}`。"))
             }
+            ParamErrorKind::Repeated => Some(format!("参数 `{field}` 重复输入。")),
+            // Tencent's own wording, "是非法是" included.
+            ParamErrorKind::ArrayIndex => {
+                Some(format!("参数 `{field}` 是非法是数组格式，数组下标必须是连续的而且从0下标开始。"))
+            }
             ParamErrorKind::Unknown | ParamErrorKind::InvalidValue { .. } | ParamErrorKind::Malformed { .. } => None,
         }
     }
@@ -90,7 +99,10 @@ impl ParamError {
         match self.kind {
             ParamErrorKind::Missing => ErrorCode::MissingParameter,
             ParamErrorKind::Unknown => ErrorCode::UnknownParameter,
-            ParamErrorKind::InvalidType { .. } | ParamErrorKind::Malformed { .. } => ErrorCode::InvalidParameter,
+            ParamErrorKind::InvalidType { .. }
+            | ParamErrorKind::Repeated
+            | ParamErrorKind::ArrayIndex
+            | ParamErrorKind::Malformed { .. } => ErrorCode::InvalidParameter,
             ParamErrorKind::InvalidValue { .. } => ErrorCode::InvalidParameterValue,
         }
     }
@@ -110,6 +122,10 @@ impl fmt::Display for ParamError {
             }
             ParamErrorKind::InvalidValue { detail } => {
                 write!(f, "The value of the parameter `{field}` is invalid: {detail}.")
+            }
+            ParamErrorKind::Repeated => write!(f, "Parameter `{field}` input repeated."),
+            ParamErrorKind::ArrayIndex => {
+                write!(f, "Parameter `{field}` invalid array format, array index must be continuous and starts with 0.")
             }
             ParamErrorKind::Malformed { detail } if field.is_empty() => {
                 write!(f, "The request parameters are malformed: {detail}.")
@@ -160,7 +176,7 @@ impl de::Error for ParamError {
     }
 
     fn duplicate_field(field: &'static str) -> Self {
-        Self { kind: ParamErrorKind::Malformed { detail: "it is given twice".into() }, path: vec![field.to_owned()] }
+        Self { kind: ParamErrorKind::Repeated, path: vec![field.to_owned()] }
     }
 }
 
@@ -191,7 +207,8 @@ const QUOTED_KEY_CHARS: usize = 64;
 ///
 /// Errors (`Malformed`, i.e. `InvalidParameter`): more than [`MAX_FLATTENED_PARAMS`] pairs, a
 /// name longer than [`MAX_KEY_BYTES`] or deeper than [`MAX_DEPTH`], an empty segment, a name
-/// given twice or both as a value and as a parent, list indices with gaps.
+/// both as a value and as a parent; `Repeated`, a name given twice; `ArrayIndex`, list indices
+/// with gaps.
 pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ParamError> {
     let mut root = Map::new();
     let mut segments_seen = 0usize;
@@ -270,21 +287,26 @@ pub fn check_json_size(text: &[u8]) -> Result<(), ParamError> {
 }
 
 fn malformed(key: &str, detail: &str) -> ParamError {
+    located(key, ParamErrorKind::Malformed { detail: detail.into() })
+}
+
+fn located(key: &str, kind: ParamErrorKind) -> ParamError {
     // A hostile name can be kilobytes long: the message quotes its start only.
     let quoted = match key.char_indices().nth(QUOTED_KEY_CHARS) {
         Some((cut, _)) => format!("{}…", &key[..cut]),
         None => key.to_owned(),
     };
-    ParamError { kind: ParamErrorKind::Malformed { detail: detail.into() }, path: vec![quoted] }
+    ParamError { kind, path: vec![quoted] }
 }
 
 fn insert_path(node: &mut Map<String, Value>, segments: &[&str], value: &str, key: &str) -> Result<(), ParamError> {
     let (first, rest) = segments.split_first().expect("split yields at least one segment");
     if rest.is_empty() {
-        if node.insert((*first).to_owned(), Value::String(value.to_owned())).is_some() {
-            return Err(malformed(key, "it is given twice or also used as a parent"));
-        }
-        return Ok(());
+        return match node.insert((*first).to_owned(), Value::String(value.to_owned())) {
+            None => Ok(()),
+            Some(Value::String(_)) => Err(located(key, ParamErrorKind::Repeated)),
+            Some(_) => Err(malformed(key, "it is given both as a value and as a parent")),
+        };
     }
     let child = node.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
     match child {
@@ -309,7 +331,7 @@ fn lists_from_indices(value: Value, path: &str) -> Result<Value, ParamError> {
         }
         items.sort_by_key(|(i, _)| *i);
         if items.iter().enumerate().any(|(pos, (i, _))| pos != *i) {
-            return Err(malformed(path, "list indices must run from 0 without gaps"));
+            return Err(located(path, ParamErrorKind::ArrayIndex));
         }
         return Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()));
     }
@@ -801,6 +823,25 @@ mod tests {
     fn gaps_in_list_indices_are_rejected() {
         let err = flat(&[("SdkAppId", "1"), ("Filters.0.Name", "a"), ("Filters.0.Values.1", "x")]).unwrap_err();
         assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "Filters.0.Values".into()));
+    }
+
+    #[test]
+    fn gaps_and_repeats_answer_the_real_services_texts() {
+        let err = flat(&[("Filters.0.Name", "a"), ("Filters.2.Name", "b")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Parameter `Filters` invalid array format, array index must be continuous and starts with 0."
+        );
+        assert_eq!(
+            err.zh_cn().as_deref(),
+            Some("参数 `Filters` 是非法是数组格式，数组下标必须是连续的而且从0下标开始。")
+        );
+        let err = flat(&[("TaskId", "1"), ("TaskId", "2")]).unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (ErrorCode::InvalidParameter, "Parameter `TaskId` input repeated.".into())
+        );
+        assert_eq!(err.zh_cn().as_deref(), Some("参数 `TaskId` 重复输入。"));
     }
 
     #[test]
