@@ -114,3 +114,86 @@ def _value_errors(service: str, member: dict, value, where: str) -> list[str]:
     if not isinstance(value, dict):
         return [f"{where}: {type(value).__name__}, declared an object"]
     return _object_errors(service, api(service)["objects"][member["member"]]["members"], value, where)
+
+
+# ---- examples.json ------------------------------------------------------------------------------
+
+
+@cache
+def _examples(service: str) -> dict:
+    path = SERVICES_DIR / service / PACKAGE_VERSION[service] / "examples.json"
+    return json.loads(path.read_text(encoding="utf-8"))["actions"]
+
+
+def examples(service: str, action: str) -> list[dict]:
+    """The action's examples as tccli ships them: `title`, `input` (an HTTP request text) and
+    `output` (the answer's JSON text)."""
+    return _examples(service).get(action, [])
+
+
+def example_request(example: dict) -> tuple[str, dict]:
+    """(method, parameters) of an example's `input`. tccli writes two layouts: a POST request
+    text whose body, after the blank line, is the JSON of the parameters; or a GET URL followed
+    by one `&Name=Value` line per flattened parameter (`Filters.0.Values.0`), values as text.
+    `<公共请求参数>` stands for the common parameters (Action, Timestamp…) and is left out."""
+    text = example["input"]
+    if text.startswith("POST "):
+        body = text.split("\n\n", 1)[1]
+        return "POST", json.loads(body)
+    pairs = {}
+    for line in text.splitlines()[1:]:
+        name, _, value = line.lstrip("&").partition("=")
+        if line.startswith("&") and name != "<公共请求参数>":
+            pairs[name] = value
+    return "GET", pairs
+
+
+def example_response(example: dict) -> dict:
+    """The `Response` object of an example's `output`."""
+    return json.loads(example["output"])["Response"]
+
+
+def example_shape_errors(service: str, action: str, example: dict, answer: dict) -> list[str]:
+    """Where `answer` lacks the shape of the example's answer: a member the example shows (and
+    the definition declares) missing or of another JSON type, recursively; list items are
+    compared with the example's first item. Values themselves differ by nature (ids, times)."""
+    definitions = api(service)
+    members = definitions["objects"][definitions["actions"][action]["output"]]["members"]
+    return _example_errors(service, members, example, answer, action)
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _example_errors(service: str, members: list[dict], example: dict, answer: dict, path: str) -> list[str]:
+    errors = []
+    by_name = {m["name"]: m for m in members}
+    for name, shown in example.items():
+        member = by_name.get(name)
+        if name == "RequestId" or member is None or shown is None:
+            continue
+        where = f"{path}.{name}"
+        if name not in answer or answer[name] is None:
+            if not member.get("value_allowed_null", True):
+                errors.append(f"{where}: missing, the example shows {shown!r}")
+            continue
+        errors += _example_value_errors(service, member, shown, answer[name], where)
+    return errors
+
+
+def _example_value_errors(service: str, member: dict, shown, value, where: str) -> list[str]:
+    if _json_kind(shown) != _json_kind(value):
+        return [f"{where}: {_json_kind(value)}, the example shows a {_json_kind(shown)}"]
+    if isinstance(shown, list):
+        if not shown or member["type"] != "list" or _scalar_or_object(member["member"]) != "object":
+            return []
+        inner = api(service)["objects"][member["member"]]["members"]
+        return [e for i, item in enumerate(value) for e in _example_errors(service, inner, shown[0], item, f"{where}.{i}")]
+    if isinstance(shown, dict) and member["type"] == "object":
+        return _example_errors(service, api(service)["objects"][member["member"]]["members"], shown, value, where)
+    return []

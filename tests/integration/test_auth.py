@@ -2,9 +2,11 @@
 
 import time
 
+import pytest
+
 import support
 import tc_sign
-from support import MAIN, MAIN_TOKEN, UNKNOWN
+from support import MAIN, MAIN_SDK_APP, MAIN_TOKEN, UNKNOWN
 
 ACTION = "DescribeUnfinishRefreshTask"   # no parameters, answers from any account with tcss
 ZH_SIGNATURE_FAILURE = "请求签名验证失败，请检查您的签名计算是否正确。"
@@ -183,6 +185,40 @@ def test_signature_failure_message_is_chinese_for_zh_cn(api):
 def test_signature_failure_message_is_english_for_en_us(api):
     err = support.error(api.tc3(ACTION, secret_key="x", language="en-US"), "AuthFailure.SignatureFailure")
     assert err["Message"] == EN_SIGNATURE_FAILURE
+
+
+# Texts of the "公共错误码" page's solutions, which pair each English message with its Chinese one
+# (quoted in teco-project/teco-core Sources/TecoCore/Errors/TCCommonError.swift, commit 3b8b2a5).
+MISSING_TASK = {"SdkAppId": MAIN_SDK_APP}
+
+
+def test_a_missing_action_parameter_is_answered_in_chinese_for_zh_cn(api):
+    err = support.error(api.tc3("DescribeSnapshotTask", MISSING_TASK, language="zh-CN"), "MissingParameter")
+    assert err["Message"] == "请求缺少必传参数 `TaskID`。"
+
+
+def test_a_missing_action_parameter_is_answered_in_english_for_en_us(api):
+    err = support.error(api.tc3("DescribeSnapshotTask", MISSING_TASK, language="en-US"), "MissingParameter")
+    assert err["Message"] == "The request is missing a required parameter `TaskID`."
+
+
+def test_a_missing_common_parameter_is_answered_in_english_for_zh_cn(api):
+    # tencentcloud-sdk-nodejs issue 99: sent with X-TC-Language zh-CN, answered in English.
+    headers = _headers(api)
+    del headers["X-TC-Timestamp"]
+    headers["X-TC-Language"] = "zh-CN"
+    err = support.error(_post(api, headers), "MissingParameter")
+    assert err["Message"] == "The request is missing a required parameter `Timestamp`."
+
+
+@pytest.mark.parametrize("language,message", [
+    ("zh-CN", "参数 `SdkAppId` 取值类型错误。传入值 `abc`。"),
+    ("en-US", "The value type of parameter `SdkAppId` is not valid, input value is `abc`."),
+])
+def test_a_mistyped_parameter_quotes_the_input_value_in_the_callers_language(api, language, message):
+    params = {"SdkAppId": "abc", "TaskID": support.UNKNOWN_TASK_ID}
+    err = support.error(api.tc3("DescribeSnapshotTask", params, language=language), "InvalidParameter")
+    assert err["Message"] == message
 
 
 def test_v1_language_parameter_picks_english(api):

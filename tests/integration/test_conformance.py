@@ -37,7 +37,7 @@ def _refusal_names(resp, name: str) -> str | None:
     if not err:
         return None
     unknown = err["Code"] == "UnknownParameter"
-    mistyped = err["Code"] == "InvalidParameter" and "has the wrong type" in err["Message"]
+    mistyped = err["Code"] == "InvalidParameter" and "The value type of parameter" in err["Message"]
     if (unknown or mistyped) and f"`{name}" in err["Message"]:
         return f"{err['Code']}: {err['Message']}"
     return None

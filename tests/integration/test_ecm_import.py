@@ -147,13 +147,20 @@ def test_duplicate_image_name_is_image_name_duplicate(sdk, images):
     assert raised.value.code == "InvalidParameterValue.ImageNameDuplicate"
 
 
-@pytest.mark.parametrize("field,value", [("OsType", "Plan9"), ("OsVersion", "99"), ("Architecture", "arm64"),
+@pytest.mark.parametrize("field,value", [("OsType", "Plan9"), ("OsVersion", "99"), ("OsVersion", "7.x"),
+                                         ("Architecture", "arm64"),
                                          ("InitFlag", "magic"), ("ImageName", "bad name!")])
 def test_invalid_field_is_invalid_parameter_value_naming_it(sdk, images, field, value):
     with pytest.raises(TencentCloudSDKException) as raised:
         import_image(sdk, images.url("disk.raw"), **{field: value})
     assert raised.value.code == "InvalidParameterValue"
     assert field in raised.value.message
+
+
+def test_a_point_release_of_a_listed_os_version_is_accepted(sdk, images):
+    # Tencent's own ImportCustomImage example declares CentOS 7.6; DescribeImportImageOs lists 7.
+    created = import_image(sdk, images.url("disk.raw"), OsType="CentOS", OsVersion="7.6")
+    assert wait_finished(sdk, created.TaskId).State == "SUCCESS"
 
 
 def test_import_without_urls_is_missing_parameter(sdk):

@@ -142,6 +142,27 @@ def test_flattened_query_values_are_percent_decoded(api):
     support.ok(support.raw_http(api.port, "GET", "/?" + query, headers))
 
 
+# The real texts of the "公共错误码" page's solutions (teco-project/teco-core TCCommonError.swift).
+@pytest.mark.parametrize("language,message", [
+    ("en-US", "Parameter `Filters.0.Name` input repeated."),
+    ("zh-CN", "参数 `Filters.0.Name` 重复输入。"),
+])
+def test_a_flattened_parameter_given_twice_is_invalid_parameter_input_repeated(api, language, message):
+    query = "Filters.0.Name=task-id&Filters.0.Name=image-id&Filters.0.Values.0=21"
+    err = support.error(api.tc3(IMG, method="GET", query=query, language=language), "InvalidParameter")
+    assert err["Message"] == message
+
+
+@pytest.mark.parametrize("language,message", [
+    ("en-US", "Parameter `Filters` invalid array format, array index must be continuous and starts with 0."),
+    ("zh-CN", "参数 `Filters` 是非法是数组格式，数组下标必须是连续的而且从0下标开始。"),
+])
+def test_flattened_list_indices_with_a_gap_are_invalid_parameter_array_format(api, language, message):
+    query = "Filters.1.Name=task-id&Filters.1.Values.0=21"
+    err = support.error(api.tc3(IMG, method="GET", query=query, language=language), "InvalidParameter")
+    assert err["Message"] == message
+
+
 def test_flattened_form_body_gives_the_json_answer(api):
     by_json = support.ok(api.tc3(IMG, TASK_21))
     by_form = support.ok(api.v1(IMG, TASK_21, method="POST", sign_method="HmacSHA1"))

@@ -60,6 +60,16 @@ def test_limited_answer_is_the_usual_envelope(api):
     assert err["Message"]
 
 
+def test_limited_answer_has_the_real_services_text_in_each_language(api):
+    # The "公共错误码" page's solution texts (quoted in teco-project/teco-core TCCommonError.swift).
+    exhaust(api, REFRESH)
+    zh = support.error(api.tc3(REFRESH, {}, language="zh-CN"), "RequestLimitExceeded")
+    en = support.error(api.tc3(REFRESH, {}, language="en-US"), "RequestLimitExceeded")
+    assert zh["Message"] == "您当前每秒请求次数超过了频率上限，请稍后重试。"
+    assert en["Message"] == ("Your current request times in a second exceeds the frequency limit. "
+                             "Please reduce the frequency of calls.")
+
+
 def test_default_limit_is_20_per_second(api):
     wait_until_allowed(api, IMG)
     time.sleep(1.0)

@@ -84,6 +84,15 @@ def describe_raw(server, task_id: str) -> dict:
         api.close()
 
 
+def describe_answer(server, task_id: str) -> dict:
+    """The `Response` object, success or error."""
+    api = support.Api(server.base_url)
+    try:
+        return support._envelope(api.tc3("DescribeWhiteboardPush", {"SdkAppId": MAIN_SDK_APP, "TaskId": task_id}))
+    finally:
+        api.close()
+
+
 def describe(sdk: Sdk, task_id: str):
     request = models.DescribeWhiteboardPushRequest()
     request.SdkAppId, request.TaskId = MAIN_SDK_APP, task_id
@@ -361,13 +370,17 @@ class socket_that_refuses:
         return False
 
 
-def test_an_invalid_push_usersig_fails_the_push_and_describe_returns_no_fields(sdk, server, room, receiver):
+def test_an_invalid_push_usersig_fails_the_push_and_describe_is_failed_operation_whiteboard_push(
+    sdk, server, room, receiver
+):
     task_id = start(sdk, room, PushUserSig="not-a-usersig")
     until = time.monotonic() + DEADLINE
-    while "Status" in (answer := describe_raw(server, task_id)):
+    while "Status" in (answer := describe_answer(server, task_id)):
         assert answer["Status"] == "PREPARED" and time.monotonic() < until
         time.sleep(0.1)
-    assert set(answer) == {"RequestId"}, "the seed's failed-push example"
+    # The second DescribeWhiteboardPush example of tccli's examples.json.
+    assert answer["Error"]["Code"] == "FailedOperation.WhiteboardPush"
+    assert task_id in answer["Error"]["Message"] and "login" in answer["Error"]["Message"]
     stopped = events(receiver, task_id, "WhiteboardPushStopped")["EventData"]
     assert stopped["FinishReason"] == "EXCEPTION" and "login" in stopped["Error"]["Message"]
 

@@ -49,6 +49,7 @@ error_codes! {
     RequestSizeLimitExceeded => "RequestSizeLimitExceeded",
     ResourceInUseRecordUserId => "ResourceInUse.RecordUserId",
     ResourceNotFound => "ResourceNotFound",
+    ResourceUnavailable => "ResourceUnavailable",
     ResourceUnavailableNotRegistered => "ResourceUnavailable.NotRegistered",
     ResourceUnavailableServiceExpired => "ResourceUnavailable.ServiceExpired",
     UnauthorizedOperation => "UnauthorizedOperation",
@@ -105,8 +106,12 @@ pub fn fixed_message(code: ErrorCode, lang: Language) -> Option<&'static str> {
         }
         (AuthFailureTokenFailure, ZhCn) => "Token 错误。",
         (AuthFailureTokenFailure, EnUs) => "The provided token is invalid.",
-        (RequestLimitExceeded, ZhCn) => "您的请求频率超过限制，请稍后重试。",
-        (RequestLimitExceeded, EnUs) => "Your request frequency exceeds the limit. Please try again later.",
+        // The "公共错误码" page's solutions (quoted in teco-project/teco-core
+        // `Sources/TecoCore/Errors/TCCommonError.swift`, commit 3b8b2a5).
+        (RequestLimitExceeded, ZhCn) => "您当前每秒请求次数超过了频率上限，请稍后重试。",
+        (RequestLimitExceeded, EnUs) => {
+            "Your current request times in a second exceeds the frequency limit. Please reduce the frequency of calls."
+        }
         (InternalError, ZhCn) => "内部错误。",
         (InternalError, EnUs) => "An internal error has occurred. Retry your request.",
         _ => return None,

@@ -24,9 +24,21 @@ pub enum Encoding {
 pub enum ParamErrorKind {
     Missing,
     Unknown,
-    InvalidType { expected: String, found: String },
-    InvalidValue { detail: String },
-    Malformed { detail: String },
+    /// The value is not of the declared type; `input` is the value as given when it is a scalar
+    /// (at most 64 characters of it), for the real service's "input value is" wording.
+    InvalidType {
+        input: Option<String>,
+    },
+    InvalidValue {
+        detail: String,
+    },
+    /// The same parameter given twice.
+    Repeated,
+    /// List indices that do not run 0, 1, 2… without gaps.
+    ArrayIndex,
+    Malformed {
+        detail: String,
+    },
 }
 
 /// A parameter problem, located by the dotted path of the field (`Filters.0.Name`).
@@ -60,11 +72,37 @@ impl ParamError {
         self.path.join(".")
     }
 
+    /// The real service's Chinese text for this error, where Tencent documents one: the
+    /// "公共错误码" page's solutions pair each English message with its Chinese one (quoted in
+    /// teco-project/teco-core `Sources/TecoCore/Errors/TCCommonError.swift`, commit 3b8b2a5):
+    /// "The request is missing a required parameter XXX." / "请求缺少必传参数 XXX。" and
+    /// "The value type of parameter `xxx` is not valid, input value is `yyy`." / "参数 `xxx`
+    /// 取值类型错误。传入值 `yyy`。". `None` for the others: their texts carry our own detail.
+    pub fn zh_cn(&self) -> Option<String> {
+        let field = self.field();
+        match &self.kind {
+            ParamErrorKind::Missing => Some(format!("请求缺少必传参数 `{field}`。")),
+            ParamErrorKind::InvalidType { input: None } => Some(format!("参数 `{field}` 取值类型错误。")),
+            ParamErrorKind::InvalidType { input: Some(input) } => {
+                Some(format!("参数 `{field}` 取值类型错误。传入值 `{input}`。"))
+            }
+            ParamErrorKind::Repeated => Some(format!("参数 `{field}` 重复输入。")),
+            // Tencent's own wording, "是非法是" included.
+            ParamErrorKind::ArrayIndex => {
+                Some(format!("参数 `{field}` 是非法是数组格式，数组下标必须是连续的而且从0下标开始。"))
+            }
+            ParamErrorKind::Unknown | ParamErrorKind::InvalidValue { .. } | ParamErrorKind::Malformed { .. } => None,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self.kind {
             ParamErrorKind::Missing => ErrorCode::MissingParameter,
             ParamErrorKind::Unknown => ErrorCode::UnknownParameter,
-            ParamErrorKind::InvalidType { .. } | ParamErrorKind::Malformed { .. } => ErrorCode::InvalidParameter,
+            ParamErrorKind::InvalidType { .. }
+            | ParamErrorKind::Repeated
+            | ParamErrorKind::ArrayIndex
+            | ParamErrorKind::Malformed { .. } => ErrorCode::InvalidParameter,
             ParamErrorKind::InvalidValue { .. } => ErrorCode::InvalidParameterValue,
         }
     }
@@ -76,11 +114,18 @@ impl fmt::Display for ParamError {
         match &self.kind {
             ParamErrorKind::Missing => write!(f, "The request is missing a required parameter `{field}`."),
             ParamErrorKind::Unknown => write!(f, "The parameter `{field}` is not recognized."),
-            ParamErrorKind::InvalidType { expected, found } => {
-                write!(f, "The parameter `{field}` has the wrong type: expected {expected}, got {found}.")
+            ParamErrorKind::InvalidType { input: None } => {
+                write!(f, "The value type of parameter `{field}` is not valid.")
+            }
+            ParamErrorKind::InvalidType { input: Some(input) } => {
+                write!(f, "The value type of parameter `{field}` is not valid, input value is `{input}`.")
             }
             ParamErrorKind::InvalidValue { detail } => {
                 write!(f, "The value of the parameter `{field}` is invalid: {detail}.")
+            }
+            ParamErrorKind::Repeated => write!(f, "Parameter `{field}` input repeated."),
+            ParamErrorKind::ArrayIndex => {
+                write!(f, "Parameter `{field}` invalid array format, array index must be continuous and starts with 0.")
             }
             ParamErrorKind::Malformed { detail } if field.is_empty() => {
                 write!(f, "The request parameters are malformed: {detail}.")
@@ -97,8 +142,17 @@ impl de::Error for ParamError {
         Self::new(ParamErrorKind::InvalidValue { detail: msg.to_string() })
     }
 
-    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::new(ParamErrorKind::InvalidType { expected: exp.to_string(), found: unexp.to_string() })
+    /// The real service's wording names the value given, not the type expected.
+    fn invalid_type(unexp: Unexpected<'_>, _expected: &dyn de::Expected) -> Self {
+        let input = match unexp {
+            Unexpected::Str(text) => Some(text.chars().take(QUOTED_KEY_CHARS).collect()),
+            Unexpected::Bool(b) => Some(b.to_string()),
+            Unexpected::Signed(i) => Some(i.to_string()),
+            Unexpected::Unsigned(u) => Some(u.to_string()),
+            Unexpected::Float(x) => Some(x.to_string()),
+            _ => None,
+        };
+        Self::new(ParamErrorKind::InvalidType { input })
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -122,7 +176,7 @@ impl de::Error for ParamError {
     }
 
     fn duplicate_field(field: &'static str) -> Self {
-        Self { kind: ParamErrorKind::Malformed { detail: "it is given twice".into() }, path: vec![field.to_owned()] }
+        Self { kind: ParamErrorKind::Repeated, path: vec![field.to_owned()] }
     }
 }
 
@@ -153,7 +207,8 @@ const QUOTED_KEY_CHARS: usize = 64;
 ///
 /// Errors (`Malformed`, i.e. `InvalidParameter`): more than [`MAX_FLATTENED_PARAMS`] pairs, a
 /// name longer than [`MAX_KEY_BYTES`] or deeper than [`MAX_DEPTH`], an empty segment, a name
-/// given twice or both as a value and as a parent, list indices with gaps.
+/// both as a value and as a parent; `Repeated`, a name given twice; `ArrayIndex`, list indices
+/// with gaps.
 pub fn unflatten<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ParamError> {
     let mut root = Map::new();
     let mut segments_seen = 0usize;
@@ -232,21 +287,26 @@ pub fn check_json_size(text: &[u8]) -> Result<(), ParamError> {
 }
 
 fn malformed(key: &str, detail: &str) -> ParamError {
+    located(key, ParamErrorKind::Malformed { detail: detail.into() })
+}
+
+fn located(key: &str, kind: ParamErrorKind) -> ParamError {
     // A hostile name can be kilobytes long: the message quotes its start only.
     let quoted = match key.char_indices().nth(QUOTED_KEY_CHARS) {
         Some((cut, _)) => format!("{}…", &key[..cut]),
         None => key.to_owned(),
     };
-    ParamError { kind: ParamErrorKind::Malformed { detail: detail.into() }, path: vec![quoted] }
+    ParamError { kind, path: vec![quoted] }
 }
 
 fn insert_path(node: &mut Map<String, Value>, segments: &[&str], value: &str, key: &str) -> Result<(), ParamError> {
     let (first, rest) = segments.split_first().expect("split yields at least one segment");
     if rest.is_empty() {
-        if node.insert((*first).to_owned(), Value::String(value.to_owned())).is_some() {
-            return Err(malformed(key, "it is given twice or also used as a parent"));
-        }
-        return Ok(());
+        return match node.insert((*first).to_owned(), Value::String(value.to_owned())) {
+            None => Ok(()),
+            Some(Value::String(_)) => Err(located(key, ParamErrorKind::Repeated)),
+            Some(_) => Err(malformed(key, "it is given both as a value and as a parent")),
+        };
     }
     let child = node.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
     match child {
@@ -271,7 +331,7 @@ fn lists_from_indices(value: Value, path: &str) -> Result<Value, ParamError> {
         }
         items.sort_by_key(|(i, _)| *i);
         if items.iter().enumerate().any(|(pos, (i, _))| pos != *i) {
-            return Err(malformed(path, "list indices must run from 0 without gaps"));
+            return Err(located(path, ParamErrorKind::ArrayIndex));
         }
         return Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()));
     }
@@ -710,6 +770,25 @@ mod tests {
     }
 
     #[test]
+    fn wrong_type_answers_the_real_services_texts_quoting_the_value() {
+        let err = json(json!({"SdkAppId": "abc"})).unwrap_err();
+        assert_eq!(err.to_string(), "The value type of parameter `SdkAppId` is not valid, input value is `abc`.");
+        assert_eq!(err.zh_cn().as_deref(), Some("参数 `SdkAppId` 取值类型错误。传入值 `abc`。"));
+        let err = json(json!({"SdkAppId": {"a": 1}})).unwrap_err();
+        assert_eq!(err.to_string(), "The value type of parameter `SdkAppId` is not valid.");
+        let long = "x".repeat(1000);
+        let err = json(json!({ "SdkAppId": long })).unwrap_err();
+        assert!(err.to_string().len() < 200, "the message quotes the start of the value only");
+    }
+
+    #[test]
+    fn missing_answers_the_real_services_texts() {
+        let err = ParamError::missing("TaskID");
+        assert_eq!(err.to_string(), "The request is missing a required parameter `TaskID`.");
+        assert_eq!(err.zh_cn().as_deref(), Some("请求缺少必传参数 `TaskID`。"));
+    }
+
+    #[test]
     fn json_numbers_in_strings_are_a_wrong_type() {
         let err = json(json!({"SdkAppId": "1400127230"})).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidParameter);
@@ -744,6 +823,25 @@ mod tests {
     fn gaps_in_list_indices_are_rejected() {
         let err = flat(&[("SdkAppId", "1"), ("Filters.0.Name", "a"), ("Filters.0.Values.1", "x")]).unwrap_err();
         assert_eq!((err.code(), err.field()), (ErrorCode::InvalidParameter, "Filters.0.Values".into()));
+    }
+
+    #[test]
+    fn gaps_and_repeats_answer_the_real_services_texts() {
+        let err = flat(&[("Filters.0.Name", "a"), ("Filters.2.Name", "b")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Parameter `Filters` invalid array format, array index must be continuous and starts with 0."
+        );
+        assert_eq!(
+            err.zh_cn().as_deref(),
+            Some("参数 `Filters` 是非法是数组格式，数组下标必须是连续的而且从0下标开始。")
+        );
+        let err = flat(&[("TaskId", "1"), ("TaskId", "2")]).unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (ErrorCode::InvalidParameter, "Parameter `TaskId` input repeated.".into())
+        );
+        assert_eq!(err.zh_cn().as_deref(), Some("参数 `TaskId` 重复输入。"));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use super::error::ApiError;
 use super::service::Service;
 use std::collections::{HashMap, HashSet};
-use tcapi::ErrorCode;
 
 #[derive(Debug)]
 pub struct Account {
@@ -22,16 +21,18 @@ pub struct Account {
 
 impl Account {
     /// `service` must be enabled for the account and not expired at `now` (Unix seconds).
+    /// The refusals' codes are the service's own ([`Service::unavailable_codes`]).
     pub fn check_service(&self, service: Service, now: i64) -> Result<(), ApiError> {
+        let (not_registered, expired) = service.unavailable_codes();
         if !self.services.contains(&service) {
             return Err(ApiError::new(
-                ErrorCode::ResourceUnavailableNotRegistered,
+                not_registered,
                 format!("The {} service is not enabled for account {}.", service.label(), self.uin),
             ));
         }
         if self.service_expires_at.is_some_and(|expires| expires <= now) {
             return Err(ApiError::new(
-                ErrorCode::ResourceUnavailableServiceExpired,
+                expired,
                 format!("The {} service of account {} has expired.", service.label(), self.uin),
             ));
         }

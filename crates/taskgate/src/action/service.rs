@@ -33,11 +33,23 @@ impl Service {
         }
     }
 
+    /// The codes of a call whose account has not enabled the service, and of one whose service
+    /// has expired. tiw documents its own for every action (`ResourceUnavailable.NotRegistered`
+    /// "未开通互动白板", `ResourceUnavailable.ServiceExpired`); tcss and ecm document none for
+    /// their actions (the Go SDK's `client.go`, tests/fixtures/action_error_codes.json), so they
+    /// answer the common `ResourceUnavailable`.
+    pub fn unavailable_codes(self) -> (ErrorCode, ErrorCode) {
+        match self {
+            Service::Tiw => (ErrorCode::ResourceUnavailableNotRegistered, ErrorCode::ResourceUnavailableServiceExpired),
+            Service::Tcss | Service::Ecm => (ErrorCode::ResourceUnavailable, ErrorCode::ResourceUnavailable),
+        }
+    }
+
     /// tiw requires a region and serves only `ap-singapore`; tcss and ecm do not need one and
     /// serve the configured regions.
     pub fn check_region(self, region: Option<&str>, served: &[String]) -> Result<(), ApiError> {
         match (self, region) {
-            (Service::Tiw, None) => Err(ApiError::missing("Region")),
+            (Service::Tiw, None) => Err(ApiError::missing_common("Region")),
             (Service::Tiw, Some("ap-singapore")) | (_, None) => Ok(()),
             (Service::Tiw, Some(other)) => Err(unsupported_region(self, other)),
             (_, Some(region)) if served.iter().any(|r| r == region) => Ok(()),

@@ -167,9 +167,9 @@ fn parse_tc3(
             format!("The request `Authorization` header does not conform to tencentcloud standards: {e}."),
         )
     })?;
-    let action = header(headers, "x-tc-action").ok_or_else(|| ApiError::missing("Action"))?;
-    let version = header(headers, "x-tc-version").ok_or_else(|| ApiError::missing("Version"))?;
-    let timestamp = header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("Timestamp"))?;
+    let action = header(headers, "x-tc-action").ok_or_else(|| ApiError::missing_common("Action"))?;
+    let version = header(headers, "x-tc-version").ok_or_else(|| ApiError::missing_common("Version"))?;
+    let timestamp = header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing_common("Timestamp"))?;
     let timestamp = timestamp.parse::<i64>().map_err(|_| {
         ApiError::new(ErrorCode::InvalidParameter, format!("`X-TC-Timestamp` must be Unix seconds, got `{timestamp}`."))
     })?;
@@ -262,7 +262,7 @@ fn parse_v1(
             "The request carries neither an `Authorization` header nor a `Signature` parameter.",
         )));
     };
-    let required = |name: &str| param(name).ok_or_else(|| ApiError::missing(name));
+    let required = |name: &str| param(name).ok_or_else(|| ApiError::missing_common(name));
     let parsed = (|| {
         let method_name = param("SignatureMethod");
         let signature_method = V1Method::from_param(method_name)

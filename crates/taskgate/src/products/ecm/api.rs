@@ -81,11 +81,11 @@ impl ImportCustomImage {
                 format!("`{}` is not an importable OS (see DescribeImportImageOs)", self.os_type),
             )
         })?;
-        if !versions.contains(&self.os_version.as_str()) {
+        if !versions.iter().any(|version| os_catalog::names_version(version, &self.os_version)) {
             return Err(ApiError::invalid_value(
                 "OsVersion",
                 format!(
-                    "`{}` is not a version of {}: use one of {}",
+                    "`{}` is not a version of {}: use one of {} (or a point release of one)",
                     self.os_version,
                     self.os_type,
                     versions.join(", ")

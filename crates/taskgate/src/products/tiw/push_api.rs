@@ -3,7 +3,9 @@
 
 use super::context::Tiw;
 use super::push::store::{NewPush, StartError};
-use super::push::{FinishReason, ImLogin, PUSH_KIND, Push, PushInput, PushStatus, PushView, new_task_id, store};
+use super::push::{
+    FinishReason, ImLogin, PUSH_KIND, Push, PushInput, PushProgress, PushStatus, PushView, new_task_id, store,
+};
 use crate::action::{Action, ApiError, Call};
 use crate::capabilities::Lack;
 use serde::{Deserialize, Serialize};
@@ -398,8 +400,8 @@ pub(super) struct DescribeWhiteboardPush {
     pub task_id: String,
 }
 
-/// The seed's fields; all absent for a push that failed before it ever pushed (the seed's
-/// second example).
+/// The seed's fields; all absent only in the `Backup` text of a backup push that failed before
+/// it ever pushed.
 #[derive(Debug, Default, Serialize)]
 pub(super) struct DescribeWhiteboardPushResponse {
     #[serde(rename = "FinishReason", skip_serializing_if = "Option::is_none")]
@@ -426,11 +428,17 @@ pub(super) struct DescribeWhiteboardPushResponse {
     pub backup: Option<String>,
 }
 
-fn describe(task: &Task, input: &PushInput, backup: String) -> DescribeWhiteboardPushResponse {
+/// The push's answer; a push that failed before it ever pushed is `FailedOperation.WhiteboardPush`
+/// saying why, as the second DescribeWhiteboardPush example of Tencent's `examples.json` answers.
+fn describe(task: &Task, input: &PushInput, backup: String) -> Result<DescribeWhiteboardPushResponse, ApiError> {
     let Some(view) = PushView::of(task) else {
-        return DescribeWhiteboardPushResponse::default();
+        let why = PushProgress::of(task).failure.unwrap_or_else(|| "it stopped before its first frame".to_owned());
+        return Err(ApiError::new(
+            ErrorCode::FailedOperationWhiteboardPush,
+            format!("The whiteboard push `{}` failed: {why}", task.id.as_str()),
+        ));
     };
-    DescribeWhiteboardPushResponse {
+    Ok(DescribeWhiteboardPushResponse {
         finish_reason: Some(view.finish_reason.map_or("", FinishReason::as_str).to_owned()),
         task_id: Some(task.id.as_str().to_owned()),
         status: Some(view.status),
@@ -442,7 +450,7 @@ fn describe(task: &Task, input: &PushInput, backup: String) -> DescribeWhiteboar
         exception_cnt: Some(view.exception_cnt),
         im_sync_time: Some(view.im_sync_time),
         backup: Some(backup),
-    }
+    })
 }
 
 impl Action for DescribeWhiteboardPush {
@@ -455,13 +463,14 @@ impl Action for DescribeWhiteboardPush {
         let backup = match &input.backup_task_id {
             Some(id) => match find_push(call, tiw, self.sdk_app_id, id).await {
                 Ok((backup_task, backup_input)) => {
-                    serde_json::to_string(&describe(&backup_task, &backup_input, String::new()))
-                        .map_err(ApiError::internal)?
+                    // A backup that failed before it pushed shows as `{}`.
+                    let answer = describe(&backup_task, &backup_input, String::new()).unwrap_or_default();
+                    serde_json::to_string(&answer).map_err(ApiError::internal)?
                 }
                 Err(_) => String::new(),
             },
             None => String::new(),
         };
-        Ok(describe(&task, &input, backup))
+        describe(&task, &input, backup)
     }
 }

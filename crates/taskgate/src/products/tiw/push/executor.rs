@@ -351,6 +351,8 @@ impl Executor for PushExecutor {
             let now = ctx.clock().now_ms();
             progress.claimed_at_ms = now;
             if let Err(message) = self.login(&input.im_login, now) {
+                progress.failure = Some(message.clone());
+                self.save(&ctx, &progress).await?;
                 return Err(self.stopped_by_exception(&task_id, &input, &progress, message, now).await?);
             }
         } else {

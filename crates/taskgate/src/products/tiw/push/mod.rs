@@ -117,6 +117,10 @@ pub struct PushProgress {
     pub exception_cnt: u64,
     /// When a node first picked the push up (Unix ms): the idle clock starts here.
     pub claimed_at_ms: i64,
+    /// Why the push failed before it ever pushed (its IM login was refused), in the tenant's
+    /// terms: DescribeWhiteboardPush answers it as `FailedOperation.WhiteboardPush`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl PushProgress {
@@ -206,7 +210,7 @@ impl PushResult {
 }
 
 /// The push as DescribeWhiteboardPush and the callbacks show it; `None` for a push that
-/// failed before it ever pushed (the seed answers those with no fields at all).
+/// failed before it ever pushed (Tencent answers those with `FailedOperation.WhiteboardPush`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushView {
     pub status: PushStatus,
