@@ -174,6 +174,26 @@ pub(crate) struct Inner {
 /// few kilobytes, so this stays within a few megabytes.
 const FINISHED_CACHE_CAPACITY: usize = 4096;
 
+impl Inner {
+    /// Waits until `done` holds of the executions running on this node, or `grace` passed.
+    pub(crate) async fn wait_inflight(&self, grace: Duration, done: impl Fn(&HashMap<TaskId, InFlight>) -> bool) {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let changed = self.inflight_changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change between the check and the wait is seen.
+            changed.as_mut().enable();
+            if done(&lock(&self.inflight)) {
+                return;
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -313,19 +333,7 @@ impl Engine {
         for flight in lock(&inner.inflight).values().filter(|flight| flight.endless) {
             flight.reason.fire(CancelReason::Shutdown, &flight.token);
         }
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let changed = inner.inflight_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if lock(&inner.inflight).is_empty() {
-                break;
-            }
-            tokio::select! {
-                () = changed => {}
-                () = tokio::time::sleep_until(deadline) => break,
-            }
-        }
+        inner.wait_inflight(grace, |inflight| inflight.is_empty()).await;
         let leftover: Vec<TaskId> = {
             let inflight = lock(&inner.inflight);
             for flight in inflight.values() {

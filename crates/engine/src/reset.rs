@@ -55,19 +55,7 @@ impl Engine {
                 flight.reason.fire(CancelReason::Requested, &flight.token);
             }
         }
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let changed = inner.inflight_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if !ids.iter().any(|id| lock(&inner.inflight).contains_key(id)) {
-                break;
-            }
-            tokio::select! {
-                () = changed => {}
-                () = tokio::time::sleep_until(deadline) => break,
-            }
-        }
+        inner.wait_inflight(grace, |inflight| !ids.iter().any(|id| inflight.contains_key(id))).await;
         Ok(ids.len() as u64)
     }
 
