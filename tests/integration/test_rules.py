@@ -13,6 +13,7 @@ from tencentcloud.ecm.v20190719 import models as ecm_models
 from tencentcloud.tcss.v20201101 import models as tcss_models
 from tencentcloud.tiw.v20190919 import models as tiw_models
 
+import conftest
 from dev_support import (DEV, DEV_SDK_APP, DEV_USERSIG_KEY, control, describe_snapshot, marked_room, refresh, sdk_of,
                          snapshot, wait_for)
 from image_server import ImageServer, make_image
@@ -264,3 +265,19 @@ def test_a_reset_removes_every_rule(dev):
     rule(dev, service="tcss", action="CreateRefreshTask", mode="delay", delay_ms=10)
     assert control(dev, "POST", "reset").json()["rules"] == 1
     assert control(dev, "GET", "rules").json()["rules"] == []
+
+
+def test_a_task_held_by_a_rule_when_the_server_is_killed_finishes_once_after_restart(start_dev, tmp_path):
+    data = tmp_path / "data"
+    database = {} if conftest.backend() == "sqlite" else {"TASKGATE_DATABASE_URL": conftest.fresh_database_url(tmp_path)}
+    # A short lease, so the dead node's task is taken over within seconds.
+    database.update(TASKGATE_ENGINE__LEASE_SECS="2", TASKGATE_ENGINE__REAP_INTERVAL_SECS="1")
+    first = start_dev("--data-dir", str(data), env=database)
+    rule(first, service="tcss", action="CreateRefreshTask", mode="delay", delay_ms=2000)
+    task_id = refresh(first, DEV)
+    wait_for("the refresh to be held", lambda: refresh_status(first, task_id) == "Task_Running")
+    first.kill()  # SIGKILL: no shutdown, the lease is left to expire
+    second = start_dev("--data-dir", str(data), env=database)
+    assert refresh_ended(second, task_id) == "Task_Finish"
+    (task,) = control(second, "GET", "tasks", params={"service": "tcss"}).json()["tasks"]
+    assert (task["ids"]["TaskId"], task["state"]) == (task_id, "succeeded")
