@@ -214,12 +214,12 @@ def test_by_and_order_sort_the_image_list(sdk):
     assert names == sorted(names, reverse=True) and len(names) == 3
 
 
-def test_host_status_filter_online_is_a_running_host(sdk):
+def test_a_running_host_is_online_as_its_status_and_filter_say(sdk):
     c = _refreshed(sdk)
     request = models.DescribeAssetHostListRequest()
     request.Filters = [_filter("Status", ["ONLINE"])]
     hosts = c.DescribeAssetHostList(request)
-    assert hosts.TotalCount == 2 and all(h.Status == "RUNNING" for h in hosts.List)
+    assert hosts.TotalCount == 2 and all(h.Status == "ONLINE" for h in hosts.List)
 
 
 def test_an_undocumented_filter_name_is_invalid_parameter_naming_it(sdk):

@@ -43,12 +43,13 @@ pub(super) enum CreateResult {
     Succ,
 }
 
-/// `Status` of an asset host.
+/// `Status` of an asset host: its agent's state, `ONLINE` or `OFFLINE` (api.json's example and
+/// the `Status` filter's values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub(super) enum HostStatus {
     #[default]
-    Running,
+    Online,
     Offline,
 }
 
@@ -276,7 +277,7 @@ impl Action for DescribeAssetSummary {
             image_cnt: images,
             un_scanned_image_cnt: images,
             host_cnt: saturating_u64(hosts.len()),
-            host_online: saturating_u64(hosts.iter().filter(|h| h.status == HostStatus::Running).count()),
+            host_online: saturating_u64(hosts.iter().filter(|h| h.status == HostStatus::Online).count()),
             ..Default::default()
         })
     }
@@ -388,7 +389,7 @@ fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
     }];
     for cluster in &inventory.clusters {
         let (status, accessed) = if cluster.reachable {
-            (HostStatus::Running, ClusterAccess::AccessedNormal)
+            (HostStatus::Online, ClusterAccess::AccessedNormal)
         } else {
             (HostStatus::Offline, ClusterAccess::AccessedException)
         };

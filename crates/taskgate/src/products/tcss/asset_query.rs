@@ -173,7 +173,7 @@ fn passes(test: Test, filter: &AssetFilter, item: &Value) -> bool {
         }
         Test::HostStatus => {
             let status = text(item.get("Status"));
-            wants("ALL") || (wants("ONLINE") && status == "RUNNING") || (wants("OFFLINE") && status == "OFFLINE")
+            wants("ALL") || (wants("ONLINE") && status == "ONLINE") || (wants("OFFLINE") && status == "OFFLINE")
         }
         Test::DockerStatus => {
             let installed = !text(item.get("DockerVersion")).is_empty();
@@ -227,7 +227,7 @@ mod tests {
 
     fn hosts() -> Vec<Value> {
         vec![
-            json!({"HostName": "build-1", "HostID": "h1", "Status": "RUNNING", "DockerVersion": "", "ClusterID": "",
+            json!({"HostName": "build-1", "HostID": "h1", "Status": "ONLINE", "DockerVersion": "", "ClusterID": "",
                    "CoresCnt": 8, "Project": {"ProjectID": 0}, "Tags": []}),
             json!({"HostName": "web-2", "HostID": "cls-a-web-2", "Status": "OFFLINE", "DockerVersion": "27.1",
                    "ClusterID": "cls-a", "CoresCnt": 2, "Project": {"ProjectID": 0}, "Tags": []}),
