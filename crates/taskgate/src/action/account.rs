@@ -24,18 +24,28 @@ impl Account {
     /// `service` must be enabled for the account and not expired at `now` (Unix seconds).
     pub fn check_service(&self, service: Service, now: i64) -> Result<(), ApiError> {
         if !self.services.contains(&service) {
-            return Err(ApiError::new(
-                ErrorCode::ResourceUnavailableNotRegistered,
-                format!("The {} service is not enabled for account {}.", service.label(), self.uin),
-            ));
+            return Err(self.not_registered(service));
         }
         if self.service_expires_at.is_some_and(|expires| expires <= now) {
-            return Err(ApiError::new(
-                ErrorCode::ResourceUnavailableServiceExpired,
-                format!("The {} service of account {} has expired.", service.label(), self.uin),
-            ));
+            return Err(self.service_expired(service));
         }
         Ok(())
+    }
+
+    /// `ResourceUnavailable.NotRegistered`: `service` is not enabled for the account.
+    pub fn not_registered(&self, service: Service) -> ApiError {
+        ApiError::new(
+            ErrorCode::ResourceUnavailableNotRegistered,
+            format!("The {} service is not enabled for account {}.", service.label(), self.uin),
+        )
+    }
+
+    /// `ResourceUnavailable.ServiceExpired`: every service of the account has expired.
+    pub fn service_expired(&self, service: Service) -> ApiError {
+        ApiError::new(
+            ErrorCode::ResourceUnavailableServiceExpired,
+            format!("The {} service of account {} has expired.", service.label(), self.uin),
+        )
     }
 
     pub fn owns_sdk_app(&self, sdk_app_id: u64) -> bool {

@@ -1,5 +1,5 @@
 //! The `/_taskgate` control API of test harnesses: health, reset, callback inboxes, the
-//! callbacks the outbox sent and the engine's tasks. JSON in and out, never the Tencent
+//! callbacks the outbox sent, the engine's tasks and the faults injected on the API. JSON in and out, never the Tencent
 //! envelope, never reachable by an API signature: open to loopback clients in `taskgate dev`,
 //! and to `Authorization: Bearer <token>` when `[control] token` is configured; not routed at
 //! all otherwise.
@@ -10,6 +10,7 @@ use crate::action::{Account, Service};
 use crate::capabilities::{Capabilities, Capability};
 use crate::config::ControlConfig;
 use crate::gateway::Gateway;
+use crate::gateway::faults::FaultSpec;
 use crate::products::Products;
 use crate::products::reset::{Removed, ResetScope};
 use axum::Router;
@@ -84,6 +85,8 @@ pub fn router(control: Arc<Control>, config: &ControlConfig) -> Option<Router> {
         .route("/_taskgate/inbox/{name}", get(list_inbox).delete(clear_inbox).post(record).put(record).patch(record))
         .route("/_taskgate/callbacks", get(callbacks))
         .route("/_taskgate/tasks", get(tasks))
+        .route("/_taskgate/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route("/_taskgate/faults/{id}", axum::routing::delete(remove_fault))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such control endpoint") })
         .layer(DefaultBodyLimit::max(inbox::MAX_BODY_BYTES + 1))
         .with_state(control);
@@ -151,6 +154,7 @@ struct ResetAnswer {
     #[serde(flatten)]
     products: Removed,
     inbox_records: usize,
+    faults: usize,
 }
 
 async fn reset(State(control): State<Arc<Control>>, body: Bytes) -> Response {
@@ -188,6 +192,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
     let products = control.gateway.products.reset(scope).await?;
     let purged = control.engine.purge(uin).await?;
     let inbox_records = if uin.is_none() { control.inbox.clear_all() } else { 0 };
+    let faults = if uin.is_none() { control.gateway.faults.clear() } else { 0 };
     tracing::info!(account = uin.unwrap_or("all"), tasks = purged.tasks, "reset");
     Ok(ResetAnswer {
         stopped_tasks,
@@ -196,6 +201,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
         client_tokens: purged.client_tokens,
         products,
         inbox_records,
+        faults,
     })
 }
 
@@ -382,4 +388,33 @@ async fn tasks(
     }
     views.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
     axum::Json(json!({ "tasks": views })).into_response()
+}
+
+async fn add_fault(State(control): State<Arc<Control>>, body: Bytes) -> Response {
+    let faults = &control.gateway.faults;
+    let products = &control.gateway.products;
+    // The action table's own name, found by routing it in each (or the named) service.
+    let action_of = |service: Option<Service>, name: &str| {
+        let services = service.map_or(Service::ALL.to_vec(), |s| vec![s]);
+        services.into_iter().find_map(|s| {
+            let routed = products.route(s.version(), name, &[s.label()]).ok()?;
+            (routed.service() == s).then(|| routed.name())
+        })
+    };
+    match FaultSpec::parse(&body, faults.max_message_bytes(), action_of).and_then(|spec| faults.add(spec)) {
+        Ok(view) => axum::Json(view).into_response(),
+        Err(refusal) => problem(StatusCode::BAD_REQUEST, refusal),
+    }
+}
+
+async fn list_faults(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "faults": control.gateway.faults.list() })).into_response()
+}
+
+async fn clear_faults(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "removed": control.gateway.faults.clear() })).into_response()
+}
+
+async fn remove_fault(State(control): State<Arc<Control>>, Path(id): Path<String>) -> Response {
+    axum::Json(json!({ "removed": control.gateway.faults.remove(&id) })).into_response()
 }

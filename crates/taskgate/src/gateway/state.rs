@@ -1,8 +1,9 @@
 //! `Gateway`: what the API edge owns — who may call (accounts), how often (rate limits), what
 //! was already answered (ClientTokens) or already seen (v1 nonces), the signature clock, the
-//! request metrics — and the products it routes to.
+//! request metrics, the faults a test harness set — and the products it routes to.
 
 use super::clock::SignatureClock;
+use super::faults::Faults;
 use super::ratelimit::RateLimits;
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Regions served for tcss and ecm.
     pub regions: Vec<String>,
+    /// Faults set through `/_taskgate/faults`, applied before actions run.
+    pub faults: Faults,
     pub products: Products,
 }
 
@@ -38,6 +41,7 @@ impl Gateway {
             clock: SignatureClock::from_config(config.frozen_time),
             metrics,
             regions: config.regions.clone(),
+            faults: Faults::new(config.control.max_faults, config.control.max_fault_message_bytes),
             products,
         }
     }
