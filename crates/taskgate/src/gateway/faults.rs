@@ -166,7 +166,11 @@ impl FaultSpec {
         let request: FaultRequest = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            FaultRefusal::Invalid(if path == "." { inner.to_string() } else { format!("{path}: {inner}") })
+            FaultRefusal::Invalid(if path == "." {
+                format!("the body is not a fault: {inner}")
+            } else {
+                format!("{path}: {inner}")
+            })
         })?;
         let invalid = |message: String| Err(FaultRefusal::Invalid(message));
         let action = match request.action {
