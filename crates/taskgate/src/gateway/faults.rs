@@ -246,7 +246,7 @@ impl Fault {
     /// A uniform draw in [0, 1) from the top 53 bits, below the probability: always for 1,
     /// never for 0.
     fn draw_hits(&self) -> bool {
-        #[allow(clippy::cast_precision_loss)] // 53 bits are exact in an f64
+        // 53 bits are exact in an f64.
         let draw = (self.draws.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         draw < self.spec.probability.0
     }
