@@ -45,7 +45,7 @@ pub struct Config {
 
 /// The `[control]` table: the `/_taskgate` control API of test harnesses (reset, inboxes,
 /// callbacks, tasks). Off unless a token is configured or `taskgate dev` opens it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlConfig {
     /// Opens the control API to requests carrying `Authorization: Bearer <token>`.
@@ -54,6 +54,16 @@ pub struct ControlConfig {
     /// or a variable.
     #[serde(skip)]
     pub open_on_loopback: bool,
+    /// Most faults (`/_taskgate/faults`) set at once; another answers HTTP 400. Default 1,000.
+    pub max_faults: usize,
+    /// Longest `error_message` of a fault, in bytes. Default 4,096.
+    pub max_fault_message_bytes: usize,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self { token: None, open_on_loopback: false, max_faults: 1_000, max_fault_message_bytes: 4_096 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
-use tcapi::ErrorCode;
 
 /// Every label value is a static name (service, action table entry, error code), so counting a
 /// request allocates nothing.
@@ -47,12 +46,19 @@ impl Default for Metrics {
 impl Metrics {
     /// Requests that never reached an action (bad signature, unknown action) count under empty
     /// service/action labels, so a flood of garbage cannot mint unbounded label sets.
-    pub fn observe(&self, service: Option<Service>, action: &'static str, code: Option<ErrorCode>, elapsed: Duration) {
+    /// `code`: the answer's error code as the metrics label it (`None` for a success).
+    pub fn observe(
+        &self,
+        service: Option<Service>,
+        action: &'static str,
+        code: Option<&'static str>,
+        elapsed: Duration,
+    ) {
         let (service, action) = match service {
             Some(service) => (service.label(), action),
             None => ("", ""),
         };
-        let code = code.map_or("OK", ErrorCode::as_str);
+        let code = code.unwrap_or("OK");
         self.requests.get_or_create(&RequestLabels { service, action, code }).inc();
         self.latency.get_or_create(&LatencyLabels { service, action }).observe(elapsed.as_secs_f64());
     }

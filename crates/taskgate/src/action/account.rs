@@ -23,20 +23,29 @@ impl Account {
     /// `service` must be enabled for the account and not expired at `now` (Unix seconds).
     /// The refusals' codes are the service's own ([`Service::unavailable_codes`]).
     pub fn check_service(&self, service: Service, now: i64) -> Result<(), ApiError> {
-        let (not_registered, expired) = service.unavailable_codes();
         if !self.services.contains(&service) {
-            return Err(ApiError::new(
-                not_registered,
-                format!("The {} service is not enabled for account {}.", service.label(), self.uin),
-            ));
+            return Err(self.not_registered(service));
         }
         if self.service_expires_at.is_some_and(|expires| expires <= now) {
-            return Err(ApiError::new(
-                expired,
-                format!("The {} service of account {} has expired.", service.label(), self.uin),
-            ));
+            return Err(self.service_expired(service));
         }
         Ok(())
+    }
+
+    /// `service` is not enabled for the account, with the service's code for it.
+    pub fn not_registered(&self, service: Service) -> ApiError {
+        ApiError::new(
+            service.unavailable_codes().0,
+            format!("The {} service is not enabled for account {}.", service.label(), self.uin),
+        )
+    }
+
+    /// Every service of the account has expired, with the service's code for it.
+    pub fn service_expired(&self, service: Service) -> ApiError {
+        ApiError::new(
+            service.unavailable_codes().1,
+            format!("The {} service of account {} has expired.", service.label(), self.uin),
+        )
     }
 
     pub fn owns_sdk_app(&self, sdk_app_id: u64) -> bool {

@@ -14,6 +14,8 @@ pub enum Service {
 }
 
 impl Service {
+    pub const ALL: [Service; 3] = [Service::Tiw, Service::Tcss, Service::Ecm];
+
     /// The service's name in endpoints (`tiw.tencentcloudapi.com`), TC3 credential scopes and
     /// metrics labels.
     pub fn label(self) -> &'static str {

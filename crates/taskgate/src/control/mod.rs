@@ -1,5 +1,5 @@
 //! The `/_taskgate` control API of test harnesses: health, reset, callback inboxes, the
-//! callbacks the outbox sent and the engine's tasks. JSON in and out, never the Tencent
+//! callbacks the outbox sent, the engine's tasks and the faults injected on the API. JSON in and out, never the Tencent
 //! envelope, never reachable by an API signature: open to loopback clients in `taskgate dev`,
 //! and to `Authorization: Bearer <token>` when `[control] token` is configured; not routed at
 //! all otherwise.
@@ -11,6 +11,7 @@ use crate::capabilities::{Capabilities, Capability};
 use crate::config::ControlConfig;
 use crate::gateway::Gateway;
 use crate::gateway::rules::{RuleOutcome, RuleRequest, valid_error_code};
+use crate::gateway::faults::FaultSpec;
 use crate::products::Products;
 use crate::products::registration::TaskAction;
 use crate::products::reset::{Removed, ResetScope};
@@ -89,6 +90,8 @@ pub fn router(control: Arc<Control>, config: &ControlConfig) -> Option<Router> {
         .route("/_taskgate/tasks/{service}/{task_id}/finish", post(finish))
         .route("/_taskgate/rules", get(list_rules).post(add_rule).delete(remove_rules))
         .route("/_taskgate/rules/{id}", axum::routing::delete(remove_rule))
+        .route("/_taskgate/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route("/_taskgate/faults/{id}", axum::routing::delete(remove_fault))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such control endpoint") })
         .layer(DefaultBodyLimit::max(inbox::MAX_BODY_BYTES + 1))
         .with_state(control);
@@ -157,6 +160,7 @@ struct ResetAnswer {
     products: Removed,
     inbox_records: usize,
     rules: usize,
+    faults: usize,
 }
 
 async fn reset(State(control): State<Arc<Control>>, body: Bytes) -> Response {
@@ -195,6 +199,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
     let purged = control.engine.purge(uin).await?;
     let inbox_records = if uin.is_none() { control.inbox.clear_all() } else { 0 };
     let rules = if uin.is_none() { control.gateway.rules.remove(None) } else { 0 };
+    let faults = if uin.is_none() { control.gateway.faults.clear() } else { 0 };
     tracing::info!(account = uin.unwrap_or("all"), tasks = purged.tasks, "reset");
     Ok(ResetAnswer {
         stopped_tasks,
@@ -204,6 +209,7 @@ async fn reset_scope(control: &Control, scope: ResetScope<'_>) -> anyhow::Result
         products,
         inbox_records,
         rules,
+        faults,
     })
 }
 
@@ -408,6 +414,23 @@ async fn add_rule(State(control): State<Arc<Control>>, body: Bytes) -> Response 
     }
 }
 
+async fn add_fault(State(control): State<Arc<Control>>, body: Bytes) -> Response {
+    let faults = &control.gateway.faults;
+    let products = &control.gateway.products;
+    // The action table's own name, found by routing it in each (or the named) service.
+    let action_of = |service: Option<Service>, name: &str| {
+        let services = service.map_or(Service::ALL.to_vec(), |s| vec![s]);
+        services.into_iter().find_map(|s| {
+            let routed = products.route(s.version(), name, &[s.label()]).ok()?;
+            (routed.service() == s).then(|| routed.name())
+        })
+    };
+    match FaultSpec::parse(&body, faults.max_message_bytes(), action_of).and_then(|spec| faults.add(spec)) {
+        Ok(view) => axum::Json(view).into_response(),
+        Err(refusal) => problem(StatusCode::BAD_REQUEST, refusal),
+    }
+}
+
 async fn list_rules(State(control): State<Arc<Control>>) -> Response {
     axum::Json(json!({ "rules": control.gateway.rules.list() })).into_response()
 }
@@ -505,4 +528,16 @@ async fn find_task(control: &Control, service: Service, id: &str) -> anyhow::Res
 /// The action that creates tasks of `task`'s kind.
 fn task_action_of(service: Service, task: &taskgate_engine::Task) -> Option<&'static TaskAction> {
     Products::task_actions(service).iter().find(|action| action.kind == task.kind)
+}
+
+async fn list_faults(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "faults": control.gateway.faults.list() })).into_response()
+}
+
+async fn clear_faults(State(control): State<Arc<Control>>) -> Response {
+    axum::Json(json!({ "removed": control.gateway.faults.clear() })).into_response()
+}
+
+async fn remove_fault(State(control): State<Arc<Control>>, Path(id): Path<String>) -> Response {
+    axum::Json(json!({ "removed": control.gateway.faults.remove(&id) })).into_response()
 }

@@ -1,11 +1,11 @@
 //! The response envelope every SDK expects: HTTP 200, `Content-Type: application/json` exactly
 //! (with a charset suffix the Python SDK reads an error as an empty success), and a RequestId.
 
-use crate::action::{Answer, ApiError};
+use super::faults::Failure;
+use crate::action::Answer;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tcapi::ErrorCode;
 use tcapi::error_code::Language;
 
 #[derive(Serialize)]
@@ -25,17 +25,17 @@ struct ErrorResponse<'a> {
 #[derive(Serialize)]
 struct ErrorFields<'a> {
     #[serde(rename = "Code")]
-    code: ErrorCode,
+    code: &'a str,
     #[serde(rename = "Message")]
     message: &'a str,
 }
 
-pub(super) fn response(result: Result<Answer, ApiError>, language: Language, request_id: &str) -> Response {
+pub(super) fn response(result: Result<Answer, Failure>, language: Language, request_id: &str) -> Response {
     let body = match result {
         Ok(answer) => success_body(&answer, request_id),
         Err(error) => serde_json::to_vec(&ErrorEnvelope {
             response: ErrorResponse {
-                error: ErrorFields { code: error.code, message: error.localized_message(language) },
+                error: ErrorFields { code: error.code(), message: error.message(language) },
                 request_id,
             },
         })

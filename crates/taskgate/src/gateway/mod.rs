@@ -1,9 +1,11 @@
 //! The Tencent Cloud API 3.0 edge at `/`: parse → authenticate → route → check the account and
-//! rate → decode the typed request → run the action → wrap the answer in the envelope.
+//! rate → apply a test harness's fault → decode the typed request → run the action → wrap the
+//! answer in the envelope.
 
 mod auth;
 pub mod clock;
 mod envelope;
+pub mod faults;
 mod idempotent;
 mod ratelimit;
 pub mod request;
@@ -19,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
+use faults::{Failure, Target};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcapi::ErrorCode;
@@ -37,7 +40,7 @@ struct Answered {
     /// The routed action's name; empty when the request never reached one.
     action: &'static str,
     language: Language,
-    result: Result<Answer, ApiError>,
+    result: Result<Answer, Failure>,
 }
 
 /// Takes the whole request rather than the method, URI and `HeaderMap` extractors, which clone
@@ -47,9 +50,9 @@ pub async fn handle_api(State(gateway): State<Arc<Gateway>>, request: Request) -
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let answered = answer(&gateway, &parts, body).await;
-    let code = answered.result.as_ref().err().map(|e| e.code);
+    let code = answered.result.as_ref().err().map(Failure::metric_code);
     gateway.metrics.observe(answered.service, answered.action, code, started.elapsed());
-    if let Err(error) = &answered.result
+    if let Err(Failure::Api(error)) = &answered.result
         && error.code == ErrorCode::InternalError
     {
         tracing::warn!(request_id, action = answered.action, "answered InternalError");
@@ -60,7 +63,7 @@ pub async fn handle_api(State(gateway): State<Arc<Gateway>>, request: Request) -
 async fn answer(gateway: &Gateway, parts: &Parts, body: Body) -> Answered {
     let headers = &parts.headers;
     let language = request::header_language(headers);
-    let refused = |error| Answered { service: None, action: "", language, result: Err(error) };
+    let refused = |error: ApiError| Answered { service: None, action: "", language, result: Err(error.into()) };
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,
         Ok(Err(_)) => {
@@ -78,7 +81,7 @@ async fn answer(gateway: &Gateway, parts: &Parts, body: Body) -> Answered {
     };
     let parsed = match request::parse(&parts.method, &parts.uri, headers, &body) {
         Ok(parsed) => parsed,
-        Err((language, error)) => return Answered { service: None, action: "", language, result: Err(error) },
+        Err((language, error)) => return Answered { service: None, action: "", language, result: Err(error.into()) },
     };
     let language = parsed.language;
     let (routed, result) = dispatch(gateway, parsed, headers).await;
@@ -89,16 +92,16 @@ async fn dispatch<'g>(
     gateway: &'g Gateway,
     parsed: request::ParsedRequest,
     headers: &HeaderMap,
-) -> (Option<Routed<'g>>, Result<Answer, ApiError>) {
+) -> (Option<Routed<'g>>, Result<Answer, Failure>) {
     let now = gateway.clock.now_unix();
     let account = match auth::authenticate(&gateway.accounts, &parsed, headers, now) {
         Ok(account) => account,
-        Err(error) => return (None, Err(error)),
+        Err(error) => return (None, Err(error.into())),
     };
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
     let routed = match gateway.products.route(&parsed.version, &parsed.action, &[parsed.signed_service(), host]) {
         Ok(routed) => routed,
-        Err(error) => return (None, Err(error)),
+        Err(error) => return (None, Err(error.into())),
     };
     let result = async {
         routed.service().check_region(parsed.region.as_deref(), &gateway.regions)?;
@@ -108,6 +111,15 @@ async fn dispatch<'g>(
         // Last of the checks: only a request about to run is recorded, and rate limits bound
         // how fast an account can add records.
         auth::refuse_replay(&gateway.nonces, &parsed).await?;
+        let target = Target { service: routed.service(), action: routed.name(), account: &account.uin };
+        if let Some(fault) = gateway.faults.apply(&target) {
+            if let Some(latency) = fault.latency {
+                tokio::time::sleep(latency).await;
+            }
+            if let Some(error) = fault.error {
+                return Err(error.into_failure(routed.service(), &account, parsed.language));
+            }
+        }
         let call = Call { account };
         let run = async {
             match parsed.client_token.as_deref() {
@@ -116,10 +128,11 @@ async fn dispatch<'g>(
             }
         };
         // A test rule reaches the tasks this call creates through the engine, not the product.
-        match gateway.rules.source_for(routed.service(), routed.name(), &call.account.uin) {
+        let answer = match gateway.rules.source_for(routed.service(), routed.name(), &call.account.uin) {
             Some(source) => taskgate_engine::directive::scope(source, run).await,
             None => run.await,
-        }
+        };
+        answer.map_err(Failure::from)
     }
     .await;
     (Some(routed), result)

@@ -1,8 +1,9 @@
 //! `Gateway`: what the API edge owns — who may call (accounts), how often (rate limits), what
 //! was already answered (ClientTokens) or already seen (v1 nonces), the signature clock, the
-//! request metrics — and the products it routes to.
+//! request metrics, the faults a test harness set — and the products it routes to.
 
 use super::clock::SignatureClock;
+use super::faults::Faults;
 use super::ratelimit::RateLimits;
 use super::rules::Rules;
 use crate::accounts::Accounts;
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub rules: Rules,
     /// Regions served for tcss and ecm.
     pub regions: Vec<String>,
+    /// Faults set through `/_taskgate/faults`, applied before actions run.
+    pub faults: Faults,
     pub products: Products,
 }
 
@@ -42,6 +45,7 @@ impl Gateway {
             metrics,
             rules: Rules::default(),
             regions: config.regions.clone(),
+            faults: Faults::new(config.control.max_faults, config.control.max_fault_message_bytes),
             products,
         }
     }
