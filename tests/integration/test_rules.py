@@ -247,7 +247,7 @@ def test_rules_are_removed_one_by_one_or_all(dev):
     ({"service": "tiw", "action": "CreateSnapshotTask", "mode": "delay"}, "delay_ms"),
     ({"service": "tiw", "action": "CreateSnapshotTask", "outcome": "failure"}, "error_code"),
     ({"service": "tiw", "action": "CreateSnapshotTask", "mystery": 1}, "mystery"),
-    ({"service": "cvm", "action": "RunInstances"}, "cvm"),
+    ({"service": "cvm", "action": "RunInstances"}, "service"),
 ], ids=["no-task", "delay-without-ms", "failure-without-code", "unknown-member", "unknown-service"])
 def test_a_rule_that_cannot_be_obeyed_is_refused_naming_the_field(dev, body, field):
     response = control(dev, "POST", "rules", json=body)

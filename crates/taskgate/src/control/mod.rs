@@ -10,8 +10,8 @@ use crate::action::{Account, Service};
 use crate::capabilities::{Capabilities, Capability};
 use crate::config::ControlConfig;
 use crate::gateway::Gateway;
-use crate::gateway::rules::{RuleOutcome, RuleRequest, valid_error_code};
 use crate::gateway::faults::FaultSpec;
+use crate::gateway::rules::{RuleOutcome, RuleRequest, valid_error_code};
 use crate::products::Products;
 use crate::products::registration::TaskAction;
 use crate::products::reset::{Removed, ResetScope};
@@ -398,15 +398,20 @@ async fn tasks(
     axum::Json(json!({ "tasks": views })).into_response()
 }
 
-/// A JSON body, or a 400 naming what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("the body is not valid: {e}")))
+/// A JSON body, or what is wrong with it, naming the member (`mode: unknown variant …`).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|e| {
+        match e.path().to_string().as_str() {
+            "." => format!("the body is not valid: {}", e.inner()),
+            path => format!("{path}: {}", e.inner()),
+        }
+    })
 }
 
 async fn add_rule(State(control): State<Arc<Control>>, body: Bytes) -> Response {
     let request: RuleRequest = match json_body(&body) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refusal) => return problem(StatusCode::BAD_REQUEST, refusal),
     };
     match control.gateway.rules.add(request) {
         Ok(rule) => axum::Json(rule).into_response(),
@@ -469,7 +474,7 @@ async fn finish(
     };
     let request: FinishRequest = match json_body(&body) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refusal) => return problem(StatusCode::BAD_REQUEST, refusal),
     };
     let forced = match request.outcome {
         RuleOutcome::AsRun => Forced::AsRun,
