@@ -40,9 +40,8 @@ def test_an_image_import_fails_with_the_message_a_rule_sets(taskgate):
     client = taskgate.client("ecm")
     request = ecm.ImportCustomImageRequest()
     request.ImageName, request.Architecture, request.OsType, request.OsVersion = "app-image", "x86_64", "CentOS", "7"
-    image_file = ecm.ImageUrl()
-    image_file.ImageFile = "http://127.0.0.1:9/disk.qcow2"  # never fetched: the rule decides the outcome
-    request.ImageUrls = [image_file]
+    request.ImageUrls = [ecm.ImageUrl()]
+    request.ImageUrls[0].ImageFile = "http://127.0.0.1:9/disk.qcow2"   # never fetched: the rule decides
     task_id = client.ImportCustomImage(request).TaskId
 
     describe = ecm.DescribeCustomImageTaskRequest()
