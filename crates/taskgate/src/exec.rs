@@ -1,31 +1,19 @@
-//! `taskgate exec [dev options] -- CMD…`: a dev server for the length of one command, like
-//! `firebase emulators:exec`. For any language's test runner.
+//! The command of `taskgate exec [dev options] -- CMD…` (like `firebase emulators:exec`, for any
+//! language's test runner): `main.rs` keeps a dev server answering while CMD runs here.
 
-use crate::{Banner, DevOptions, DevServer, Mode};
 use anyhow::Context;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitCode, ExitStatus};
+use std::process::ExitStatus;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The status a shell gives a command it could not find, and one it found but could not run.
 const NOT_FOUND: u8 = 127;
 const NOT_EXECUTABLE: u8 = 126;
 
-/// Starts the dev server, runs `command` (its first item the program) against it, stops the
-/// server gracefully, removes its temporary folder and returns CMD's exit status.
-pub(crate) fn run(options: DevOptions, command: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    let dev = DevServer::prepare(options)?;
-    let code = crate::run_server(dev.config, Mode::Dev { rooms: dev.rooms, banner: Banner::Stderr }, |bound| {
-        run_command(command, format!("http://{bound}"))
-    });
-    drop(dev.temporary);
-    code.map(ExitCode::from)
-}
-
-/// Runs CMD with the dev variables, forwarding SIGTERM and SIGINT to it; answers its exit status
-/// as a shell would.
-async fn run_command(command: Vec<OsString>, endpoint: String) -> anyhow::Result<u8> {
+/// Runs `command` (its first item the program) with the variables of `--print-env` for
+/// `endpoint`, forwarding SIGTERM and SIGINT to it; answers its exit status as a shell would.
+pub(crate) async fn run_command(command: Vec<OsString>, endpoint: String) -> anyhow::Result<u8> {
     let (program, args) = command.split_first().context("exec needs a command after `--`")?;
     // Installed before CMD starts: from then on the signals are CMD's to handle, not ours.
     let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;

@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => serve(load_config(config.as_deref())?, Mode::Serve).map(|()| ExitCode::SUCCESS),
         Command::Dev(args) => dev(args).map(|()| ExitCode::SUCCESS),
-        Command::Exec { dev, command } => exec::run(dev, command),
+        Command::Exec { dev, command } => exec(dev, command),
         Command::Usersig { config, sdk_app_id, user_id, expire_secs } => {
             let config = load_config(config.as_deref())?;
             let accounts = accounts::Accounts::from_config(&config.accounts)?;
@@ -156,6 +156,17 @@ fn dev(args: DevArgs) -> anyhow::Result<()> {
     let served = serve(dev.config, Mode::Dev { rooms: dev.rooms, banner: Banner::Stdout });
     drop(dev.temporary);
     served
+}
+
+/// Starts a dev server, runs `command` against it, stops the server gracefully, removes its
+/// temporary folder and returns the command's exit status.
+fn exec(options: DevOptions, command: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let dev = DevServer::prepare(options)?;
+    let code = run_server(dev.config, Mode::Dev { rooms: dev.rooms, banner: Banner::Stderr }, |bound| {
+        exec::run_command(command, format!("http://{bound}"))
+    });
+    drop(dev.temporary);
+    code.map(ExitCode::from)
 }
 
 /// A dev server's configuration, fixtures and temporary folder, ready to start.
