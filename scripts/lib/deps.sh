@@ -49,3 +49,20 @@ ensure_node_modules() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" >"$stamp"
 }
+
+# pytest-taskgate (clients/python) in .venv-test, reinstalled only when its files change. Its
+# pytest11 entry point loads it in every pytest run of the venv; it starts nothing unless a test
+# asks for its `taskgate` fixture.
+ensure_pytest_plugin() {
+  local dir="$REPO/clients/python" stamp="$VENV/.pytest-taskgate.sha256" want
+  want=$(cd "$dir" && find pyproject.toml README.md src -type f ! -path '*.egg-info/*' ! -path '*__pycache__*' \
+    -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return
+  fi
+  log "pip install ./clients/python (pytest-taskgate)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "$dir"
+  # setuptools builds in the source tree; its leftovers are not part of the package.
+  rm -rf "$dir/build" "$dir"/src/*.egg-info
+  echo "$want" >"$stamp"
+}

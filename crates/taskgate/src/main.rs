@@ -1,11 +1,15 @@
-//! The `taskgate` command: `serve` runs the server, `dev` runs it as a test emulator, `usersig`
-//! issues a room client's UserSig.
+//! The `taskgate` command: `serve` runs the server, `dev` runs it as a test emulator, `exec`
+//! runs a command against a dev server of its own, `usersig` issues a room client's UserSig.
+
+mod exec;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use taskgate::config::Config;
 use taskgate::gateway::clock::SignatureClock;
 use taskgate::server::Server;
@@ -29,6 +33,17 @@ enum Command {
     /// Run the server for test suites: well-known credentials, state in a temporary folder
     /// removed at exit, callbacks to loopback allowed, the /_taskgate control API on loopback.
     Dev(DevArgs),
+    /// Start a dev server, run CMD with TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY and
+    /// TASKGATE_ENDPOINT set, stop the server and exit with CMD's status (128+N if a signal N
+    /// killed it, 127 if it was not found). SIGTERM and SIGINT are forwarded to CMD. The server
+    /// logs warnings only, unless RUST_LOG says otherwise.
+    Exec {
+        #[command(flatten)]
+        dev: DevOptions,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
     /// Print a TLS-Sig-API v2 UserSig for a room client of a configured SdkAppId.
     Usersig {
         #[arg(long)]
@@ -44,6 +59,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct DevArgs {
+    #[command(flatten)]
+    options: DevOptions,
+    /// Print the credentials and endpoint as shell variables (for eval) and exit.
+    #[arg(long)]
+    print_env: bool,
+}
+
+/// The options `dev` and `exec` share.
+#[derive(clap::Args)]
+struct DevOptions {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Keep the state in this folder (kept after exit) instead of a temporary one.
@@ -55,23 +80,26 @@ struct DevArgs {
     /// Accept any SecretId as an account of its own; signatures are checked for form only.
     #[arg(long)]
     any_credentials: bool,
-    /// Print the credentials and endpoint as shell variables (for eval) and exit.
-    #[arg(long)]
-    print_env: bool,
     #[arg(long)]
     config: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    // exec shares its stderr with CMD: the server's routine lines would bury CMD's output.
+    let default_filter = if matches!(cli.command, Command::Exec { .. }) { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         // Escape codes only where a person reads them: not in a file, a pipe or a journal.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match Cli::parse().command {
-        Command::Serve { config } => serve(load_config(config.as_deref())?, Mode::Serve),
-        Command::Dev(args) => dev(args),
+    match cli.command {
+        Command::Serve { config } => serve(load_config(config.as_deref())?, Mode::Serve).map(|()| ExitCode::SUCCESS),
+        Command::Dev(args) => dev(args).map(|()| ExitCode::SUCCESS),
+        Command::Exec { dev, command } => exec(dev, command),
         Command::Usersig { config, sdk_app_id, user_id, expire_secs } => {
             let config = load_config(config.as_deref())?;
             let accounts = accounts::Accounts::from_config(&config.accounts)?;
@@ -80,7 +108,7 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("SdkAppId {sdk_app_id} is not configured for any account"))?;
             let now = SignatureClock::from_config(config.frozen_time).now_unix();
             println!("{}", tcapi::usersig::gen_usersig(key, sdk_app_id, &user_id, now, expire_secs));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -120,41 +148,87 @@ fn raise_open_files_limit() {
 }
 
 fn dev(args: DevArgs) -> anyhow::Result<()> {
-    let endpoint = format!("http://{}", args.listen);
     if args.print_env {
-        print!("{}", taskgate::dev::env_lines(&endpoint));
+        print!("{}", taskgate::dev::env_lines(&format!("http://{}", args.options.listen)));
         return Ok(());
     }
-    let seed = args.seed.as_deref().map(taskgate::dev::read_seed).transpose()?;
-    let mut config =
-        Config::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
-    config.listen = args.listen;
-    // Dropped after the server stopped: the temporary state goes with the process.
-    let temporary = match args.data_dir {
-        Some(dir) => {
-            config.data_dir = dir;
-            None
-        }
-        None => {
-            let dir = taskgate::dev::TemporaryDir::new()?;
-            config.data_dir = dir.path().to_owned();
-            Some(dir)
-        }
-    };
-    taskgate::dev::configure(&mut config, seed.as_ref(), args.any_credentials);
-    let rooms = seed.map(|s| s.rooms).unwrap_or_default();
-    let served = serve(config, Mode::Dev { rooms });
-    drop(temporary);
+    let dev = DevServer::prepare(args.options)?;
+    let served = serve(dev.config, Mode::Dev { rooms: dev.rooms, banner: Banner::Stdout });
+    drop(dev.temporary);
     served
+}
+
+/// Starts a dev server, runs `command` against it, stops the server gracefully, removes its
+/// temporary folder and returns the command's exit status.
+fn exec(options: DevOptions, command: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let dev = DevServer::prepare(options)?;
+    let code = run_server(dev.config, Mode::Dev { rooms: dev.rooms, banner: Banner::Stderr }, |bound| {
+        exec::run_command(command, format!("http://{bound}"))
+    });
+    drop(dev.temporary);
+    code.map(ExitCode::from)
+}
+
+/// A dev server's configuration, fixtures and temporary folder, ready to start.
+struct DevServer {
+    config: Config,
+    rooms: Vec<taskgate::dev::SeededRoom>,
+    /// The state's folder unless `--data-dir`; removed when dropped, so it must outlive the server.
+    temporary: Option<taskgate::dev::TemporaryDir>,
+}
+
+impl DevServer {
+    fn prepare(options: DevOptions) -> anyhow::Result<Self> {
+        let seed = options.seed.as_deref().map(taskgate::dev::read_seed).transpose()?;
+        let mut config =
+            Config::load(options.config.as_deref()).map_err(|e| anyhow::anyhow!("reading the configuration: {e}"))?;
+        config.listen = options.listen;
+        let temporary = match options.data_dir {
+            Some(dir) => {
+                config.data_dir = dir;
+                None
+            }
+            None => {
+                let dir = taskgate::dev::TemporaryDir::new()?;
+                config.data_dir = dir.path().to_owned();
+                Some(dir)
+            }
+        };
+        taskgate::dev::configure(&mut config, seed.as_ref(), options.any_credentials);
+        let rooms = seed.map(|s| s.rooms).unwrap_or_default();
+        Ok(Self { config, rooms, temporary })
+    }
 }
 
 /// How `serve` starts: as configured, or as `taskgate dev` with its fixtures.
 enum Mode {
     Serve,
-    Dev { rooms: Vec<taskgate::dev::SeededRoom> },
+    Dev { rooms: Vec<taskgate::dev::SeededRoom>, banner: Banner },
 }
 
+/// Where dev mode prints its banner: stdout for `dev`, stderr for `exec`, whose stdout is CMD's.
+#[derive(Clone, Copy)]
+enum Banner {
+    Stdout,
+    Stderr,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
 fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
+    run_server(config, mode, |_| async {
+        shutdown_signal().await;
+        Ok(())
+    })
+}
+
+/// Starts the server, answers requests while `until` runs (given the bound address), then stops
+/// it gracefully and returns what `until` returned. Requests arriving before `until` starts wait
+/// in the listener's backlog: the server answers them, so `until` may call it at once.
+fn run_server<T, F, Fut>(config: Config, mode: Mode, until: F) -> anyhow::Result<T>
+where
+    F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
     raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = runtime.block_on(async {
@@ -164,16 +238,23 @@ fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         let server = Server::start(config, bound).await?;
         match mode {
             Mode::Serve => println!("taskgate listening on http://{bound}"),
-            Mode::Dev { rooms } => {
+            Mode::Dev { rooms, banner } => {
                 taskgate::dev::seed_rooms(server.rooms(), rooms, server.now_ms()).await?;
-                print!("{}", dev_banner(bound));
+                match banner {
+                    Banner::Stdout => print!("{}", dev_banner(bound)),
+                    Banner::Stderr => eprint!("{}", dev_banner(bound)),
+                }
             }
         }
         let stop = CancellationToken::new();
-        tokio::spawn(shutdown_signal(stop.clone()));
-        http_server::serve(listener, server.router(), stop).await;
+        let (_, outcome) = tokio::join!(http_server::serve(listener, server.router(), stop.clone()), async {
+            let outcome = until(bound).await;
+            tracing::info!("shutting down");
+            stop.cancel();
+            outcome
+        });
         server.shutdown().await;
-        anyhow::Ok(())
+        outcome
     });
     // Dropping a runtime waits for every blocking thread; a stopped server must not.
     runtime.shutdown_timeout(BLOCKING_GRACE);
@@ -191,13 +272,11 @@ fn dev_banner(bound: std::net::SocketAddr) -> String {
     )
 }
 
-async fn shutdown_signal(stop: CancellationToken) {
+async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    tracing::info!("shutting down");
-    stop.cancel();
 }
