@@ -83,7 +83,7 @@ async fn the_host_list_pages_by_limit_and_offset_and_counts_every_host() {
     assert_eq!((page["TotalCount"].as_u64(), names), (Some(3), vec!["node-a", "node-b"]));
     assert_eq!(
         (page["List"][0]["Status"].as_str(), page["List"][0]["ClusterAccessedStatus"].as_str()),
-        (Some("RUNNING"), Some("AccessedNormal"))
+        (Some("ONLINE"), Some("AccessedNormal"))
     );
     let error = run(ACTIONS, &parts.tcss(), &alice, "DescribeAssetHostList", json!({"Limit": 0})).await.unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidParameterValue);

@@ -579,8 +579,9 @@ mod tests {
             failure.message(Language::EnUs).to_owned()
         };
         assert_eq!(
-            message("RequestLimitExceeded", None),
-            "Your request frequency exceeds the limit. Please try again later."
+            Some(message("RequestLimitExceeded", None).as_str()),
+            tcapi::error_code::fixed_message(ErrorCode::RequestLimitExceeded, Language::EnUs),
+            "the text taskgate answers when it limits a caller itself"
         );
         assert_eq!(message("ResourceUnavailable.NotRegistered", None), account.not_registered(Service::Ecm).message);
         assert_eq!(message("RequestLimitExceeded", Some("slow down")), "slow down");
