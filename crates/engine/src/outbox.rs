@@ -122,6 +122,13 @@ pub struct CallbackFilter {
 pub struct OutboxConfig {
     /// Deliveries in flight at once (to any receivers).
     pub concurrency: usize,
+    /// Deliveries in flight at once to one destination (scheme, host and port): a receiver
+    /// that hangs holds at most this many of the `concurrency` slots, so the others' callbacks
+    /// keep going out.
+    pub per_destination: usize,
+    /// How long a callback due while its destination is at `per_destination` waits before it
+    /// is looked at again (its attempt is not counted).
+    pub destination_busy_delay: Duration,
     pub claim_batch: u32,
     /// How often to look for due retries and other nodes' callbacks.
     pub poll_interval: Duration,
@@ -137,6 +144,8 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             concurrency: 32,
+            per_destination: 4,
+            destination_busy_delay: Duration::from_millis(500),
             claim_batch: 64,
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(10),
@@ -165,6 +174,8 @@ struct Inner {
     entropy: Arc<dyn Entropy>,
     wake: Arc<Notify>,
     slots: Arc<Semaphore>,
+    /// Deliveries in flight per destination.
+    lanes: Lanes,
     stop: CancellationToken,
     loop_handle: Mutex<Option<JoinHandle<()>>>,
 }
@@ -205,6 +216,7 @@ impl Outbox {
                 entropy,
                 wake: Arc::new(Notify::new()),
                 slots,
+                lanes: Lanes::default(),
                 stop: CancellationToken::new(),
                 loop_handle: Mutex::new(None),
             }),
@@ -426,17 +438,26 @@ impl Inner {
                 }
             };
             let got = due.len();
+            let mut busy = Vec::new();
             for (d, slot) in due.into_iter().zip(slots.drain(..)) {
+                let Some(lane) = self.lanes.enter(&d.url, self.config.per_destination) else {
+                    busy.push(d.event_id);
+                    continue;
+                };
                 let me = self.clone();
                 tokio::spawn(async move {
                     let attempt = me.attempt(&d).await;
                     if let Err(e) = me.record(&d, attempt).await {
                         tracing::warn!(event = %d.event_id, error = %e, "recording a delivery failed; it will be retried");
                     }
+                    drop(lane);
                     drop(slot);
                 });
             }
             drop(slots);
+            if let Err(e) = self.postpone(&busy).await {
+                tracing::warn!(error = %e, "postponing callbacks of busy destinations failed; they are retried later");
+            }
             if got < wanted {
                 tokio::select! {
                     () = self.wake.notified() => {}
@@ -475,6 +496,22 @@ impl Inner {
                 None => (None, Delivery::Failed(e.to_string())),
             },
         }
+    }
+
+    /// Hands claimed callbacks whose destination is busy back, uncounted, for a little later.
+    async fn postpone(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        let at = self.clock.now_ms().saturating_add(duration_ms(self.config.destination_busy_delay));
+        for id in event_ids {
+            on_pool!(self.store.writer(), p => sqlx::query(
+                "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 WHERE event_id = $2 AND state = 'pending'",
+            )
+            .bind(at)
+            .bind(id.as_str())
+            .execute(p)
+            .await?
+            .rows_affected());
+        }
+        Ok(())
     }
 
     fn backoff_ms(&self, attempts: u32) -> i64 {
@@ -539,5 +576,54 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+/// Deliveries in flight per destination (`scheme://host:port`, or the whole URL when it does
+/// not parse: the guard refuses it anyway).
+#[derive(Default, Clone)]
+struct Lanes(Arc<Mutex<std::collections::HashMap<String, usize>>>);
+
+/// A delivery's place in its destination's lane, given back when dropped.
+struct Lane {
+    lanes: Lanes,
+    destination: String,
+}
+
+impl Lanes {
+    fn destination(url: &str) -> String {
+        match url::Url::parse(url) {
+            Ok(u) => format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or_default(),
+                u.port_or_known_default().unwrap_or(0)
+            ),
+            Err(_) => url.to_owned(),
+        }
+    }
+
+    /// A place in `url`'s lane if fewer than `cap` deliveries to it are in flight.
+    fn enter(&self, url: &str, cap: usize) -> Option<Lane> {
+        let destination = Self::destination(url);
+        let mut lanes = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let in_flight = lanes.entry(destination.clone()).or_default();
+        if *in_flight >= cap.max(1) {
+            return None;
+        }
+        *in_flight += 1;
+        Some(Lane { lanes: self.clone(), destination })
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        let mut lanes = self.lanes.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(in_flight) = lanes.get_mut(&self.destination) {
+            *in_flight -= 1;
+            if *in_flight == 0 {
+                lanes.remove(&self.destination);
+            }
+        }
     }
 }

@@ -87,6 +87,46 @@ async fn every_delivery_attempt_is_listed_with_its_status(db: TestDb) {
     outbox.shutdown().await;
 }
 
+/// Accepts connections and never answers; counts them.
+async fn hanging_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hang", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (url, accepted)
+}
+
+async fn a_hanging_destination_holds_only_its_own_lane(db: TestDb) {
+    let (hanging, accepted) = hanging_receiver().await;
+    let healthy = Receiver::start(0).await;
+    let config = outbox_config();
+    let outbox = outbox(&db, true, config.clone());
+    for n in 0..50 {
+        outbox.enqueue(Callback::new(hanging.clone(), json!({"n": n})), None).await.unwrap();
+    }
+    outbox.start();
+    wait_for("the hanging lane to fill", || async {
+        (accepted.load(std::sync::atomic::Ordering::SeqCst) >= config.per_destination).then_some(())
+    })
+    .await;
+    let id = outbox.enqueue(Callback::new(healthy.url(), json!({"healthy": true})), None).await.unwrap();
+    wait_for_delivery_state(&outbox, &id, DeliveryState::Delivered).await;
+    // Delivered while every hanging delivery still waits for its answer (the client gives up after 5 s).
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), config.per_destination);
+    let filter = CallbackFilter { task_id: None, limit: 100 };
+    let hanging_attempts: usize =
+        outbox.list(&filter).await.unwrap().iter().filter(|r| r.entry.url == hanging).map(|r| r.attempts.len()).sum();
+    assert_eq!(hanging_attempts, 0, "no hanging delivery has ended yet");
+    outbox.shutdown().await;
+}
+
 async fn pending_callbacks_survive_restart(db: TestDb) {
     let receiver = Receiver::start(0).await;
     let before = outbox(&db, true, outbox_config());
@@ -143,6 +183,7 @@ async fn many_receivers_served_concurrently(db: TestDb) {
 
 both_backends!(
     every_delivery_attempt_is_listed_with_its_status,
+    a_hanging_destination_holds_only_its_own_lane,
     callback_delivered_at_least_once_after_500s,
     pending_callbacks_survive_restart,
     private_receiver_refused_by_default,
