@@ -87,27 +87,30 @@ async fn every_delivery_attempt_is_listed_with_its_status(db: TestDb) {
     outbox.shutdown().await;
 }
 
-/// Accepts connections and never answers; counts them.
-async fn hanging_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// Accepts connections and never answers; counts them. Aborting the task closes them all.
+async fn hanging_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hang", listener.local_addr().unwrap());
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = accepted.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             held.push(socket);
         }
     });
-    (url, accepted)
+    (url, accepted, task)
 }
 
 async fn a_hanging_destination_holds_only_its_own_lane(db: TestDb) {
-    let (hanging, accepted) = hanging_receiver().await;
+    let (hanging, accepted, receiver) = hanging_receiver().await;
     let healthy = Receiver::start(0).await;
     let config = outbox_config();
-    let outbox = outbox(&db, true, config.clone());
+    // A client that waits a minute for an answer: the hanging deliveries outlast the test.
+    let policy = UrlPolicy { allow_private_targets: true, ..UrlPolicy::default() };
+    let client = GuardedClient::new(policy, Duration::from_secs(60)).unwrap();
+    let outbox = Outbox::new(db.store.clone(), config.clone(), client);
     for n in 0..50 {
         outbox.enqueue(Callback::new(hanging.clone(), json!({"n": n})), None).await.unwrap();
     }
@@ -118,12 +121,13 @@ async fn a_hanging_destination_holds_only_its_own_lane(db: TestDb) {
     .await;
     let id = outbox.enqueue(Callback::new(healthy.url(), json!({"healthy": true})), None).await.unwrap();
     wait_for_delivery_state(&outbox, &id, DeliveryState::Delivered).await;
-    // Delivered while every hanging delivery still waits for its answer (the client gives up after 5 s).
+    // Delivered while every hanging delivery still waits for its answer.
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), config.per_destination);
     let filter = CallbackFilter { task_id: None, limit: 100 };
     let hanging_attempts: usize =
         outbox.list(&filter).await.unwrap().iter().filter(|r| r.entry.url == hanging).map(|r| r.attempts.len()).sum();
     assert_eq!(hanging_attempts, 0, "no hanging delivery has ended yet");
+    receiver.abort();
     outbox.shutdown().await;
 }
 
