@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 from tencentcloud.ecm.v20190719 import models as ecm_models
 from tencentcloud.tcss.v20201101 import models as tcss_models
 from tencentcloud.tiw.v20190919 import models as tiw_models
@@ -281,3 +282,27 @@ def test_a_task_held_by_a_rule_when_the_server_is_killed_finishes_once_after_res
     assert refresh_ended(second, task_id) == "Task_Finish"
     (task,) = control(second, "GET", "tasks", params={"service": "tcss"}).json()["tasks"]
     assert (task["ids"]["TaskId"], task["state"]) == (task_id, "succeeded")
+
+
+def metric(dev, name: str, **labels) -> float | None:
+    """The value of one series of /metrics, or None when it is absent."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in requests.get(f"{dev.base_url}/metrics", timeout=30).text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.startswith(name + "{") and ",".join(sorted(series[len(name) + 1:-1].split(","))) == wanted:
+            return float(value)
+    return None
+
+
+def test_metrics_show_each_accounts_queue_and_each_destinations_undelivered_callbacks(dev, images):
+    rule(dev, service="ecm", action="ImportCustomImage", mode="manual")
+    for _ in range(6):  # 4 run at once (held), 2 wait
+        import_image(dev, images)
+    queued = wait_for("the queue gauge", lambda: metric(dev, "taskgate_queue_depth", kind="ecm.import", account=DEV.uin))
+    assert queued == 2
+    assert metric(dev, "taskgate_queue_oldest_age_seconds", kind="ecm.import", account=DEV.uin) >= 0
+    snapshot(dev, marked_room(dev, next(_rooms)), CallbackURL=f"{dev.base_url}/_taskgate/no-such-endpoint")
+    pending = wait_for("the outbox gauge", lambda: metric(dev, "taskgate_outbox_pending", destination=dev.base_url))
+    assert pending >= 1
+    assert metric(dev, "taskgate_outbox_lag_seconds", destination=dev.base_url) >= 0
+    control(dev, "POST", "reset")  # the held imports stop

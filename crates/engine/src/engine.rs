@@ -122,6 +122,16 @@ impl Default for TaskFilter {
     }
 }
 
+/// The queued tasks of one kind and account ([`Engine::queue_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStat {
+    pub kind: TaskKind,
+    pub account: String,
+    pub depth: u64,
+    /// When the oldest of them was submitted, in Unix milliseconds.
+    pub oldest_created_at_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// It was queued and is now cancelled.
@@ -471,6 +481,30 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()?
         });
         Ok(tasks)
+    }
+
+    /// The queued tasks of each (kind, account): how many, and since when the oldest waits
+    /// (its `created_at_ms`). For the operator's view of a noisy tenant.
+    pub async fn queue_stats(&self) -> Result<Vec<QueueStat>, EngineError> {
+        let sql = "SELECT kind, account, COUNT(*) AS depth, MIN(created_at_ms) AS oldest FROM tg_tasks \
+                   WHERE state = 'queued' GROUP BY kind, account";
+        let stats = on_pool!(self.inner.store.reader(), p => {
+            sqlx::query(sql)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|row| -> Result<QueueStat, sqlx::Error> {
+                    let depth: i64 = row.try_get("depth")?;
+                    Ok(QueueStat {
+                        kind: TaskKind::new(row.try_get::<String, _>("kind")?),
+                        account: row.try_get("account")?,
+                        depth: u64::try_from(depth).unwrap_or(0),
+                        oldest_created_at_ms: row.try_get("oldest")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        Ok(stats)
     }
 
     /// How many tasks match `filter` (limit and offset ignored).

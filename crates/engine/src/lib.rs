@@ -30,7 +30,7 @@ mod worker;
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock, jittered_backoff_ms};
 pub use contract::TaskSpec;
 pub use directive::{Directive, DirectiveSource, Forced};
-pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, TaskFilter};
+pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, QueueStat, TaskFilter};
 pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
 pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, CallbackFilter, CallbackRecord, DeliveryAttempt, Outbox, OutboxConfig};

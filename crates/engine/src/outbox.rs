@@ -290,6 +290,28 @@ impl Outbox {
         Ok(self.list(&filter).await?.into_iter().map(|record| record.entry).collect())
     }
 
+    /// The pending callbacks of each destination (`scheme://host:port`): how many, and when
+    /// the oldest was recorded (Unix milliseconds). Reads at most `limit` pending rows, oldest
+    /// first, so the cost is bounded however long a backlog grows.
+    pub async fn backlog(&self, limit: u32) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(self.inner.store.reader(), p => {
+            sqlx::query("SELECT url, created_at_ms FROM tg_outbox WHERE state = 'pending' ORDER BY created_at_ms LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("url")?, row.try_get("created_at_ms")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let mut by_destination: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+        for (url, created) in rows {
+            let entry = by_destination.entry(Lanes::destination(&url)).or_insert((0, created));
+            entry.0 += 1;
+            entry.1 = entry.1.min(created);
+        }
+        Ok(by_destination.into_iter().map(|(destination, (n, oldest))| (destination, n, oldest)).collect())
+    }
+
     /// Callbacks matching `filter`, oldest first, each with its delivery attempts.
     pub async fn list(&self, filter: &CallbackFilter) -> Result<Vec<CallbackRecord>, StoreError> {
         let sql = concat!(

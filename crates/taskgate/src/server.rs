@@ -35,7 +35,9 @@ pub struct Server {
     engine: Engine,
     outbox: Outbox,
     objects: Objects,
-    /// Stops the server's own loops (the gateway's purge) at shutdown.
+    /// Refreshes the backlog gauges of `/metrics`.
+    backlog: JoinHandle<()>,
+    /// Stops the server's own loops (the gateway's purge, the backlog gauges) at shutdown.
     stop: CancellationToken,
     purge: JoinHandle<()>,
 }
@@ -92,12 +94,14 @@ impl Server {
         objects.start_sweeper();
 
         let products = Products::new(&config, &engine, &objects, rooms, &capabilities)?;
+        let backlog = metrics.backlog();
         let gateway = Arc::new(Gateway::new(&config, accounts, &store, metrics, products));
         let stop = CancellationToken::new();
         let purge = gateway.spawn_purge(stop.clone());
+        let backlog = backlog.spawn_refresh(engine.clone(), outbox.clone(), stop.clone());
         let control = Arc::new(Control::new(gateway.clone(), engine.clone(), outbox.clone(), capabilities));
         let control = control::router(control, &config.control);
-        Ok(Self { gateway, control, store, engine, outbox, objects, stop, purge })
+        Ok(Self { gateway, control, store, engine, outbox, objects, stop, purge, backlog })
     }
 
     /// The tiw rooms, for seeding fixtures (`taskgate dev --seed`).
@@ -131,6 +135,9 @@ impl Server {
         // Side by side: deliveries in flight finish within their timeout while tasks use the
         // grace; callbacks recorded after the outbox stopped are delivered by the next start.
         tokio::join!(self.engine.shutdown(SHUTDOWN_GRACE), self.outbox.shutdown(), rooms.wait_closed());
+        if let Err(error) = self.backlog.await {
+            tracing::warn!(%error, "the backlog gauges' loop ended abnormally");
+        }
         if let Err(error) = self.purge.await {
             tracing::warn!(%error, "the purge loop ended abnormally");
         }
