@@ -91,7 +91,7 @@ impl Backlog {
     pub fn set(&self, queues: &[QueueStat], outbox: &[(String, u64, i64)], now_ms: i64) {
         let age = |since_ms: i64| (now_ms.saturating_sub(since_ms).max(0) as f64) / 1000.0;
         let mut queues: Vec<&QueueStat> = queues.iter().collect();
-        queues.sort_by(|a, b| b.depth.cmp(&a.depth));
+        queues.sort_by_key(|stat| std::cmp::Reverse(stat.depth));
         self.queue_depth.clear();
         self.queue_oldest_age.clear();
         for stat in queues.into_iter().take(MAX_BACKLOG_SERIES) {
@@ -100,7 +100,7 @@ impl Backlog {
             self.queue_oldest_age.get_or_create(&labels).set(age(stat.oldest_created_at_ms));
         }
         let mut outbox: Vec<&(String, u64, i64)> = outbox.iter().collect();
-        outbox.sort_by(|a, b| b.1.cmp(&a.1));
+        outbox.sort_by_key(|(_, pending, _)| std::cmp::Reverse(*pending));
         self.outbox_pending.clear();
         self.outbox_lag.clear();
         for (destination, pending, oldest) in outbox.into_iter().take(MAX_BACKLOG_SERIES) {
