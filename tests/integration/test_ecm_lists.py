@@ -130,3 +130,19 @@ def test_custom_image_task_id_that_is_no_number_names_no_task(sdk, imported):
     answer = custom_image_tasks(sdk, filter_of("task-id", ["abc", f" {imported[7].TaskId} "]))
     assert [t.ImageName for t in answer.ImageTaskSet] == ["List-007"]
     assert custom_image_tasks(sdk, filter_of("task-id", ["abc"])).TotalCount == 0
+
+
+@pytest.mark.parametrize("action", ["DescribeImage", "DescribeCustomImageTask"])
+def test_more_filter_values_than_the_cap_are_invalid_parameter_value(sdk, imported, action):
+    many = [f"img-{i}" for i in range(60)]
+    request = getattr(models, f"{action}Request")()
+    request.Filters = [filter_of("image-id", many), filter_of("image-id", many)]
+    with pytest.raises(TencentCloudSDKException) as raised:
+        getattr(sdk.ecm(), action)(request)
+    assert raised.value.code == "InvalidParameterValue"
+    assert "at most 100 values" in raised.value.message
+
+
+def test_describe_image_names_up_to_the_cap_of_filter_values(sdk, imported):
+    wanted = [c.ImageId for c in imported[:100]]
+    assert images(sdk, filter_of("image-id", wanted), limit=100).TotalCount == 100

@@ -161,6 +161,14 @@ fn task_state(row: &ImageRow) -> TaskStatus {
     }
 }
 
+/// Refuses filters naming more than `max` values in all: each is a bound value of the list's SQL.
+fn check_filter_values(filters: &[Filter], max: usize) -> Result<(), ApiError> {
+    if filters.iter().map(|f| f.values.len()).sum::<usize>() > max {
+        return Err(ApiError::invalid_value("Filters", format!("at most {max} values in all filters")));
+    }
+    Ok(())
+}
+
 /// A DescribeCustomImageTask filter as a store condition; several values of one filter are
 /// OR-ed, several filters AND-ed. A task id that is not a number names no task.
 fn image_task_condition(index: usize, filter: Filter) -> Result<ImageCondition, ApiError> {
@@ -223,6 +231,7 @@ impl Action for DescribeCustomImageTask {
         if self.filters.is_empty() {
             return Err(ApiError::missing("Filters"));
         }
+        check_filter_values(&self.filters, ecm.max_filter_values)?;
         let conditions = self
             .filters
             .into_iter()
@@ -374,6 +383,7 @@ impl Action for DescribeImage {
         if self.filters.len() > MAX_IMAGE_FILTERS {
             return Err(ApiError::invalid_value("Filters", format!("at most {MAX_IMAGE_FILTERS} filters")));
         }
+        check_filter_values(&self.filters, ecm.max_filter_values)?;
         let limit = self.limit.unwrap_or(20);
         let offset = self.offset.unwrap_or(0);
         if !(1..=100).contains(&limit) || offset < 0 {
