@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -153,6 +154,11 @@ secret_key = "{SECRET_KEY}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(work)
+        if backend == "postgres":
+            name = url.rsplit("/", 1)[1]
+            subprocess.run(["psql", os.environ["TASKGATE_TEST_PG_URL"], "-qc", f'DROP DATABASE "{name}" WITH (FORCE)'],
+                           check=True, capture_output=True)
     return figures
 
 
