@@ -191,6 +191,10 @@ pub struct EcmConfig {
     pub qemu_img: PathBuf,
     /// Keep imported images in this S3/COS bucket instead of `data_dir/images`.
     pub bucket: Option<EcmBucketConfig>,
+    /// Most filter values (all `Filters.N.Values` together) one DescribeImage or
+    /// DescribeCustomImageTask may name; each is a bound value of the list's SQL, so this keeps
+    /// a request within both backends' parameter limits. More is `InvalidParameterValue`.
+    pub max_filter_values: usize,
 }
 
 /// `[ecm.bucket]`: a bucket on one of the `[[objects.s3]]` endpoints.
@@ -215,6 +219,7 @@ impl Default for EcmConfig {
             allow_unconfined_qemu: false,
             qemu_img: PathBuf::from("qemu-img"),
             bucket: None,
+            max_filter_values: 100,
         }
     }
 }

@@ -49,6 +49,11 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             "tcss_inventory_in_the_task",
             include_str!("../migrations/20251130000011_tcss_inventory_in_the_task.sql"),
         ),
+        SchemaMigration::shared(
+            20251130000012,
+            "ecm_list_indexes",
+            include_str!("../migrations/20251130000012_ecm_list_indexes.sql"),
+        ),
     ],
 };
 

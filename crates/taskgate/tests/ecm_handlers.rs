@@ -157,3 +157,14 @@ async fn an_import_finished_under_a_lost_lease_changes_neither_view() {
     assert!(parts.engine.finish(&current, Ok(Outcome::new(output))).await.unwrap());
     assert_eq!(image_of(&ecm, &alice, &created["ImageId"]).await["ImageState"], "NORMAL");
 }
+
+#[tokio::test]
+async fn the_image_name_filter_matches_capitals_beyond_ascii_case_insensitively() {
+    let parts = Parts::new("ecm-fold").await;
+    let ecm = parts.ecm();
+    let alice = account("1001", &[], None);
+    import(&ecm, &alice, "ÄRGER-Disk").await.unwrap();
+    let filter = json!({"Filters": [{"Name": "image-name", "Values": ["ärger-d"]}]});
+    let found = run(ACTIONS, &ecm, &alice, "DescribeImage", filter).await.unwrap();
+    assert_eq!(found["ImageSet"][0]["ImageName"], "ÄRGER-Disk", "{found}");
+}

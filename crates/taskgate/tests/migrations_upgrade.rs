@@ -200,6 +200,50 @@ async fn a_postgres_image_imported_before_the_upgrade_keeps_its_facts_in_its_tas
     }
 }
 
+/// The Describe actions match names and OS names lowercased in SQL: the upgrade writes both
+/// for the images already there, as the server writes them for new imports.
+async fn an_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names(url: String, backend: &str) {
+    apply(&url, released(backend)).await;
+    on_pool!(&released_pool(&url).await, pool => {
+        sqlx::query(
+            "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, next_run_at_ms) \
+             VALUES ('ecm-import-1', '100001', 'ecm.import', 'failed', '{}', 0, 3, 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, architecture, \
+             init_flag, task_id, engine_task_id, created_at_ms) VALUES ('img-1', '100001', 'My-Disk', '', 'CentOS', \
+             '7.9', 'i386', 'cloudinit', 1, 'ecm-import-1', 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    let store = open(&url).await.unwrap();
+    let folded: (String, String) = on_pool!(store.reader(), pool => {
+        sqlx::query_as("SELECT image_name_folded, os_name_folded FROM ecm_images WHERE image_id = 'img-1'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(folded, ("my-disk".to_owned(), "centos 7.9 32位".to_owned()));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names() {
+    an_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names(sqlite_url(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn a_postgres_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names() {
+    if let Some(url) = postgres_url().await {
+        an_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names(url, "postgres").await;
+    }
+}
+
 async fn a_fresh_database_opens_and_is_usable(url: String) {
     let store = open(&url).await.unwrap();
     assert_usable(&store).await;

@@ -2,7 +2,7 @@
 
 use super::context::Ecm;
 use super::os_catalog;
-use super::store::{self, EcmStoreError, ImageRow, ImageSpec, NewImage};
+use super::store::{self, EcmStoreError, ImageCondition, ImageRow, ImageSpec, NewImage, Page};
 use super::vocab::{Architecture, ImageSource, ImageState, ImageType, InitFlag, TaskStatus};
 use crate::action::wire::tencent_datetime;
 use crate::action::{Action, ApiError, Call};
@@ -161,39 +161,32 @@ fn task_state(row: &ImageRow) -> TaskStatus {
     }
 }
 
-/// The filters DescribeCustomImageTask understands; several values of one filter are OR-ed,
-/// several filters AND-ed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ImageTaskFilter {
-    TaskId(Vec<String>),
-    ImageId(Vec<String>),
-    ImageName(Vec<String>),
+/// Refuses filters naming more than `max` values in all: each is a bound value of the list's SQL.
+fn check_filter_values(filters: &[Filter], max: usize) -> Result<(), ApiError> {
+    if filters.iter().map(|f| f.values.len()).sum::<usize>() > max {
+        return Err(ApiError::invalid_value("Filters", format!("at most {max} values in all filters")));
+    }
+    Ok(())
 }
 
-impl ImageTaskFilter {
-    fn parse(index: usize, filter: Filter) -> Result<Self, ApiError> {
-        if filter.values.is_empty() {
-            return Err(ApiError::missing(&format!("Filters.{index}.Values")));
-        }
-        match filter.name.as_str() {
-            "task-id" => Ok(Self::TaskId(filter.values)),
-            "image-id" => Ok(Self::ImageId(filter.values)),
-            "image-name" => Ok(Self::ImageName(filter.values)),
-            other => Err(ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!(
-                    "The filter name `{other}` of `Filters.{index}.Name` is not supported: use task-id, image-id or image-name."
-                ),
-            )),
-        }
+/// A DescribeCustomImageTask filter as a store condition; several values of one filter are
+/// OR-ed, several filters AND-ed. A task id that is not a number names no task.
+fn image_task_condition(index: usize, filter: Filter) -> Result<ImageCondition, ApiError> {
+    if filter.values.is_empty() {
+        return Err(ApiError::missing(&format!("Filters.{index}.Values")));
     }
-
-    fn matches(&self, row: &ImageRow) -> bool {
-        match self {
-            Self::TaskId(ids) => ids.iter().any(|id| id.trim().parse::<i64>().ok() == Some(row.task_id)),
-            Self::ImageId(ids) => ids.contains(&row.image_id),
-            Self::ImageName(names) => names.contains(&row.spec.image_name),
+    match filter.name.as_str() {
+        "task-id" => {
+            Ok(ImageCondition::TaskId(filter.values.iter().filter_map(|id| id.trim().parse::<i64>().ok()).collect()))
         }
+        "image-id" => Ok(ImageCondition::ImageId(filter.values)),
+        "image-name" => Ok(ImageCondition::Name(filter.values)),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "The filter name `{other}` of `Filters.{index}.Name` is not supported: use task-id, image-id or image-name."
+            ),
+        )),
     }
 }
 
@@ -238,16 +231,18 @@ impl Action for DescribeCustomImageTask {
         if self.filters.is_empty() {
             return Err(ApiError::missing("Filters"));
         }
-        let filters = self
+        check_filter_values(&self.filters, ecm.max_filter_values)?;
+        let conditions = self
             .filters
             .into_iter()
             .enumerate()
-            .map(|(i, f)| ImageTaskFilter::parse(i, f))
+            .map(|(i, f)| image_task_condition(i, f))
             .collect::<Result<Vec<_>, _>>()?;
-        let tasks: Vec<ImageTask> = store::list_images(ecm.engine.store(), &call.account.uin)
+        // Every filter of this action is on a unique key, so the matches are at most the values
+        // named: the list needs no page.
+        let tasks: Vec<ImageTask> = store::list_images(ecm.engine.store(), &call.account.uin, &conditions, None)
             .await?
             .into_iter()
-            .filter(|row| filters.iter().all(|f| f.matches(row)))
             .map(|row| ImageTask {
                 state: task_state(&row),
                 message: task_message(&row),
@@ -317,11 +312,10 @@ pub(super) struct DescribeImageResponse {
 
 const MAX_IMAGE_FILTERS: usize = 10;
 
-/// A DescribeImage filter, as a predicate over the account's images.
-type ImagePredicate<'a> = Box<dyn Fn(&ImageRow) -> bool + Send + Sync + 'a>;
-
-/// DescribeImage's filters over imported (private) images.
-fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, ApiError> {
+/// A DescribeImage filter over imported (private) images as a store condition. `image-name`
+/// and `image-os` match case-insensitively anywhere in the name (Tencent: "模糊匹配") and take
+/// exactly one value. `None`: the filter keeps every image.
+fn image_condition(index: usize, filter: Filter) -> Result<Option<ImageCondition>, ApiError> {
     let one_value = |what: &str| -> Result<String, ApiError> {
         match filter.values.as_slice() {
             [value] => Ok(value.to_lowercase()),
@@ -331,17 +325,13 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
             )),
         }
     };
-    Ok(match filter.name.as_str() {
-        "image-id" => Box::new(|row: &ImageRow| filter.values.contains(&row.image_id)),
-        "image-type" => Box::new(|_: &ImageRow| filter.values.iter().any(|v| v == "PRIVATE_IMAGE")),
-        "image-name" => {
-            let needle = one_value("image-name")?;
-            Box::new(move |row: &ImageRow| row.spec.image_name.to_lowercase().contains(&needle))
-        }
-        "image-os" => {
-            let needle = one_value("image-os")?;
-            Box::new(move |row: &ImageRow| os_name(row).to_lowercase().contains(&needle))
-        }
+    Ok(Some(match filter.name.as_str() {
+        "image-id" => ImageCondition::ImageId(filter.values),
+        // Every image here is private: the filter keeps them all or none.
+        "image-type" if filter.values.iter().any(|v| v == "PRIVATE_IMAGE") => return Ok(None),
+        "image-type" => ImageCondition::Nothing,
+        "image-name" => ImageCondition::NameContains(one_value("image-name")?),
+        "image-os" => ImageCondition::OsNameContains(one_value("image-os")?),
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameterValueInvalidFilter,
@@ -350,11 +340,7 @@ fn image_filter(index: usize, filter: &Filter) -> Result<ImagePredicate<'_>, Api
                 ),
             ));
         }
-    })
-}
-
-fn os_name(row: &ImageRow) -> String {
-    format!("{} {} {}位", row.spec.os_type, row.spec.os_version, row.spec.architecture.bits())
+    }))
 }
 
 /// How DescribeImage shows an image of `owner` (the account's uin as a number).
@@ -366,7 +352,7 @@ fn image(row: ImageRow, owner: i64) -> Image {
         (None, _) => ImageState::Importing,
     };
     Image {
-        image_os_name: os_name(&row),
+        image_os_name: row.spec.os_name(),
         image_state: state,
         image_type: ImageType::PrivateImage,
         image_create_time: tencent_datetime(row.created_at_ms / 1000),
@@ -397,6 +383,7 @@ impl Action for DescribeImage {
         if self.filters.len() > MAX_IMAGE_FILTERS {
             return Err(ApiError::invalid_value("Filters", format!("at most {MAX_IMAGE_FILTERS} filters")));
         }
+        check_filter_values(&self.filters, ecm.max_filter_values)?;
         let limit = self.limit.unwrap_or(20);
         let offset = self.offset.unwrap_or(0);
         if !(1..=100).contains(&limit) || offset < 0 {
@@ -405,19 +392,16 @@ impl Action for DescribeImage {
                 "`Limit` must be between 1 and 100 and `Offset` at least 0.",
             ));
         }
-        let filters =
-            self.filters.iter().enumerate().map(|(i, f)| image_filter(i, f)).collect::<Result<Vec<_>, _>>()?;
+        let mut conditions = Vec::with_capacity(self.filters.len());
+        for (i, filter) in self.filters.into_iter().enumerate() {
+            conditions.extend(image_condition(i, filter)?);
+        }
         let owner = call.account.uin.parse::<i64>().unwrap_or(0);
-        let rows: Vec<ImageRow> = store::list_images(ecm.engine.store(), &call.account.uin)
+        let store = ecm.engine.store();
+        let total_count = store::count_images(store, &call.account.uin, &conditions).await?;
+        let image_set = store::list_images(store, &call.account.uin, &conditions, Some(Page { offset, limit }))
             .await?
             .into_iter()
-            .filter(|row| filters.iter().all(|f| f(row)))
-            .collect();
-        let total_count = rows.len() as i64;
-        let image_set = rows
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(20))
             .map(|row| image(row, owner))
             .collect();
         Ok(DescribeImageResponse { total_count, image_set })

@@ -14,10 +14,18 @@ pub struct Ecm {
     pub images: ImageStore,
     /// Why images cannot be imported here (`qemu-img` missing or unconfinable), if they cannot.
     pub importer_lack: Option<Lack>,
+    /// Most filter values one list request may name (`ecm.max_filter_values`).
+    pub max_filter_values: usize,
 }
 
 impl Ecm {
     pub fn new(config: &Config, engine: Engine, images: ImageStore, importer_lack: Option<Lack>) -> Self {
-        Self { engine, url_policy: config.url_policy(), images, importer_lack }
+        Self {
+            engine,
+            url_policy: config.url_policy(),
+            images,
+            importer_lack,
+            max_filter_values: config.ecm.max_filter_values,
+        }
     }
 }

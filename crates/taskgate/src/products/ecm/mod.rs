@@ -6,6 +6,8 @@ pub mod disk_format;
 pub mod download;
 mod images;
 pub mod import;
+#[cfg(test)]
+mod list_plans;
 mod os_catalog;
 pub mod qemu;
 mod reset;

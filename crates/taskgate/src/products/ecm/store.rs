@@ -3,6 +3,7 @@
 use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
 use super::vocab::{Architecture, InitFlag};
 use rand::RngExt;
+use sqlx::QueryBuilder;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,13 @@ pub(super) struct ImageSpec {
     pub os_version: String,
     pub architecture: Architecture,
     pub init_flag: InitFlag,
+}
+
+impl ImageSpec {
+    /// `ImageOsName` of DescribeImage: type, version and word size, e.g. `CentOS 7.9 64位`.
+    pub(super) fn os_name(&self) -> String {
+        format!("{} {} {}位", self.os_type, self.os_version, self.architecture.bits())
+    }
 }
 
 /// What ImportCustomImage registers.
@@ -112,7 +120,8 @@ pub(super) async fn create_import(
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, architecture, \
-             init_flag, task_id, engine_task_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             init_flag, task_id, engine_task_id, created_at_ms, image_name_folded, os_name_folded) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&image_id)
         .bind(&image.account)
@@ -125,6 +134,8 @@ pub(super) async fn create_import(
         .bind(task_id)
         .bind(&engine_task_id)
         .bind(now_ms)
+        .bind(image.spec.image_name.to_lowercase())
+        .bind(image.spec.os_name().to_lowercase())
         .execute(c)
         .await?;
     });
@@ -179,18 +190,153 @@ fn image_row(t: ImageTuple) -> Result<ImageRow, EcmStoreError> {
     })
 }
 
-/// Every image of the account with its task, newest first. Accounts hold few images, so the
-/// filters of the Describe actions are applied in Rust over this list.
-pub(super) async fn list_images(store: &Store, account: &str) -> Result<Vec<ImageRow>, EcmStoreError> {
+/// One condition of a list over an account's images; a list returns the images meeting every
+/// condition given. Each is answered in SQL, on the indexes of `20251130000012_ecm_list_indexes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ImageCondition {
+    /// The import task id is one of these.
+    TaskId(Vec<i64>),
+    /// The image id is one of these.
+    ImageId(Vec<String>),
+    /// The name is exactly one of these.
+    Name(Vec<String>),
+    /// The name, lowercased, contains this lowercased text.
+    NameContains(String),
+    /// [`ImageSpec::os_name`], lowercased, contains this lowercased text.
+    OsNameContains(String),
+    /// No image qualifies (a filter naming only kinds of image this account cannot hold).
+    Nothing,
+}
+
+/// Which rows of a list to return: `limit` rows after the first `offset`, both at least 0.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// `text` as a `LIKE` pattern matching any value that contains it, with `\` as the escape.
+fn containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Appends ` WHERE` and the SQL of `conditions` over `ecm_images i` of `account`, every value bound.
+fn push_conditions<DB>(query: &mut QueryBuilder<DB>, account: &str, conditions: &[ImageCondition])
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push(" WHERE i.account = ").push_bind(account.to_owned());
+    for condition in conditions {
+        match condition {
+            ImageCondition::TaskId(ids) => push_in(query, "i.task_id", ids.iter().copied()),
+            ImageCondition::ImageId(ids) => push_in(query, "i.image_id", ids.iter().cloned()),
+            ImageCondition::Name(names) => push_in(query, "i.image_name", names.iter().cloned()),
+            ImageCondition::NameContains(text) => {
+                query.push(" AND i.image_name_folded LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
+            }
+            ImageCondition::OsNameContains(text) => {
+                query.push(" AND i.os_name_folded LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
+            }
+            ImageCondition::Nothing => {
+                query.push(" AND 1 = 0");
+            }
+        }
+    }
+}
+
+/// Appends ` AND column IN (…)` with every value bound; no values matches nothing.
+fn push_in<DB, T>(query: &mut QueryBuilder<DB>, column: &'static str, values: impl Iterator<Item = T>)
+where
+    DB: sqlx::Database,
+    for<'t> T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut values = values.peekable();
+    if values.peek().is_none() {
+        query.push(" AND 1 = 0");
+        return;
+    }
+    query.push(" AND ").push(column).push(" IN (");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    query.push(")");
+}
+
+const SELECT_IMAGES: &str = "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, \
+     i.init_flag, i.task_id, i.created_at_ms, t.state, t.error, t.progress, t.result \
+     FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id";
+
+/// Appends the list query: the account's images meeting every condition with their tasks,
+/// newest first (by task id, which the counter hands out in order), the rows of `page` only if
+/// given.
+pub(super) fn push_images_query<DB>(
+    query: &mut QueryBuilder<DB>,
+    account: &str,
+    conditions: &[ImageCondition],
+    page: Option<Page>,
+) where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push(SELECT_IMAGES);
+    push_conditions(query, account, conditions);
+    query.push(" ORDER BY i.task_id DESC");
+    if let Some(page) = page {
+        query.push(" LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+    }
+}
+
+/// Appends the count query: how many of the account's images meet every condition.
+pub(super) fn push_count_query<DB>(query: &mut QueryBuilder<DB>, account: &str, conditions: &[ImageCondition])
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push("SELECT COUNT(*) FROM ecm_images i");
+    push_conditions(query, account, conditions);
+}
+
+/// The account's images meeting every condition, newest first, with their tasks.
+///
+/// Without a page every match is returned: callers pass one only with conditions on unique keys
+/// (task id, image id, name), whose matches are at most the values the request named.
+pub(super) async fn list_images(
+    store: &Store,
+    account: &str,
+    conditions: &[ImageCondition],
+    page: Option<Page>,
+) -> Result<Vec<ImageRow>, EcmStoreError> {
     let rows: Vec<ImageTuple> = on_pool!(store.reader(), p => {
-        sqlx::query_as(
-            "SELECT i.image_id, i.image_name, i.description, i.os_type, i.os_version, i.architecture, i.init_flag, \
-             i.task_id, i.created_at_ms, t.state, t.error, t.progress, t.result \
-             FROM ecm_images i JOIN tg_tasks t ON t.id = i.engine_task_id WHERE i.account = $1 ORDER BY i.task_id DESC",
-        )
-        .bind(account)
-        .fetch_all(p)
-        .await?
+        let mut query = QueryBuilder::default();
+        push_images_query(&mut query, account, conditions, page);
+        query.build_query_as().fetch_all(p).await?
     });
     rows.into_iter().map(image_row).collect()
+}
+
+/// How many of the account's images meet every condition (`TotalCount` of a paged list).
+pub(super) async fn count_images(
+    store: &Store,
+    account: &str,
+    conditions: &[ImageCondition],
+) -> Result<i64, EcmStoreError> {
+    Ok(on_pool!(store.reader(), p => {
+        let mut query = QueryBuilder::default();
+        push_count_query(&mut query, account, conditions);
+        query.build_query_scalar().fetch_one(p).await?
+    }))
 }

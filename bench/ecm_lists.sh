@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# p50/p95 of the filtered ecm lists with 100 and 10,000 imports in one account; see bench/README.md.
+# Needs the test venv (scripts/test creates .venv-test). TASKGATE_BIN picks a built server (else a
+# release build); BENCH_SIZES (default 100,10000) and BENCH_CALLS (default 200) set the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${TASKGATE_BIN:-}" ]; then
+    cargo build --release -p taskgate
+    export TASKGATE_BIN="${CARGO_TARGET_DIR:-target}/release/taskgate"
+fi
+exec .venv-test/bin/python bench/ecm_lists.py

@@ -1,0 +1,123 @@
+//! The plans of the Describe actions' list and count queries, on both backends: every filter
+//! is answered on an index, never by scanning the table, and the unfiltered and substring lists
+//! walk the account's index in order instead of sorting its rows.
+
+use super::store::{ImageCondition, Page, push_count_query, push_images_query};
+use sqlx::{QueryBuilder, Row};
+use taskgate_engine::testing::service;
+use taskgate_engine::{Backend, Store, StoreOptions, on_pool, on_tx};
+
+/// 4,000 images of forty accounts (account `100011` holds 100 of them), each with its task: the
+/// other tenants' rows are what a list must not walk through.
+const FILL_TASKS: &str = "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 4000) \
+     INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, next_run_at_ms) \
+     SELECT 'ecm-import-' || k, '1000' || (10 + k % 40), 'ecm.import', 'queued', '{}', k, 3, k FROM n";
+const FILL_IMAGES: &str = "INSERT INTO ecm_images (image_id, account, image_name, description, os_type, os_version, \
+     architecture, init_flag, task_id, engine_task_id, created_at_ms, image_name_folded, os_name_folded) \
+     SELECT 'img-' || created_at_ms, account, 'disk-' || created_at_ms, '', 'CentOS', '7.9', 'x86_64', 'cloudinit', \
+     created_at_ms, id, created_at_ms, 'disk-' || created_at_ms, 'centos 7.9 64位' FROM tg_tasks";
+
+/// Every kind of list the actions run: what, its conditions, whether its page must come in
+/// order off the index rather than from a sort. The unfiltered list must: its matches are the
+/// whole account. A substring filter reads each of the account's index entries anyway (for its
+/// count), and a planner may keep the page's newest matches in a top-N sort bounded by the page.
+fn lists() -> Vec<(&'static str, Vec<ImageCondition>, bool)> {
+    vec![
+        ("the whole account", vec![], true),
+        ("task ids", vec![ImageCondition::TaskId(vec![41, 81])], false),
+        ("image ids", vec![ImageCondition::ImageId(vec!["img-41".into(), "img-81".into()])], false),
+        ("names", vec![ImageCondition::Name(vec!["disk-41".into(), "disk-81".into()])], false),
+        (
+            "name and task id",
+            vec![ImageCondition::Name(vec!["disk-41".into()]), ImageCondition::TaskId(vec![41])],
+            false,
+        ),
+        ("name contains", vec![ImageCondition::NameContains("k-1".into())], false),
+        ("os name contains", vec![ImageCondition::OsNameContains("centos".into())], false),
+        (
+            "name and os name contain",
+            vec![ImageCondition::NameContains("k-1".into()), ImageCondition::OsNameContains("64".into())],
+            false,
+        ),
+    ]
+}
+
+/// The plans of the list (a page of 20) and the count of `conditions` over account `100011`,
+/// one line per step; PostgreSQL plans with sequential scans disabled, so a table without a
+/// usable index still shows one.
+async fn plans(store: &Store, conditions: &[ImageCondition]) -> [Vec<String>; 2] {
+    let postgres = store.backend() == Backend::Postgres;
+    let explain = if postgres { "EXPLAIN " } else { "EXPLAIN QUERY PLAN " };
+    let mut tx = store.begin().await.unwrap();
+    let plans = on_tx!(tx, c => {
+        if postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *c).await.unwrap();
+        }
+        let mut list = QueryBuilder::new(explain);
+        let mut count = QueryBuilder::new(explain);
+        push_images_query(&mut list, "100011", conditions, Some(Page { offset: 0, limit: 20 }));
+        push_count_query(&mut count, "100011", conditions);
+        let mut plans = [Vec::new(), Vec::new()];
+        for (plan, query) in plans.iter_mut().zip([&mut list, &mut count]) {
+            for row in query.build().fetch_all(&mut *c).await.unwrap() {
+                plan.push(row.get::<String, _>(if postgres { 0 } else { 3 }));
+            }
+        }
+        plans
+    });
+    tx.rollback().await.unwrap();
+    plans
+}
+
+async fn every_list_is_answered_on_an_index(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    on_tx!(tx, c => {
+        for sql in [FILL_TASKS, FILL_IMAGES] {
+            sqlx::query(sql).execute(&mut *c).await.unwrap();
+        }
+    });
+    tx.commit().await.unwrap();
+    on_pool!(store.writer(), p => {
+        sqlx::query("ANALYZE").execute(p).await.unwrap();
+    });
+    for (what, conditions, in_index_order) in lists() {
+        for (query, plan) in ["list", "count"].into_iter().zip(plans(&store, &conditions).await) {
+            let text = plan.join("\n");
+            let scans = plan.iter().any(|step| step.contains("Seq Scan") || step.starts_with("SCAN "));
+            assert!(!scans, "the {query} of {what} scans a table:\n{text}");
+            // An index scan that only filters (PostgreSQL's `Filter:` under a node without a
+            // `Cond:`) walks other tenants' rows: every access to the images is narrowed by one.
+            let accesses =
+                plan.iter().filter(|step| step.contains(" on ecm_images i ") || step.starts_with("SEARCH i ")).count();
+            let narrowed = plan
+                .iter()
+                .filter(|step| {
+                    (step.contains("Cond:") && !step.contains("engine_task_id")) || step.starts_with("SEARCH i ")
+                })
+                .count();
+            assert!(accesses > 0 && narrowed >= accesses, "the {query} of {what} is not narrowed by an index:\n{text}");
+            let sorts = plan.iter().any(|step| step.contains("Sort") || step.contains("TEMP B-TREE"));
+            assert!(!(in_index_order && sorts), "the {query} of {what} sorts the account's rows:\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_list_is_answered_on_an_index_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("taskgate-plans-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("taskgate.db").display());
+    let store = Store::open(&url, &StoreOptions::default(), &[&crate::migrations::PRODUCTS]).await.unwrap();
+    every_list_is_answered_on_an_index(store.clone()).await;
+    store.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn every_list_is_answered_on_an_index_on_postgres() {
+    let Some(base) = service("TASKGATE_TEST_PG_URL") else { return };
+    let (store, _schema) =
+        Store::open_in_fresh_schema(&base, &StoreOptions::default(), &[&crate::migrations::PRODUCTS]).await.unwrap();
+    every_list_is_answered_on_an_index(store.clone()).await;
+    store.close().await;
+}
