@@ -113,9 +113,17 @@ pub(crate) async fn read(store: &Store, id: &TaskId) -> Result<Option<Directive>
             None => None,
         }
     });
-    text.as_deref()
-        .map(|t| {
-            serde_json::from_str(t).map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })
-        })
-        .transpose()
+    text.as_deref().map(Directive::from_stored).transpose()
+}
+
+impl Directive {
+    /// The text `tg_tasks.directive` holds.
+    pub(crate) fn to_stored(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })
+    }
+
+    /// A directive read back from `tg_tasks.directive`.
+    pub(crate) fn from_stored(text: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })
+    }
 }

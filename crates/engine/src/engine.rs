@@ -400,10 +400,7 @@ impl Engine {
         let input = task.input.to_string();
         let max_attempts = i64::from(task.max_attempts.unwrap_or(self.inner.config.default_max_attempts).max(1));
         let run_at = task.run_at_ms.unwrap_or(now);
-        let directive = directive::next()
-            .map(|d| serde_json::to_string(&d))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })?;
+        let directive = directive::next().map(|d| d.to_stored()).transpose()?;
         let res = on_tx!(tx, c => sqlx::query(INSERT_TASK)
             .bind(task.id.as_str())
             .bind(task.account.as_str())
@@ -533,8 +530,7 @@ impl Engine {
         };
         held.manual = false;
         held.outcome = outcome;
-        let text = serde_json::to_string(&held)
-            .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })?;
+        let text = held.to_stored()?;
         let updated = on_pool!(self.inner.store.writer(), p => sqlx::query(
             "UPDATE tg_tasks SET directive = $1 WHERE id = $2 AND state IN ('queued', 'running')",
         )

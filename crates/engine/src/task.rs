@@ -248,12 +248,6 @@ where
         lease_expires_at_ms: r.try_get("lease_expires_at_ms")?,
         heartbeat_at_ms: r.try_get("heartbeat_at_ms")?,
         cancel_requested: r.try_get("cancel_requested")?,
-        directive: directive
-            .as_deref()
-            .map(|t| {
-                serde_json::from_str(t)
-                    .map_err(|e| StoreError::Corrupt { what: "task directive", detail: e.to_string() })
-            })
-            .transpose()?,
+        directive: directive.as_deref().map(Directive::from_stored).transpose()?,
     })
 }
