@@ -63,7 +63,9 @@ const CLAIM_POSTGRES: &str = "UPDATE tg_outbox SET next_attempt_at_ms = $1, atte
      WHERE event_id IN (SELECT event_id FROM tg_outbox WHERE state = 'pending' AND next_attempt_at_ms <= $2 \
      ORDER BY next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING event_id, url, body, attempts";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialised as the `tg_outbox.state` values: `pending`, `delivered`, `dead`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     Pending,
     Delivered,

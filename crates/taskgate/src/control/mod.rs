@@ -267,7 +267,7 @@ struct CallbackView {
     url: String,
     body: Value,
     /// `pending`, `delivered` or `dead` (given up).
-    state: &'static str,
+    state: taskgate_engine::outbox::DeliveryState,
     created_at_ms: i64,
     delivered_at_ms: Option<i64>,
     attempts: Vec<AttemptView>,
@@ -305,11 +305,7 @@ async fn callbacks(
             task_id: r.entry.task_id.map(|id| id.as_str().to_owned()),
             url: r.entry.url,
             body: r.entry.body,
-            state: match r.entry.state {
-                taskgate_engine::outbox::DeliveryState::Pending => "pending",
-                taskgate_engine::outbox::DeliveryState::Delivered => "delivered",
-                taskgate_engine::outbox::DeliveryState::Dead => "dead",
-            },
+            state: r.entry.state,
             created_at_ms: r.entry.created_at_ms,
             delivered_at_ms: r.entry.delivered_at_ms,
             attempts: r
