@@ -140,6 +140,22 @@ pub struct TiwConfig {
     /// Most decoded bytes (4 per pixel) of all pictures one snapshot task, or one push over
     /// its life, holds.
     pub picture_max_total_bytes: u64,
+    /// The LibreOffice program that turns office documents into PDF (`soffice`; the
+    /// `soffice.bin` beside the launcher script is run directly).
+    pub libreoffice: PathBuf,
+    /// poppler's `pdftoppm`, which renders PDF pages; `pdfinfo` is looked up beside it.
+    pub pdftoppm: PathBuf,
+    /// Run LibreOffice and poppler without their Landlock sandbox (rlimits and timeouts only).
+    /// Off by default: on a kernel without Landlock, CreateTranscode is unavailable instead.
+    pub allow_unconfined_transcode: bool,
+    /// Transcode tasks one node runs at once (each runs one LibreOffice, then renders pages on
+    /// every core).
+    pub transcode_concurrency: usize,
+    /// Seconds one tool run of a transcode (a conversion, a page range) may take before it is
+    /// killed and the task fails with `FailedOperation.Transcode`.
+    pub transcode_timeout_secs: u64,
+    /// Bytes of address space one tool run may map (`RLIMIT_AS`).
+    pub transcode_memory_bytes: u64,
 }
 
 impl Default for TiwConfig {
@@ -162,6 +178,12 @@ impl Default for TiwConfig {
             picture_max_pixels: 4096 * 4096,
             picture_max_count: 32,
             picture_max_total_bytes: 256 << 20,
+            libreoffice: PathBuf::from("soffice"),
+            pdftoppm: PathBuf::from("pdftoppm"),
+            allow_unconfined_transcode: false,
+            transcode_concurrency: 2,
+            transcode_timeout_secs: 300,
+            transcode_memory_bytes: 4 << 30,
         }
     }
 }

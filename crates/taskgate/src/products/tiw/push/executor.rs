@@ -4,13 +4,13 @@
 use super::counters::PushCounters;
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
-use super::store;
 use super::{
     FinishReason, HLS_PREFIX, ImLogin, Push, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
     STOPPED_EVENT, StartedEvent, StoppedEvent,
 };
 use crate::capabilities::Lack;
 use crate::products::tiw::callback;
+use crate::products::tiw::callback_settings::{self, EventFamily};
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
@@ -94,7 +94,7 @@ impl PushExecutor {
         event_id: String,
         now_ms: i64,
     ) -> Result<Option<Callback>, ExecError> {
-        let settings = store::callback_settings(&self.store, input.sdk_app_id)
+        let settings = callback_settings::get(&self.store, input.sdk_app_id, EventFamily::Push)
             .await
             .map_err(|e| ExecError::retryable(format!("reading the push callback failed: {e}")))?;
         if settings.callback.is_empty() {
