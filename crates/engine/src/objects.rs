@@ -216,6 +216,9 @@ pub struct PublicObject {
     pub content: futures_util::stream::BoxStream<'static, Result<Bytes, ObjectsError>>,
 }
 
+/// The stores of the buckets opened so far, by (region, bucket).
+type Buckets = Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>;
+
 struct Inner {
     config: ObjectsConfig,
     /// The public bucket's store, its key prefix and the base of its URLs.
@@ -224,7 +227,7 @@ struct Inner {
     public_url_base: String,
     store: Store,
     clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>,
+    buckets: Buckets,
     stop: CancellationToken,
     sweeper: Mutex<Option<JoinHandle<()>>>,
 }
@@ -542,11 +545,7 @@ fn endpoint_of<'a>(endpoints: &'a [S3Endpoint], region: &str) -> Result<&'a S3En
 }
 
 /// The store of `bucket` on `endpoint`, built once and kept in `buckets`.
-fn open_bucket(
-    buckets: &Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>,
-    endpoint: &S3Endpoint,
-    bucket: &str,
-) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+fn open_bucket(buckets: &Buckets, endpoint: &S3Endpoint, bucket: &str) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
     let key = (endpoint.region.clone(), bucket.to_owned());
     let mut buckets = buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(s) = buckets.get(&key) {
