@@ -92,6 +92,7 @@ pub fn executors(
         sdk_app_keys: context::sdk_app_keys(config),
         settings: push::executor::PushSettings {
             ffmpeg: config.tiw.ffmpeg.clone(),
+            work_dir: config.data_dir.join("work").join(push::HLS_PREFIX),
             rtmp_url: config.tiw.push_rtmp_url.clone(),
             max_exceptions: config.tiw.push_max_exceptions.max(1),
             pictures: PictureLimits::from_config(&config.tiw),
