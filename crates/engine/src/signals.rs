@@ -24,19 +24,18 @@ pub enum Signal {
     /// A notification's payload, as the committing transaction sent it.
     Notified(Arc<str>),
     /// Notifications may have been lost (the listening connection was re-established, or this
-    /// subscriber fell more than [`BUFFER`] signals behind): read the store once.
+    /// subscriber fell more signals behind than the buffer holds): read the store once.
     Missed,
 }
-
-/// Signals one subscriber may fall behind before it gets [`Signal::Missed`] instead.
-pub const BUFFER: usize = 1024;
 
 /// How long the listener waits before listening again after its connection failed.
 const RETRY: Duration = Duration::from_secs(1);
 
 /// The node's subscriptions and, once started, its listening connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Signals {
+    /// Signals one subscriber may fall behind before it gets [`Signal::Missed`] instead.
+    buffer: usize,
     channels: Mutex<HashMap<&'static str, broadcast::Sender<Signal>>>,
     started: Mutex<bool>,
 }
@@ -56,6 +55,12 @@ impl Subscription {
 }
 
 impl Signals {
+    /// `buffer` ([`StoreOptions::signal_buffer`](crate::StoreOptions::signal_buffer)): signals
+    /// one subscriber may fall behind before it reads the store instead; at least 1.
+    pub(crate) fn new(buffer: usize) -> Self {
+        Self { buffer: buffer.max(1), channels: Mutex::default(), started: Mutex::new(false) }
+    }
+
     /// Subscribes to `channel`. Subscribe before [`Signals::start`]: the listener listens to the
     /// channels known when it starts (later ones are logged and never signalled).
     pub fn subscribe(&self, channel: &'static str) -> Subscription {
@@ -63,7 +68,7 @@ impl Signals {
             tracing::error!(channel, "subscribed to a signal channel after the listener started; it stays silent");
         }
         let mut channels = lock(&self.channels);
-        Subscription(channels.entry(channel).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe())
+        Subscription(channels.entry(channel).or_insert_with(|| broadcast::channel(self.buffer).0).subscribe())
     }
 
     /// Starts listening on `pool` (once; later calls do nothing). The listener ends when the

@@ -171,11 +171,19 @@ pub struct StoreOptions {
     /// How long SQLite waits for another process's write lock before failing.
     pub busy_timeout: Duration,
     pub acquire_timeout: Duration,
+    /// PostgreSQL: signals ([`crate::signals`]) one subscriber may fall behind before it reads
+    /// the store instead of being told; each is a payload of a few dozen bytes.
+    pub signal_buffer: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, busy_timeout: Duration::from_secs(10), acquire_timeout: Duration::from_secs(30) }
+        Self {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            signal_buffer: 1024,
+        }
     }
 }
 
@@ -240,7 +248,7 @@ impl Store {
                 backend: Backend::Sqlite,
                 reader: Pool::Sqlite(reader),
                 writer: Pool::Sqlite(writer),
-                signals: Arc::default(),
+                signals: Arc::new(Signals::new(options.signal_buffer)),
             }
         } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -252,7 +260,7 @@ impl Store {
                 backend: Backend::Postgres,
                 reader: Pool::Postgres(pool.clone()),
                 writer: Pool::Postgres(pool),
-                signals: Arc::default(),
+                signals: Arc::new(Signals::new(options.signal_buffer)),
             }
         } else {
             return Err(StoreError::UnsupportedUrl(database_url.to_owned()));
