@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,10 +49,12 @@ def main():
     extra = f'database_url = "{url}"\n[rate_limit]\nper_second = 0'
     try:
         with ExitStack() as stack:
-            _, base_a = stack.enter_context(tiw_server(Path(tempfile.mkdtemp(prefix="tg-bench-a-")), **account,
-                                                       extra_toml=extra))
-            _, base_b = stack.enter_context(tiw_server(Path(tempfile.mkdtemp(prefix="tg-bench-b-")), **account,
-                                                       extra_toml=extra))
+            work = Path(tempfile.mkdtemp(prefix="tg-bench-nodes-"))
+            stack.callback(shutil.rmtree, work, ignore_errors=True)
+            (work / "a").mkdir()
+            (work / "b").mkdir()
+            _, base_a = stack.enter_context(tiw_server(work / "a", **account, extra_toml=extra))
+            _, base_b = stack.enter_context(tiw_server(work / "b", **account, extra_toml=extra))
             on_a, on_b = Room(base_a, SDK_APP, 1, APP_KEY), Room(base_b, SDK_APP, 1, APP_KEY)
             ws_url = f"{base_b.replace('http', 'ws')}/whiteboard/v1/rooms/{SDK_APP}/1/ws"
             client = websocket.create_connection(f"{ws_url}?user_id=bob&user_sig={usersig(APP_KEY, SDK_APP, 'bob')}",

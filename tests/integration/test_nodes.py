@@ -14,6 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 import websocket
 from tencentcloud.ecm.v20190719 import models as ecm_models
 from tencentcloud.tcss.v20201101 import models as tcss_models
@@ -250,6 +251,16 @@ def test_three_nodes_finish_every_task_exactly_once_when_one_is_killed(start_ser
         while (answer := push_answer(sdk, push)).ExceptionCnt < 1 or answer.Status != "PUSHING":
             assert time.monotonic() < deadline, f"push not resumed: {answer}"
             time.sleep(0.2)
+        # Its stream goes on at the same URL after a discontinuity, playable across it. (The
+        # nodes share a data folder here; across hosts the public bucket lives in S3.)
+        playlist = f"{sdk.server.base_url}/files/whiteboard-push/{push}/index.m3u8"
+        while "#EXT-X-DISCONTINUITY" not in (text := requests.get(playlist, timeout=10).text) \
+                or text.rstrip().endswith("#EXT-X-DISCONTINUITY"):
+            assert time.monotonic() < deadline, f"the stream did not go on: {text!r}"
+            time.sleep(0.2)
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0",
+                                playlist], capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 0 and set(probe.stdout.split()) == {"640,360"}, probe
         request = tiw_models.StopWhiteboardPushRequest()
         request.SdkAppId, request.TaskId = MAIN_SDK_APP, push
         sdk.tiw().StopWhiteboardPush(request)
