@@ -89,11 +89,14 @@ pub struct EngineTuning {
     pub lease_secs: u64,
     /// How often expired leases are looked for.
     pub reap_interval_secs: u64,
+    /// PostgreSQL: signals from other nodes (a task made due, a room append) one reader on this
+    /// node may fall behind before it reads the store instead (no signal is lost, it costs a read).
+    pub signal_buffer: usize,
 }
 
 impl Default for EngineTuning {
     fn default() -> Self {
-        Self { lease_secs: 30, reap_interval_secs: 5 }
+        Self { lease_secs: 30, reap_interval_secs: 5, signal_buffer: 1024 }
     }
 }
 

@@ -83,7 +83,8 @@ impl Server {
         let capabilities = Capabilities::detect(&config).await;
         capabilities.warn_missing();
         taskgate_engine::install_crypto_provider();
-        let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
+        let store_options = StoreOptions { signal_buffer: config.engine.signal_buffer, ..StoreOptions::default() };
+        let store = Store::open(&config.database_url(), &store_options, &[&crate::migrations::PRODUCTS])
             .await
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let client =
