@@ -14,6 +14,11 @@ ensure_system_packages() {
   [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
   # Whiteboard pushes encode with ffmpeg (libx264); the push tests probe streams with ffprobe.
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || pkgs+=(ffmpeg)
+  # tiw document transcoding: LibreOffice (headless, no GUI) turns Office files into PDF and
+  # poppler's pdftoppm renders the pages.
+  command -v soffice >/dev/null ||
+    pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui fonts-dejavu-core)
+  command -v pdftoppm >/dev/null || pkgs+=(poppler-utils)
   if ((${#pkgs[@]})); then
     log "apt-get install ${pkgs[*]}"
     apt_install "${pkgs[@]}"

@@ -47,8 +47,14 @@ USERSIG_KEY = "usersig-signing-key"
 
 SERVICE_VERSIONS = {"tiw": "2019-09-19", "tcss": "2020-11-01", "ecm": "2019-07-19"}
 SOURCE = Path(__file__).resolve().parents[2] / "crates" / "taskgate" / "src"
-_ACTION_ENTRY = re.compile(r"entry::<(?:\w+::)*(\w+)>\(\)")
+_ACTION_ENTRY = re.compile(r"entry::<(?:\w+::)*(\w+)(?:<(?:\w+::)*(\w+)>)?>\(\)")
 _ACTION_NAME = re.compile(r'const NAME: &\'static str = "(\w+)";')
+# A generic action (`SetCallback<PushEvents>`) takes its name from a constant of its parameter:
+# `impl<F: Family> Action for SetCallback<F> { const NAME: &'static str = F::SET;` and
+# `impl Family for PushEvents { … const SET: &'static str = "SetWhiteboardPushCallback"; … }`.
+_GENERIC_NAME = re.compile(r"impl<F: \w+> Action for (\w+)<F> \{\s*const NAME: &'static str = F::(\w+);")
+_FAMILY_IMPL = re.compile(r"impl \w+ for (\w+) \{(.*?)\n\}", re.S)
+_FAMILY_CONST = re.compile(r'const (\w+): &\'static str = "(\w+)";')
 
 
 def served_actions() -> dict[str, tuple[str, str]]:
@@ -56,12 +62,19 @@ def served_actions() -> dict[str, tuple[str, str]]:
     (`entry::<…::Action>()` in `products/<service>/mod.rs`) in the server's source: the one list,
     so a new action shows up here without anyone adding it."""
     sources = [path.read_text(encoding="utf-8") for path in sorted(SOURCE.rglob("*.rs"))]
+    generic = {kind: const for text in sources for kind, const in _GENERIC_NAME.findall(text)}
+    family = {ty: dict(_FAMILY_CONST.findall(body)) for text in sources for ty, body in _FAMILY_IMPL.findall(text)}
+
+    def name(kind: str, parameter: str) -> str:
+        return family[parameter][generic[kind]] if parameter else kind
+
     entries = [
-        (name, service)
+        (name(kind, parameter), service)
         for service in SERVICE_VERSIONS
-        for name in _ACTION_ENTRY.findall((SOURCE / "products" / service / "mod.rs").read_text(encoding="utf-8"))
+        for kind, parameter in _ACTION_ENTRY.findall((SOURCE / "products" / service / "mod.rs").read_text(encoding="utf-8"))
     ]
-    declared = {name for text in sources for name in _ACTION_NAME.findall(text)}
+    declared = {name for text in sources for name in _ACTION_NAME.findall(text)} | {
+        value for consts in family.values() for value in consts.values()}
     assert entries, f"no action table found under {SOURCE}: update support.served_actions"
     assert {name for name, _ in entries} <= declared, "an action table entry whose NAME differs from its type"
     return {name: (service, SERVICE_VERSIONS[service]) for name, service in entries}

@@ -83,6 +83,13 @@ SPECIFIC = [
     ("SetWhiteboardPushCallback", {"SdkAppId": MAIN_SDK_APP, "Callback": "ftp://example.com/x"},
      "InvalidParameter.CallbackAddressFormatError"),
     ("SetWhiteboardPushCallbackKey", {"SdkAppId": MAIN_SDK_APP, "CallbackKey": "k" * 65}, "InvalidParameter"),
+    ("CreateTranscode", {"SdkAppId": MAIN_SDK_APP, "Url": "not a url"}, "InvalidParameter.TranscodeParameter"),
+    ("DescribeTranscode", {"SdkAppId": MAIN_SDK_APP, "TaskId": "nosuchtask"}, "InvalidParameter.TaskNotFound"),
+    ("DescribeTranscodeByUrl", {"SdkAppId": MAIN_SDK_APP, "Url": "http://127.0.0.1:9/never.pdf"},
+     "InvalidParameter.TaskNotFound"),
+    ("SetTranscodeCallback", {"SdkAppId": MAIN_SDK_APP, "Callback": "ftp://example.com/x"},
+     "InvalidParameter.CallbackAddressFormatError"),
+    ("SetTranscodeCallbackKey", {"SdkAppId": MAIN_SDK_APP, "CallbackKey": "k" * 65}, "InvalidParameter"),
     ("DescribeAssetHostList", {"Filters": [{"Name": "NoSuchFilter", "Values": ["x"]}]}, "InvalidParameter"),
     ("DescribeAssetContainerList", {"Filters": [{"Name": "Colour", "Values": ["red"]}]}, "InvalidParameter"),
     ("DescribeAssetImageList", {"By": "ImageName", "Order": "sideways"}, "InvalidParameterValue"),
@@ -106,7 +113,7 @@ def test_every_served_action_has_its_own_refusals_driven():
     driven = {action for action, _, _ in SPECIFIC}
     # Actions whose only refusals are the generated ones (accounts, members) or need state
     # (CreateRefreshTask's OperationDenied: test_a_second_unfinished_refresh_is_documented…).
-    generic_only = {"DescribeWhiteboardPushCallback", "DescribeAssetSummary", "DescribeRefreshTask",
+    generic_only = {"DescribeWhiteboardPushCallback", "DescribeTranscodeCallback", "DescribeAssetSummary", "DescribeRefreshTask",
                     "DescribeUnfinishRefreshTask", "CreateRefreshTask", "DescribeImportImageOs"}
     assert {action for _, action in definitions.served()} - driven == generic_only
 

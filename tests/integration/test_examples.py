@@ -22,6 +22,7 @@ import requests
 import definitions
 import support
 import tc_sign
+from documents import make_pdf
 from fake_docker import FakeDocker
 from image_server import ImageServer, make_image
 from room_client import usersig
@@ -90,6 +91,15 @@ class State:
     def describe_push(self, task_id: str):
         return self.api.tc3("DescribeWhiteboardPush", {"SdkAppId": MAIN_SDK_APP, "TaskId": task_id})
 
+    def transcode_task(self) -> str:
+        """A finished transcode of a small PDF: DescribeTranscode's examples show finished tasks."""
+        task_id = self.call("CreateTranscode", {"SdkAppId": MAIN_SDK_APP, "Url": self.images.url("examples/lesson.pdf")})["TaskId"]
+        until = time.monotonic() + DEADLINE
+        while self.call("DescribeTranscode", {"SdkAppId": MAIN_SDK_APP, "TaskId": task_id})["Status"] != "FINISHED":
+            assert time.monotonic() < until, f"transcode {task_id} never finished"
+            time.sleep(0.2)
+        return task_id
+
     def import_task(self) -> int:
         params = {"ImageName": f"examples-{uuid.uuid4().hex[:8]}", "Architecture": "x86_64", "OsType": "CentOS",
                   "OsVersion": "7.6", "ImageUrls": [{"ImageFile": self.images.url("examples/disk.qcow2")}]}
@@ -128,6 +138,8 @@ SUBSTITUTIONS = {
             "CallbackURL": lambda s, v, p: s.receiver_url,                         # http://xx/callback
         },
         "SetWhiteboardPushCallback": {"Callback": lambda s, v, p: s.receiver_url},  # https://example.com/…
+        "SetTranscodeCallback": {"Callback": lambda s, v, p: s.receiver_url},       # https://example.com/…
+        "DescribeTranscode": {"TaskId": lambda s, v, p: s.transcode_task()},       # g0jb42ps49vtebjshilb
         "DescribeSnapshotTask": {"TaskID": lambda s, v, p: s.snapshot_task()},
         "StopWhiteboardPush": {"TaskId": lambda s, v, p: s.push()},
         "DescribeWhiteboardPush": {"TaskId": lambda s, v, p: s.push()},
@@ -199,6 +211,7 @@ def images(tmp_path_factory):
     directory = tmp_path_factory.mktemp("example-images")
     (directory / "examples").mkdir()
     make_image(directory / "examples", "disk.qcow2", "qcow2", "8M")
+    make_pdf(directory / "examples" / "lesson.pdf")
     # The paths of the ImportCustomImage example's two COS objects.
     for name in ("img2019080706034135", "img2018091002367608"):
         (directory / "images" / name).mkdir(parents=True)

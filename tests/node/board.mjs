@@ -1,9 +1,10 @@
 // Drives board pages in headless Chromium (Debian's /usr/bin/chromium through playwright-core).
 //
 // usage: node board.mjs '<json spec>'
-//   spec: {"pages": {"a": URL, "b": URL, …}, "steps": [step, …]}
+//   spec: {"pages": {"a": URL, "b": URL, …}, "ready": EXPR, "steps": [step, …]}
 //   Each page opens in its own browser context (as separate people would) at 1280×800 and is
-//   ready once `window.board.connected()`. Steps run in order, each on `page`:
+//   ready once EXPR is true (default `window.board?.connected()`, the board page; a transcode
+//   deck passes its own). Steps run in order, each on `page`:
 //     {"page": "a", "do": "drag", "points": [[x, y], …]}   mouse down/move/up; x, y in 0..1 of the canvas
 //     {"page": "a", "do": "click", "selector": "#mark"}
 //     {"page": "a", "do": "select", "selector": "#page", "value": "#DEFAULT"}
@@ -40,7 +41,7 @@ try {
     answers[name] = [];
     page.on("dialog", dialog => dialog.accept(answers[name].shift() ?? ""));
     await page.goto(url);
-    await page.waitForFunction(() => window.board?.connected());
+    await page.waitForFunction(spec.ready ?? "window.board?.connected()");
     pages[name] = page;
   }
   for (const step of spec.steps ?? []) {

@@ -78,6 +78,7 @@ pub struct Jail {
     env: Vec<(OsString, OsString)>,
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,
+    sockets: Vec<PathBuf>,
     limits: Limits,
 }
 
@@ -90,6 +91,7 @@ impl Jail {
             env: Vec::new(),
             read: Vec::new(),
             write: Vec::new(),
+            sockets: Vec::new(),
             limits,
         })
     }
@@ -128,6 +130,13 @@ impl Jail {
         self
     }
 
+    /// A directory in which the child may create Unix sockets and nothing else (LibreOffice
+    /// binds its instance pipe in `/tmp`, a path compiled into it). Must exist.
+    pub fn sockets(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sockets.push(dir.into());
+        self
+    }
+
     /// The ruleset for this run, built in the parent so that the child, between fork and exec,
     /// only calls `prctl` and `landlock_restrict_self` (no allocation, no file opened).
     ///
@@ -157,6 +166,9 @@ impl Jail {
         }
         for path in &self.write {
             ruleset = ruleset.add_rule(rule(path, AccessFs::from_all(abi) & !AccessFs::Execute)?)?;
+        }
+        for dir in &self.sockets {
+            ruleset = ruleset.add_rule(rule(dir, AccessFs::MakeSock.into())?)?;
         }
         Ok(ruleset)
     }

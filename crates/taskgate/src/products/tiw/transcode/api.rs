@@ -87,8 +87,11 @@ impl Action for CreateTranscode {
     async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
+        // CreateTranscode's documented codes (tencentcloud-sdk-go `tiw/v20190919/client.go`) name
+        // no URL error: `InvalidParameter.UrlFormatError` is DescribeTranscode's, for a URL that
+        // fails when fetched. A value that is no http(s) URL at all is a bad parameter.
         let url_error = |detail: &str| {
-            ApiError::new(ErrorCode::InvalidParameterUrlFormatError, format!("Invalid `Url`: {detail}."))
+            ApiError::new(ErrorCode::InvalidParameterTranscodeParameter, format!("Invalid `Url`: {detail}."))
         };
         let text = self.url.trim();
         if text.chars().count() > MAX_URL_CHARS {
@@ -100,7 +103,7 @@ impl Action for CreateTranscode {
         }
         if let Some(lack) = tiw.transcode_lack {
             return Err(ApiError::new(
-                ErrorCode::FailedOperationTranscodeServerError,
+                ErrorCode::FailedOperationTranscode,
                 format!(
                     "Document transcoding cannot run on this server: {lack}. The server's operator can fix it: {}.",
                     lack.install_hint()

@@ -18,15 +18,28 @@ use crate::sandbox::{Confinement, Jail, Limits, SandboxError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Files of `/etc` the tools read: fonts configuration, LibreOffice's defaults, the user
-/// database (LibreOffice looks its user up), time zone and name service settings.
-const ETC_FILES: &[&str] =
-    &["/etc/fonts", "/etc/libreoffice", "/etc/passwd", "/etc/nsswitch.conf", "/etc/localtime", "/var/cache/fontconfig"];
+/// Files outside the system directories the tools read: fonts configuration, LibreOffice's
+/// defaults and shared extensions, the user database (LibreOffice looks its user up), time zone,
+/// locale aliases and name service settings.
+const ETC_FILES: &[&str] = &[
+    "/etc/fonts",
+    "/etc/libreoffice",
+    "/etc/passwd",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/etc/locale.alias",
+    "/var/cache/fontconfig",
+    // LibreOffice's shared extension registry, linked from its installation.
+    "/var/lib/libreoffice",
+    "/var/spool/libreoffice",
+];
+/// Where LibreOffice binds its single-instance pipe (`OSL_PIPE_<uid>_SingleOfficeIPC_<hash of
+/// the profile>`): compiled in, whatever TMPDIR says. Each conversion's profile differs, so no
+/// two conversions ever meet there.
+const PIPE_DIR: &str = "/tmp";
 
 /// The largest file a tool may write (`RLIMIT_FSIZE`): a PDF or a page far beyond any real one.
 const MAX_OUTPUT_FILE_BYTES: u64 = 2 << 30;
-/// LibreOffice's exit status after it created a fresh profile and wants to be started again.
-const RESTART_REQUESTED: i32 = 81;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
@@ -149,10 +162,16 @@ impl Tools {
         let program = self.soffice_bin();
         let mut profile_url = String::from("file://");
         profile_url.push_str(&profile.to_string_lossy());
-        // A fresh profile makes the first start exit with RESTART_REQUESTED after creating it.
+        let pdf = out.join(input.with_extension("pdf").file_name().unwrap_or_default());
+        // The first start with a fresh profile creates it and exits to be started again. Its
+        // exit status is not telling: LibreOffice may not delete its pipe in the sandbox and
+        // exits 1 then. The PDF is: written whole before LibreOffice exits, and read by
+        // `pdfinfo` next, which refuses a damaged one. The pipe a run leaves must be gone before
+        // the next: LibreOffice, finding it dead, would try to delete it and give up.
         for _ in 0..2 {
-            let output = self
-                .jail(&program, work, input)?
+            let _pipes = PipeSweep::since_now();
+            self.jail(&program, work, input)?
+                .sockets(PIPE_DIR)
                 .arg(format!("-env:UserInstallation={profile_url}"))
                 .args(["--headless", "--invisible", "--norestore", "--nologo", "--nodefault", "--nolockcheck"])
                 .args(["--convert-to", filter, "--outdir"])
@@ -160,17 +179,11 @@ impl Tools {
                 .arg(input)
                 .run(self.confinement)
                 .await?;
-            if output.status.code() == Some(RESTART_REQUESTED) {
-                continue;
+            if tokio::fs::metadata(&pdf).await.is_ok_and(|meta| meta.len() > 0) {
+                return Ok(pdf);
             }
-            let pdf = out.join(input.with_extension("pdf").file_name().unwrap_or_default());
-            return match tokio::fs::metadata(&pdf).await {
-                Ok(meta) if output.status.success() && meta.len() > 0 => Ok(pdf),
-                _ => Err(ConvertError::Unreadable),
-            };
         }
-        tracing::warn!("LibreOffice asked to be restarted twice");
-        Err(ConvertError::Server)
+        Err(ConvertError::Unreadable)
     }
 
     /// `pdfinfo` of `pdf`.
@@ -207,6 +220,35 @@ impl Tools {
         };
         let output = jail.arg(pdf).arg(out.join("page")).run(self.confinement).await?;
         if output.status.success() { Ok(()) } else { Err(ConvertError::Unreadable) }
+    }
+}
+
+/// Removes, when dropped, the LibreOffice pipes made in [`PIPE_DIR`] since it was made: the
+/// sandbox lets LibreOffice create its pipe there but not delete anything, so the server does.
+/// Removing a pipe another conversion still holds harms nothing: a conversion's pipe only
+/// tells a second LibreOffice of the same profile that one runs, and profiles are never shared.
+struct PipeSweep(std::time::SystemTime);
+
+impl PipeSweep {
+    fn since_now() -> Self {
+        Self(std::time::SystemTime::now() - Duration::from_secs(1))
+    }
+}
+
+impl Drop for PipeSweep {
+    fn drop(&mut self) {
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(entries) = std::fs::read_dir(PIPE_DIR) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let ours = name.starts_with("OSL_PIPE_") && name.contains("_SingleOfficeIPC_");
+            let fresh =
+                entry.metadata().is_ok_and(|m| m.file_type().is_socket() && m.modified().is_ok_and(|t| t >= self.0));
+            if ours && fresh {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
