@@ -74,7 +74,7 @@ pub async fn start(
         }
     }
     let last_operation_ms = Arc::new(AtomicI64::new(last_ms));
-    let images = fetch_pictures(&pictures, board.pages().iter().flat_map(picture_urls), &mut budget, task).await;
+    let images = fetch_pictures(&pictures, board.pages().flat_map(picture_urls), &mut budget, task).await;
     let (frame_tx, frames) = watch::channel(Arc::new(blank_frame(&renderer)));
     let (batch_tx, batch_rx) = mpsc::channel();
     let painter = Painter { renderer, board, images, frame: Pixmap::new(1, 1).expect("1x1 is drawable"), yuv: None };
