@@ -35,6 +35,10 @@
 //!
 //! Page operations, `mark`, `undo` and `redo` are not edits.
 
+mod checkpoint;
+
+pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +57,7 @@ use crate::sequence::{Handle, Sequence};
 const REGION_ELEMENT_LIMIT: usize = 32;
 
 /// Something drawn on a page.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Element {
     Stroke(Stroke),
     Shape(Shape),
@@ -487,7 +491,18 @@ pub fn snapshots_within(
     max_marks: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<Snapshot>, SnapshotsError> {
-    let mut board = Board::new();
+    snapshots_from(Board::new(), log, mode, max_marks, stop)
+}
+
+/// [`snapshots_within`] resuming from `board`, the state right before the first operation
+/// of `log` (a checkpoint's): only the marks of `log` are snapshotted.
+pub fn snapshots_from(
+    mut board: Board,
+    log: &[LoggedOp],
+    mode: SnapshotMode,
+    max_marks: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Snapshot>, SnapshotsError> {
     // With LatestMarksOnly a page's earlier snapshot is dropped as soon as a later mark
     // replaces it, so memory follows the pages, not the marks.
     let mut shots: Vec<Option<Snapshot>> = Vec::new();
