@@ -128,6 +128,13 @@ pub struct TiwConfig {
     pub room_log_page_max_ops: usize,
     /// Stored operation JSON bytes after which a log page ends early.
     pub room_log_page_bytes: usize,
+    /// A room's board is checkpointed every this many operations (in the background, after
+    /// the append that crosses the boundary), so snapshots and pushes replay at most about
+    /// this many operations after the newest checkpoint; 0 turns checkpoints off.
+    pub checkpoint_every_ops: u64,
+    /// Checkpoints kept per room: the newest this many, plus the newest one taken before the
+    /// room's first mark (where a snapshot task resumes).
+    pub checkpoint_keep: u64,
     /// Most marks one snapshot task renders; CreateSnapshotTask beyond is `InvalidParameter`.
     pub snapshot_max_marks: u64,
     /// Seconds a snapshot task may work (replay, pictures, rendering) before it ends failed.
@@ -157,6 +164,8 @@ impl Default for TiwConfig {
             room_log_page_ops: 1_000,
             room_log_page_max_ops: 5_000,
             room_log_page_bytes: 4 << 20,
+            checkpoint_every_ops: 5_000,
+            checkpoint_keep: 3,
             snapshot_max_marks: 1_000,
             snapshot_time_budget_secs: 600,
             picture_max_pixels: 4096 * 4096,

@@ -54,6 +54,11 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             "ecm_list_indexes",
             include_str!("../migrations/20251130000012_ecm_list_indexes.sql"),
         ),
+        SchemaMigration::shared(
+            20251201000021,
+            "tiw_checkpoints",
+            include_str!("../migrations/20251201000021_tiw_checkpoints.sql"),
+        ),
     ],
 };
 
