@@ -1,25 +1,40 @@
-//! Room checkpoints over a real SQLite store: written in the background as the log grows,
-//! pruned, and never changing a board, whether they are there, gone or unreadable.
+//! Room checkpoints over a real SQLite store, and PostgreSQL when `TASKGATE_TEST_PG_URL` is
+//! set: written in the background as the log grows, pruned, and never changing a board,
+//! whether they are there, gone or unreadable.
 
 mod common;
 
-use common::products::{Parts, START_MS};
+use common::Scratch;
+use common::products::START_MS;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+use taskgate::config::TiwConfig;
 use taskgate::products::tiw::rooms::{RoomKey, RoomLimits, Rooms};
-use taskgate_engine::on_pool;
+use taskgate_engine::testing::service;
+use taskgate_engine::{Store, StoreOptions, on_pool};
 use whiteboard::op::{LoggedOp, Op, parse_ops};
 use whiteboard::replay::{Board, SnapshotMode, snapshots, snapshots_from};
 
 const APP: u64 = 1_400_000_001;
 
-fn rooms(parts: &Parts, every: u64) -> Rooms {
+/// A SQLite store in `scratch`, and a PostgreSQL one in a fresh schema when there is a server.
+async fn stores(scratch: &Scratch) -> Vec<Store> {
+    let migrations = [&taskgate::migrations::PRODUCTS];
+    let url = format!("sqlite://{}", scratch.0.join("taskgate.db").display());
+    let mut stores = vec![Store::open(&url, &StoreOptions::default(), &migrations).await.unwrap()];
+    if let Some(base) = service("TASKGATE_TEST_PG_URL") {
+        stores.push(Store::open_in_fresh_schema(&base, &StoreOptions::default(), &migrations).await.unwrap().0);
+    }
+    stores
+}
+
+fn rooms(store: &Store, every: u64) -> Rooms {
     let limits = RoomLimits {
         checkpoint_every_ops: every,
         checkpoint_keep: 2,
-        ..RoomLimits::from_config(&parts.config.tiw)
+        ..RoomLimits::from_config(&TiwConfig::default())
     };
-    Rooms::new(parts.store.clone(), limits)
+    Rooms::new(store.clone(), limits)
 }
 
 /// Operation `n` of a lesson by three users: strokes, erasing, undo and redo, a page added
@@ -53,8 +68,8 @@ async fn whole_log(rooms: &Rooms, room: RoomKey) -> Vec<LoggedOp> {
     rooms.log(room, 0, None).await.unwrap()
 }
 
-async fn sql(parts: &Parts, statement: &'static str) {
-    on_pool!(parts.store.writer(), p => {
+async fn sql(store: &Store, statement: &'static str) {
+    on_pool!(store.writer(), p => {
         sqlx::query(statement).execute(p).await.unwrap();
     });
 }
@@ -71,71 +86,82 @@ async fn results(rooms: &Rooms, room: RoomKey, up_to: u64) -> (String, Vec<white
 
 #[tokio::test]
 async fn appends_past_a_boundary_checkpoint_the_room_in_the_background_and_keep_the_newest() {
-    let parts = Parts::new("tiw-checkpoints-background").await;
-    let rooms = rooms(&parts, 10);
-    let room = RoomKey::new(APP, 1).unwrap();
-    append(&rooms, room, 1, 35).await;
-    let mut seqs = Vec::new();
-    for _ in 0..100 {
-        seqs = rooms.checkpoint_seqs(room).await.unwrap();
-        if seqs.last() == Some(&30) {
-            break;
+    let scratch = Scratch::new("tiw-checkpoints-background");
+    for store in stores(&scratch).await {
+        let rooms = rooms(&store, 10);
+        let room = RoomKey::new(APP, 1).unwrap();
+        append(&rooms, room, 1, 35).await;
+        let mut seqs = Vec::new();
+        for _ in 0..100 {
+            seqs = rooms.checkpoint_seqs(room).await.unwrap();
+            if seqs.last() == Some(&30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The newest two, and no older one: the log has no mark before 30.
+        assert_eq!(seqs, [20, 30]);
+        let resumed = rooms.resume_point(room, 35, false).await.unwrap();
+        assert_eq!(resumed.seq, 30);
+        assert_eq!(
+            resumed.board.checkpoint_json(),
+            Board::replay(&whole_log(&rooms, room).await[..30]).checkpoint_json()
+        );
     }
-    // The newest two, and no older one: the log has no mark before 30.
-    assert_eq!(seqs, [20, 30]);
-    let resumed = rooms.resume_point(room, 35, false).await.unwrap();
-    assert_eq!(resumed.seq, 30);
-    assert_eq!(resumed.board.checkpoint_json(), Board::replay(&whole_log(&rooms, room).await[..30]).checkpoint_json());
 }
 
 #[tokio::test]
 async fn a_snapshot_resumes_from_the_newest_checkpoint_before_the_first_mark() {
-    let parts = Parts::new("tiw-checkpoints-marks").await;
-    let rooms = rooms(&parts, 0);
-    let room = RoomKey::new(APP, 2).unwrap();
-    // The first mark is operation 49 (n % 17 == 15, n > 40).
-    append(&rooms, room, 1, 120).await;
-    for seq in [20, 40, 60, 80, 100] {
-        rooms.write_checkpoint(room, seq).await.unwrap();
+    let scratch = Scratch::new("tiw-checkpoints-marks");
+    for store in stores(&scratch).await {
+        let rooms = rooms(&store, 0);
+        let room = RoomKey::new(APP, 2).unwrap();
+        // The first mark is operation 49 (n % 17 == 15, n > 40).
+        append(&rooms, room, 1, 120).await;
+        for seq in [20, 40, 60, 80, 100] {
+            rooms.write_checkpoint(room, seq).await.unwrap();
+        }
+        // Kept: the newest two, and 40, the newest before the first mark.
+        assert_eq!(rooms.checkpoint_seqs(room).await.unwrap(), [40, 80, 100]);
+        assert_eq!(rooms.resume_point(room, 120, true).await.unwrap().seq, 40);
+        assert_eq!(rooms.resume_point(room, 120, false).await.unwrap().seq, 100);
     }
-    // Kept: the newest two, and 40, the newest before the first mark.
-    assert_eq!(rooms.checkpoint_seqs(room).await.unwrap(), [40, 80, 100]);
-    assert_eq!(rooms.resume_point(room, 120, true).await.unwrap().seq, 40);
-    assert_eq!(rooms.resume_point(room, 120, false).await.unwrap().seq, 100);
 }
 
 #[tokio::test]
 async fn deleting_or_spoiling_the_checkpoints_changes_no_board_and_no_snapshot() {
-    let parts = Parts::new("tiw-checkpoints-derived").await;
-    let rooms = rooms(&parts, 0);
-    let room = RoomKey::new(APP, 3).unwrap();
-    append(&rooms, room, 1, 150).await;
-    let log = whole_log(&rooms, room).await;
-    let expected = (Board::replay(&log).checkpoint_json(), snapshots(&log, SnapshotMode::AllMarks));
-    assert!(!expected.1.is_empty());
-    assert_eq!(results(&rooms, room, 150).await, expected, "without checkpoints");
-    for seq in [30, 45, 120, 140] {
-        rooms.write_checkpoint(room, seq).await.unwrap();
+    let scratch = Scratch::new("tiw-checkpoints-derived");
+    for store in stores(&scratch).await {
+        let rooms = rooms(&store, 0);
+        let room = RoomKey::new(APP, 3).unwrap();
+        append(&rooms, room, 1, 150).await;
+        let log = whole_log(&rooms, room).await;
+        let expected = (Board::replay(&log).checkpoint_json(), snapshots(&log, SnapshotMode::AllMarks));
+        assert!(!expected.1.is_empty());
+        assert_eq!(results(&rooms, room, 150).await, expected, "without checkpoints");
+        for seq in [30, 45, 120, 140] {
+            rooms.write_checkpoint(room, seq).await.unwrap();
+        }
+        assert_eq!(results(&rooms, room, 150).await, expected, "with checkpoints");
+        sql(&store, "UPDATE tiw_room_checkpoints SET state = '{\"pages\":[' WHERE seq = 140").await;
+        assert_eq!(results(&rooms, room, 150).await, expected, "with an unreadable checkpoint");
+        sql(&store, "UPDATE tiw_room_checkpoints SET format = 999").await;
+        assert_eq!(results(&rooms, room, 150).await, expected, "with checkpoints of another format");
+        sql(&store, "DELETE FROM tiw_room_checkpoints").await;
+        assert_eq!(results(&rooms, room, 150).await, expected, "with the checkpoints deleted");
     }
-    assert_eq!(results(&rooms, room, 150).await, expected, "with checkpoints");
-    sql(&parts, "UPDATE tiw_room_checkpoints SET state = '{\"pages\":[' WHERE seq = 140").await;
-    assert_eq!(results(&rooms, room, 150).await, expected, "with an unreadable checkpoint");
-    sql(&parts, "UPDATE tiw_room_checkpoints SET format = 999").await;
-    assert_eq!(results(&rooms, room, 150).await, expected, "with checkpoints of another format");
-    sql(&parts, "DELETE FROM tiw_room_checkpoints").await;
-    assert_eq!(results(&rooms, room, 150).await, expected, "with the checkpoints deleted");
 }
 
 #[tokio::test]
 async fn a_checkpoint_of_a_log_that_was_reset_meanwhile_is_not_stored() {
-    let parts = Parts::new("tiw-checkpoints-reset").await;
-    let rooms = rooms(&parts, 0);
-    let room = RoomKey::new(APP, 4).unwrap();
-    append(&rooms, room, 1, 20).await;
-    sql(&parts, "DELETE FROM tiw_room_ops").await;
-    sql(&parts, "DELETE FROM tiw_rooms").await;
-    rooms.write_checkpoint(room, 10).await.unwrap();
-    assert_eq!(rooms.checkpoint_seqs(room).await.unwrap(), Vec::<u64>::new());
+    let scratch = Scratch::new("tiw-checkpoints-reset");
+    for store in stores(&scratch).await {
+        let rooms = rooms(&store, 0);
+        let room = RoomKey::new(APP, 4).unwrap();
+        append(&rooms, room, 1, 20).await;
+        sql(&store, "DELETE FROM tiw_room_ops").await;
+        sql(&store, "DELETE FROM tiw_rooms").await;
+        rooms.write_checkpoint(room, 10).await.unwrap();
+        assert_eq!(rooms.checkpoint_seqs(room).await.unwrap(), Vec::<u64>::new());
+    }
 }
