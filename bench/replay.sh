@@ -8,7 +8,8 @@
 # Knobs: BENCH_MS (per replay measurement, default 3000), BENCH_RUNS (snapshots per room, 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p whiteboard --example replay_bench -p taskgate
+cargo build --release -p whiteboard --example replay_bench
+cargo build --release -p taskgate
 "${CARGO_TARGET_DIR:-target}/release/examples/replay_bench"
 export TASKGATE_BIN="${CARGO_TARGET_DIR:-target}/release/taskgate"
 exec .venv-test/bin/python bench/replay.py

@@ -44,9 +44,9 @@ fn op(n: u64) -> Op {
         3 => format!(r#"{{"op":"erase","ids":["s{}"]}}"#, n - 2),
         5 | 11 => r#"{"op":"undo"}"#.to_owned(),
         7 => r#"{"op":"redo"}"#.to_owned(),
-        9 if n % 3 == 0 => r#"{"op":"page","action":"switch","target":"p2"}"#.to_owned(),
+        9 if n.is_multiple_of(3) => r#"{"op":"page","action":"switch","target":"p2"}"#.to_owned(),
         9 => r##"{"op":"page","action":"switch","target":"#DEFAULT"}"##.to_owned(),
-        13 if n % 5 == 0 => r#"{"op":"clear"}"#.to_owned(),
+        13 if n.is_multiple_of(5) => r#"{"op":"clear"}"#.to_owned(),
         15 if n > 40 => r#"{"op":"mark"}"#.to_owned(),
         _ => format!(
             r##"{{"op":"stroke","id":"s{n}","points":[[0.{},0.2],[0.5,0.{}]],"color":"#0050C8","width":0.01}}"##,

@@ -106,12 +106,24 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut first_ns = None;
-    for n in [10_000u64, 100_000, 1_000_000] {
+    let sizes: Vec<u64> = std::env::var("BENCH_SIZES")
+        .map(|v| v.split(',').map(|n| n.parse().expect("BENCH_SIZES: numbers")).collect())
+        .unwrap_or_else(|_| vec![10_000, 100_000, 1_000_000]);
+    for n in sizes {
         let log = log(n);
         let (took, board) = best_replay(&log, budget);
         let ns = took.as_nanos() as f64 / n as f64;
         let base = *first_ns.get_or_insert(ns);
         let elements: usize = board.pages().map(|p| p.len()).sum();
+        if std::env::var("BENCH_CHECKPOINT").is_ok_and(|v| v == "0") {
+            println!(
+                "| {n} | {:.1} ms | {:.0} | {ns:.0} | {:.2} | {elements} | | | |",
+                took.as_secs_f64() * 1e3,
+                n as f64 / took.as_secs_f64(),
+                ns / base
+            );
+            continue;
+        }
         let t = Instant::now();
         let text = board.checkpoint_json();
         let write = t.elapsed();

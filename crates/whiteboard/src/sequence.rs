@@ -311,6 +311,16 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn an_emptied_sequence_forgets_its_slots() {
+        let mut seq = Sequence::default();
+        let handles: Vec<Handle> = (0..1_000).map(|i| seq.push(i)).collect();
+        for h in handles.into_iter().rev() {
+            seq.remove(h);
+        }
+        assert_eq!((seq.len(), seq.nodes.len(), seq.handles().count()), (0, 0, 0));
+    }
+
     proptest! {
         #[test]
         fn a_sequence_behaves_like_a_vec(steps in proptest::collection::vec(step(), 0..300)) {

@@ -282,3 +282,21 @@ fn apply_reports_switch_and_nothing_for_marks() {
     assert_eq!(b.apply(&log.ops[0]), Change::Switched { page: PageId::new("p2") });
     assert_eq!(b.apply(&log.ops[1]), Change::None);
 }
+
+#[test]
+fn a_page_holds_only_what_is_visible_after_a_clear_or_erase() {
+    // What a renderer draws is what the page iterates: removed elements are not in it.
+    let mut log = Log::new();
+    for i in 0..10_000 {
+        log.push("a", line(&format!("s{i}")));
+    }
+    log.push("a", OpKind::Clear).push("a", line("kept")).push("a", line("gone"));
+    for i in 0..5_000 {
+        log.push("b", line(&format!("t{i}")));
+    }
+    let erased: Vec<String> = (0..5_000).map(|i| format!("t{i}")).chain(["gone".to_owned()]).collect();
+    log.push("b", erase(&erased.iter().map(String::as_str).collect::<Vec<_>>()));
+    let board = board(&log);
+    assert_eq!(board.current_page().len(), 1);
+    assert_eq!(ids(board.current_page()), ["kept"]);
+}

@@ -94,21 +94,28 @@ impl Rooms {
     }
 
     /// Applies the room's log after `from.seq` up to `up_to` (`None`: all of it), read page by
-    /// page, so memory holds one page of operations at a time.
+    /// page, so memory holds one page of operations at a time; each page is applied on a
+    /// blocking thread.
     pub async fn replay_tail(&self, room: RoomKey, from: Resumed, up_to: Option<u64>) -> Result<Resumed, StoreError> {
         let mut at = from;
         loop {
             let page = self.log_page(room, at.seq, up_to, Some(self.limits.page_max_ops)).await?;
-            for op in &page.ops {
-                at.board.apply(op);
-                if matches!(op.op.kind, OpKind::Mark) {
-                    at.marks += 1;
+            let more = page.more;
+            at = tokio::task::spawn_blocking(move || {
+                for op in &page.ops {
+                    at.board.apply(op);
+                    if matches!(op.op.kind, OpKind::Mark) {
+                        at.marks += 1;
+                    }
                 }
-            }
-            if let Some(last) = page.ops.into_iter().next_back() {
-                (at.seq, at.user_id, at.received_at_ms) = (last.seq, last.user_id, last.received_at_ms);
-            }
-            if !page.more {
+                if let Some(last) = page.ops.into_iter().next_back() {
+                    (at.seq, at.user_id, at.received_at_ms) = (last.seq, last.user_id, last.received_at_ms);
+                }
+                at
+            })
+            .await
+            .map_err(|e| corrupt(format!("replaying a room stopped: {e}")))?;
+            if !more {
                 return Ok(at);
             }
         }
