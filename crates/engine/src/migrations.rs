@@ -164,6 +164,11 @@ pub const ENGINE: MigrationSet = MigrationSet {
             "task_directives",
             include_str!("../migrations/20251130000004_task_directives.sql"),
         ),
+        SchemaMigration::shared(
+            20251201000021,
+            "fair_claims",
+            include_str!("../migrations/20251201000021_fair_claims.sql"),
+        ),
     ],
 };
 

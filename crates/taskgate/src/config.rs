@@ -31,6 +31,10 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Most tasks of one kind a single account may have running at once, on all nodes
+    /// together, by product and kind: `ecm.import = 2`. Unset (the default) for a kind: no cap
+    /// beyond `concurrency`; claims serve accounts in turn, the one with fewest running first.
+    pub max_running_per_account: BTreeMap<String, BTreeMap<String, u32>>,
     pub ecm: EcmConfig,
     pub tiw: TiwConfig,
     pub engine: EngineTuning,
@@ -360,6 +364,7 @@ impl Default for Config {
             tool_check_timeout_secs: 10,
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
+            max_running_per_account: BTreeMap::new(),
             ecm: EcmConfig::default(),
             tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
@@ -440,6 +445,12 @@ impl Config {
         self.concurrency.get(product)?.get(name).copied()
     }
 
+    /// The configured cap on one account's running tasks of a kind named `product.kind`.
+    pub fn max_running_per_account_of(&self, kind: &str) -> Option<u32> {
+        let (product, name) = kind.split_once('.')?;
+        self.max_running_per_account.get(product)?.get(name).copied()
+    }
+
     pub fn rate_per_second(&self, action: &str) -> u32 {
         self.rate_limit.actions.get(action).copied().unwrap_or(self.rate_limit.per_second)
     }
@@ -462,7 +473,12 @@ mod tests {
 
     #[test]
     fn keys_beneath_maps_and_unset_tables_are_configuration_keys() {
-        for key in ["concurrency.ecm.import", "rate_limit.actions.DescribeImage", "ecm.bucket.region"] {
+        for key in [
+            "concurrency.ecm.import",
+            "max_running_per_account.ecm.import",
+            "rate_limit.actions.DescribeImage",
+            "ecm.bucket.region",
+        ] {
             assert!(names_a_key(&defaults(), key), "{key}");
         }
     }

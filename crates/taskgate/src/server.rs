@@ -86,6 +86,9 @@ impl Server {
             if let Some(concurrency) = config.concurrency_of(registration.kind.as_str()) {
                 options.concurrency = concurrency.max(1);
             }
+            if let Some(max) = config.max_running_per_account_of(registration.kind.as_str()) {
+                options = options.max_running_per_account(max);
+            }
             builder = builder.executor(registration.kind, options, registration.executor);
         }
         let engine = builder.build();
