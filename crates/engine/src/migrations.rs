@@ -169,6 +169,11 @@ pub const ENGINE: MigrationSet = MigrationSet {
             "fair_claims",
             include_str!("../migrations/20251201000021_fair_claims.sql"),
         ),
+        SchemaMigration::shared(
+            20251201000022,
+            "outbox_accounts",
+            include_str!("../migrations/20251201000022_outbox_accounts.sql"),
+        ),
     ],
 };
 

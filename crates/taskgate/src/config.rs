@@ -38,6 +38,7 @@ pub struct Config {
     pub ecm: EcmConfig,
     pub tiw: TiwConfig,
     pub engine: EngineTuning,
+    pub callbacks: CallbacksConfig,
     pub objects: ObjectsConfig,
     pub control: ControlConfig,
     pub accounts: Vec<AccountConfig>,
@@ -98,6 +99,29 @@ pub struct EngineTuning {
 impl Default for EngineTuning {
     fn default() -> Self {
         Self { lease_secs: 30, reap_interval_secs: 5 }
+    }
+}
+
+/// The `[callbacks]` table: how many callback deliveries a node keeps in flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Deliveries in flight at once on this node, to any receivers.
+    pub max_in_flight: usize,
+    /// Deliveries in flight at once to one destination (scheme, host, port).
+    pub max_in_flight_per_destination: usize,
+    /// Deliveries in flight at once of one account's callbacks, whatever their destinations.
+    pub max_in_flight_per_account: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        let outbox = taskgate_engine::OutboxConfig::default();
+        Self {
+            max_in_flight: outbox.concurrency,
+            max_in_flight_per_destination: outbox.per_destination,
+            max_in_flight_per_account: outbox.per_account,
+        }
     }
 }
 
@@ -368,6 +392,7 @@ impl Default for Config {
             ecm: EcmConfig::default(),
             tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
+            callbacks: CallbacksConfig::default(),
             objects: ObjectsConfig::default(),
             control: ControlConfig::default(),
             accounts: Vec::new(),
