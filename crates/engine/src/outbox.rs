@@ -599,16 +599,33 @@ impl Inner {
 
     /// Hands claimed callbacks whose destination or account is busy back, uncounted, for a little later.
     async fn postpone(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        if event_ids.is_empty() {
+            return Ok(());
+        }
         let at = self.clock.now_ms().saturating_add(duration_ms(self.config.destination_busy_delay));
-        for id in event_ids {
-            on_pool!(self.store.writer(), p => sqlx::query(
-                "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 WHERE event_id = $2 AND state = 'pending'",
-            )
-            .bind(at)
-            .bind(id.as_str())
-            .execute(p)
-            .await?
-            .rows_affected());
+        // One statement for the whole batch: the loop claims again only after it.
+        match self.store.writer() {
+            Pool::Sqlite(p) => {
+                let ids = serde_json::to_string(event_ids).expect("strings serialize");
+                sqlx::query(
+                    "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 \
+                     WHERE event_id IN (SELECT value FROM json_each($2)) AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(ids)
+                .execute(p)
+                .await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query(
+                    "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 \
+                     WHERE event_id = ANY($2) AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(event_ids)
+                .execute(p)
+                .await?;
+            }
         }
         Ok(())
     }
