@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fairness between accounts: account B's snapshot task start latency and callback delivery latency
 # (p50/p95) with account A idle and with A flooding (queued snapshots whose callbacks go to
-# receivers that accept and never answer), in the same run, and their ratio (target <= 2).
+# receivers that accept and never answer), in the same run, and their ratio (target <= 2), on SQLite
+# and, when TASKGATE_TEST_PG_URL is set, on PostgreSQL.
 # Needs the test venv (scripts/test creates .venv-test). TASKGATE_BIN, when set, is measured as it
 # is (e.g. a debug build); otherwise the release build is made and measured.
 set -euo pipefail
