@@ -78,7 +78,8 @@ pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO tg_outbox (event_id, task_id
 // candidates from the same index, at most `$3` (the batch) per account: a claim reads
 // O(accounts with pending callbacks × batch) index entries, never the whole backlog. What an
 // account has in flight is capped on each node in memory (`OutboxConfig::per_account`), as for
-// destinations.
+// destinations; `$4` names the accounts at their cap here, whose callbacks are not claimed at
+// all (claiming them only to hand them back would keep the loop and the writer busy).
 //
 // Claiming pushes `next_attempt_at_ms` past the delivery timeout, so a delivery whose node
 // died is retried by anyone once that passes.
@@ -95,7 +96,7 @@ const CLAIM_SQLITE: &str = "WITH RECURSIVE accounts(account) AS ( \
        SELECT a.account, \
          COALESCE((SELECT o.next_attempt_at_ms FROM tg_outbox o WHERE o.state = 'pending' AND o.account = a.account \
                    AND o.next_attempt_at_ms <= $2 ORDER BY o.next_attempt_at_ms LIMIT 1 OFFSET $3 - 1), $2) AS horizon \
-       FROM accounts a WHERE a.account IS NOT NULL), \
+       FROM accounts a WHERE a.account IS NOT NULL AND a.account NOT IN (SELECT value FROM json_each($4))), \
      turns AS ( \
        SELECT o.event_id, o.next_attempt_at_ms, \
          ROW_NUMBER() OVER (PARTITION BY h.account ORDER BY o.next_attempt_at_ms) AS turn \
@@ -119,7 +120,7 @@ const CLAIM_POSTGRES: &str = "WITH RECURSIVE accounts(account) AS ( \
          SELECT o.event_id, o.next_attempt_at_ms FROM tg_outbox o WHERE o.state = 'pending' \
            AND o.account = a.account AND o.next_attempt_at_ms <= $2 \
          ORDER BY o.next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) c \
-       WHERE a.account IS NOT NULL) \
+       WHERE a.account IS NOT NULL AND NOT (a.account = ANY($4))) \
      UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
      WHERE event_id = ANY(ARRAY(SELECT event_id FROM turns ORDER BY turn, next_attempt_at_ms LIMIT $3)) \
      RETURNING event_id, url, body, attempts, account";
@@ -491,12 +492,14 @@ impl Inner {
     async fn claim(&self, max: u32) -> Result<Vec<Due>, StoreError> {
         let now = self.clock.now_ms();
         let hold_until = now.saturating_add(duration_ms(self.config.request_timeout) * 2);
+        let full = self.accounts.full(self.config.per_account);
         macro_rules! run_claim {
-            ($sql:expr, $p:expr) => {
+            ($sql:expr, $p:expr, $full:expr) => {
                 sqlx::query($sql)
                     .bind(hold_until)
                     .bind(now)
                     .bind(i64::from(max))
+                    .bind($full)
                     .fetch_all($p)
                     .await?
                     .iter()
@@ -514,8 +517,8 @@ impl Inner {
             };
         }
         Ok(match self.store.writer() {
-            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p),
-            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p),
+            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p, serde_json::to_string(&full).expect("strings serialize")),
+            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p, &full),
         })
     }
 
@@ -717,6 +720,12 @@ impl Lanes {
             ),
             Err(_) => url.to_owned(),
         }
+    }
+
+    /// The keys with `cap` or more deliveries in flight.
+    fn full(&self, cap: usize) -> Vec<String> {
+        let lanes = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lanes.iter().filter(|(_, in_flight)| **in_flight >= cap.max(1)).map(|(key, _)| key.clone()).collect()
     }
 
     /// A place in `key`'s lane if fewer than `cap` deliveries of it are in flight.
