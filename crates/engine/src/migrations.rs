@@ -165,14 +165,14 @@ pub const ENGINE: MigrationSet = MigrationSet {
             include_str!("../migrations/20251130000004_task_directives.sql"),
         ),
         SchemaMigration::shared(
-            20251201000021,
+            20251201000023,
             "fair_claims",
-            include_str!("../migrations/20251201000021_fair_claims.sql"),
+            include_str!("../migrations/20251201000023_fair_claims.sql"),
         ),
         SchemaMigration::shared(
-            20251201000022,
+            20251201000024,
             "outbox_accounts",
-            include_str!("../migrations/20251201000022_outbox_accounts.sql"),
+            include_str!("../migrations/20251201000024_outbox_accounts.sql"),
         ),
     ],
 };

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::{duration_ms, jittered_backoff_ms},
     directive,
-    engine::{InFlight, Inner, KindRuntime, lock},
+    engine::{InFlight, Inner, KindRuntime, TASKS_CHANNEL, lock},
     executor::{Abandonment, CancelReason, ErrorClass, ExecError, Outcome, ReasonCell, TaskContext},
     on_pool, on_tx,
     outbox::{Callback, INSERT_OUTBOX},
@@ -134,7 +134,7 @@ const FINISH_RELEASE: &str = "UPDATE tg_tasks SET state = 'queued', \
 /// A rescued task on its final attempt is claimed once more only to be ended as `WorkerLost`.
 const REAP: &str = "UPDATE tg_tasks SET state = 'queued', \
      lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE state = 'running' AND lease_expires_at_ms < $1";
+     WHERE state = 'running' AND lease_expires_at_ms < $1 RETURNING kind";
 
 const HEARTBEAT: &str = "UPDATE tg_tasks SET lease_expires_at_ms = $1, heartbeat_at_ms = $2 \
      WHERE lease_owner = $3 AND state = 'running' RETURNING id, lease_no, cancel_requested";
@@ -341,6 +341,7 @@ impl Inner {
         let now = self.clock.now_ms();
         let mut applied = Vec::with_capacity(batch.len());
         let mut callbacks = 0usize;
+        let mut due_now: Vec<&TaskKind> = Vec::new();
         let mut tx = self.store.begin().await?;
         for completion in batch {
             if completion.reason == Some(CancelReason::LeaseLost) {
@@ -351,6 +352,8 @@ impl Inner {
             let callback = callback.map(|callback| self.outbox_row(&completion.lease.task_id, callback));
             let id = completion.lease.task_id.as_str();
             let lease_no = completion.lease.lease_no;
+            let requeued_now =
+                matches!(finish, Finish::Retry { at_ms, .. } | Finish::Release { at_ms } if at_ms <= now);
             let rows = on_tx!(tx, conn => {
                 let query = match finish {
                     Finish::Succeeded { result, finished_at_ms } => {
@@ -373,10 +376,18 @@ impl Inner {
             });
             if rows == 0 {
                 tracing::info!(task = %completion.lease.task_id, lease_no, kind = %completion.kind, "stale lease: completion ignored");
+            } else if requeued_now {
+                tx.notify_on_commit(TASKS_CHANNEL, completion.kind.as_str().to_owned());
+                due_now.push(&completion.kind);
             }
             applied.push(rows == 1);
         }
         tx.commit().await?;
+        for kind in due_now {
+            if let Some(runtime) = self.kinds.get(kind) {
+                runtime.wake.notify_one();
+            }
+        }
         if callbacks > 0
             && let Some(outbox) = &self.outbox
         {
@@ -488,22 +499,22 @@ impl Inner {
                 _ = tick.tick() => {}
                 () = self.stop_background.cancelled() => return,
             }
-            match self.reap().await {
-                Ok(0) => {}
-                Ok(rescued) => {
-                    tracing::info!(rescued, "rescued tasks whose lease expired");
-                    for runtime in self.kinds.values() {
-                        runtime.wake.notify_one();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "rescuing expired leases failed"),
+            if let Err(e) = self.reap().await {
+                tracing::warn!(error = %e, "rescuing expired leases failed");
             }
         }
     }
 
+    /// Requeues the tasks whose lease expired and wakes the workers of their kinds on every node.
     pub(crate) async fn reap(&self) -> Result<u64, StoreError> {
         let now = self.clock.now_ms();
-        Ok(on_pool!(self.store.writer(), p => sqlx::query(REAP).bind(now).execute(p).await?.rows_affected()))
+        let kinds: Vec<String> =
+            on_pool!(self.store.writer(), p => sqlx::query_scalar(REAP).bind(now).fetch_all(p).await?);
+        if !kinds.is_empty() {
+            tracing::info!(rescued = kinds.len(), "rescued tasks whose lease expired");
+            self.announce_due(kinds.iter().map(String::as_str)).await;
+        }
+        Ok(u64::try_from(kinds.len()).unwrap_or(u64::MAX))
     }
 }
 

@@ -16,7 +16,7 @@ use anyhow::Context;
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
-use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
+use taskgate_engine::objects::{Objects, ObjectsConfig, PublicBucket, S3Endpoint};
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{Engine, EngineConfig, Outbox, OutboxConfig, Store, StoreOptions};
 use tokio::task::JoinHandle;
@@ -59,10 +59,32 @@ impl Server {
                 images.bucket
             );
         }
+        if let Some(public) = &config.objects.public
+            && let Some(owner) = accounts.bucket_owner(&public.region, &public.bucket)
+        {
+            anyhow::bail!(
+                "the [objects.public] bucket {} is also a bucket of account {owner}: give the public bucket one of its own",
+                public.bucket
+            );
+        }
+        if config.objects.public.is_none()
+            && config.database_url().starts_with("postgres")
+            && !config.objects.single_node
+        {
+            // A PostgreSQL database is shared by several nodes; a folder of one of them is not.
+            anyhow::bail!(
+                "the public bucket is this node's folder {} but the database is PostgreSQL, which several nodes share: \
+                 their results would be reachable only through the node that wrote them and lost with it. \
+                 Configure [objects.public] (an S3 bucket every node shares), or set [objects] single_node = true \
+                 if this is the only node",
+                config.data_dir.join("files").display()
+            );
+        }
         let capabilities = Capabilities::detect(&config).await;
         capabilities.warn_missing();
         taskgate_engine::install_crypto_provider();
-        let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
+        let store_options = StoreOptions { signal_buffer: config.engine.signal_buffer, ..StoreOptions::default() };
+        let store = Store::open(&config.database_url(), &store_options, &[&crate::migrations::PRODUCTS])
             .await
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let client =
@@ -156,7 +178,16 @@ impl Server {
 }
 
 fn objects_config(config: &Config, bound: std::net::SocketAddr) -> ObjectsConfig {
-    let mut objects = ObjectsConfig::new(config.data_dir.join("files"), config.public_url(bound));
+    let public = match &config.objects.public {
+        None => PublicBucket::Local { dir: config.data_dir.join("files"), public_url: config.public_url(bound) },
+        Some(p) => PublicBucket::S3 {
+            region: p.region.clone(),
+            bucket: p.bucket.clone(),
+            prefix: p.prefix.clone().unwrap_or_default(),
+            base_url: p.base_url.trim_end_matches('/').to_owned(),
+        },
+    };
+    let mut objects = ObjectsConfig::with_public(public);
     objects.retention = Duration::from_secs(config.objects.retention_hours.saturating_mul(3600));
     objects.s3 = config
         .objects
