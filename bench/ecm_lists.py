@@ -128,6 +128,9 @@ data_dir = "{work / 'data'}"
 database_url = "{url}"
 [rate_limit]
 per_second = 1000000
+[objects]
+# One node; a PostgreSQL start otherwise wants a shared [objects.public] bucket.
+single_node = true
 [[accounts]]
 uin = "{UIN}"
 services = ["ecm"]

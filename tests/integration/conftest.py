@@ -235,6 +235,9 @@ def start_server(tmp_path_factory):
             data_dir = workdir / "data"
             data_dir.mkdir(exist_ok=True)
             config = support.base_config(str(data_dir), fresh_database_url(data_dir), **overrides)
+            if backend() == "postgres" and "public" not in config.get("objects", {}):
+                # One node: a PostgreSQL start otherwise wants a shared [objects.public] bucket.
+                config["objects"] = {**config.get("objects", {}), "single_node": True}
         workdir = workdir or tmp_path_factory.mktemp("taskgate")
         server = Server(workdir, config, env)
         started.append(server)

@@ -313,3 +313,38 @@ def error_code(resp) -> str | None:
 
 def without_request_id(inner: dict) -> dict:
     return {k: v for k, v in inner.items() if k != "RequestId"}
+
+
+# ---- the public bucket in S3 ------------------------------------------------------------------
+
+PUBLIC_REGION = "ap-public"
+
+
+def s3_public_objects(s3_endpoint: str, base_url: str | None = None) -> dict:
+    """An `[objects]` table whose public bucket is a fresh bucket on the S3 test server, with a
+    prefix; `base_url` defaults to the bucket's URL on the endpoint."""
+    bucket = f"public-{uuid.uuid4().hex[:12]}"
+    response = requests.put(f"{s3_endpoint}/{bucket}", timeout=30)
+    assert response.status_code == 200, response.text
+    return {
+        "s3": [{"region": PUBLIC_REGION, "endpoint": s3_endpoint, "access_key_id": "testing",
+                "secret_access_key": "testing", "path_style": True, "allow_http": True}],
+        "public": {"region": PUBLIC_REGION, "bucket": bucket, "prefix": "taskgate",
+                   "base_url": base_url or f"{s3_endpoint}/{bucket}"},
+    }
+
+
+def s3_get(s3_endpoint: str, bucket: str, key: str):
+    """The object's bytes read with the owner's credentials (the test server refuses anonymous
+    reads), or None."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise

@@ -1,6 +1,6 @@
 """tiw whiteboard pushes through the official Python SDK: a room's board as a live HLS stream
 checked with ffprobe/ffmpeg, stopped by the user, by idleness or by failures, resumed after a
-SIGKILL, announced to a real callback receiver."""
+SIGKILL (its stream in the node-local or the S3 public bucket), announced to a real callback receiver."""
 
 from __future__ import annotations
 
@@ -120,8 +120,15 @@ def wait_status(sdk: Sdk, task_id: str, status: str, deadline: float = DEADLINE)
     return answer
 
 
+def stream_url(server, task_id: str) -> str:
+    """The folder of a push's stream as the node serves it, under the public prefix if any."""
+    public = (server.config.get("objects") or {}).get("public")
+    prefix = f"{public['prefix']}/" if public else ""
+    return f"{server.base_url}/files/{prefix}whiteboard-push/{task_id}"
+
+
 def playlist_url(server, task_id: str) -> str:
-    return f"{server.base_url}/files/whiteboard-push/{task_id}/index.m3u8"
+    return f"{stream_url(server, task_id)}/index.m3u8"
 
 
 def playlist(server, task_id: str) -> str:
@@ -151,7 +158,7 @@ def wait_segments(server, task_id: str, count: int) -> str:
 def last_frame_rgb(server, task_id: str) -> bytes:
     """The newest segment's last frame, decoded by ffmpeg to packed RGB."""
     name = segments(playlist(server, task_id))[-1]
-    url = f"{server.base_url}/files/whiteboard-push/{task_id}/{name}"
+    url = f"{stream_url(server, task_id)}/{name}"
     out = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", url, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
         capture_output=True, timeout=60, check=True,
@@ -405,14 +412,26 @@ def test_an_invalid_push_usersig_fails_the_push_and_describe_is_failed_operation
 # ---- resumption -----------------------------------------------------------------------------------
 
 
-def test_a_push_survives_sigkill_of_its_server_and_resumes_as_the_same_task(start_server, room, receiver):
-    first = start_server(tiw=PUSH_CONFIG, engine={"lease_secs": 2, "reap_interval_secs": 1})
+@pytest.fixture(params=["local", "s3"])
+def bucket_objects(request) -> dict:
+    """The `[objects]` table of a node: the node-local public bucket, or one in S3 that the node
+    serves at `/files` (the test server refuses anonymous reads, so players read through it)."""
+    if request.param == "local":
+        return {}
+    s3_endpoint = request.getfixturevalue("s3_endpoint")
+    return support.s3_public_objects(s3_endpoint, base_url="http://127.0.0.1:8080/files")
+
+
+def test_a_push_survives_sigkill_of_its_server_and_continues_the_same_playlist(
+    start_server, room, receiver, bucket_objects
+):
+    first = start_server(tiw=PUSH_CONFIG, engine={"lease_secs": 2, "reap_interval_secs": 1}, objects=bucket_objects)
     client = Sdk(first)
     set_callback(client, receiver.url, CALLBACK_KEY)
     room = Room(first.base_url, MAIN_SDK_APP, room.room_id, USERSIG_KEY)
     task_id = start(client, room)
     wait_status(client, task_id, "PUSHING")
-    wait_segments(first, task_id, 1)
+    before = segments(wait_segments(first, task_id, 2))
     first.kill()
     second = start_server(config=first.config, workdir=first.workdir)
     client = Sdk(second)
@@ -420,15 +439,27 @@ def test_a_push_survives_sigkill_of_its_server_and_resumes_as_the_same_task(star
     while (answer := describe(client, task_id)).ExceptionCnt < 1 or answer.Status != "PUSHING":
         assert time.monotonic() < until, f"not resumed: {answer}"
         time.sleep(0.2)
-    count = len(segments(playlist(second, task_id)))
-    text = wait_segments(second, task_id, count + 1)
-    assert "#EXT-X-DISCONTINUITY" in text
+    text = wait_segments(second, task_id, len(before) + 2)
+    listed = segments(text)
+    assert listed[:len(before)] == before, "the stored playlist goes on: its segments first"
+    _, after = text.rsplit("#EXT-X-DISCONTINUITY", 1)
+    assert segments(after) and not set(segments(after)) & set(before), "then new segments under new names"
     stop(client, task_id)
     assert wait_status(client, task_id, "STOPPED").FinishReason == "USER_CALL"
     stopped = events(receiver, task_id, "WhiteboardPushStopped")["EventData"]
     assert (stopped["FinishReason"], stopped["ExceptionCnt"]) == ("USER_CALL", 1)
     started = receiver.matching(lambda b: b["EventType"] == "WhiteboardPushStarted" and b["EventData"]["TaskId"] == task_id)
     assert len(started) == 1, "the resumed push is the same push: it started once"
+    final = playlist(second, task_id)
+    assert "#EXT-X-ENDLIST" in final
+    listed_seconds = sum(float(d) for d in re.findall(r"#EXTINF:([\d.]+)", final))
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", playlist_url(second, task_id)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    frames = int(probe.stdout.strip().splitlines()[0])
+    assert frames >= 0.9 * listed_seconds * FPS, f"{frames} frames of {listed_seconds} s: not played through"
 
 
 # ---- requests --------------------------------------------------------------------------------------

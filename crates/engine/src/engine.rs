@@ -22,6 +22,7 @@ use crate::{
     finished::FinishedTasks,
     on_pool, on_tx,
     outbox::{INSERT_OUTBOX, OutboxWaker},
+    signals::{Signal, Subscription},
     store::{Store, StoreError, Tx},
     task::{NewTask, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
     worker::{Completion, insert_callback},
@@ -89,11 +90,20 @@ pub struct KindOptions {
     /// Tasks of this kind run until stopped (a live stream): shutdown hands them to another
     /// node at once instead of waiting for them through the grace period.
     pub endless: bool,
+    /// Most tasks of this kind one account may have running at once, on all nodes together;
+    /// `None` (the default) caps only by `concurrency`. Claims serve accounts in turn either way.
+    pub max_running_per_account: Option<u32>,
 }
 
 impl KindOptions {
     pub fn concurrency(concurrency: usize) -> Self {
-        Self { concurrency: concurrency.max(1), endless: false }
+        Self { concurrency: concurrency.max(1), endless: false, max_running_per_account: None }
+    }
+
+    /// Caps one account's running tasks of this kind at `max` (at least 1).
+    pub fn max_running_per_account(mut self, max: u32) -> Self {
+        self.max_running_per_account = Some(max.max(1));
+        self
     }
 
     pub fn endless(mut self) -> Self {
@@ -150,6 +160,7 @@ pub(crate) struct KindRuntime {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) wake: Arc<Notify>,
     pub(crate) endless: bool,
+    pub(crate) max_running_per_account: Option<u32>,
 }
 
 /// An execution running on this node.
@@ -180,11 +191,58 @@ pub(crate) struct Inner {
     pub(crate) finished: FinishedTasks,
 }
 
+/// The signal channel on which a commit that made tasks due now names their kind (see
+/// [`crate::signals`]). One channel for every kind, with the kind as the payload, rather than
+/// a channel per kind: a node then needs one `LISTEN` whatever kinds exist, kinds need no
+/// mangling into identifiers of at most 63 bytes, and a kind name is far below the 8,000-byte
+/// payload limit.
+pub(crate) const TASKS_CHANNEL: &str = "tg_tasks";
+
 /// How many finished tasks [`Engine::get`] keeps in memory: a task's records are typically a
 /// few kilobytes, so this stays within a few megabytes.
 const FINISHED_CACHE_CAPACITY: usize = 4096;
 
 impl Inner {
+    /// Wakes this node's claim loops of the kinds other nodes made due (on PostgreSQL), and
+    /// every claim loop when notifications may have been missed.
+    pub(crate) async fn signal_loop(self: Arc<Self>, mut signals: Subscription) {
+        loop {
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                () = self.stop_claiming.cancelled() => return,
+            };
+            match signal {
+                Some(Signal::Notified(kind)) => {
+                    if let Some(runtime) = self.kinds.get(&TaskKind::new(kind.as_ref())) {
+                        runtime.wake.notify_one();
+                    }
+                }
+                Some(Signal::Missed) => {
+                    for runtime in self.kinds.values() {
+                        runtime.wake.notify_one();
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Tells every node that tasks of `kinds` are due now (rows already committed). A lost
+    /// notification costs at most a poll interval, so a failure is only logged.
+    pub(crate) async fn announce_due<'a>(&self, kinds: impl IntoIterator<Item = &'a str>) {
+        let mut payloads: Vec<String> = kinds.into_iter().map(str::to_owned).collect();
+        payloads.sort_unstable();
+        payloads.dedup();
+        for kind in &payloads {
+            if let Some(runtime) = self.kinds.get(&TaskKind::new(kind.as_str())) {
+                runtime.wake.notify_one();
+            }
+        }
+        if let Err(e) = self.store.notify_now(TASKS_CHANNEL, payloads).await {
+            tracing::warn!(error = %e, "signalling due tasks failed; other nodes find them at their next poll");
+        }
+    }
+
     /// Waits until `done` holds of the executions running on this node, or `grace` passed.
     pub(crate) async fn wait_inflight(&self, grace: Duration, done: impl Fn(&HashMap<TaskId, InFlight>) -> bool) {
         let deadline = tokio::time::Instant::now() + grace;
@@ -243,6 +301,7 @@ impl EngineBuilder {
             slots: Arc::new(Semaphore::new(options.concurrency.max(1))),
             wake: Arc::new(Notify::new()),
             endless: options.endless,
+            max_running_per_account: options.max_running_per_account,
         };
         self.kinds.insert(kind, runtime);
         self
@@ -287,7 +346,7 @@ const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
      attempts = attempts - 1, lease_no = lease_no + 1, next_run_at_ms = $1, lease_owner = NULL, \
-     lease_expires_at_ms = NULL WHERE lease_owner = $2 AND state = 'running'";
+     lease_expires_at_ms = NULL WHERE lease_owner = $2 AND state = 'running' RETURNING kind";
 
 const CANCEL_QUEUED: &str = "UPDATE tg_tasks SET state = 'cancelled', cancel_requested = TRUE, finished_at_ms = $1, \
      error = 'cancelled' WHERE id = $2 AND state = 'queued' AND lease_no = $3";
@@ -315,11 +374,18 @@ impl Engine {
         &self.inner.clock
     }
 
-    /// Starts the workers, heartbeat, lease reaper and completion writer. Needs a Tokio runtime.
+    /// Starts the workers, heartbeat, lease reaper and completion writer, and (PostgreSQL) the
+    /// store's signal listener, so other nodes' submits wake this node's workers at once; parts
+    /// of the node that listen to signals too subscribe before. Needs a Tokio runtime.
     pub fn start(&self) -> Result<(), EngineError> {
         let rx = lock(&self.inner.completions_rx).take().ok_or(EngineError::AlreadyStarted)?;
         let inner = &self.inner;
         let mut background = lock(&inner.background);
+        if inner.store.backend() == crate::Backend::Postgres {
+            let signals = inner.store.signals().subscribe(TASKS_CHANNEL);
+            background.push(tokio::spawn(Inner::signal_loop(inner.clone(), signals)));
+            inner.store.start_signals();
+        }
         background.push(tokio::spawn(Inner::completion_loop(inner.clone(), rx)));
         background.push(tokio::spawn(Inner::heartbeat_loop(inner.clone())));
         background.push(tokio::spawn(Inner::reap_loop(inner.clone())));
@@ -354,14 +420,16 @@ impl Engine {
         if !leftover.is_empty() {
             let now = inner.clock.now_ms();
             let owner = inner.owner.as_str();
-            let released = on_pool!(inner.store.writer(), pool => sqlx::query(RELEASE_ALL)
+            let released: Result<Vec<String>, sqlx::Error> = on_pool!(inner.store.writer(), pool => sqlx::query_scalar(RELEASE_ALL)
                 .bind(now)
                 .bind(owner)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()));
+                .fetch_all(pool)
+                .await);
             match released {
-                Ok(released) => tracing::info!(released, "released leases of unfinished tasks at shutdown"),
+                Ok(kinds) => {
+                    tracing::info!(released = kinds.len(), "released leases of unfinished tasks at shutdown");
+                    inner.announce_due(kinds.iter().map(String::as_str)).await;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "releasing leases at shutdown failed; they expire instead")
                 }
@@ -420,6 +488,9 @@ impl Engine {
         }
         if let Some(k) = self.inner.kinds.get(&task.kind) {
             tx.wake_on_commit(k.wake.clone());
+        }
+        if run_at <= now {
+            tx.notify_on_commit(TASKS_CHANNEL, task.kind.as_str().to_owned());
         }
         Ok(task.id)
     }

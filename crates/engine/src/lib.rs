@@ -19,6 +19,7 @@ pub mod nonces;
 pub mod objects;
 pub mod outbox;
 mod reset;
+pub mod signals;
 mod slots;
 pub mod store;
 pub mod task;
@@ -35,6 +36,7 @@ pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, O
 pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, CallbackFilter, CallbackRecord, DeliveryAttempt, Outbox, OutboxConfig};
 pub use reset::Purged;
+pub use signals::{Signal, Signals, Subscription};
 pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};
 

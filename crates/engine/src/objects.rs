@@ -1,7 +1,7 @@
-//! Object storage for task outputs: the local "public bucket" directory (served read-only by
-//! the HTTP layer at `{public_url}/files/{key}`, swept after a retention period recorded in
-//! the database) and S3-compatible endpoints (Tencent COS is one) chosen by a request's
-//! COS parameters.
+//! Object storage for task outputs: the "public bucket" (a directory of this node served
+//! read-only by the HTTP layer at `{public_url}/files/{key}`, or an S3 bucket every node
+//! shares), swept after a retention period recorded in the database, and S3-compatible
+//! endpoints (Tencent COS is one) chosen by a request's COS parameters.
 
 use std::{
     collections::HashMap,
@@ -40,23 +40,44 @@ pub struct S3Endpoint {
     pub allow_http: bool,
 }
 
+/// Where the public bucket (task results handed out as URLs: snapshots, push streams) lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicBucket {
+    /// A directory of this node; its objects are at `{public_url}/files/{key}`, served only
+    /// by this node.
+    Local { dir: PathBuf, public_url: String },
+    /// A bucket on one of the [`S3Endpoint`]s, shared by every node.
+    S3 {
+        /// Names the endpoint (`S3Endpoint::region`).
+        region: String,
+        bucket: String,
+        /// Key prefix of every public object, e.g. `taskgate`; `""` for none.
+        prefix: String,
+        /// How clients reach the bucket's objects: an object is at `{base_url}/{key}`, the
+        /// key including `prefix`. The S3 endpoint's bucket URL, a CDN, or a node's
+        /// `{public_url}/files` (every node serves the bucket there).
+        base_url: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct ObjectsConfig {
-    /// Root directory of the local public bucket.
-    pub local_dir: PathBuf,
-    /// The server's externally visible base URL; local objects are at `{public_url}/files/{key}`.
-    pub public_url: String,
-    /// How long local public objects live.
+    pub public: PublicBucket,
+    /// How long public objects live.
     pub retention: Duration,
     pub sweep_interval: Duration,
     pub s3: Vec<S3Endpoint>,
 }
 
 impl ObjectsConfig {
+    /// A local public bucket in `local_dir`, served at `{public_url}/files`.
     pub fn new(local_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Self::with_public(PublicBucket::Local { dir: local_dir.into(), public_url: public_url.into() })
+    }
+
+    pub fn with_public(public: PublicBucket) -> Self {
         Self {
-            local_dir: local_dir.into(),
-            public_url: public_url.into(),
+            public,
             retention: Duration::from_secs(3 * 24 * 3600),
             sweep_interval: Duration::from_secs(60),
             s3: Vec::new(),
@@ -102,7 +123,7 @@ pub struct Destination {
     store: Arc<dyn ObjectStore>,
     prefix: Vec<String>,
     url_base: String,
-    /// Objects of the local public bucket expire; customer buckets are the customer's.
+    /// Objects of the public bucket expire; customer buckets are the customer's.
     expires: bool,
 }
 
@@ -189,12 +210,24 @@ fn valid_bucket(bucket: &str) -> bool {
         && !bucket.ends_with(['-', '.'])
 }
 
+/// A public object being read: its size in bytes and its content.
+pub struct PublicObject {
+    pub size: u64,
+    pub content: futures_util::stream::BoxStream<'static, Result<Bytes, ObjectsError>>,
+}
+
+/// The stores of the buckets opened so far, by (region, bucket).
+type Buckets = Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>;
+
 struct Inner {
     config: ObjectsConfig,
-    local: Arc<LocalFileSystem>,
+    /// The public bucket's store, its key prefix and the base of its URLs.
+    public: Arc<dyn ObjectStore>,
+    public_prefix: Vec<String>,
+    public_url_base: String,
     store: Store,
     clock: Arc<dyn Clock>,
-    buckets: Mutex<HashMap<(String, String), Arc<dyn ObjectStore>>>,
+    buckets: Buckets,
     stop: CancellationToken,
     sweeper: Mutex<Option<JoinHandle<()>>>,
 }
@@ -212,36 +245,75 @@ impl Objects {
 
     pub fn with_clock(store: Store, config: ObjectsConfig, clock: Arc<dyn Clock>) -> Result<Self, ObjectsError> {
         crate::install_crypto_provider();
-        std::fs::create_dir_all(&config.local_dir)?;
-        let local = Arc::new(LocalFileSystem::new_with_prefix(&config.local_dir)?.with_automatic_cleanup(true));
+        let buckets = Mutex::new(HashMap::new());
+        let (public, public_prefix, public_url_base): (Arc<dyn ObjectStore>, _, _) = match &config.public {
+            PublicBucket::Local { dir, public_url } => {
+                std::fs::create_dir_all(dir)?;
+                let local = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
+                (Arc::new(local), Vec::new(), format!("{}/files", public_url.trim_end_matches('/')))
+            }
+            PublicBucket::S3 { region, bucket, prefix, base_url } => {
+                if !valid_bucket(bucket) {
+                    return Err(ObjectsError::InvalidBucket(bucket.clone()));
+                }
+                let prefix = relative_segments(prefix)
+                    .map_err(|reason| ObjectsError::InvalidTargetDir { dir: prefix.clone(), reason })?;
+                let endpoint = endpoint_of(&config.s3, region)?;
+                (open_bucket(&buckets, endpoint, bucket)?, prefix, base_url.clone())
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                local,
+                public,
+                public_prefix,
+                public_url_base,
                 store,
                 clock,
-                buckets: Mutex::new(HashMap::new()),
+                buckets,
                 stop: CancellationToken::new(),
                 sweeper: Mutex::new(None),
             }),
         })
     }
 
-    /// The directory the HTTP layer serves at `/files/`.
-    pub fn local_root(&self) -> &FsPath {
-        &self.inner.config.local_dir
+    /// The directory of a local public bucket, which the HTTP layer serves at `/files/`;
+    /// `None` when the public bucket is in S3.
+    pub fn local_root(&self) -> Option<&FsPath> {
+        match &self.inner.config.public {
+            PublicBucket::Local { dir, .. } => Some(dir),
+            PublicBucket::S3 { .. } => None,
+        }
     }
 
-    /// The local public bucket under `prefix` (e.g. `"tiw/snapshots"`).
+    /// The public bucket under `prefix` (e.g. `"tiw/snapshots"`): the one place task results
+    /// handed out as URLs are written. Its objects expire after the retention period.
     pub fn public_bucket(&self, prefix: &str) -> Result<Destination, ObjectsError> {
         let segments = relative_segments(prefix)
             .map_err(|reason| ObjectsError::InvalidTargetDir { dir: prefix.into(), reason })?;
         Ok(Destination {
-            store: self.inner.local.clone(),
-            prefix: segments,
-            url_base: format!("{}/files", self.inner.config.public_url.trim_end_matches('/')),
+            store: self.inner.public.clone(),
+            prefix: self.inner.public_prefix.iter().cloned().chain(segments).collect(),
+            url_base: self.inner.public_url_base.clone(),
             expires: true,
         })
+    }
+
+    /// Reads the public object at `key` (as its URL names it after the base, prefix
+    /// included), for a node serving `/files/{key}` from an S3 public bucket. `Ok(None)`: no
+    /// such object, or a key outside the public prefix or not a plain relative path.
+    pub async fn public_object(&self, key: &str) -> Result<Option<PublicObject>, ObjectsError> {
+        let Ok(segments) = relative_segments(key) else { return Ok(None) };
+        if segments.is_empty() || !segments.starts_with(&self.inner.public_prefix) {
+            return Ok(None);
+        }
+        let result = match self.inner.public.get(&object_path(&segments.join("/"))?).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let size = result.meta.size;
+        Ok(Some(PublicObject { size, content: result.into_stream().map_err(ObjectsError::from).boxed() }))
     }
 
     /// The customer bucket a request's COS parameter names, on the endpoint configured for
@@ -253,40 +325,14 @@ impl Objects {
         let dir = cos.target_dir.as_deref().unwrap_or("");
         let prefix =
             relative_segments(dir).map_err(|reason| ObjectsError::InvalidTargetDir { dir: dir.into(), reason })?;
-        let endpoint = self
-            .inner
-            .config
-            .s3
-            .iter()
-            .find(|e| e.region == cos.region)
-            .ok_or_else(|| ObjectsError::UnknownRegion(cos.region.clone()))?;
-        let store = self.bucket_store(endpoint, &cos.bucket)?;
+        let endpoint = endpoint_of(&self.inner.config.s3, &cos.region)?;
+        let store = open_bucket(&self.inner.buckets, endpoint, &cos.bucket)?;
         let url_base = match cos.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             Some(d) if d.starts_with("http://") || d.starts_with("https://") => d.to_owned(),
             Some(d) => format!("https://{d}"),
             None => endpoint_object_base(endpoint, &cos.bucket)?,
         };
         Ok(Destination { store, prefix, url_base, expires: false })
-    }
-
-    fn bucket_store(&self, endpoint: &S3Endpoint, bucket: &str) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
-        let key = (endpoint.region.clone(), bucket.to_owned());
-        let mut buckets = self.inner.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(s) = buckets.get(&key) {
-            return Ok(s.clone());
-        }
-        let s3 = AmazonS3Builder::new()
-            .with_endpoint(endpoint.endpoint.trim_end_matches('/'))
-            .with_region(&endpoint.region)
-            .with_bucket_name(bucket)
-            .with_access_key_id(&endpoint.access_key_id)
-            .with_secret_access_key(&endpoint.secret_access_key)
-            .with_virtual_hosted_style_request(!endpoint.path_style)
-            .with_allow_http(endpoint.allow_http)
-            .build()?;
-        let s3: Arc<dyn ObjectStore> = Arc::new(s3);
-        buckets.insert(key, s3.clone());
-        Ok(s3)
     }
 
     /// Writes a small object in one request.
@@ -297,13 +343,6 @@ impl Objects {
         self.record_expiry(dest, &key).await?;
         dest.store.put(&path, PutPayload::from_bytes(bytes)).await?;
         Ok(StoredObject { url: dest.url_for_key(&key), key, size })
-    }
-
-    /// Starts the retention clock of an object another program wrote into the destination's
-    /// directory of the local public bucket (an encoder's stream segments, say).
-    pub async fn retain(&self, dest: &Destination, name: &str) -> Result<(), ObjectsError> {
-        let key = dest.key_for(name)?;
-        self.record_expiry(dest, &key).await
     }
 
     /// Streams an object of any size as a multipart upload; at most a few parts are in
@@ -346,6 +385,15 @@ impl Objects {
 
     pub async fn get(&self, dest: &Destination, key: &str) -> Result<Bytes, ObjectsError> {
         Ok(dest.store.get(&object_path(key)?).await?.bytes().await?)
+    }
+
+    /// The object `name` of `dest`, or `None` when there is none.
+    pub async fn read(&self, dest: &Destination, name: &str) -> Result<Option<Bytes>, ObjectsError> {
+        match dest.store.get(&object_path(&dest.key_for(name)?)?).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The expiry is recorded before the write, so a crash between the two leaves at worst a
@@ -417,7 +465,8 @@ impl Objects {
         Ok(paths.len() as u64)
     }
 
-    /// Deletes local public objects past their retention; returns how many.
+    /// Deletes public objects past their retention, from the public bucket wherever it lives;
+    /// returns how many. Every node sweeps: a row another node deleted first is skipped.
     pub async fn sweep_expired(&self) -> Result<u64, ObjectsError> {
         let now = self.inner.clock.now_ms();
         let mut total = 0;
@@ -440,7 +489,7 @@ impl Objects {
                 // Keys are validated before their expiry is recorded; one that is not (an old
                 // row) names no object and only its row goes.
                 if let Ok(path) = object_path(key) {
-                    match self.inner.local.delete(&path).await {
+                    match self.inner.public.delete(&path).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(e) => return Err(e.into()),
                     }
@@ -489,6 +538,31 @@ impl Objects {
             let _ = h.await;
         }
     }
+}
+
+fn endpoint_of<'a>(endpoints: &'a [S3Endpoint], region: &str) -> Result<&'a S3Endpoint, ObjectsError> {
+    endpoints.iter().find(|e| e.region == region).ok_or_else(|| ObjectsError::UnknownRegion(region.to_owned()))
+}
+
+/// The store of `bucket` on `endpoint`, built once and kept in `buckets`.
+fn open_bucket(buckets: &Buckets, endpoint: &S3Endpoint, bucket: &str) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
+    let key = (endpoint.region.clone(), bucket.to_owned());
+    let mut buckets = buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(s) = buckets.get(&key) {
+        return Ok(s.clone());
+    }
+    let s3 = AmazonS3Builder::new()
+        .with_endpoint(endpoint.endpoint.trim_end_matches('/'))
+        .with_region(&endpoint.region)
+        .with_bucket_name(bucket)
+        .with_access_key_id(&endpoint.access_key_id)
+        .with_secret_access_key(&endpoint.secret_access_key)
+        .with_virtual_hosted_style_request(!endpoint.path_style)
+        .with_allow_http(endpoint.allow_http)
+        .build()?;
+    let s3: Arc<dyn ObjectStore> = Arc::new(s3);
+    buckets.insert(key, s3.clone());
+    Ok(s3)
 }
 
 fn endpoint_object_base(e: &S3Endpoint, bucket: &str) -> Result<String, ObjectsError> {

@@ -19,7 +19,10 @@ use sqlx::{
 use tokio::sync::Notify;
 
 pub use crate::backend::Backend;
-use crate::migrations::{self, DuplicateVersion, MigrationSet};
+use crate::{
+    migrations::{self, DuplicateVersion, MigrationSet},
+    signals::Signals,
+};
 
 /// sqlx's record of applied migrations.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
@@ -46,7 +49,14 @@ pub enum TxConn {
 pub struct Tx {
     conn: TxConn,
     wake_on_commit: Vec<Arc<Notify>>,
+    /// `(channel, payload)` pairs sent as `NOTIFY` by the commit (PostgreSQL only).
+    notify_on_commit: Vec<(&'static str, String)>,
 }
+
+/// Sends a transaction's notifications in one statement; PostgreSQL delivers them when (and
+/// only if) the transaction commits.
+const NOTIFY: &str =
+    "SELECT pg_notify(n.channel, n.payload) FROM unnest($1::text[], $2::text[]) AS n(channel, payload)";
 
 impl Tx {
     pub fn conn(&mut self) -> &mut TxConn {
@@ -66,10 +76,27 @@ impl Tx {
         }
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Has the commit tell the other nodes' [`Signals`] subscribers of `channel` about
+    /// `payload` (at most 8,000 bytes, PostgreSQL's limit). Repeats of the same pair in one
+    /// transaction are sent once. Does nothing on SQLite, which serves one node.
+    pub fn notify_on_commit(&mut self, channel: &'static str, payload: String) {
+        if matches!(self.conn, TxConn::Postgres(_))
+            && !self.notify_on_commit.iter().any(|(c, p)| *c == channel && *p == payload)
+        {
+            self.notify_on_commit.push((channel, payload));
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), StoreError> {
         match self.conn {
             TxConn::Sqlite(t) => t.commit().await?,
-            TxConn::Postgres(t) => t.commit().await?,
+            TxConn::Postgres(mut t) => {
+                if !self.notify_on_commit.is_empty() {
+                    let (channels, payloads): (Vec<&str>, Vec<String>) = self.notify_on_commit.drain(..).unzip();
+                    sqlx::query(NOTIFY).bind(channels).bind(payloads).execute(&mut *t).await?;
+                }
+                t.commit().await?
+            }
         }
         for n in self.wake_on_commit {
             n.notify_one();
@@ -144,11 +171,19 @@ pub struct StoreOptions {
     /// How long SQLite waits for another process's write lock before failing.
     pub busy_timeout: Duration,
     pub acquire_timeout: Duration,
+    /// PostgreSQL: signals ([`crate::signals`]) one subscriber may fall behind before it reads
+    /// the store instead of being told; each is a payload of a few dozen bytes.
+    pub signal_buffer: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, busy_timeout: Duration::from_secs(10), acquire_timeout: Duration::from_secs(30) }
+        Self {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            signal_buffer: 1024,
+        }
     }
 }
 
@@ -164,6 +199,7 @@ pub struct Store {
     backend: Backend,
     reader: Pool,
     writer: Pool,
+    signals: Arc<Signals>,
 }
 
 impl Store {
@@ -208,14 +244,24 @@ impl Store {
                     .connect_with(connect.read_only(true))
                     .await?
             };
-            Store { backend: Backend::Sqlite, reader: Pool::Sqlite(reader), writer: Pool::Sqlite(writer) }
+            Store {
+                backend: Backend::Sqlite,
+                reader: Pool::Sqlite(reader),
+                writer: Pool::Sqlite(writer),
+                signals: Arc::new(Signals::new(options.signal_buffer)),
+            }
         } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .acquire_timeout(options.acquire_timeout)
                 .connect(database_url)
                 .await?;
-            Store { backend: Backend::Postgres, reader: Pool::Postgres(pool.clone()), writer: Pool::Postgres(pool) }
+            Store {
+                backend: Backend::Postgres,
+                reader: Pool::Postgres(pool.clone()),
+                writer: Pool::Postgres(pool),
+                signals: Arc::new(Signals::new(options.signal_buffer)),
+            }
         } else {
             return Err(StoreError::UnsupportedUrl(database_url.to_owned()));
         };
@@ -271,7 +317,32 @@ impl Store {
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
         };
-        Ok(Tx { conn, wake_on_commit: Vec::new() })
+        Ok(Tx { conn, wake_on_commit: Vec::new(), notify_on_commit: Vec::new() })
+    }
+
+    /// The node's signal subscriptions (see [`crate::signals`]); shared by every clone.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// Starts the node's one `LISTEN` connection for the channels subscribed so far (PostgreSQL;
+    /// nothing on SQLite). Call once every part of the node subscribed; it ends at [`Store::close`].
+    pub fn start_signals(&self) {
+        if let Pool::Postgres(pool) = &self.writer {
+            self.signals.start(pool);
+        }
+    }
+
+    /// Sends `NOTIFY channel, payload` for each payload at once, outside any transaction, for
+    /// rows already committed (PostgreSQL; nothing on SQLite).
+    pub(crate) async fn notify_now(&self, channel: &'static str, payloads: Vec<String>) -> Result<(), StoreError> {
+        if let Pool::Postgres(pool) = &self.writer
+            && !payloads.is_empty()
+        {
+            let channels = vec![channel; payloads.len()];
+            sqlx::query(NOTIFY).bind(channels).bind(payloads).execute(pool).await?;
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

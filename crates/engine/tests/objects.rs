@@ -10,7 +10,7 @@ use common::{TestDb, temp_dir};
 use futures_util::stream;
 use taskgate_engine::{
     ManualClock,
-    objects::{CosTarget, Objects, ObjectsConfig, ObjectsError, S3Endpoint},
+    objects::{CosTarget, Objects, ObjectsConfig, ObjectsError, PublicBucket, S3Endpoint},
     testing::service,
 };
 
@@ -73,21 +73,6 @@ async fn streaming_put_writes_large_local_objects(db: TestDb) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-async fn retained_files_written_by_others_expire(db: TestDb) {
-    let dir = temp_dir("objects");
-    let clock = Arc::new(ManualClock::new(0));
-    let objects = Objects::with_clock(db.store.clone(), ObjectsConfig::new(&dir, "http://x"), clock.clone()).unwrap();
-    let dest = objects.public_bucket("whiteboard-push").unwrap().join("task-1").unwrap();
-    let segment = dir.join("whiteboard-push/task-1/index0.ts");
-    std::fs::create_dir_all(segment.parent().unwrap()).unwrap();
-    std::fs::write(&segment, b"ts").unwrap();
-    objects.retain(&dest, "index0.ts").await.unwrap();
-    clock.advance(Duration::from_secs(3 * 24 * 3600));
-    assert_eq!(objects.sweep_expired().await.unwrap(), 1);
-    assert!(!segment.exists());
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
 /// Decodes `%XX` escapes, as an HTTP server does with a request path.
 fn percent_decode(path: &str) -> String {
     let bytes = path.as_bytes();
@@ -123,7 +108,6 @@ async fn object_urls_name_the_stored_object_whatever_its_characters(db: TestDb) 
 both_backends!(
     expired_local_objects_are_swept,
     streaming_put_writes_large_local_objects,
-    retained_files_written_by_others_expire,
     object_urls_name_the_stored_object_whatever_its_characters
 );
 
@@ -199,4 +183,85 @@ async fn s3_backend_round_trips_objects() {
     assert!(back.chunks(1 << 20).all(|c| c == part.as_slice()));
     assert_eq!(objects.sweep_expired().await.unwrap(), 0, "customer buckets are never swept");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A fresh bucket on the S3 test server, or `None` (the test skips) without one.
+async fn s3_bucket() -> Option<(String, String)> {
+    let endpoint = service(S3_ENV)?.trim_end_matches('/').to_owned();
+    taskgate_engine::install_crypto_provider();
+    let bucket = format!("tg-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "creating bucket: {}", created.status());
+    Some((endpoint, bucket))
+}
+
+fn s3_public(endpoint: &str, bucket: &str, prefix: &str, base_url: &str) -> ObjectsConfig {
+    let mut config = ObjectsConfig::with_public(PublicBucket::S3 {
+        region: "ap-test".into(),
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        base_url: base_url.into(),
+    });
+    config.s3 = vec![s3_endpoint("ap-test", endpoint, true)];
+    config
+}
+
+#[tokio::test]
+async fn s3_public_objects_are_at_base_url_and_their_key_prefix_included() {
+    let Some((endpoint, bucket)) = s3_bucket().await else { return };
+    let db = TestDb::sqlite().await;
+    let base_url = format!("{endpoint}/{bucket}");
+    let objects = Objects::new(db.store.clone(), s3_public(&endpoint, &bucket, "taskgate/v1", &base_url)).unwrap();
+    assert!(objects.local_root().is_none());
+    let dest = objects.public_bucket("tiw/snapshots").unwrap().join("task-1").unwrap();
+    let stored = objects.put(&dest, "1.png", Bytes::from_static(b"png-1")).await.unwrap();
+    assert_eq!(stored.key, "taskgate/v1/tiw/snapshots/task-1/1.png");
+    assert_eq!(stored.url, format!("{base_url}/taskgate/v1/tiw/snapshots/task-1/1.png"));
+    // The test server refuses anonymous reads: the object is read as the bucket's owner.
+    let owner = Objects::new(db.store.clone(), s3_public(&endpoint, &bucket, "", &base_url)).unwrap();
+    let whole_bucket = owner.public_bucket("").unwrap();
+    assert_eq!(owner.get(&whole_bucket, &stored.key).await.unwrap(), Bytes::from_static(b"png-1"));
+}
+
+#[tokio::test]
+async fn nodes_serve_s3_public_objects_only_under_the_prefix() {
+    let Some((endpoint, bucket)) = s3_bucket().await else { return };
+    let db = TestDb::sqlite().await;
+    let objects =
+        Objects::new(db.store.clone(), s3_public(&endpoint, &bucket, "taskgate", "http://node/files")).unwrap();
+    let stored = objects.put(&objects.public_bucket("a").unwrap(), "x.png", Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(stored.url, "http://node/files/taskgate/a/x.png");
+    let object = objects.public_object("taskgate/a/x.png").await.unwrap().expect("served");
+    assert_eq!(object.size, 1);
+    let other = reqwest::Client::new().put(format!("{endpoint}/{bucket}/private/y")).body("y").send().await.unwrap();
+    assert!(other.status().is_success());
+    for outside in ["private/y", "taskgate/../private/y", "taskgate", "taskgate/a/missing.png"] {
+        assert!(objects.public_object(outside).await.unwrap().is_none(), "{outside}");
+    }
+}
+
+#[tokio::test]
+async fn expired_s3_public_objects_are_swept_from_the_bucket() {
+    let Some((endpoint, bucket)) = s3_bucket().await else { return };
+    let db = TestDb::sqlite().await;
+    let clock = Arc::new(ManualClock::new(0));
+    let base_url = format!("{endpoint}/{bucket}");
+    let objects =
+        Objects::with_clock(db.store.clone(), s3_public(&endpoint, &bucket, "", &base_url), clock.clone()).unwrap();
+    let dest = objects.public_bucket("tiw/snapshots").unwrap();
+    let stored = objects.put(&dest, "1.png", Bytes::from_static(b"png")).await.unwrap();
+    clock.advance(Duration::from_secs(3 * 24 * 3600) - Duration::from_millis(1));
+    assert_eq!(objects.sweep_expired().await.unwrap(), 0);
+    assert!(objects.read(&dest, "1.png").await.unwrap().is_some());
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(objects.sweep_expired().await.unwrap(), 1);
+    assert!(objects.read(&dest, "1.png").await.unwrap().is_none(), "{} is gone from the bucket", stored.key);
+}
+
+#[tokio::test]
+async fn an_s3_public_bucket_on_an_unconfigured_region_is_refused() {
+    let db = TestDb::sqlite().await;
+    let mut config = s3_public("http://127.0.0.1:9", "public-1", "", "http://x");
+    config.s3.clear();
+    assert!(matches!(Objects::new(db.store.clone(), config), Err(ObjectsError::UnknownRegion(_))));
 }

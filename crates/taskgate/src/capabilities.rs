@@ -1,7 +1,9 @@
 //! What this host can run: the external programs some actions need, detected once at start.
 //!
 //! Whiteboard push encodes with `ffmpeg` and its `libx264` encoder; image import inspects and
-//! converts with `qemu-img`, confined by Landlock unless `[ecm] allow_unconfined_qemu` is set.
+//! converts with `qemu-img`, confined by Landlock unless `[ecm] allow_unconfined_qemu` is set;
+//! document transcoding converts office files with LibreOffice and renders PDF pages with
+//! poppler's `pdftoppm`, both confined unless `[tiw] allow_unconfined_transcode` is set.
 //! A missing tool is logged once at start with its install hint, reported by the health
 //! endpoint, and makes the actions that need it answer at once instead of failing late.
 
@@ -24,6 +26,8 @@ pub enum CapabilityName {
     WhiteboardPush,
     /// ImportCustomImage: `qemu-img`, confined.
     ImageImport,
+    /// CreateTranscode: LibreOffice and poppler's `pdftoppm`, confined.
+    DocumentTranscode,
 }
 
 /// The external program a capability runs.
@@ -33,6 +37,10 @@ pub enum Tool {
     Ffmpeg,
     #[serde(rename = "qemu-img")]
     QemuImg,
+    #[serde(rename = "libreoffice")]
+    LibreOffice,
+    #[serde(rename = "pdftoppm")]
+    Pdftoppm,
 }
 
 impl Tool {
@@ -40,14 +48,26 @@ impl Tool {
         match self {
             Tool::Ffmpeg => "ffmpeg",
             Tool::QemuImg => "qemu-img",
+            Tool::LibreOffice => "LibreOffice",
+            Tool::Pdftoppm => "pdftoppm",
         }
     }
 
-    /// The Debian package that brings the program.
+    /// The Debian packages that bring the program.
     fn package(self) -> &'static str {
         match self {
             Tool::Ffmpeg => "ffmpeg",
             Tool::QemuImg => "qemu-utils",
+            Tool::LibreOffice => "libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui",
+            Tool::Pdftoppm => "poppler-utils",
+        }
+    }
+
+    /// The setting that runs the tool without its sandbox on a kernel without Landlock.
+    fn unconfined_setting(self) -> &'static str {
+        match self {
+            Tool::LibreOffice | Tool::Pdftoppm => "[tiw] allow_unconfined_transcode",
+            Tool::Ffmpeg | Tool::QemuImg => "[ecm] allow_unconfined_qemu",
         }
     }
 }
@@ -61,8 +81,8 @@ pub enum Lack {
     NoAnswer(Tool),
     /// ffmpeg runs but was built without the libx264 encoder.
     NoLibx264,
-    /// The kernel enforces no Landlock and `[ecm] allow_unconfined_qemu` is not set.
-    NoLandlock,
+    /// The kernel enforces no Landlock and the tool's `allow_unconfined_*` setting is not set.
+    NoLandlock(Tool),
 }
 
 impl Lack {
@@ -70,7 +90,7 @@ impl Lack {
         match self {
             Lack::NotRunnable(tool) | Lack::NoAnswer(tool) => tool,
             Lack::NoLibx264 => Tool::Ffmpeg,
-            Lack::NoLandlock => Tool::QemuImg,
+            Lack::NoLandlock(tool) => tool,
         }
     }
 
@@ -80,9 +100,11 @@ impl Lack {
             Lack::NotRunnable(tool) | Lack::NoAnswer(tool) => format!("apt-get install {}", tool.package()),
             // Debian's ffmpeg package is built with libx264; a minimal or self-built one may not be.
             Lack::NoLibx264 => "apt-get install ffmpeg (Debian's build includes libx264)".to_owned(),
-            Lack::NoLandlock => "run on Linux 5.13 or later with Landlock enabled, or set [ecm] \
-                                 allow_unconfined_qemu = true to run qemu-img without its sandbox"
-                .to_owned(),
+            Lack::NoLandlock(tool) => format!(
+                "run on Linux 5.13 or later with Landlock enabled, or set {} = true to run {} without its sandbox",
+                tool.unconfined_setting(),
+                tool.name()
+            ),
         }
     }
 }
@@ -93,7 +115,7 @@ impl std::fmt::Display for Lack {
             Lack::NotRunnable(tool) => write!(f, "{} is not installed or cannot be run", tool.name()),
             Lack::NoAnswer(tool) => write!(f, "{} did not answer when probed", tool.name()),
             Lack::NoLibx264 => f.write_str("ffmpeg has no libx264 encoder"),
-            Lack::NoLandlock => f.write_str("qemu-img cannot be confined: the kernel enforces no Landlock"),
+            Lack::NoLandlock(tool) => write!(f, "{} cannot be confined: the kernel enforces no Landlock", tool.name()),
         }
     }
 }
@@ -136,39 +158,56 @@ impl Capability {
 pub struct Capabilities {
     pub whiteboard_push: Capability,
     pub image_import: Capability,
+    pub document_transcode: Capability,
 }
 
 impl Capabilities {
-    /// Probes the configured `[tiw] ffmpeg` (`-hide_banner -encoders`) and `[ecm] qemu_img`
-    /// (`--version`) side by side, each bounded by `tool_check_timeout_secs`, and checks that
-    /// qemu-img can be confined.
+    /// Probes the configured `[tiw] ffmpeg` (`-hide_banner -encoders`), `[ecm] qemu_img`,
+    /// `[tiw] libreoffice` (`--version`) and `[tiw] pdftoppm` (`-v`) side by side, each bounded
+    /// by `tool_check_timeout_secs`, and checks that the confined tools can be confined.
     pub async fn detect(config: &Config) -> Self {
         let timeout = Duration::from_secs(config.tool_check_timeout_secs.max(1));
-        let (ffmpeg, qemu) = tokio::join!(
+        let (ffmpeg, qemu, office, poppler) = tokio::join!(
             probe(&config.tiw.ffmpeg, &["-hide_banner", "-encoders"], timeout),
             probe(&config.ecm.qemu_img, &["--version"], timeout),
+            probe(&config.tiw.libreoffice, &["--version"], timeout),
+            probe(&config.tiw.pdftoppm, &["-v"], timeout),
         );
+        let landlock = landlock_available();
+        let confined = |tool: Tool, result: Result<String, ProbeFailure>, unconfined_allowed: bool| match result {
+            Err(ProbeFailure::NotRunnable) => Some(Lack::NotRunnable(tool)),
+            Err(ProbeFailure::NoAnswer) => Some(Lack::NoAnswer(tool)),
+            Ok(_) if !unconfined_allowed && !landlock => Some(Lack::NoLandlock(tool)),
+            Ok(_) => None,
+        };
         let push = match ffmpeg {
             Err(ProbeFailure::NotRunnable) => Some(Lack::NotRunnable(Tool::Ffmpeg)),
             Err(ProbeFailure::NoAnswer) => Some(Lack::NoAnswer(Tool::Ffmpeg)),
             Ok(encoders) if !lists_encoder(&encoders, "libx264") => Some(Lack::NoLibx264),
             Ok(_) => None,
         };
-        let import = match qemu {
-            Err(ProbeFailure::NotRunnable) => Some(Lack::NotRunnable(Tool::QemuImg)),
-            Err(ProbeFailure::NoAnswer) => Some(Lack::NoAnswer(Tool::QemuImg)),
-            Ok(_) if !config.ecm.allow_unconfined_qemu && !landlock_available() => Some(Lack::NoLandlock),
-            Ok(_) => None,
+        let import = confined(Tool::QemuImg, qemu, config.ecm.allow_unconfined_qemu);
+        let unconfined_transcode = config.tiw.allow_unconfined_transcode;
+        let (office, poppler) = (
+            confined(Tool::LibreOffice, office, unconfined_transcode),
+            confined(Tool::Pdftoppm, poppler, unconfined_transcode),
+        );
+        // A missing LibreOffice is named first: without it no office document converts.
+        let (transcode_tool, transcode) = match (office, poppler) {
+            (Some(lack), _) => (Tool::LibreOffice, Some(lack)),
+            (None, Some(lack)) => (Tool::Pdftoppm, Some(lack)),
+            (None, None) => (Tool::LibreOffice, None),
         };
         Self {
             whiteboard_push: Capability::new(CapabilityName::WhiteboardPush, Tool::Ffmpeg, push),
             image_import: Capability::new(CapabilityName::ImageImport, Tool::QemuImg, import),
+            document_transcode: Capability::new(CapabilityName::DocumentTranscode, transcode_tool, transcode),
         }
     }
 
     /// Every capability, in a stable order.
-    pub fn all(&self) -> [&Capability; 2] {
-        [&self.whiteboard_push, &self.image_import]
+    pub fn all(&self) -> [&Capability; 3] {
+        [&self.whiteboard_push, &self.image_import, &self.document_transcode]
     }
 
     /// One warning per capability that cannot run, with its install hint.
@@ -189,10 +228,11 @@ fn capability_action(name: CapabilityName) -> &'static str {
     match name {
         CapabilityName::WhiteboardPush => "whiteboard push (StartWhiteboardPush)",
         CapabilityName::ImageImport => "image import (ImportCustomImage)",
+        CapabilityName::DocumentTranscode => "document transcoding (CreateTranscode)",
     }
 }
 
-/// Whether the kernel enforces Landlock ABI v1, which qemu-img's confinement requires.
+/// Whether the kernel enforces Landlock ABI v1, which the confined tools require.
 pub fn landlock_available() -> bool {
     Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)

@@ -31,9 +31,14 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Most tasks of one kind a single account may have running at once, on all nodes
+    /// together, by product and kind: `ecm.import = 2`. Unset (the default) for a kind: no cap
+    /// beyond `concurrency`; claims serve accounts in turn, the one with fewest running first.
+    pub max_running_per_account: BTreeMap<String, BTreeMap<String, u32>>,
     pub ecm: EcmConfig,
     pub tiw: TiwConfig,
     pub engine: EngineTuning,
+    pub callbacks: CallbacksConfig,
     pub objects: ObjectsConfig,
     pub control: ControlConfig,
     pub accounts: Vec<AccountConfig>,
@@ -89,11 +94,37 @@ pub struct EngineTuning {
     pub lease_secs: u64,
     /// How often expired leases are looked for.
     pub reap_interval_secs: u64,
+    /// PostgreSQL: signals from other nodes (a task made due, a room append) one reader on this
+    /// node may fall behind before it reads the store instead (no signal is lost, it costs a read).
+    pub signal_buffer: usize,
 }
 
 impl Default for EngineTuning {
     fn default() -> Self {
-        Self { lease_secs: 30, reap_interval_secs: 5 }
+        Self { lease_secs: 30, reap_interval_secs: 5, signal_buffer: 1024 }
+    }
+}
+
+/// The `[callbacks]` table: how many callback deliveries a node keeps in flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Deliveries in flight at once on this node, to any receivers.
+    pub max_in_flight: usize,
+    /// Deliveries in flight at once to one destination (scheme, host, port).
+    pub max_in_flight_per_destination: usize,
+    /// Deliveries in flight at once of one account's callbacks, whatever their destinations.
+    pub max_in_flight_per_account: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        let outbox = taskgate_engine::OutboxConfig::default();
+        Self {
+            max_in_flight: outbox.concurrency,
+            max_in_flight_per_destination: outbox.per_destination,
+            max_in_flight_per_account: outbox.per_account,
+        }
     }
 }
 
@@ -147,6 +178,22 @@ pub struct TiwConfig {
     /// Most decoded bytes (4 per pixel) of all pictures one snapshot task, or one push over
     /// its life, holds.
     pub picture_max_total_bytes: u64,
+    /// The LibreOffice program that turns office documents into PDF (`soffice`; the
+    /// `soffice.bin` beside the launcher script is run directly).
+    pub libreoffice: PathBuf,
+    /// poppler's `pdftoppm`, which renders PDF pages; `pdfinfo` is looked up beside it.
+    pub pdftoppm: PathBuf,
+    /// Run LibreOffice and poppler without their Landlock sandbox (rlimits and timeouts only).
+    /// Off by default: on a kernel without Landlock, CreateTranscode is unavailable instead.
+    pub allow_unconfined_transcode: bool,
+    /// Transcode tasks one node runs at once (each runs one LibreOffice, then renders pages on
+    /// every core).
+    pub transcode_concurrency: usize,
+    /// Seconds one tool run of a transcode (a conversion, a page range) may take before it is
+    /// killed and the task fails with `FailedOperation.Transcode`.
+    pub transcode_timeout_secs: u64,
+    /// Bytes of address space one tool run may map (`RLIMIT_AS`).
+    pub transcode_memory_bytes: u64,
 }
 
 impl Default for TiwConfig {
@@ -171,6 +218,12 @@ impl Default for TiwConfig {
             picture_max_pixels: 4096 * 4096,
             picture_max_count: 32,
             picture_max_total_bytes: 256 << 20,
+            libreoffice: PathBuf::from("soffice"),
+            pdftoppm: PathBuf::from("pdftoppm"),
+            allow_unconfined_transcode: false,
+            transcode_concurrency: 2,
+            transcode_timeout_secs: 300,
+            transcode_memory_bytes: 4 << 30,
         }
     }
 }
@@ -298,20 +351,50 @@ pub struct SdkAppConfig {
     pub callback_key: Option<String>,
 }
 
-/// The `[objects]` table: the local public bucket and the S3/COS endpoints.
+/// The `[objects]` table: the public bucket and the S3/COS endpoints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObjectsConfig {
-    /// How long objects of the local public bucket are kept (Tencent keeps them 3 days).
+    /// How long objects of the public bucket (snapshots, push streams) are kept, in hours;
+    /// default 72 (Tencent keeps them 3 days).
     pub retention_hours: u64,
-    /// S3-compatible endpoints, one per region a `COS` parameter may name.
+    /// S3-compatible endpoints, one per region a `COS` parameter or `[objects.public]` may name.
     pub s3: Vec<S3EndpointConfig>,
+    /// The public bucket in S3, shared by every node; unset, it is the node-local folder
+    /// `data_dir/files`, served by this node at `{public_url}/files`.
+    pub public: Option<PublicBucketConfig>,
+    /// Allows the node-local public bucket with a PostgreSQL database. Off by default: a
+    /// PostgreSQL database is how several nodes form one service, and objects in one node's
+    /// folder are reachable only through that node and lost with it (a push resumed elsewhere
+    /// could not continue its stream), so such a start is refused. Set it only for a
+    /// deployment of exactly one node; `taskgate dev` sets it, being one process.
+    pub single_node: bool,
 }
 
 impl Default for ObjectsConfig {
     fn default() -> Self {
-        Self { retention_hours: 72, s3: Vec::new() }
+        Self { retention_hours: 72, s3: Vec::new(), public: None, single_node: false }
     }
+}
+
+/// `[objects.public]`: the public bucket in a bucket of one of the `[[objects.s3]]` endpoints.
+/// Every object is written, read and swept there by whichever node handles it, and handed out
+/// as `{base_url}/{key}`, the key including `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicBucketConfig {
+    /// Names the `[[objects.s3]]` endpoint, e.g. `ap-guangzhou`.
+    pub region: String,
+    /// e.g. `public-1250000000`; no account may own it (a tenant naming it in a `COS`
+    /// parameter could overwrite other tenants' results), which the start checks.
+    pub bucket: String,
+    /// Key prefix of every public object, e.g. `taskgate`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// How clients reach the bucket's objects: the S3 endpoint's bucket URL
+    /// (`https://public-1250000000.cos.ap-guangzhou.myqcloud.com`), a CDN in front of it, or
+    /// any node's `{public_url}/files` (every node serves the public bucket there).
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -369,9 +452,11 @@ impl Default for Config {
             tool_check_timeout_secs: 10,
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
+            max_running_per_account: BTreeMap::new(),
             ecm: EcmConfig::default(),
             tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
+            callbacks: CallbacksConfig::default(),
             objects: ObjectsConfig::default(),
             control: ControlConfig::default(),
             accounts: Vec::new(),
@@ -449,6 +534,12 @@ impl Config {
         self.concurrency.get(product)?.get(name).copied()
     }
 
+    /// The configured cap on one account's running tasks of a kind named `product.kind`.
+    pub fn max_running_per_account_of(&self, kind: &str) -> Option<u32> {
+        let (product, name) = kind.split_once('.')?;
+        self.max_running_per_account.get(product)?.get(name).copied()
+    }
+
     pub fn rate_per_second(&self, action: &str) -> u32 {
         self.rate_limit.actions.get(action).copied().unwrap_or(self.rate_limit.per_second)
     }
@@ -471,7 +562,13 @@ mod tests {
 
     #[test]
     fn keys_beneath_maps_and_unset_tables_are_configuration_keys() {
-        for key in ["concurrency.ecm.import", "rate_limit.actions.DescribeImage", "ecm.bucket.region"] {
+        for key in [
+            "concurrency.ecm.import",
+            "max_running_per_account.ecm.import",
+            "rate_limit.actions.DescribeImage",
+            "ecm.bucket.region",
+            "objects.public.base_url",
+        ] {
             assert!(names_a_key(&defaults(), key), "{key}");
         }
     }

@@ -165,6 +165,8 @@ pub fn configure(config: &mut Config, seed: Option<&Seed>, any_credentials: bool
     }
     config.allow_private_callback_targets = true;
     config.control.open_on_loopback = true;
+    // One process by construction, on SQLite or PostgreSQL alike.
+    config.objects.single_node = true;
     config.any_credentials = any_credentials;
 }
 

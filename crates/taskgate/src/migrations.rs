@@ -55,6 +55,16 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             include_str!("../migrations/20251130000012_ecm_list_indexes.sql"),
         ),
         SchemaMigration::shared(
+            20251201000018,
+            "gateway_rate_limits",
+            include_str!("../migrations/20251201000018_gateway_rate_limits.sql"),
+        ),
+        SchemaMigration::shared(
+            20251201000020,
+            "tiw_transcodes",
+            include_str!("../migrations/20251201000020_tiw_transcodes.sql"),
+        ),
+        SchemaMigration::shared(
             20251201000021,
             "tiw_checkpoints",
             include_str!("../migrations/20251201000021_tiw_checkpoints.sql"),

@@ -16,7 +16,7 @@ use anyhow::Context;
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
-use taskgate_engine::objects::{Objects, ObjectsConfig, S3Endpoint};
+use taskgate_engine::objects::{Objects, ObjectsConfig, PublicBucket, S3Endpoint};
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{Engine, EngineConfig, Outbox, OutboxConfig, Store, StoreOptions};
 use tokio::task::JoinHandle;
@@ -59,15 +59,43 @@ impl Server {
                 images.bucket
             );
         }
+        if let Some(public) = &config.objects.public
+            && let Some(owner) = accounts.bucket_owner(&public.region, &public.bucket)
+        {
+            anyhow::bail!(
+                "the [objects.public] bucket {} is also a bucket of account {owner}: give the public bucket one of its own",
+                public.bucket
+            );
+        }
+        if config.objects.public.is_none()
+            && config.database_url().starts_with("postgres")
+            && !config.objects.single_node
+        {
+            // A PostgreSQL database is shared by several nodes; a folder of one of them is not.
+            anyhow::bail!(
+                "the public bucket is this node's folder {} but the database is PostgreSQL, which several nodes share: \
+                 their results would be reachable only through the node that wrote them and lost with it. \
+                 Configure [objects.public] (an S3 bucket every node shares), or set [objects] single_node = true \
+                 if this is the only node",
+                config.data_dir.join("files").display()
+            );
+        }
         let capabilities = Capabilities::detect(&config).await;
         capabilities.warn_missing();
         taskgate_engine::install_crypto_provider();
-        let store = Store::open(&config.database_url(), &StoreOptions::default(), &[&crate::migrations::PRODUCTS])
+        let store_options = StoreOptions { signal_buffer: config.engine.signal_buffer, ..StoreOptions::default() };
+        let store = Store::open(&config.database_url(), &store_options, &[&crate::migrations::PRODUCTS])
             .await
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let client =
             GuardedClient::new(config.url_policy(), CALLBACK_TIMEOUT).context("building the callback HTTP client")?;
-        let outbox = Outbox::new(store.clone(), OutboxConfig::default(), client);
+        let outbox_config = OutboxConfig {
+            concurrency: config.callbacks.max_in_flight.max(1),
+            per_destination: config.callbacks.max_in_flight_per_destination.max(1),
+            per_account: config.callbacks.max_in_flight_per_account.max(1),
+            ..OutboxConfig::default()
+        };
+        let outbox = Outbox::new(store.clone(), outbox_config, client);
         let objects = Objects::new(store.clone(), objects_config(&config, bound)).context("opening object storage")?;
         let rooms = Rooms::new(store.clone(), RoomLimits::from_config(&config.tiw));
         let mut metrics = Metrics::default();
@@ -85,6 +113,9 @@ impl Server {
             let mut options = registration.options;
             if let Some(concurrency) = config.concurrency_of(registration.kind.as_str()) {
                 options.concurrency = concurrency.max(1);
+            }
+            if let Some(max) = config.max_running_per_account_of(registration.kind.as_str()) {
+                options = options.max_running_per_account(max);
             }
             builder = builder.executor(registration.kind, options, registration.executor);
         }
@@ -147,7 +178,16 @@ impl Server {
 }
 
 fn objects_config(config: &Config, bound: std::net::SocketAddr) -> ObjectsConfig {
-    let mut objects = ObjectsConfig::new(config.data_dir.join("files"), config.public_url(bound));
+    let public = match &config.objects.public {
+        None => PublicBucket::Local { dir: config.data_dir.join("files"), public_url: config.public_url(bound) },
+        Some(p) => PublicBucket::S3 {
+            region: p.region.clone(),
+            bucket: p.bucket.clone(),
+            prefix: p.prefix.clone().unwrap_or_default(),
+            base_url: p.base_url.trim_end_matches('/').to_owned(),
+        },
+    };
+    let mut objects = ObjectsConfig::with_public(public);
     objects.retention = Duration::from_secs(config.objects.retention_hours.saturating_mul(3600));
     objects.s3 = config
         .objects

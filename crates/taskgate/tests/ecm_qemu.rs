@@ -6,7 +6,8 @@ use common::Scratch;
 use std::time::Duration;
 use taskgate::capabilities::landlock_available;
 use taskgate::products::ecm::disk_format::DiskFormat;
-use taskgate::products::ecm::qemu::{Confinement, QemuError, QemuImg, QemuLimits};
+use taskgate::products::ecm::qemu::{INSPECT_LIMITS, QemuError, QemuImg};
+use taskgate::sandbox::{Confinement, Limits};
 
 fn confined() -> QemuImg {
     QemuImg { program: "qemu-img".into(), confinement: Confinement::Landlock }
@@ -20,7 +21,7 @@ fn unconfined() -> QemuImg {
 async fn info_reports_the_virtual_size() {
     let s = Scratch::new("qinfo");
     let path = s.qemu_img(&["-f", "qcow2", "a.qcow2", "3M"]);
-    let info = confined().info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    let info = confined().info(&path, DiskFormat::Qcow2, INSPECT_LIMITS).await.unwrap();
     assert_eq!((info.format.as_str(), info.virtual_size), ("qcow2", 3 * 1024 * 1024));
 }
 
@@ -29,9 +30,9 @@ async fn info_with_the_wrong_format_fails() {
     let s = Scratch::new("qwrong");
     let path = s.qemu_img(&["-f", "vpc", "a.vhd", "1M"]);
     // The same run with the right format reads the image: only the forced format differs.
-    let right = confined().info(&path, DiskFormat::Vpc, QemuLimits::INSPECT).await.unwrap();
+    let right = confined().info(&path, DiskFormat::Vpc, INSPECT_LIMITS).await.unwrap();
     assert_eq!(right.format, "vpc");
-    let wrong = confined().info(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    let wrong = confined().info(&path, DiskFormat::Qcow2, INSPECT_LIMITS).await;
     assert!(matches!(wrong, Err(QemuError::Failed)), "{wrong:?}");
 }
 
@@ -43,17 +44,14 @@ async fn check_finds_a_corrupt_qcow2() {
     // Point the refcount table far past the end of the file.
     bytes[48..56].copy_from_slice(&0x7f_ffff_0000u64.to_be_bytes());
     let corrupt = s.write("corrupt.qcow2", &bytes);
-    assert!(matches!(
-        confined().check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await,
-        Err(QemuError::Corrupt)
-    ));
+    assert!(matches!(confined().check(&corrupt, DiskFormat::Qcow2, INSPECT_LIMITS).await, Err(QemuError::Corrupt)));
 }
 
 #[tokio::test]
 async fn check_passes_a_sound_qcow2() {
     let s = Scratch::new("qsound");
     let path = s.qemu_img(&["-f", "qcow2", "a.qcow2", "1M"]);
-    confined().check(&path, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    confined().check(&path, DiskFormat::Qcow2, INSPECT_LIMITS).await.unwrap();
 }
 
 #[tokio::test]
@@ -61,9 +59,9 @@ async fn convert_changes_the_format() {
     let s = Scratch::new("qconvert");
     let source = s.qemu_img(&["-f", "vmdk", "a.vmdk", "2M"]);
     let target = s.0.join("a.qcow2");
-    let limits = QemuLimits { file_size_bytes: 1 << 30, ..QemuLimits::INSPECT };
+    let limits = Limits { file_size_bytes: 1 << 30, ..INSPECT_LIMITS };
     confined().convert(&source, DiskFormat::Vmdk, &target, "qcow2", limits).await.unwrap();
-    let converted = confined().info(&target, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    let converted = confined().info(&target, DiskFormat::Qcow2, INSPECT_LIMITS).await.unwrap();
     assert_eq!(converted.virtual_size, 2 * 1024 * 1024);
 }
 
@@ -71,7 +69,7 @@ async fn convert_changes_the_format() {
 async fn a_run_past_its_wall_clock_limit_times_out() {
     let s = Scratch::new("qtimeout");
     let source = s.qemu_img(&["-f", "raw", "a.img", "64M"]);
-    let limits = QemuLimits { timeout: Duration::ZERO, ..QemuLimits::INSPECT };
+    let limits = Limits { timeout: Duration::ZERO, ..INSPECT_LIMITS };
     let result = confined().convert(&source, DiskFormat::Raw, &s.0.join("b.qcow2"), "qcow2", limits).await;
     assert!(matches!(result, Err(QemuError::Timeout { timeout: Duration::ZERO })), "{result:?}");
 }
@@ -108,10 +106,10 @@ async fn confined_qemu_img_reads_the_file_it_was_given() {
 async fn confined_qemu_img_inspects_and_converts_a_real_image() {
     let s = Scratch::new("sandbox-convert");
     let image = s.qemu_img(&["-f", "qcow2", "a.qcow2", "8M"]);
-    let info = confined().info(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
+    let info = confined().info(&image, DiskFormat::Qcow2, INSPECT_LIMITS).await.unwrap();
     assert_eq!(info.virtual_size, 8 << 20);
-    confined().check(&image, DiskFormat::Qcow2, QemuLimits::INSPECT).await.unwrap();
-    let limits = QemuLimits {
+    confined().check(&image, DiskFormat::Qcow2, INSPECT_LIMITS).await.unwrap();
+    let limits = Limits {
         cpu_secs: 60,
         address_space_bytes: 2 << 30,
         file_size_bytes: 1 << 30,
@@ -134,7 +132,7 @@ async fn confined_qemu_img_cannot_open_a_data_file_its_image_names() {
     let image = s.qemu_img(&["-f", "qcow2", "-o", &data_file, "d.qcow2", "1M"]);
     // `info` leaves the data file closed; `convert` reads it. Unconfined it succeeds, confined
     // qemu cannot open the data file at all.
-    let limits = QemuLimits {
+    let limits = Limits {
         cpu_secs: 60,
         address_space_bytes: 2 << 30,
         file_size_bytes: 1 << 30,
@@ -157,7 +155,7 @@ async fn a_conversion_cannot_write_more_than_its_file_size_limit() {
     // the stand-in for a crafted image whose clusters all alias one block.
     let s = Scratch::new("fsize");
     let raw = s.write("full.raw", &vec![0xAB; 8 << 20]);
-    let limits = QemuLimits {
+    let limits = Limits {
         cpu_secs: 60,
         address_space_bytes: 2 << 30,
         file_size_bytes: 1 << 20,
@@ -178,6 +176,6 @@ async fn check_output_is_read_bounded_and_drained() {
     // Point the refcount table somewhere absurd: check reports errors on stderr.
     bytes[48..56].copy_from_slice(&(1u64 << 40).to_be_bytes());
     let corrupt = s.write("c.qcow2", &bytes);
-    let checked = confined().check(&corrupt, DiskFormat::Qcow2, QemuLimits::INSPECT).await;
+    let checked = confined().check(&corrupt, DiskFormat::Qcow2, INSPECT_LIMITS).await;
     assert!(matches!(checked, Err(QemuError::Corrupt)), "{checked:?}");
 }

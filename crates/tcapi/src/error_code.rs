@@ -27,14 +27,23 @@ error_codes! {
     AuthFailureSignatureFailure => "AuthFailure.SignatureFailure",
     AuthFailureTokenFailure => "AuthFailure.TokenFailure",
     FailedOperation => "FailedOperation",
+    FailedOperationFileDownloadFail => "FailedOperation.FileDownloadFail",
+    FailedOperationFileFormatError => "FailedOperation.FileFormatError",
+    FailedOperationFileOpenFail => "FailedOperation.FileOpenFail",
+    FailedOperationFileUploadFail => "FailedOperation.FileUploadFail",
+    FailedOperationTranscode => "FailedOperation.Transcode",
+    FailedOperationTranscodeServerError => "FailedOperation.TranscodeServerError",
     FailedOperationWhiteboardPush => "FailedOperation.WhiteboardPush",
     InternalError => "InternalError",
     InvalidAction => "InvalidAction",
     InvalidParameter => "InvalidParameter",
     InvalidParameterCallbackAddressFormatError => "InvalidParameter.CallbackAddressFormatError",
+    InvalidParameterFileFormatUnsupported => "InvalidParameter.FileFormatUnsupported",
     InvalidParameterInvalidExtra => "InvalidParameter.InvalidExtra",
     InvalidParameterRecordParameter => "InvalidParameter.RecordParameter",
     InvalidParameterTaskNotFound => "InvalidParameter.TaskNotFound",
+    InvalidParameterTranscodeParameter => "InvalidParameter.TranscodeParameter",
+    InvalidParameterUrlFormatError => "InvalidParameter.UrlFormatError",
     InvalidParameterValue => "InvalidParameterValue",
     InvalidParameterValueImageNameDuplicate => "InvalidParameterValue.ImageNameDuplicate",
     InvalidParameterValueInvaildPageParam => "InvalidParameterValue.InvaildPageParam",
@@ -42,6 +51,7 @@ error_codes! {
     InvalidParameterValueTaskNotFound => "InvalidParameterValue.TaskNotFound",
     LimitExceeded => "LimitExceeded",
     LimitExceededTaskConcurrency => "LimitExceeded.TaskConcurrency",
+    LimitExceededTranscodePagesLimitation => "LimitExceeded.TranscodePagesLimitation",
     MissingParameter => "MissingParameter",
     NoSuchVersion => "NoSuchVersion",
     OperationDenied => "OperationDenied",
@@ -64,6 +74,21 @@ error_codes! {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ErrorCode {
+    /// The code whose wire text is `text`, if taskgate knows it.
+    pub fn from_wire(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|code| code.as_str() == text)
+    }
+}
+
+/// Reads a stored code back by its wire text; an unknown text is an error.
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Self::from_wire(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{text}`")))
     }
 }
 

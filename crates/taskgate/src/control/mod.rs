@@ -125,7 +125,7 @@ struct Health<'a> {
     /// `sqlite` or `postgres`.
     database: &'static str,
     /// Each capability, whether it can run here, why not and how to install what it lacks.
-    capabilities: [&'a Capability; 2],
+    capabilities: [&'a Capability; 3],
 }
 
 async fn health(State(control): State<Arc<Control>>) -> Response {

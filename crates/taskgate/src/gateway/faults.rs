@@ -48,8 +48,8 @@ impl TryFrom<String> for FaultCode {
     type Error = String;
 
     fn try_from(code: String) -> Result<Self, String> {
-        if let Some(known) = ErrorCode::ALL.iter().find(|known| known.as_str() == code) {
-            return Ok(FaultCode::Known(*known));
+        if let Some(known) = ErrorCode::from_wire(&code) {
+            return Ok(FaultCode::Known(known));
         }
         let mut parts = code.split('.');
         let first = parts.next().unwrap_or_default();

@@ -107,7 +107,7 @@ async fn dispatch<'g>(
         routed.service().check_region(parsed.region.as_deref(), &gateway.regions)?;
         // Expiry is a fact of today, not of the (possibly frozen) signature clock.
         account.check_service(routed.service(), time::OffsetDateTime::now_utc().unix_timestamp())?;
-        gateway.rate_limits.check(&account.uin, routed.name())?;
+        gateway.rate_limits.check(&account.uin, routed.name()).await?;
         // Last of the checks: only a request about to run is recorded, and rate limits bound
         // how fast an account can add records.
         auth::refuse_replay(&gateway.nonces, &parsed).await?;

@@ -38,7 +38,7 @@ impl Gateway {
     pub fn new(config: &Config, accounts: Accounts, store: &Store, metrics: Metrics, products: Products) -> Self {
         Self {
             accounts,
-            rate_limits: RateLimits::new(config, Products::action_names()),
+            rate_limits: RateLimits::new(config, Products::action_names(), store),
             idempotency: Idempotency::new(store.clone()),
             nonces: Nonces::new(store.clone()),
             clock: SignatureClock::from_config(config.frozen_time),

@@ -83,7 +83,14 @@ impl Products {
         let push_encoder = capabilities.whiteboard_push.lack();
         let images = ecm::ImageStore::from_config(config, objects)?;
         Ok(Self {
-            tiw: Arc::new(Tiw::new(config, engine.clone(), objects.clone(), rooms, push_encoder)),
+            tiw: Arc::new(Tiw::new(
+                config,
+                engine.clone(),
+                objects.clone(),
+                rooms,
+                push_encoder,
+                capabilities.document_transcode.lack(),
+            )),
             tcss: Tcss::new(config, engine.clone()),
             ecm: Ecm::new(config, engine.clone(), images, capabilities.image_import.lack()),
         })

@@ -29,8 +29,9 @@ pub struct Removed {
     pub rooms: u64,
     pub room_operations: u64,
     pub pushes: u64,
-    /// tiw push callback settings (SetWhiteboardPushCallback, …Key) of SdkAppIds.
-    pub push_callback_settings: u64,
+    pub transcodes: u64,
+    /// tiw callback settings (push and transcode URLs and keys) of SdkAppIds.
+    pub callback_settings: u64,
     pub images: u64,
     pub refresh_tasks: u64,
     /// Files of the public bucket (snapshots, push streams) and imported images.

@@ -53,7 +53,7 @@ impl Parts {
 
     pub(crate) fn tiw(&self) -> Tiw {
         let rooms = Rooms::new(self.store.clone(), RoomLimits::from_config(&self.config.tiw));
-        Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms, None)
+        Tiw::new(&self.config, self.engine.clone(), self.objects.clone(), rooms, None, None)
     }
 }
 

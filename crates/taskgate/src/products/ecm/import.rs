@@ -3,10 +3,11 @@
 //! Every failure becomes a message a user can act on; no partial file is left behind.
 
 use super::disk_format::{self, DiskFormat};
-use super::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
-use super::qemu::{QemuImg, QemuLimits};
+use super::qemu::QemuImg;
 use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
 use crate::capabilities::Lack;
+use crate::download::{AsyncProgress, DownloadError, Downloaded, Progress, download};
+use crate::sandbox::Limits;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use taskgate_engine::objects::{Destination, Objects};
@@ -27,8 +28,8 @@ pub struct ImportSettings {
     pub max_virtual_size_bytes: u64,
     /// `qemu-img` output format to convert every image to, if any.
     pub convert_to: Option<String>,
-    pub inspect_limits: QemuLimits,
-    pub convert_limits: QemuLimits,
+    pub inspect_limits: Limits,
+    pub convert_limits: Limits,
     pub qemu: QemuImg,
     /// Why this server cannot inspect images (`qemu-img` missing or unconfinable), if it cannot.
     pub qemu_lack: Option<Lack>,

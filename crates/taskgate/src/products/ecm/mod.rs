@@ -3,7 +3,6 @@
 mod api;
 mod context;
 pub mod disk_format;
-pub mod download;
 mod images;
 pub mod import;
 #[cfg(test)]
@@ -52,8 +51,8 @@ pub fn executor(config: &Config, objects: &Objects, qemu_lack: Option<Lack>) -> 
             max_image_bytes: config.ecm.max_image_bytes,
             max_virtual_size_bytes: config.ecm.max_virtual_size_bytes,
             convert_to: config.ecm.convert_to.clone(),
-            inspect_limits: qemu::QemuLimits::INSPECT,
-            convert_limits: qemu::QemuLimits {
+            inspect_limits: qemu::INSPECT_LIMITS,
+            convert_limits: crate::sandbox::Limits {
                 cpu_secs: config.ecm.convert_cpu_secs,
                 address_space_bytes: 2 << 30,
                 // The largest honest output: the capped virtual size as raw, plus qcow2/vmdk metadata.
@@ -66,9 +65,9 @@ pub fn executor(config: &Config, objects: &Objects, qemu_lack: Option<Lack>) -> 
             qemu: qemu::QemuImg {
                 program: config.ecm.qemu_img.clone(),
                 confinement: if config.ecm.allow_unconfined_qemu {
-                    qemu::Confinement::RlimitsOnly
+                    crate::sandbox::Confinement::RlimitsOnly
                 } else {
-                    qemu::Confinement::Landlock
+                    crate::sandbox::Confinement::Landlock
                 },
             },
             qemu_lack,

@@ -21,6 +21,9 @@ pub struct Tiw {
     pub config: TiwConfig,
     /// Why pushes cannot be encoded here (`ffmpeg` or its libx264 missing), if they cannot.
     pub push_encoder_lack: Option<Lack>,
+    /// Why documents cannot be transcoded here (LibreOffice or poppler missing or not
+    /// confinable), if they cannot.
+    pub transcode_lack: Option<Lack>,
 }
 
 impl Tiw {
@@ -30,6 +33,7 @@ impl Tiw {
         objects: Objects,
         rooms: Rooms,
         push_encoder_lack: Option<Lack>,
+        transcode_lack: Option<Lack>,
     ) -> Self {
         Self {
             engine,
@@ -39,6 +43,7 @@ impl Tiw {
             sdk_app_keys: sdk_app_keys(config),
             config: config.tiw.clone(),
             push_encoder_lack,
+            transcode_lack,
         }
     }
 

@@ -1,18 +1,20 @@
 //! tiw (Tencent Interactive Whiteboard, 2019-09-19): whiteboard rooms and their snapshot and
-//! push tasks.
+//! push tasks, and document transcoding.
 
 mod api;
 pub mod board_page;
 pub mod callback;
+mod callback_api;
+pub mod callback_settings;
 mod context;
 pub mod pictures;
 pub mod push;
 mod push_api;
-mod push_callback_api;
 mod reset;
 pub mod room_http;
 pub mod rooms;
 pub mod snapshot;
+pub mod transcode;
 
 pub use context::Tiw;
 
@@ -36,9 +38,15 @@ pub static ACTIONS: &[ActionEntry<Tiw>] = &[
     entry::<push_api::StartWhiteboardPush>(),
     entry::<push_api::StopWhiteboardPush>(),
     entry::<push_api::DescribeWhiteboardPush>(),
-    entry::<push_callback_api::SetWhiteboardPushCallback>(),
-    entry::<push_callback_api::SetWhiteboardPushCallbackKey>(),
-    entry::<push_callback_api::DescribeWhiteboardPushCallback>(),
+    entry::<callback_api::SetCallback<callback_api::PushEvents>>(),
+    entry::<callback_api::SetCallbackKey<callback_api::PushEvents>>(),
+    entry::<callback_api::DescribeCallback<callback_api::PushEvents>>(),
+    entry::<transcode::api::CreateTranscode>(),
+    entry::<transcode::api::DescribeTranscode>(),
+    entry::<transcode::api::DescribeTranscodeByUrl>(),
+    entry::<callback_api::SetCallback<callback_api::TranscodeEvents>>(),
+    entry::<callback_api::SetCallbackKey<callback_api::TranscodeEvents>>(),
+    entry::<callback_api::DescribeCallback<callback_api::TranscodeEvents>>(),
 ];
 
 /// Pushes are long-lived and mostly wait for the next frame: a node takes many.
@@ -46,8 +54,8 @@ const PUSH_CONCURRENCY: usize = 16;
 /// Timeout of one board picture download.
 const PICTURE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The snapshot and push executors, configured from `[tiw]`; `encoder_lack` says why pushes
-/// cannot be encoded here, if they cannot.
+/// The snapshot, push and transcode executors, configured from `[tiw]`; `encoder_lack` says why
+/// pushes cannot be encoded here, if they cannot.
 pub fn executors(
     config: &Config,
     store: &Store,
@@ -56,7 +64,7 @@ pub fn executors(
     rooms: &Rooms,
     push_counters: &PushCounters,
     encoder_lack: Option<Lack>,
-) -> anyhow::Result<[Registration; 2]> {
+) -> anyhow::Result<[Registration; 3]> {
     let picture_client =
         || GuardedClient::new(config.url_policy(), PICTURE_TIMEOUT).context("building the board picture client");
     let snapshot = snapshot::executor::SnapshotExecutor {
@@ -84,6 +92,7 @@ pub fn executors(
         sdk_app_keys: context::sdk_app_keys(config),
         settings: push::executor::PushSettings {
             ffmpeg: config.tiw.ffmpeg.clone(),
+            work_dir: config.data_dir.join("work").join(push::HLS_PREFIX),
             rtmp_url: config.tiw.push_rtmp_url.clone(),
             max_exceptions: config.tiw.push_max_exceptions.max(1),
             pictures: PictureLimits::from_config(&config.tiw),
@@ -91,12 +100,32 @@ pub fn executors(
         },
         counters: push_counters.clone(),
     };
+    let transcode_client = |priority: transcode::Priority| {
+        let timeout = Duration::from_secs(priority.limits(true).download_timeout_secs);
+        GuardedClient::new(config.url_policy(), timeout).context("building the document download client")
+    };
+    let work_root = config.data_dir.join("work").join("transcode");
+    std::fs::create_dir_all(&work_root).with_context(|| format!("creating {}", work_root.display()))?;
+    let transcode = transcode::executor::TranscodeExecutor {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        objects: objects.clone(),
+        normal_client: transcode_client(transcode::Priority::Normal)?,
+        low_client: transcode_client(transcode::Priority::Low)?,
+        tools: transcode::convert::Tools::from_config(&config.tiw),
+        work_root,
+    };
     Ok([
         Registration::finite(snapshot::SNAPSHOT_KIND, Arc::new(snapshot)),
         Registration {
             kind: push::PUSH_KIND,
             options: KindOptions::concurrency(PUSH_CONCURRENCY).endless(),
             executor: Arc::new(push),
+        },
+        Registration {
+            kind: transcode::TRANSCODE_KIND,
+            options: KindOptions::concurrency(config.tiw.transcode_concurrency.max(1)),
+            executor: Arc::new(transcode),
         },
     ])
 }
@@ -119,5 +148,12 @@ pub const TASK_ACTIONS: &[TaskAction] = &[
         name: "StartWhiteboardPush",
         kind: push::PUSH_KIND,
         forced_success: Err("a push's stream comes only from encoding its room; force a failure or let it run"),
+    },
+    TaskAction {
+        name: "CreateTranscode",
+        kind: transcode::TRANSCODE_KIND,
+        forced_success: Err(
+            "a transcode's pages come only from converting its document; force a failure or let it run",
+        ),
     },
 ];

@@ -1,9 +1,11 @@
-//! Removing tiw's state for a reset: snapshot pictures in the public bucket, pushes with their
-//! streams, rooms with their logs and checkpoints, and the push callback settings of the scope's SdkAppIds.
+//! Removing tiw's state for a reset: snapshot pictures and transcode results in the public
+//! bucket, pushes with their streams, transcode rows, rooms with their logs and checkpoints, and
+//! the callback settings of the scope's SdkAppIds.
 
 use super::Tiw;
 use super::push::HLS_PREFIX;
 use super::snapshot::{SNAPSHOT_KIND, SNAPSHOT_PREFIX, Snapshot, task_dir};
+use super::transcode::{self, TRANSCODE_KIND, TRANSCODE_PREFIX, Transcode};
 use crate::products::reset::{Removed, ResetScope};
 use sqlx::Row as _;
 use taskgate_engine::{Store, StoreError, TaskFilter, on_pool};
@@ -32,6 +34,21 @@ impl Tiw {
                     self.objects.remove_all(&public.join(&task_dir(input.sdk_app_id, task.id.as_str()))?).await?;
             }
         }
+        let transcodes = TaskFilter {
+            account: account.map(str::to_owned),
+            kind: Some(TRANSCODE_KIND),
+            limit: u32::MAX,
+            ..TaskFilter::default()
+        };
+        let transcoded = self.objects.public_bucket(TRANSCODE_PREFIX)?;
+        for task in self.engine.list(&transcodes).await? {
+            let Ok(input) = task.input_of::<Transcode>() else { continue };
+            removed.files += self
+                .objects
+                .remove_all(&transcoded.join(&transcode::task_dir(input.sdk_app_id, task.id.as_str()))?)
+                .await?;
+        }
+        removed.transcodes += transcode::store::delete(&self.engine, account).await?;
         let store = self.engine.store();
         let pushes: Vec<String> = on_pool!(store.reader(), p => sqlx::query(PUSHES)
             .bind(account)
@@ -55,7 +72,7 @@ impl Tiw {
         delete_of_apps(store, CHECKPOINTS, sdk_app_ids.as_deref()).await?;
         removed.room_operations += delete_of_apps(store, ROOM_OPS, sdk_app_ids.as_deref()).await?;
         removed.rooms += delete_of_apps(store, ROOMS, sdk_app_ids.as_deref()).await?;
-        removed.push_callback_settings += delete_of_apps(store, APPS, sdk_app_ids.as_deref()).await?;
+        removed.callback_settings += delete_of_apps(store, APPS, sdk_app_ids.as_deref()).await?;
         Ok(())
     }
 }

@@ -268,6 +268,14 @@ async fn serve_socket(tiw: Arc<Tiw>, room: RoomKey, user_id: String, mut socket:
             },
             announced = live.recv() => {
                 match announced {
+                    // Operations this client has not seen come before these (or may, for an
+                    // empty announcement): the log has them, in order.
+                    Ok(ops) if ops.first().is_none_or(|op| op.seq > sent + 1) => {
+                        match send_log(&tiw, room, sent, "ops", &mut socket).await {
+                            Some(last) => sent = last,
+                            None => return,
+                        }
+                    }
                     Ok(ops) => {
                         let ops: Vec<LoggedOp> = ops.iter().filter(|op| op.seq > sent).cloned().collect();
                         if let Some(last) = ops.last() {

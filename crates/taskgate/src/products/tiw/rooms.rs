@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use taskgate_engine::{Store, StoreError, on_pool, on_tx};
+use taskgate_engine::{Backend, Signal, Store, StoreError, Subscription, on_pool, on_tx};
 use thiserror::Error;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -63,8 +63,23 @@ impl RoomKey {
     }
 }
 
-/// A batch of operations just appended to a room, shared by all its live clients.
+/// A batch of operations just appended to a room, shared by all its live clients, in `seq`
+/// order. Batches follow one another in increasing `seq` but may leave gaps (operations whose
+/// signal was lost), and an empty batch means "operations may have been missed": a receiver
+/// reads the log after the last `seq` it has when the first one is not the next, or none is.
 pub type Announcement = Arc<Vec<LoggedOp>>;
+
+/// The signal channel of appends: `NOTIFY tg_rooms, '<SdkAppId>:<RoomId>:<first seq>:<last seq>'`
+/// after the append commits (PostgreSQL), so the other nodes read those operations from the
+/// store and announce them to their own live clients.
+const ROOMS_CHANNEL: &str = "tg_rooms";
+
+/// One room's fan-out on this node.
+struct Live {
+    sender: broadcast::Sender<Announcement>,
+    /// The newest `seq` announced here; `None` until the first announcement.
+    announced: Option<u64>,
+}
 
 /// How many announcements a slow client may lag behind before it must reload from the log.
 /// Each may be as large as one request (`room_max_request_bytes`), so this also bounds the
@@ -138,7 +153,7 @@ pub struct LogPage {
 pub struct Rooms {
     store: Store,
     limits: RoomLimits,
-    live: Arc<Mutex<HashMap<RoomKey, broadcast::Sender<Announcement>>>>,
+    live: Arc<Mutex<HashMap<RoomKey, Live>>>,
     closing: CancellationToken,
     /// The room WebSockets being served, so shutdown can wait for them to end.
     sockets: TaskTracker,
@@ -150,21 +165,54 @@ fn corrupt(detail: impl ToString) -> StoreError {
     StoreError::Corrupt { what: "room operation", detail: detail.to_string() }
 }
 
+fn logged_seq(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(corrupt)
+}
+
+/// What a `tg_rooms` signal says: the room and the `seq` range one append committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AppendSignal {
+    room: RoomKey,
+    first: u64,
+    last: u64,
+}
+
+impl AppendSignal {
+    fn to_payload(self) -> String {
+        format!("{}:{}:{}:{}", self.room.sdk_app_id, self.room.room_id, self.first, self.last)
+    }
+
+    fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(':');
+        let room = RoomKey::parse(parts.next()?, parts.next()?).ok()?;
+        let first = parts.next()?.parse().ok()?;
+        let last = parts.next()?.parse().ok()?;
+        (parts.next().is_none() && first <= last).then_some(Self { room, first, last })
+    }
+}
+
 fn db_seq(seq: u64) -> i64 {
     // Sequence numbers come from the store's BIGINT counter; a larger cursor is past the end.
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 impl Rooms {
+    /// On PostgreSQL, also relays other nodes' appends to this node's live clients; subscribes
+    /// to the store's signals, so call it before the engine starts them.
     pub fn new(store: Store, limits: RoomLimits) -> Self {
-        Self {
+        let rooms = Self {
             store,
             limits,
             live: Arc::default(),
             closing: CancellationToken::new(),
             sockets: TaskTracker::new(),
             checkpointing: Arc::default(),
+        };
+        if rooms.store.backend() == Backend::Postgres {
+            let signals = rooms.store.signals().subscribe(ROOMS_CHANNEL);
+            tokio::spawn(rooms.clone().relay(signals));
         }
+        rooms
     }
 
     pub fn limits(&self) -> &RoomLimits {
@@ -192,15 +240,90 @@ impl Rooms {
         &self.closing
     }
 
-    fn sender(&self, room: RoomKey) -> broadcast::Sender<Announcement> {
-        let mut live = self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        live.retain(|_, sender| sender.receiver_count() > 0);
-        live.entry(room).or_insert_with(|| broadcast::channel(BROADCAST_CAPACITY).0).clone()
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<RoomKey, Live>> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// New operations of the room from now on.
+    /// New operations of the room from now on, from this node and (PostgreSQL) the others.
     pub fn subscribe(&self, room: RoomKey) -> broadcast::Receiver<Announcement> {
-        self.sender(room).subscribe()
+        let mut live = self.live();
+        live.retain(|_, room| room.sender.receiver_count() > 0);
+        live.entry(room)
+            .or_insert_with(|| Live { sender: broadcast::channel(BROADCAST_CAPACITY).0, announced: None })
+            .sender
+            .subscribe()
+    }
+
+    /// The newest `seq` announced to the room's live clients here; `None` when it has none.
+    fn announced(&self, room: RoomKey) -> Option<Option<u64>> {
+        self.live().get(&room).filter(|live| live.sender.receiver_count() > 0).map(|live| live.announced)
+    }
+
+    /// Announces the operations after the last one announced, so the announcements of a room
+    /// only move forward whichever node appended them.
+    fn announce(&self, room: RoomKey, ops: &[LoggedOp]) {
+        let mut live = self.live();
+        let Some(live) = live.get_mut(&room) else { return };
+        let fresh: Vec<LoggedOp> =
+            ops.iter().filter(|op| live.announced.is_none_or(|announced| op.seq > announced)).cloned().collect();
+        if let Some(last) = fresh.last() {
+            live.announced = Some(last.seq);
+            // Nobody listening is fine: the log is the truth, live delivery a courtesy.
+            let _ = live.sender.send(Arc::new(fresh));
+        }
+    }
+
+    /// Relays other nodes' appends (their `tg_rooms` signals) to this node's live clients,
+    /// reading the operations from the store, until the store closes or the node shuts down.
+    async fn relay(self, mut signals: Subscription) {
+        loop {
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                () = self.closing.cancelled() => return,
+            };
+            match signal {
+                Some(Signal::Notified(payload)) => match AppendSignal::parse(&payload) {
+                    Some(append) => self.relay_append(append).await,
+                    None => tracing::warn!(payload = %payload, "ignoring a malformed room signal"),
+                },
+                // Every live client reads the log after what it has.
+                Some(Signal::Missed) => {
+                    for live in self.live().values() {
+                        let _ = live.sender.send(Arc::new(Vec::new()));
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+
+    async fn relay_append(&self, append: AppendSignal) {
+        // No live client here, or already announced (this node's own append).
+        let Some(announced) = self.announced(append.room) else { return };
+        if announced.is_some_and(|announced| announced >= append.last) {
+            return;
+        }
+        // From the last announced operation on, so a lost signal's operations come too.
+        let mut after = announced.unwrap_or(append.first.saturating_sub(1));
+        loop {
+            match self.log_page(append.room, after, Some(append.last), None).await {
+                Ok(page) => {
+                    self.announce(append.room, &page.ops);
+                    after = page.next_after;
+                    if !page.more {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, room = append.room.room_id(), "reading a room's log to relay it failed");
+                    // Its clients catch up from the log themselves.
+                    if let Some(live) = self.live().get(&append.room) {
+                        let _ = live.sender.send(Arc::new(Vec::new()));
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// Appends validated operations in one transaction and announces them to live clients.
@@ -273,14 +396,17 @@ impl Rooms {
                 op,
             });
         }
+        tx.notify_on_commit(
+            ROOMS_CHANNEL,
+            AppendSignal { room, first: logged_seq(first)?, last: logged_seq(last)? }.to_payload(),
+        );
         tx.commit().await?;
         self.checkpoint_after_append(
             room,
             u64::try_from(first - 1).map_err(corrupt)?,
             u64::try_from(last).map_err(corrupt)?,
         );
-        // Nobody listening is fine: the log is the truth, live delivery a courtesy.
-        let _ = self.sender(room).send(Arc::new(logged.clone()));
+        self.announce(room, &logged);
         Ok(logged)
     }
 
@@ -380,5 +506,14 @@ mod tests {
         assert_eq!(RoomKey::new(1, 0), Err(IdOutOfRange { field: "RoomId" }));
         assert_eq!(RoomKey::parse("1", "18446744073709551616"), Err(IdOutOfRange { field: "RoomId" }));
         assert_eq!(RoomKey::parse("1", "-1"), Err(IdOutOfRange { field: "RoomId" }));
+    }
+
+    #[test]
+    fn an_append_signal_reads_back_and_malformed_ones_are_refused() {
+        let signal = AppendSignal { room: RoomKey::new(1_400_000_000, 7).unwrap(), first: 3, last: 5 };
+        assert_eq!(AppendSignal::parse(&signal.to_payload()), Some(signal));
+        for bad in ["", "1:2:3", "1:2:5:3", "1:2:3:4:5", "0:2:3:4", "1:x:3:4"] {
+            assert_eq!(AppendSignal::parse(bad), None, "{bad}");
+        }
     }
 }

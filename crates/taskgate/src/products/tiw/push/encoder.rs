@@ -25,7 +25,8 @@ use whiteboard::render::Yuv420;
 
 /// Seconds per HLS segment; keyframes come exactly this often so segments are exact.
 const SEGMENT_SECS: u32 = 2;
-/// Segments listed in the live playlist (older ones are deleted): one minute of rewind.
+/// Segments listed in the live playlist (older ones leave the public bucket): one minute of
+/// rewind.
 const PLAYLIST_SEGMENTS: u32 = 30;
 /// A frame that cannot be written for this long means the encoder hangs.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +42,8 @@ pub struct EncoderSettings {
     pub height: u32,
     pub fps: u32,
     pub bitrate_kbps: u32,
-    /// The directory of the HLS playlist and its segments.
+    /// The work folder ffmpeg writes the HLS playlist and its segments into, from which
+    /// [`super::stream::Stream`] publishes them.
     pub hls_dir: PathBuf,
     pub rtmp_url: Option<String>,
 }
@@ -93,7 +95,9 @@ impl EncoderSettings {
         .iter()
         .map(OsString::from)
         .collect();
-        let hls_flags = "delete_segments+append_list+discont_start+temp_file+independent_segments";
+        // No `delete_segments`: the publisher removes each segment once stored, and removes
+        // it from the public bucket once it left the playlist.
+        let hls_flags = "append_list+discont_start+temp_file+independent_segments";
         let playlist = self.hls_dir.join(super::PLAYLIST);
         match &self.rtmp_url {
             None => {
@@ -240,24 +244,6 @@ async fn keep_tail(pipe: BufReader<tokio::process::ChildStderr>, tail: Arc<Mutex
     }
 }
 
-/// Ends a playlist that a failed encoder left open, so players stop waiting for segments.
-pub async fn close_playlist(hls_dir: &std::path::Path) -> std::io::Result<()> {
-    let path = hls_dir.join(super::PLAYLIST);
-    let text = match tokio::fs::read_to_string(&path).await {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if text.contains("#EXT-X-ENDLIST") {
-        return Ok(());
-    }
-    let mut file = tokio::fs::OpenOptions::new().append(true).open(&path).await?;
-    file.write_all(b"#EXT-X-ENDLIST\n").await?;
-    // A tokio file hands the write to a blocking thread; only flush waits for it to land, so
-    // that a caller who reads the playlist next (or closes it again) sees the end marker.
-    file.flush().await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,17 +279,5 @@ mod tests {
         assert_eq!(args.matches("libx264").count(), 1);
         assert!(args.contains("-f tee"), "{args}");
         assert!(args.ends_with("/abc/index.m3u8|[f=flv:onfail=abort]rtmp://live.example/app/s1"), "{args}");
-    }
-
-    #[tokio::test]
-    async fn an_open_playlist_is_closed_once() {
-        let dir = std::env::temp_dir().join(format!("taskgate-playlist-{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::create_dir_all(&dir).await.unwrap();
-        tokio::fs::write(dir.join("index.m3u8"), "#EXTM3U\n#EXTINF:2.0,\nindex0.ts\n").await.unwrap();
-        close_playlist(&dir).await.unwrap();
-        close_playlist(&dir).await.unwrap();
-        let text = tokio::fs::read_to_string(dir.join("index.m3u8")).await.unwrap();
-        assert_eq!(text.matches("#EXT-X-ENDLIST").count(), 1);
-        tokio::fs::remove_dir_all(&dir).await.unwrap();
     }
 }

@@ -4,19 +4,20 @@
 use super::counters::PushCounters;
 use super::encoder::{self, EncoderSettings};
 use super::feed::{self, BoardFeed};
-use super::store;
+use super::stream::{self, Stream};
 use super::{
-    FinishReason, HLS_PREFIX, ImLogin, Push, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT,
-    STOPPED_EVENT, StartedEvent, StoppedEvent,
+    FinishReason, ImLogin, Push, PushInput, PushProgress, PushResult, PushStatus, STARTED_EVENT, STOPPED_EVENT,
+    StartedEvent, StoppedEvent,
 };
 use crate::capabilities::Lack;
 use crate::products::tiw::callback;
+use crate::products::tiw::callback_settings::{self, EventFamily};
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use taskgate_engine::objects::Objects;
@@ -37,11 +38,16 @@ const RESTART_DELAY: Duration = Duration::from_millis(500);
 const RESTART_MAX: Duration = Duration::from_secs(10);
 /// How often the room's idleness is checked against AutoStopTimeout.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
+/// How often the work folder is looked at for new segments: an eighth of a segment.
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Operator settings of pushes (`[tiw]`).
 #[derive(Debug, Clone)]
 pub struct PushSettings {
     pub ffmpeg: PathBuf,
+    /// This node's work folders of pushes (`{work_dir}/{TaskId}`), where ffmpeg writes
+    /// before the stream is published to the public bucket.
+    pub work_dir: PathBuf,
     /// Also publish to this RTMP URL; `{stream_id}` is replaced by the push's stream id.
     pub rtmp_url: Option<String>,
     /// Encoder or output failures in a row after which a push stops with `EXCEPTION`.
@@ -94,7 +100,7 @@ impl PushExecutor {
         event_id: String,
         now_ms: i64,
     ) -> Result<Option<Callback>, ExecError> {
-        let settings = store::callback_settings(&self.store, input.sdk_app_id)
+        let settings = callback_settings::get(&self.store, input.sdk_app_id, EventFamily::Push)
             .await
             .map_err(|e| ExecError::retryable(format!("reading the push callback failed: {e}")))?;
         if settings.callback.is_empty() {
@@ -226,29 +232,27 @@ impl PushExecutor {
         }
     }
 
-    /// Starts the retention clock of what the stream left in the public bucket.
-    /// Where ffmpeg writes the push's playlist and segments: the local public bucket.
-    fn hls_dir(&self, task_id: &str) -> PathBuf {
-        self.objects.local_root().join(HLS_PREFIX).join(task_id)
-    }
-
-    async fn retain_stream(&self, task_id: &str, hls_dir: &Path) {
-        let names = match std::fs::read_dir(hls_dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect::<Vec<_>>(),
-            Err(error) => {
-                tracing::warn!(%error, task_id, "listing the push's stream failed");
-                return;
+    /// Copies what ffmpeg produced into the public bucket every [`PUBLISH_INTERVAL`] until
+    /// `done`; a failure (storage unreachable) is retried on the next tick.
+    async fn publish_until(stream: &mut Stream, task_id: &str, done: &CancellationToken) {
+        let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = done.cancelled() => return,
             }
-        };
-        let dest = match self.objects.public_bucket(HLS_PREFIX).and_then(|d| d.join(task_id)) {
-            Ok(dest) => dest,
-            Err(error) => {
-                return tracing::warn!(%error, task_id, "the push's stream directory is invalid");
-            }
-        };
-        for name in names {
-            if let Err(error) = self.objects.retain(&dest, &name).await {
-                tracing::warn!(%error, task_id, name, "recording the expiry of a stream file failed");
+            match stream.publish().await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!(task_id, "publishing the push's stream works again");
+                }
+                Ok(()) => {}
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, task_id, "publishing the push's stream failed; retrying");
+                }
+                Err(_) => {}
             }
         }
     }
@@ -314,12 +318,8 @@ impl Executor for PushExecutor {
             }
         };
         let task_id = task.id.as_str();
-        let hls_dir = self.hls_dir(task_id);
-        if tokio::fs::try_exists(&hls_dir).await.unwrap_or(false) {
-            if let Err(error) = encoder::close_playlist(&hls_dir).await {
-                tracing::warn!(%error, task_id, "closing the push's playlist failed");
-            }
-            self.retain_stream(task_id, &hls_dir).await;
+        if let Err(error) = stream::close(&self.objects, task_id).await {
+            tracing::warn!(%error, task_id, "closing the push's playlist failed");
         }
         self.event(&input, STOPPED_EVENT, StoppedEvent::of(task_id, &input, &result), format!("{task_id}-stopped"), at)
             .await
@@ -373,24 +373,40 @@ impl Executor for PushExecutor {
         let feed = feed::start(self.rooms.clone(), self.pictures.clone(), budget, &task_id, room, renderer)
             .await
             .map_err(|e| ExecError::retryable(format!("following the room failed: {e}")))?;
-        let hls_dir = self.hls_dir(&task_id);
-        tokio::fs::create_dir_all(&hls_dir)
+        let mut stream = Stream::open(&self.objects, &task_id, &self.settings.work_dir)
             .await
-            .map_err(|e| ExecError::retryable(format!("creating {} failed: {e}", hls_dir.display())))?;
+            .map_err(|e| ExecError::retryable(format!("preparing the push's stream failed: {e}")))?;
         let settings = EncoderSettings {
             ffmpeg: self.settings.ffmpeg.clone(),
             width: input.width,
             height: input.height,
             fps: input.fps,
             bitrate_kbps: input.bitrate_kbps,
-            hls_dir: hls_dir.clone(),
+            hls_dir: stream.work_dir().to_owned(),
             rtmp_url: self.settings.rtmp_url.as_ref().map(|url| url.replace("{stream_id}", &input.stream_id)),
         };
-        let ending = self.supervise(&ctx, &input, &mut progress, &feed, &settings).await;
+        let published = CancellationToken::new();
+        let (ending, ()) = tokio::join!(
+            async {
+                let ending = self.supervise(&ctx, &input, &mut progress, &feed, &settings).await;
+                published.cancel();
+                ending
+            },
+            Self::publish_until(&mut stream, &task_id, &published),
+        );
         drop(feed);
-        if let Err(error) = encoder::close_playlist(&hls_dir).await {
-            tracing::warn!(%error, task_id, "closing the push's playlist failed");
+        if !matches!(ending, Ending::LeaseLost) {
+            // The last segments and ffmpeg's closing playlist; after a lost lease the stream
+            // is the new owner's to write.
+            let closed = match stream.publish().await {
+                Ok(()) => stream::close(&self.objects, &task_id).await,
+                Err(e) => Err(e),
+            };
+            if let Err(error) = closed {
+                tracing::warn!(%error, task_id, "storing the end of the push's stream failed");
+            }
         }
+        stream.discard_work().await;
         let (finish_reason, error) = match ending {
             Ending::Finished(reason, error) => (reason, error),
             Ending::Release => {
@@ -400,7 +416,6 @@ impl Executor for PushExecutor {
                 return Err(ExecError::retryable("another node took the push over"));
             }
         };
-        self.retain_stream(&task_id, &hls_dir).await;
         let now = ctx.clock().now_ms();
         self.stopped(&task_id, &input, &progress, finish_reason, error, now).await
     }

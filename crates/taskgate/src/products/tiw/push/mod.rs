@@ -11,6 +11,7 @@ pub mod encoder;
 pub mod executor;
 pub mod feed;
 pub mod store;
+pub mod stream;
 
 pub use counters::PushCounters;
 

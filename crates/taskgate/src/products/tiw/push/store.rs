@@ -1,9 +1,9 @@
-//! tiw push rows: each application's push callback settings, and the start of a push, which
-//! checks the application's active pushes and inserts the task in one serialised transaction.
+//! tiw push rows: the start of a push, which checks the application's active pushes and
+//! inserts the task in one serialised transaction.
 
 use super::{Push, PushInput};
 use sqlx::Row;
-use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, on_pool, on_tx};
+use taskgate_engine::{Engine, EngineError, NewTask, StoreError, on_tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -21,13 +21,6 @@ impl From<sqlx::Error> for StartError {
     fn from(error: sqlx::Error) -> Self {
         Self::Store(StoreError::from(error))
     }
-}
-
-/// The push callback of an application; empty strings when unset.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushCallbackSettings {
-    pub callback: String,
-    pub callback_key: String,
 }
 
 fn db_id(sdk_app_id: u64) -> i64 {
@@ -115,52 +108,5 @@ pub async fn start_pushes(engine: &Engine, pushes: Vec<NewPush>, limit: u64) -> 
         engine.submit_in(&mut tx, task).await?;
     }
     tx.commit().await?;
-    Ok(())
-}
-
-pub async fn callback_settings(store: &Store, sdk_app_id: u64) -> Result<PushCallbackSettings, StoreError> {
-    let row: Option<(String, String)> = on_pool!(store.reader(), p => {
-        sqlx::query_as("SELECT push_callback, push_callback_key FROM tiw_apps WHERE sdk_app_id = $1")
-            .bind(db_id(sdk_app_id))
-            .fetch_optional(p)
-            .await
-            .map_err(StoreError::from)?
-    });
-    Ok(row.map(|(callback, callback_key)| PushCallbackSettings { callback, callback_key }).unwrap_or_default())
-}
-
-/// One of an application's push callback settings.
-#[derive(Debug, Clone, Copy)]
-pub enum CallbackSetting {
-    Url,
-    Key,
-}
-
-/// Sets one push callback setting of the application; an empty value deletes it.
-pub async fn set_callback(
-    store: &Store,
-    sdk_app_id: u64,
-    setting: CallbackSetting,
-    value: &str,
-) -> Result<(), StoreError> {
-    let sql = match setting {
-        CallbackSetting::Url => {
-            "INSERT INTO tiw_apps (sdk_app_id, push_callback) VALUES ($1, $2) \
-             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback = excluded.push_callback"
-        }
-        CallbackSetting::Key => {
-            "INSERT INTO tiw_apps (sdk_app_id, push_callback_key) VALUES ($1, $2) \
-             ON CONFLICT (sdk_app_id) DO UPDATE SET push_callback_key = excluded.push_callback_key"
-        }
-    };
-    on_pool!(store.writer(), p => {
-        sqlx::query(sql)
-            .bind(db_id(sdk_app_id))
-            .bind(value)
-            .execute(p)
-            .await
-            .map_err(StoreError::from)?
-            .rows_affected()
-    });
     Ok(())
 }

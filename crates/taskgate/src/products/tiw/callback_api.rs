@@ -1,22 +1,54 @@
-//! The push callback settings of an SdkAppId: where push events go and the key that signs them.
+//! The callback settings actions of an event family, one generic implementation for push
+//! (SetWhiteboardPushCallback, SetWhiteboardPushCallbackKey, DescribeWhiteboardPushCallback)
+//! and transcode events (SetTranscodeCallback, SetTranscodeCallbackKey,
+//! DescribeTranscodeCallback): the same fields, checks and errors (tccli `api.json`).
 
+use super::callback_settings::{self, EventFamily, Setting};
 use super::context::Tiw;
-use super::push::store::{self, CallbackSetting};
 use crate::action::{Action, ApiError, Call, EmptyResponse};
 use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
 use tcapi::ErrorCode;
+
+/// A family's three action names.
+pub(super) trait Family: Send + Sync + 'static {
+    const FAMILY: EventFamily;
+    const SET: &'static str;
+    const SET_KEY: &'static str;
+    const DESCRIBE: &'static str;
+}
+
+pub(super) struct PushEvents;
+
+impl Family for PushEvents {
+    const FAMILY: EventFamily = EventFamily::Push;
+    const SET: &'static str = "SetWhiteboardPushCallback";
+    const SET_KEY: &'static str = "SetWhiteboardPushCallbackKey";
+    const DESCRIBE: &'static str = "DescribeWhiteboardPushCallback";
+}
+
+pub(super) struct TranscodeEvents;
+
+impl Family for TranscodeEvents {
+    const FAMILY: EventFamily = EventFamily::Transcode;
+    const SET: &'static str = "SetTranscodeCallback";
+    const SET_KEY: &'static str = "SetTranscodeCallbackKey";
+    const DESCRIBE: &'static str = "DescribeTranscodeCallback";
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SetWhiteboardPushCallback {
+pub(super) struct SetCallback<F> {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "Callback")]
     pub callback: String,
+    #[serde(skip)]
+    family: PhantomData<F>,
 }
 
-impl Action for SetWhiteboardPushCallback {
-    const NAME: &'static str = "SetWhiteboardPushCallback";
+impl<F: Family> Action for SetCallback<F> {
+    const NAME: &'static str = F::SET;
     type Product = Tiw;
     type Response = EmptyResponse;
 
@@ -37,7 +69,7 @@ impl Action for SetWhiteboardPushCallback {
             }
             tiw.url_policy.check(callback).await.map_err(|e| bad(e.to_string()))?;
         }
-        store::set_callback(tiw.engine.store(), self.sdk_app_id, CallbackSetting::Url, callback)
+        callback_settings::set(tiw.engine.store(), self.sdk_app_id, F::FAMILY, Setting::Url, callback)
             .await
             .map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
@@ -46,17 +78,19 @@ impl Action for SetWhiteboardPushCallback {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SetWhiteboardPushCallbackKey {
+pub(super) struct SetCallbackKey<F> {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
     #[serde(rename = "CallbackKey")]
     pub callback_key: String,
+    #[serde(skip)]
+    family: PhantomData<F>,
 }
 
 const MAX_CALLBACK_KEY_CHARS: usize = 64;
 
-impl Action for SetWhiteboardPushCallbackKey {
-    const NAME: &'static str = "SetWhiteboardPushCallbackKey";
+impl<F: Family> Action for SetCallbackKey<F> {
+    const NAME: &'static str = F::SET_KEY;
     type Product = Tiw;
     type Response = EmptyResponse;
 
@@ -69,7 +103,7 @@ impl Action for SetWhiteboardPushCallbackKey {
                 format!("Invalid `CallbackKey`: at most {MAX_CALLBACK_KEY_CHARS} characters."),
             ));
         }
-        store::set_callback(tiw.engine.store(), self.sdk_app_id, CallbackSetting::Key, &self.callback_key)
+        callback_settings::set(tiw.engine.store(), self.sdk_app_id, F::FAMILY, Setting::Key, &self.callback_key)
             .await
             .map_err(ApiError::internal)?;
         Ok(EmptyResponse {})
@@ -78,29 +112,31 @@ impl Action for SetWhiteboardPushCallbackKey {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DescribeWhiteboardPushCallback {
+pub(super) struct DescribeCallback<F> {
     #[serde(rename = "SdkAppId")]
     pub sdk_app_id: u64,
+    #[serde(skip)]
+    family: PhantomData<F>,
 }
 
 #[derive(Debug, Serialize)]
-pub(super) struct DescribeWhiteboardPushCallbackResponse {
+pub(super) struct DescribeCallbackResponse {
     #[serde(rename = "Callback")]
     pub callback: String,
     #[serde(rename = "CallbackKey")]
     pub callback_key: String,
 }
 
-impl Action for DescribeWhiteboardPushCallback {
-    const NAME: &'static str = "DescribeWhiteboardPushCallback";
+impl<F: Family> Action for DescribeCallback<F> {
+    const NAME: &'static str = F::DESCRIBE;
     type Product = Tiw;
-    type Response = DescribeWhiteboardPushCallbackResponse;
+    type Response = DescribeCallbackResponse;
 
     async fn handle(self, call: &Call, tiw: &Tiw) -> Result<Self::Response, ApiError> {
         super::api::check_sdk_app_id(self.sdk_app_id)?;
         call.require_sdk_app(self.sdk_app_id)?;
         let settings =
-            store::callback_settings(tiw.engine.store(), self.sdk_app_id).await.map_err(ApiError::internal)?;
-        Ok(DescribeWhiteboardPushCallbackResponse { callback: settings.callback, callback_key: settings.callback_key })
+            callback_settings::get(tiw.engine.store(), self.sdk_app_id, F::FAMILY).await.map_err(ApiError::internal)?;
+        Ok(DescribeCallbackResponse { callback: settings.callback, callback_key: settings.callback_key })
     }
 }

@@ -1,5 +1,6 @@
-//! Streams an image from a user-supplied URL into a file, hashing it on the way: never held in
-//! memory, capped in size, reporting progress, stopping when the task is cancelled.
+//! Streams a file from a user-supplied URL to disk, hashing it on the way: never held in memory,
+//! capped in size, reporting progress, stopping when the task is cancelled. Image import and
+//! document transcoding download their inputs with it.
 
 use futures_util::StreamExt;
 use md5::Md5;
@@ -18,14 +19,14 @@ pub enum DownloadError {
     Unreachable { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
-    #[error("{url} is larger than the {limit}-byte import limit")]
+    #[error("{url} is larger than the {limit}-byte limit")]
     TooLarge { url: String, limit: u64 },
     #[error("{url} ended after {received} of {expected} bytes")]
     Truncated { url: String, received: u64, expected: u64 },
     /// The server's disk failed; the cause (logged by the importer) is not the tenant's.
     #[error("the server could not store the download; try again later")]
     Disk(#[from] std::io::Error),
-    #[error("the import was cancelled")]
+    #[error("the download was cancelled")]
     Cancelled,
 }
 
