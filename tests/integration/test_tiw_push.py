@@ -19,7 +19,7 @@ import definitions
 import support
 from callback_receiver import CallbackReceiver
 from conftest import Sdk
-from room_client import Room, usersig
+from room_client import Room, stroke, usersig
 from support import MAIN_SDK_APP, USERSIG_KEY
 
 CALLBACK_KEY = "push-callback-key"
@@ -232,6 +232,23 @@ def test_a_stroke_drawn_in_the_room_appears_in_the_video(sdk, server, room):
     after = last_frame_rgb(server, task_id)
     assert is_red(pixel(after, 0.5, 0.5)), pixel(after, 0.5, 0.5)
     assert is_white(pixel(after, 0.5, 0.2)), "only where the stroke is"
+    finish(sdk, task_id)
+
+
+def test_a_push_on_a_room_with_a_long_log_reaches_pushing_showing_its_final_state(sdk, server, room):
+    # 50,000 operations (room checkpoints every 5,000 by default, so the push replays only the
+    # tail after the newest): strokes all over the board, then a clear and one red line.
+    ops = [stroke(f"s{n}", (n % 90) / 100, "#2040C0") for n in range(49_998)]
+    for first in range(0, len(ops), 1000):
+        room.send(*ops[first:first + 1000])
+    room.send({"op": "clear"}, thick_red_line("red", 0.5))
+    assert room.page(after=49_999)["ops"][0]["id"] == "red"
+    task_id = start(sdk, room)
+    wait_status(sdk, task_id, "PUSHING")
+    wait_segments(server, task_id, 1)
+    frame = last_frame_rgb(server, task_id)
+    assert is_red(pixel(frame, 0.5, 0.5)), pixel(frame, 0.5, 0.5)
+    assert is_white(pixel(frame, 0.5, 0.2)), "the clear is replayed: nothing else is drawn"
     finish(sdk, task_id)
 
 

@@ -90,11 +90,20 @@ pub struct KindOptions {
     /// Tasks of this kind run until stopped (a live stream): shutdown hands them to another
     /// node at once instead of waiting for them through the grace period.
     pub endless: bool,
+    /// Most tasks of this kind one account may have running at once, on all nodes together;
+    /// `None` (the default) caps only by `concurrency`. Claims serve accounts in turn either way.
+    pub max_running_per_account: Option<u32>,
 }
 
 impl KindOptions {
     pub fn concurrency(concurrency: usize) -> Self {
-        Self { concurrency: concurrency.max(1), endless: false }
+        Self { concurrency: concurrency.max(1), endless: false, max_running_per_account: None }
+    }
+
+    /// Caps one account's running tasks of this kind at `max` (at least 1).
+    pub fn max_running_per_account(mut self, max: u32) -> Self {
+        self.max_running_per_account = Some(max.max(1));
+        self
     }
 
     pub fn endless(mut self) -> Self {
@@ -151,6 +160,7 @@ pub(crate) struct KindRuntime {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) wake: Arc<Notify>,
     pub(crate) endless: bool,
+    pub(crate) max_running_per_account: Option<u32>,
 }
 
 /// An execution running on this node.
@@ -291,6 +301,7 @@ impl EngineBuilder {
             slots: Arc::new(Semaphore::new(options.concurrency.max(1))),
             wake: Arc::new(Notify::new()),
             endless: options.endless,
+            max_running_per_account: options.max_running_per_account,
         };
         self.kinds.insert(kind, runtime);
         self

@@ -164,6 +164,16 @@ pub const ENGINE: MigrationSet = MigrationSet {
             "task_directives",
             include_str!("../migrations/20251130000004_task_directives.sql"),
         ),
+        SchemaMigration::shared(
+            20251201000023,
+            "fair_claims",
+            include_str!("../migrations/20251201000023_fair_claims.sql"),
+        ),
+        SchemaMigration::shared(
+            20251201000024,
+            "outbox_accounts",
+            include_str!("../migrations/20251201000024_outbox_accounts.sql"),
+        ),
     ],
 };
 

@@ -1,6 +1,23 @@
 //! The callback outbox: callbacks are recorded in the transaction that finishes their task
 //! and delivered at least once (POST, retried with backoff until a 2xx), surviving restarts.
 //! Every delivery of one callback carries the same `X-Taskgate-Event-Id`.
+//!
+//! Isolation: at most [`OutboxConfig::concurrency`] deliveries are in flight on a node (32),
+//! at most [`OutboxConfig::per_destination`] to one `scheme://host:port` (4) and at most
+//! [`OutboxConfig::per_account`] of one account (8); a due callback whose destination or account
+//! is full is handed back uncounted for [`OutboxConfig::destination_busy_delay`] (0.5 s). Claims
+//! serve accounts in turn (see `CLAIM_SQLITE`), so an account whose receivers hang holds at most
+//! its own places and another account's callback goes out with the next claim.
+//!
+//! Timeouts and retries (the server's defaults; Tencent publishes none for these callbacks): an
+//! attempt may take 10 s in all (connecting included, the `GuardedClient`'s timeout); an attempt
+//! that failed (no 2xx, a connection error, a timeout) is retried after a jittered backoff: retry
+//! `n` waits between half and all of `min(1 s × 2^(n-1), 10 min)`, so 1, 2, 4 … 512 s, then 10 min
+//! each. After [`OutboxConfig::max_attempts`] (30) failed attempts, about 1.7 to 3.5 hours after
+//! the first, the callback is `dead` and never tried again; so is a callback whose URL the guard
+//! refuses, at once. Its task is unaffected (it finished when the callback was recorded);
+//! `/_taskgate/callbacks` shows the callback `dead` with its `last_error` and every attempt (start,
+//! latency, HTTP status or error).
 
 use std::{
     sync::{Arc, Mutex},
@@ -49,19 +66,64 @@ impl Callback {
 }
 
 /// A repeated event id is the same event: recording it twice must not fail the
-/// transaction that finishes a task.
+/// transaction that finishes a task. The account is the task's ('' for a callback of no task).
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO tg_outbox (event_id, task_id, url, body, state, created_at_ms, \
-     next_attempt_at_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (event_id) DO NOTHING";
+     next_attempt_at_ms, account) VALUES ($1, $2, $3, $4, 'pending', $5, $5, \
+     COALESCE((SELECT t.account FROM tg_tasks t WHERE t.id = $2), '')) ON CONFLICT (event_id) DO NOTHING";
 
-/// Claiming pushes `next_attempt_at_ms` past the delivery timeout, so a delivery whose node
-/// died is retried by anyone once that passes.
-const CLAIM_SQLITE: &str = "UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
-     WHERE event_id IN (SELECT event_id FROM tg_outbox WHERE state = 'pending' AND next_attempt_at_ms <= $2 \
-     ORDER BY next_attempt_at_ms LIMIT $3) RETURNING event_id, url, body, attempts";
+// Claims serve accounts in turn: an account's i-th due callback (oldest first) gets the turn i,
+// and a claim takes the lowest turns (ties: the oldest first), so one account's backlog never
+// stands in front of another account's first callback. The accounts come from a skip scan over
+// `tg_outbox_due_by_account` (a recursive CTE stepping to the next account), each account's
+// candidates from the same index, at most `$3` (the batch) per account: a claim reads
+// O(accounts with pending callbacks × batch) index entries, never the whole backlog. What an
+// account has in flight is capped on each node in memory (`OutboxConfig::per_account`), as for
+// destinations; `$4` names the accounts at their cap here, whose callbacks are not claimed at
+// all (claiming them only to hand them back would keep the loop and the writer busy).
+//
+// Claiming pushes `next_attempt_at_ms` past the delivery timeout, so a delivery whose node
+// died is retried by anyone once that passes.
 
-const CLAIM_POSTGRES: &str = "UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
-     WHERE event_id IN (SELECT event_id FROM tg_outbox WHERE state = 'pending' AND next_attempt_at_ms <= $2 \
-     ORDER BY next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING event_id, url, body, attempts";
+/// SQLite has no LATERAL join: each account's candidates are its due callbacks up to its
+/// `$3`-th (`horizon`), a bounded range of the index.
+const CLAIM_SQLITE: &str = "WITH RECURSIVE accounts(account) AS ( \
+       SELECT (SELECT account FROM tg_outbox WHERE state = 'pending' ORDER BY account LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT o.account FROM tg_outbox o WHERE o.state = 'pending' AND o.account > a.account \
+               ORDER BY o.account LIMIT 1) \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     heads AS MATERIALIZED ( \
+       SELECT a.account, \
+         COALESCE((SELECT o.next_attempt_at_ms FROM tg_outbox o WHERE o.state = 'pending' AND o.account = a.account \
+                   AND o.next_attempt_at_ms <= $2 ORDER BY o.next_attempt_at_ms LIMIT 1 OFFSET $3 - 1), $2) AS horizon \
+       FROM accounts a WHERE a.account IS NOT NULL AND a.account NOT IN (SELECT value FROM json_each($4))), \
+     turns AS ( \
+       SELECT o.event_id, o.next_attempt_at_ms, \
+         ROW_NUMBER() OVER (PARTITION BY h.account ORDER BY o.next_attempt_at_ms) AS turn \
+       FROM heads h CROSS JOIN tg_outbox o ON o.state = 'pending' AND o.account = h.account \
+         AND o.next_attempt_at_ms <= h.horizon) \
+     UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
+     WHERE event_id IN (SELECT event_id FROM turns ORDER BY turn, next_attempt_at_ms LIMIT $3) \
+     RETURNING event_id, url, body, attempts, account";
+
+/// Candidates are locked as they are read (`SKIP LOCKED`): nodes never claim one callback twice.
+const CLAIM_POSTGRES: &str = "WITH RECURSIVE accounts(account) AS ( \
+       (SELECT account FROM tg_outbox WHERE state = 'pending' ORDER BY account LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT o.account FROM tg_outbox o WHERE o.state = 'pending' AND o.account > a.account \
+               ORDER BY o.account LIMIT 1) \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     turns AS ( \
+       SELECT c.event_id, c.next_attempt_at_ms, \
+         ROW_NUMBER() OVER (PARTITION BY a.account ORDER BY c.next_attempt_at_ms) AS turn \
+       FROM accounts a CROSS JOIN LATERAL ( \
+         SELECT o.event_id, o.next_attempt_at_ms FROM tg_outbox o WHERE o.state = 'pending' \
+           AND o.account = a.account AND o.next_attempt_at_ms <= $2 \
+         ORDER BY o.next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) c \
+       WHERE a.account IS NOT NULL AND NOT (a.account = ANY($4))) \
+     UPDATE tg_outbox SET next_attempt_at_ms = $1, attempts = attempts + 1 \
+     WHERE event_id = ANY(ARRAY(SELECT event_id FROM turns ORDER BY turn, next_attempt_at_ms LIMIT $3)) \
+     RETURNING event_id, url, body, attempts, account";
 
 /// Serialised as the `tg_outbox.state` values: `pending`, `delivered`, `dead`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -128,8 +190,12 @@ pub struct OutboxConfig {
     /// that hangs holds at most this many of the `concurrency` slots, so the others' callbacks
     /// keep going out.
     pub per_destination: usize,
-    /// How long a callback due while its destination is at `per_destination` waits before it
-    /// is looked at again (its attempt is not counted).
+    /// Deliveries in flight at once on this node for one account (the task's; callbacks of no
+    /// task share one account): an account whose receivers hang, however many, holds at most
+    /// this many of the `concurrency` slots.
+    pub per_account: usize,
+    /// How long a callback due while its destination is at `per_destination`, or its account at
+    /// `per_account`, waits before it is looked at again (its attempt is not counted).
     pub destination_busy_delay: Duration,
     pub claim_batch: u32,
     /// How often to look for due retries and other nodes' callbacks.
@@ -147,6 +213,7 @@ impl Default for OutboxConfig {
         Self {
             concurrency: 32,
             per_destination: 4,
+            per_account: 8,
             destination_busy_delay: Duration::from_millis(500),
             claim_batch: 64,
             poll_interval: Duration::from_secs(1),
@@ -178,6 +245,8 @@ struct Inner {
     slots: Arc<Semaphore>,
     /// Deliveries in flight per destination.
     lanes: Lanes,
+    /// Deliveries in flight per account.
+    accounts: Lanes,
     stop: CancellationToken,
     loop_handle: Mutex<Option<JoinHandle<()>>>,
 }
@@ -193,6 +262,7 @@ struct Due {
     url: String,
     body: String,
     attempts: u32,
+    account: String,
 }
 
 impl Outbox {
@@ -219,6 +289,7 @@ impl Outbox {
                 wake: Arc::new(Notify::new()),
                 slots,
                 lanes: Lanes::default(),
+                accounts: Lanes::default(),
                 stop: CancellationToken::new(),
                 loop_handle: Mutex::new(None),
             }),
@@ -421,12 +492,14 @@ impl Inner {
     async fn claim(&self, max: u32) -> Result<Vec<Due>, StoreError> {
         let now = self.clock.now_ms();
         let hold_until = now.saturating_add(duration_ms(self.config.request_timeout) * 2);
+        let full = self.accounts.full(self.config.per_account);
         macro_rules! run_claim {
-            ($sql:expr, $p:expr) => {
+            ($sql:expr, $p:expr, $full:expr) => {
                 sqlx::query($sql)
                     .bind(hold_until)
                     .bind(now)
                     .bind(i64::from(max))
+                    .bind($full)
                     .fetch_all($p)
                     .await?
                     .iter()
@@ -437,14 +510,15 @@ impl Inner {
                             url: r.try_get("url")?,
                             body: r.try_get("body")?,
                             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                            account: r.try_get("account")?,
                         })
                     })
                     .collect::<Result<Vec<_>, sqlx::Error>>()?
             };
         }
         Ok(match self.store.writer() {
-            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p),
-            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p),
+            Pool::Sqlite(p) => run_claim!(CLAIM_SQLITE, p, serde_json::to_string(&full).expect("strings serialize")),
+            Pool::Postgres(p) => run_claim!(CLAIM_POSTGRES, p, &full),
         })
     }
 
@@ -464,7 +538,11 @@ impl Inner {
             let got = due.len();
             let mut busy = Vec::new();
             for (d, slot) in due.into_iter().zip(slots.drain(..)) {
-                let Some(lane) = self.lanes.enter(&d.url, self.config.per_destination) else {
+                let places = self
+                    .lanes
+                    .enter(Lanes::destination(&d.url), self.config.per_destination)
+                    .and_then(|lane| Some((lane, self.accounts.enter(d.account.clone(), self.config.per_account)?)));
+                let Some(places) = places else {
                     busy.push(d.event_id);
                     continue;
                 };
@@ -474,7 +552,7 @@ impl Inner {
                     if let Err(e) = me.record(&d, attempt).await {
                         tracing::warn!(event = %d.event_id, error = %e, "recording a delivery failed; it will be retried");
                     }
-                    drop(lane);
+                    drop(places);
                     drop(slot);
                 });
             }
@@ -522,18 +600,35 @@ impl Inner {
         }
     }
 
-    /// Hands claimed callbacks whose destination is busy back, uncounted, for a little later.
+    /// Hands claimed callbacks whose destination or account is busy back, uncounted, for a little later.
     async fn postpone(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        if event_ids.is_empty() {
+            return Ok(());
+        }
         let at = self.clock.now_ms().saturating_add(duration_ms(self.config.destination_busy_delay));
-        for id in event_ids {
-            on_pool!(self.store.writer(), p => sqlx::query(
-                "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 WHERE event_id = $2 AND state = 'pending'",
-            )
-            .bind(at)
-            .bind(id.as_str())
-            .execute(p)
-            .await?
-            .rows_affected());
+        // One statement for the whole batch: the loop claims again only after it.
+        match self.store.writer() {
+            Pool::Sqlite(p) => {
+                let ids = serde_json::to_string(event_ids).expect("strings serialize");
+                sqlx::query(
+                    "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 \
+                     WHERE event_id IN (SELECT value FROM json_each($2)) AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(ids)
+                .execute(p)
+                .await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query(
+                    "UPDATE tg_outbox SET attempts = attempts - 1, next_attempt_at_ms = $1 \
+                     WHERE event_id = ANY($2) AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(event_ids)
+                .execute(p)
+                .await?;
+            }
         }
         Ok(())
     }
@@ -603,15 +698,15 @@ impl Inner {
     }
 }
 
-/// Deliveries in flight per destination (`scheme://host:port`, or the whole URL when it does
-/// not parse: the guard refuses it anyway).
+/// Deliveries in flight per key: a destination (`scheme://host:port`, or the whole URL when it
+/// does not parse: the guard refuses it anyway) or an account.
 #[derive(Default, Clone)]
 struct Lanes(Arc<Mutex<std::collections::HashMap<String, usize>>>);
 
-/// A delivery's place in its destination's lane, given back when dropped.
+/// A delivery's place in its key's lane, given back when dropped.
 struct Lane {
     lanes: Lanes,
-    destination: String,
+    key: String,
 }
 
 impl Lanes {
@@ -627,26 +722,31 @@ impl Lanes {
         }
     }
 
-    /// A place in `url`'s lane if fewer than `cap` deliveries to it are in flight.
-    fn enter(&self, url: &str, cap: usize) -> Option<Lane> {
-        let destination = Self::destination(url);
+    /// The keys with `cap` or more deliveries in flight.
+    fn full(&self, cap: usize) -> Vec<String> {
+        let lanes = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lanes.iter().filter(|(_, in_flight)| **in_flight >= cap.max(1)).map(|(key, _)| key.clone()).collect()
+    }
+
+    /// A place in `key`'s lane if fewer than `cap` deliveries of it are in flight.
+    fn enter(&self, key: String, cap: usize) -> Option<Lane> {
         let mut lanes = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let in_flight = lanes.entry(destination.clone()).or_default();
+        let in_flight = lanes.entry(key.clone()).or_default();
         if *in_flight >= cap.max(1) {
             return None;
         }
         *in_flight += 1;
-        Some(Lane { lanes: self.clone(), destination })
+        Some(Lane { lanes: self.clone(), key })
     }
 }
 
 impl Drop for Lane {
     fn drop(&mut self) {
         let mut lanes = self.lanes.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(in_flight) = lanes.get_mut(&self.destination) {
+        if let Some(in_flight) = lanes.get_mut(&self.key) {
             *in_flight -= 1;
             if *in_flight == 0 {
-                lanes.remove(&self.destination);
+                lanes.remove(&self.key);
             }
         }
     }

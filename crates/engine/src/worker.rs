@@ -36,19 +36,79 @@ pub(crate) struct Completion {
     pub(crate) _slot: Option<OwnedSemaphorePermit>,
 }
 
+// Fair claims. Within a kind, a claim serves accounts by how many tasks of the kind they have
+// running (anywhere, counted from `tg_tasks_running`), each account's oldest due task first: an
+// account's i-th due task gets the turn `running + i`, and the claim takes the lowest turns (ties:
+// the oldest first). So every claim fills free slots as water fills a basin: the account with
+// the fewest running tasks is served first, one that floods the queue gets a slot only when no
+// other account is behind it, and a single account is served first in first out as before.
+// `$6`, when set, caps an account's running tasks of the kind (`KindOptions::max_running_per_account`).
+//
+// The accounts come from a skip scan (a recursive CTE stepping to the next account in
+// `tg_tasks_ready_by_account`), each account's candidates from the same index, at most `$5` (the
+// batch) per account: a claim reads O(accounts with queued tasks × batch) index entries, never the
+// whole backlog. Counting running tasks instead of keeping per-account counters in a table
+// (`tg_account_turns`) writes nothing more per task, so no row is a hot spot when one account
+// floods the queue; the count reads only the running tasks of the accounts waiting, at most the
+// concurrency of the kind across nodes, and is skipped when one account waits and no cap applies
+// (the skip scan's rows are the accounts plus its closing NULL), so a single account's claims cost
+// what the first-in-first-out claim did.
+
+/// SQLite has no LATERAL join: each account's candidates are the due tasks up to its `$5`-th
+/// (`horizon`), a bounded range of the index. Writers are serialised, so nothing needs locking.
 const CLAIM_SQLITE: &str = concat!(
-    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
+    "WITH RECURSIVE accounts(account) AS ( \
+       SELECT (SELECT account FROM tg_tasks WHERE state = 'queued' AND kind = $4 ORDER BY account LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT t.account FROM tg_tasks t WHERE t.state = 'queued' AND t.kind = $4 AND t.account > a.account \
+               ORDER BY t.account LIMIT 1) \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     heads AS MATERIALIZED ( \
+       SELECT a.account, \
+         CASE WHEN $6 IS NULL AND (SELECT COUNT(*) FROM accounts) = 2 THEN 0 ELSE \
+           (SELECT COUNT(*) FROM tg_tasks r WHERE r.state = 'running' AND r.kind = $4 AND r.account = a.account) END \
+           AS running, \
+         COALESCE((SELECT t.next_run_at_ms FROM tg_tasks t WHERE t.state = 'queued' AND t.kind = $4 \
+                   AND t.account = a.account AND t.next_run_at_ms <= $3 ORDER BY t.next_run_at_ms LIMIT 1 OFFSET $5 - 1), $3) \
+           AS horizon \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     turns AS ( \
+       SELECT t.id, t.next_run_at_ms, \
+         h.running + ROW_NUMBER() OVER (PARTITION BY h.account ORDER BY t.next_run_at_ms) AS turn \
+       FROM heads h CROSS JOIN tg_tasks t ON t.state = 'queued' AND t.kind = $4 AND t.account = h.account \
+         AND t.next_run_at_ms <= h.horizon) \
+     UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
      lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
-     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
-     ORDER BY next_run_at_ms LIMIT $5) RETURNING ",
+     WHERE id IN (SELECT id FROM turns WHERE $6 IS NULL OR turn <= $6 ORDER BY turn, next_run_at_ms LIMIT $5) RETURNING ",
     task_columns!()
 );
 
+/// Candidates are locked as they are read (`SKIP LOCKED`), so claims of several nodes never
+/// take one task twice nor wait for each other.
 const CLAIM_POSTGRES: &str = concat!(
-    "UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
+    "WITH RECURSIVE accounts(account) AS ( \
+       (SELECT account FROM tg_tasks WHERE state = 'queued' AND kind = $4 ORDER BY account LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT t.account FROM tg_tasks t WHERE t.state = 'queued' AND t.kind = $4 AND t.account > a.account \
+               ORDER BY t.account LIMIT 1) \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     heads AS MATERIALIZED ( \
+       SELECT a.account, \
+         CASE WHEN $6::BIGINT IS NULL AND (SELECT COUNT(*) FROM accounts) = 2 THEN 0 ELSE \
+           (SELECT COUNT(*) FROM tg_tasks r WHERE r.state = 'running' AND r.kind = $4 AND r.account = a.account) END \
+           AS running \
+       FROM accounts a WHERE a.account IS NOT NULL), \
+     turns AS ( \
+       SELECT c.id, c.next_run_at_ms, \
+         h.running + ROW_NUMBER() OVER (PARTITION BY h.account ORDER BY c.next_run_at_ms) AS turn \
+       FROM heads h CROSS JOIN LATERAL ( \
+         SELECT t.id, t.next_run_at_ms FROM tg_tasks t WHERE t.state = 'queued' AND t.kind = $4 \
+           AND t.account = h.account AND t.next_run_at_ms <= $3 \
+         ORDER BY t.next_run_at_ms LIMIT $5 FOR UPDATE SKIP LOCKED) c) \
+     UPDATE tg_tasks SET state = 'running', attempts = attempts + 1, lease_no = lease_no + 1, lease_owner = $1, \
      lease_expires_at_ms = $2, heartbeat_at_ms = $3, started_at_ms = COALESCE(started_at_ms, $3) \
-     WHERE id IN (SELECT id FROM tg_tasks WHERE state = 'queued' AND kind = $4 AND next_run_at_ms <= $3 \
-     ORDER BY next_run_at_ms LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ",
+     WHERE id = ANY(ARRAY(SELECT id FROM turns WHERE $6::BIGINT IS NULL OR turn <= $6 ORDER BY turn, next_run_at_ms \
+       LIMIT $5)) RETURNING ",
     task_columns!()
 );
 
@@ -111,8 +171,10 @@ macro_rules! insert_callback {
 pub(crate) use insert_callback;
 
 impl Inner {
+    /// Claims up to `max` due tasks of `kind`, fairly across accounts (see `CLAIM_SQLITE`).
     pub(crate) async fn claim(&self, kind: &TaskKind, max: u32) -> Result<Vec<Task>, StoreError> {
         let now = self.clock.now_ms();
+        let cap = self.kinds.get(kind).and_then(|runtime| runtime.max_running_per_account).map(i64::from);
         let expires = now.saturating_add(duration_ms(self.config.lease));
         macro_rules! run_claim {
             ($sql:expr, $p:expr) => {
@@ -122,6 +184,7 @@ impl Inner {
                     .bind(now)
                     .bind(kind.as_str())
                     .bind(i64::from(max))
+                    .bind(cap)
                     .fetch_all($p)
                     .await?
                     .iter()

@@ -812,7 +812,64 @@ async fn a_manual_task_waits_for_its_outcome_then_runs_as_told(db: TestDb) {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
+/// An engine that only claims (never started), on `clock`, with `options` for `ECHO`.
+fn claiming_engine(db: &TestDb, clock: Arc<ManualClock>, options: KindOptions) -> Engine {
+    Engine::builder(db.store.clone(), fast_config())
+        .clock(clock)
+        .executor(ECHO, options, FnExecutor::new(|_ctx| async move { Ok(Outcome::new(json!(null))) }))
+        .build()
+}
+
+/// Submits `n` tasks `{prefix}-{i}` of `account`, one millisecond apart on `clock`.
+async fn queue(engine: &Engine, clock: &ManualClock, account: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        engine.submit(NewTask::new(format!("{prefix}-{i}"), account, ECHO, json!({}))).await.unwrap();
+        clock.advance(Duration::from_millis(1));
+    }
+}
+
+async fn claimed_ids(engine: &Engine, max: u32) -> Vec<String> {
+    let mut ids: Vec<String> =
+        engine.claim(&ECHO, max).await.unwrap().into_iter().map(|t| t.id.into_string()).collect();
+    ids.sort();
+    ids
+}
+
+async fn a_claim_serves_the_account_with_fewer_running_tasks_first(db: TestDb) {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let engine = claiming_engine(&db, clock.clone(), KindOptions::concurrency(4));
+    queue(&engine, &clock, "100001", "a", 5).await;
+    queue(&engine, &clock, "200002", "b", 1).await;
+    assert_eq!(claimed_ids(&engine, 1).await, ["a-0"], "equal running counts: the oldest task first");
+    assert_eq!(claimed_ids(&engine, 1).await, ["b-0"], "the account without a running task next, though newer");
+    assert_eq!(claimed_ids(&engine, 1).await, ["a-1"], "an account's own tasks in the order they were queued");
+}
+
+async fn a_batch_claim_shares_its_slots_between_accounts(db: TestDb) {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let engine = claiming_engine(&db, clock.clone(), KindOptions::concurrency(8));
+    queue(&engine, &clock, "100001", "a", 10).await;
+    queue(&engine, &clock, "200002", "b", 3).await;
+    assert_eq!(claimed_ids(&engine, 6).await, ["a-0", "a-1", "a-2", "b-0", "b-1", "b-2"]);
+    assert_eq!(claimed_ids(&engine, 2).await, ["a-3", "a-4"], "the flooding account gets the slots no one else wants");
+}
+
+async fn an_account_at_its_running_cap_waits_while_other_accounts_are_claimed(db: TestDb) {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let engine = claiming_engine(&db, clock.clone(), KindOptions::concurrency(8).max_running_per_account(2));
+    queue(&engine, &clock, "100001", "a", 5).await;
+    queue(&engine, &clock, "200002", "b", 1).await;
+    assert_eq!(claimed_ids(&engine, 10).await, ["a-0", "a-1", "b-0"]);
+    assert!(claimed_ids(&engine, 10).await.is_empty(), "the account is at its cap");
+    let running = engine.get(&"a-0".into()).await.unwrap().unwrap();
+    assert!(engine.finish(&running, Ok(Outcome::new(json!(null)))).await.unwrap());
+    assert_eq!(claimed_ids(&engine, 10).await, ["a-2"], "a finished task frees one place under the cap");
+}
+
 both_backends!(
+    a_claim_serves_the_account_with_fewer_running_tasks_first,
+    a_batch_claim_shares_its_slots_between_accounts,
+    an_account_at_its_running_cap_waits_while_other_accounts_are_claimed,
     a_forced_failure_ends_a_task_without_running_it,
     a_manual_task_waits_for_its_outcome_then_runs_as_told,
     a_purge_stops_and_deletes_one_accounts_tasks_and_keeps_the_others,

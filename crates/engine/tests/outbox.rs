@@ -131,6 +131,34 @@ async fn a_hanging_destination_holds_only_its_own_lane(db: TestDb) {
     outbox.shutdown().await;
 }
 
+async fn an_accounts_hanging_callbacks_hold_only_its_own_places(db: TestDb) {
+    let config = OutboxConfig { per_destination: 4, per_account: 8, ..outbox_config() };
+    // Four destinations that hang: without the account's cap its callbacks would hold 16 places.
+    let receivers: Vec<_> = futures_util::future::join_all((0..4).map(|_| hanging_receiver())).await;
+    let healthy = Receiver::start(0).await;
+    let engine = Engine::builder(db.store.clone(), fast_config()).build();
+    let flooder = engine.submit(NewTask::new("a-task", "100001", NOTIFY, json!({}))).await.unwrap();
+    let other = engine.submit(NewTask::new("b-task", "200002", NOTIFY, json!({}))).await.unwrap();
+    let policy = UrlPolicy { allow_private_targets: true, ..UrlPolicy::default() };
+    let outbox =
+        Outbox::new(db.store.clone(), config.clone(), GuardedClient::new(policy, Duration::from_secs(60)).unwrap());
+    for n in 0..40 {
+        let (url, _, _) = &receivers[n % receivers.len()];
+        outbox.enqueue(Callback::new(url.clone(), json!({"n": n})), Some(&flooder)).await.unwrap();
+    }
+    let accepted =
+        || receivers.iter().map(|(_, accepted, _)| accepted.load(std::sync::atomic::Ordering::SeqCst)).sum::<usize>();
+    outbox.start();
+    wait_for("the account's places to fill", || async { (accepted() >= config.per_account).then_some(()) }).await;
+    let id = outbox.enqueue(Callback::new(healthy.url(), json!({"other": true})), Some(&other)).await.unwrap();
+    wait_for_delivery_state(&outbox, &id, DeliveryState::Delivered).await;
+    assert_eq!(accepted(), config.per_account, "the flooding account holds exactly its own places");
+    for (_, _, receiver) in &receivers {
+        receiver.abort();
+    }
+    outbox.shutdown().await;
+}
+
 async fn pending_callbacks_survive_restart(db: TestDb) {
     let receiver = Receiver::start(0).await;
     let before = outbox(&db, true, outbox_config());
@@ -188,6 +216,7 @@ async fn many_receivers_served_concurrently(db: TestDb) {
 both_backends!(
     every_delivery_attempt_is_listed_with_its_status,
     a_hanging_destination_holds_only_its_own_lane,
+    an_accounts_hanging_callbacks_hold_only_its_own_places,
     callback_delivered_at_least_once_after_500s,
     pending_callbacks_survive_restart,
     private_receiver_refused_by_default,

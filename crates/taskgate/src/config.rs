@@ -31,9 +31,14 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Tasks of one kind run at once on this node, by product and kind: `ecm.import = 2`.
     pub concurrency: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Most tasks of one kind a single account may have running at once, on all nodes
+    /// together, by product and kind: `ecm.import = 2`. Unset (the default) for a kind: no cap
+    /// beyond `concurrency`; claims serve accounts in turn, the one with fewest running first.
+    pub max_running_per_account: BTreeMap<String, BTreeMap<String, u32>>,
     pub ecm: EcmConfig,
     pub tiw: TiwConfig,
     pub engine: EngineTuning,
+    pub callbacks: CallbacksConfig,
     pub objects: ObjectsConfig,
     pub control: ControlConfig,
     pub accounts: Vec<AccountConfig>,
@@ -100,6 +105,29 @@ impl Default for EngineTuning {
     }
 }
 
+/// The `[callbacks]` table: how many callback deliveries a node keeps in flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Deliveries in flight at once on this node, to any receivers.
+    pub max_in_flight: usize,
+    /// Deliveries in flight at once to one destination (scheme, host, port).
+    pub max_in_flight_per_destination: usize,
+    /// Deliveries in flight at once of one account's callbacks, whatever their destinations.
+    pub max_in_flight_per_account: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        let outbox = taskgate_engine::OutboxConfig::default();
+        Self {
+            max_in_flight: outbox.concurrency,
+            max_in_flight_per_destination: outbox.per_destination,
+            max_in_flight_per_account: outbox.per_account,
+        }
+    }
+}
+
 /// The `[tiw]` table: whiteboard rooms, snapshots and pushes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,6 +159,13 @@ pub struct TiwConfig {
     pub room_log_page_max_ops: usize,
     /// Stored operation JSON bytes after which a log page ends early.
     pub room_log_page_bytes: usize,
+    /// A room's board is checkpointed every this many operations (in the background, after
+    /// the append that crosses the boundary), so snapshots and pushes replay at most about
+    /// this many operations after the newest checkpoint; 0 turns checkpoints off.
+    pub checkpoint_every_ops: u64,
+    /// Checkpoints kept per room: the newest this many, plus the newest one taken before the
+    /// room's first mark (where a snapshot task resumes).
+    pub checkpoint_keep: u64,
     /// Most marks one snapshot task renders; CreateSnapshotTask beyond is `InvalidParameter`.
     pub snapshot_max_marks: u64,
     /// Seconds a snapshot task may work (replay, pictures, rendering) before it ends failed.
@@ -176,6 +211,8 @@ impl Default for TiwConfig {
             room_log_page_ops: 1_000,
             room_log_page_max_ops: 5_000,
             room_log_page_bytes: 4 << 20,
+            checkpoint_every_ops: 5_000,
+            checkpoint_keep: 3,
             snapshot_max_marks: 1_000,
             snapshot_time_budget_secs: 600,
             picture_max_pixels: 4096 * 4096,
@@ -415,9 +452,11 @@ impl Default for Config {
             tool_check_timeout_secs: 10,
             rate_limit: RateLimitConfig::default(),
             concurrency: BTreeMap::new(),
+            max_running_per_account: BTreeMap::new(),
             ecm: EcmConfig::default(),
             tiw: TiwConfig::default(),
             engine: EngineTuning::default(),
+            callbacks: CallbacksConfig::default(),
             objects: ObjectsConfig::default(),
             control: ControlConfig::default(),
             accounts: Vec::new(),
@@ -495,6 +534,12 @@ impl Config {
         self.concurrency.get(product)?.get(name).copied()
     }
 
+    /// The configured cap on one account's running tasks of a kind named `product.kind`.
+    pub fn max_running_per_account_of(&self, kind: &str) -> Option<u32> {
+        let (product, name) = kind.split_once('.')?;
+        self.max_running_per_account.get(product)?.get(name).copied()
+    }
+
     pub fn rate_per_second(&self, action: &str) -> u32 {
         self.rate_limit.actions.get(action).copied().unwrap_or(self.rate_limit.per_second)
     }
@@ -519,6 +564,7 @@ mod tests {
     fn keys_beneath_maps_and_unset_tables_are_configuration_keys() {
         for key in [
             "concurrency.ecm.import",
+            "max_running_per_account.ecm.import",
             "rate_limit.actions.DescribeImage",
             "ecm.bucket.region",
             "objects.public.base_url",

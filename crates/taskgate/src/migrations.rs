@@ -64,6 +64,11 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             "tiw_transcodes",
             include_str!("../migrations/20251201000020_tiw_transcodes.sql"),
         ),
+        SchemaMigration::shared(
+            20251201000021,
+            "tiw_checkpoints",
+            include_str!("../migrations/20251201000021_tiw_checkpoints.sql"),
+        ),
     ],
 };
 

@@ -89,7 +89,13 @@ impl Server {
             .with_context(|| format!("opening the database {}", config.database_url()))?;
         let client =
             GuardedClient::new(config.url_policy(), CALLBACK_TIMEOUT).context("building the callback HTTP client")?;
-        let outbox = Outbox::new(store.clone(), OutboxConfig::default(), client);
+        let outbox_config = OutboxConfig {
+            concurrency: config.callbacks.max_in_flight.max(1),
+            per_destination: config.callbacks.max_in_flight_per_destination.max(1),
+            per_account: config.callbacks.max_in_flight_per_account.max(1),
+            ..OutboxConfig::default()
+        };
+        let outbox = Outbox::new(store.clone(), outbox_config, client);
         let objects = Objects::new(store.clone(), objects_config(&config, bound)).context("opening object storage")?;
         let rooms = Rooms::new(store.clone(), RoomLimits::from_config(&config.tiw));
         let mut metrics = Metrics::default();
@@ -107,6 +113,9 @@ impl Server {
             let mut options = registration.options;
             if let Some(concurrency) = config.concurrency_of(registration.kind.as_str()) {
                 options.concurrency = concurrency.max(1);
+            }
+            if let Some(max) = config.max_running_per_account_of(registration.kind.as_str()) {
+                options = options.max_running_per_account(max);
             }
             builder = builder.executor(registration.kind, options, registration.executor);
         }

@@ -20,6 +20,7 @@ pub mod color;
 pub mod op;
 pub mod render;
 pub mod replay;
+mod sequence;
 
 pub use color::{Color, ColorError};
 /// The rasteriser whose `Pixmap`, `PixmapRef` and `IntRect` appear in [`render`]'s API.

@@ -35,6 +35,10 @@
 //!
 //! Page operations, `mark`, `undo` and `redo` are not edits.
 
+mod checkpoint;
+
+pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,13 +50,14 @@ use serde::{Deserialize, Serialize};
 use crate::op::{
     Background, DEFAULT_PAGE, ElementId, Image, LoggedOp, OpKind, PageAction, PageId, Shape, Stroke, Text,
 };
+use crate::sequence::{Handle, Sequence};
 
 /// Beyond this many touched elements a change is reported as a whole-page redraw: one full
 /// repaint is cheaper than many overlapping partial ones.
 const REGION_ELEMENT_LIMIT: usize = 32;
 
 /// Something drawn on a page.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Element {
     Stroke(Stroke),
     Shape(Shape),
@@ -72,26 +77,75 @@ impl Element {
 }
 
 /// One page of the board.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Page {
     pub id: PageId,
     /// `None` draws the renderer's default background (InitParams `globalBackgroundColor`).
     pub background: Option<Background>,
     /// Bottom to top. Shared, so snapshots of a page are cheap to take.
-    pub elements: Vec<Arc<Element>>,
+    elements: Sequence<Arc<Element>>,
+    by_id: HashMap<ElementId, Handle>,
+    /// Which creation of a page with this id it is (unique within a board): undo history
+    /// about a deleted page must not act on a later page of the same id.
+    serial: u64,
+}
+
+impl PartialEq for Page {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.background == other.background && self.elements().eq(other.elements())
+    }
 }
 
 impl Page {
     pub fn new(id: PageId) -> Self {
-        Page { id, background: None, elements: Vec::new() }
+        Self::with_serial(id, 0)
+    }
+
+    fn with_serial(id: PageId, serial: u64) -> Self {
+        Page { id, background: None, elements: Sequence::default(), by_id: HashMap::new(), serial }
     }
 
     pub fn element(&self, id: &ElementId) -> Option<&Element> {
-        self.index_of(id).map(|i| &*self.elements[i])
+        self.by_id.get(id).map(|&h| &**self.elements.get(h))
+    }
+
+    /// The elements, bottom to top.
+    pub fn elements(&self) -> impl ExactSizeIterator<Item = &Arc<Element>> + '_ {
+        self.elements.iter()
+    }
+
+    /// How many elements the page holds.
+    pub fn len(&self) -> usize {
+        self.elements.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.elements.len() == 0
     }
 
     fn index_of(&self, id: &ElementId) -> Option<usize> {
-        self.elements.iter().position(|e| e.id() == id)
+        self.by_id.get(id).map(|&h| self.elements.index_of(h))
+    }
+
+    /// Removes the element with this id; its former z-index and itself.
+    fn remove(&mut self, id: &ElementId) -> Option<(usize, Arc<Element>)> {
+        let h = self.by_id.remove(id)?;
+        Some(self.elements.remove(h))
+    }
+
+    /// Replaces the element with the same id in place; its z-index and the old version.
+    fn replace(&mut self, element: Arc<Element>) -> Option<(usize, Arc<Element>)> {
+        let &h = self.by_id.get(element.id())?;
+        Some((self.elements.index_of(h), std::mem::replace(self.elements.get_mut(h), element)))
+    }
+
+    /// Inserts an element whose id is not on the page at `at` (clamped); its z-index.
+    fn insert(&mut self, at: usize, element: Arc<Element>) -> usize {
+        let at = at.min(self.elements.len());
+        let id = element.id().clone();
+        let h = self.elements.insert(at, element);
+        self.by_id.insert(id, h);
+        at
     }
 }
 
@@ -128,6 +182,9 @@ enum Step {
 #[derive(Debug, Clone)]
 struct Edit {
     page: PageId,
+    /// The [`Page::serial`] the edit was made on: once that page is deleted the edit is
+    /// history about a page that is gone, skipped by undo and redo.
+    serial: u64,
     steps: Vec<Step>,
 }
 
@@ -148,16 +205,25 @@ struct Effect {
 }
 
 /// The state of a room's board: pages, the current page, and everyone's undo history.
+///
+/// Every operation costs O(log n) expected in the elements of its page and the pages of the
+/// board (plus its own size: the ids an `erase` lists, the elements a `clear` removes), so
+/// replaying a log is linear in its length.
 #[derive(Debug, Clone)]
 pub struct Board {
-    pages: Vec<Page>,
-    current: usize,
+    pages: Sequence<Page>,
+    page_ids: HashMap<PageId, Handle>,
+    current: Handle,
     histories: HashMap<String, History>,
+    next_serial: u64,
 }
 
 impl Default for Board {
     fn default() -> Self {
-        Board { pages: vec![Page::new(PageId::default())], current: 0, histories: HashMap::new() }
+        let mut pages = Sequence::default();
+        let current = pages.push(Page::with_serial(PageId::default(), 0));
+        let page_ids = HashMap::from([(PageId::default(), current)]);
+        Board { pages, page_ids, current, histories: HashMap::new(), next_serial: 1 }
     }
 }
 
@@ -176,16 +242,16 @@ impl Board {
     }
 
     /// Pages in order.
-    pub fn pages(&self) -> &[Page] {
-        &self.pages
+    pub fn pages(&self) -> impl ExactSizeIterator<Item = &Page> + '_ {
+        self.pages.iter()
     }
 
     pub fn page(&self, id: &PageId) -> Option<&Page> {
-        self.pages.iter().find(|p| &p.id == id)
+        self.page_ids.get(id).map(|&h| self.pages.get(h))
     }
 
     pub fn current_page(&self) -> &Page {
-        &self.pages[self.current]
+        self.pages.get(self.current)
     }
 
     /// The page a `mark` operation snapshots: its own `page`, or else the current page.
@@ -196,30 +262,24 @@ impl Board {
     /// Applies one logged operation and tells what changed.
     pub fn apply(&mut self, logged: &LoggedOp) -> Change {
         let op = &logged.op;
-        let steps = match &op.kind {
-            OpKind::Stroke(s) => self.put_on_top(op.page_or_default(), Element::Stroke(s.clone())),
-            OpKind::Shape(s) => self.put_on_top(op.page_or_default(), Element::Shape(s.clone())),
-            OpKind::Text(t) => self.put_on_top(op.page_or_default(), Element::Text(t.clone())),
-            OpKind::Image(i) => self.put_on_top(op.page_or_default(), Element::Image(i.clone())),
-            OpKind::Erase { ids } => {
-                let page = self.page_mut(op.page_or_default());
-                let mut found: Vec<usize> = ids.iter().filter_map(|id| page.index_of(id)).collect();
-                // Removing top-down makes the inverse re-insert bottom-up at the right indices.
-                found.sort_unstable_by(|a, b| b.cmp(a));
-                found.dedup();
-                found.iter().map(|&i| Step::Remove(page.elements[i].id().clone())).collect()
-            }
-            OpKind::Clear => {
-                let page = self.page_mut(op.page_or_default());
-                page.elements.iter().rev().map(|e| Step::Remove(e.id().clone())).collect()
-            }
-            OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
+        match &op.kind {
             OpKind::Page(p) => return self.apply_page_op(p.action, &p.target),
             OpKind::Undo => return self.undo_redo(&logged.user_id, true),
             OpKind::Redo => return self.undo_redo(&logged.user_id, false),
             OpKind::Mark => return Change::None,
-        };
-        let edit = Edit { page: op.page_or_default(), steps };
+            // Edits: each creates the page it names.
+            OpKind::Stroke(_)
+            | OpKind::Shape(_)
+            | OpKind::Text(_)
+            | OpKind::Image(_)
+            | OpKind::Erase { .. }
+            | OpKind::Clear
+            | OpKind::Background(_) => {}
+        }
+        let page_id = op.page_or_default();
+        let page = self.page_mut(page_id.clone());
+        let (serial, steps) = (page.serial, edit_steps(page, &op.kind));
+        let edit = Edit { page: page_id, serial, steps };
         let (change, inverse) = self.run(edit);
         if let Some(inverse) = inverse {
             let history = self.histories.entry(logged.user_id.clone()).or_default();
@@ -249,10 +309,16 @@ impl Board {
     }
 
     /// Applies an edit; returns what changed and the edit that reverts it (`None` when the
-    /// edit had no effect).
+    /// edit had no effect, or its page was deleted since).
     fn run(&mut self, edit: Edit) -> (Change, Option<Edit>) {
         let single = edit.steps.len() == 1;
-        let page = self.page_mut(edit.page.clone());
+        let Some(&handle) = self.page_ids.get(&edit.page) else {
+            return (Change::None, None);
+        };
+        let page = self.pages.get_mut(handle);
+        if page.serial != edit.serial {
+            return (Change::None, None);
+        }
         let mut effect = Effect::default();
         for step in edit.steps {
             apply_step(page, step, &mut effect);
@@ -269,37 +335,36 @@ impl Board {
         } else {
             Change::Region { page: id.clone(), elements: effect.touched }
         };
-        (change, Some(Edit { page: id, steps: effect.inverse }))
+        (change, Some(Edit { page: id, serial: edit.serial, steps: effect.inverse }))
     }
 
     fn apply_page_op(&mut self, action: PageAction, target: &PageId) -> Change {
-        let index = self.pages.iter().position(|p| &p.id == target);
-        match (action, index) {
+        let handle = self.page_ids.get(target).copied();
+        match (action, handle) {
             (PageAction::Add, Some(_)) | (PageAction::Delete, None) => Change::None,
             (PageAction::Add, None) => {
-                self.pages.push(Page::new(target.clone()));
+                self.create_page(target.clone());
                 Change::None
             }
-            (PageAction::Switch, Some(i)) if i == self.current => Change::None,
+            (PageAction::Switch, Some(h)) if h == self.current => Change::None,
             (PageAction::Switch, _) => {
-                self.page_mut(target.clone());
-                self.current = self.pages.iter().position(|p| &p.id == target).expect("created");
+                self.current = match handle {
+                    Some(h) => h,
+                    None => self.create_page(target.clone()),
+                };
                 Change::Switched { page: target.clone() }
             }
-            (PageAction::Delete, Some(i)) => {
-                self.pages.remove(i);
-                for history in self.histories.values_mut() {
-                    history.undo.retain(|e| &e.page != target);
-                    history.redo.retain(|e| &e.page != target);
+            (PageAction::Delete, Some(h)) => {
+                // History about the page is dropped lazily: its edits name a serial no page has.
+                let current = self.pages.index_of(self.current);
+                let (i, _) = self.pages.remove(h);
+                self.page_ids.remove(target);
+                if self.pages.len() == 0 {
+                    self.create_page(PageId::new(DEFAULT_PAGE));
                 }
-                if self.pages.is_empty() {
-                    self.pages.push(Page::new(PageId::new(DEFAULT_PAGE)));
-                }
-                if i < self.current {
-                    self.current -= 1;
-                    Change::None
-                } else if i == self.current {
-                    self.current = i.saturating_sub(1).min(self.pages.len() - 1);
+                if i == current {
+                    let next = i.saturating_sub(1).min(self.pages.len() - 1);
+                    self.current = self.pages.nth(next).expect("an index below the length");
                     Change::Switched { page: self.current_page().id.clone() }
                 } else {
                     Change::None
@@ -308,43 +373,67 @@ impl Board {
         }
     }
 
-    fn put_on_top(&mut self, page: PageId, element: Element) -> Vec<Step> {
-        let len = self.page_mut(page).elements.len();
-        vec![Step::Put(len, Arc::new(element))]
+    /// Appends a new page, which must not exist yet.
+    fn create_page(&mut self, id: PageId) -> Handle {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let handle = self.pages.push(Page::with_serial(id.clone(), serial));
+        self.page_ids.insert(id, handle);
+        handle
     }
 
     /// The page with this id, created at the end of the page list if missing.
     fn page_mut(&mut self, id: PageId) -> &mut Page {
-        let i = match self.pages.iter().position(|p| p.id == id) {
-            Some(i) => i,
-            None => {
-                self.pages.push(Page::new(id));
-                self.pages.len() - 1
-            }
+        let handle = match self.page_ids.get(&id) {
+            Some(&h) => h,
+            None => self.create_page(id),
         };
-        &mut self.pages[i]
+        self.pages.get_mut(handle)
+    }
+}
+
+/// The steps of an edit operation on `page`; none for operations that are not edits.
+fn edit_steps(page: &Page, kind: &OpKind) -> Vec<Step> {
+    let on_top = |element| vec![Step::Put(page.len(), Arc::new(element))];
+    match kind {
+        OpKind::Stroke(s) => on_top(Element::Stroke(s.clone())),
+        OpKind::Shape(s) => on_top(Element::Shape(s.clone())),
+        OpKind::Text(t) => on_top(Element::Text(t.clone())),
+        OpKind::Image(i) => on_top(Element::Image(i.clone())),
+        OpKind::Erase { ids } => {
+            let mut found: Vec<(usize, &ElementId)> =
+                ids.iter().filter_map(|id| page.index_of(id).map(|i| (i, id))).collect();
+            // Removing top-down makes the inverse re-insert bottom-up at the right indices.
+            found.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+            found.dedup_by_key(|(i, _)| *i);
+            found.into_iter().map(|(_, id)| Step::Remove(id.clone())).collect()
+        }
+        OpKind::Clear => {
+            let mut steps: Vec<Step> = page.elements().map(|e| Step::Remove(e.id().clone())).collect();
+            steps.reverse();
+            steps
+        }
+        OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
+        OpKind::Page(_) | OpKind::Undo | OpKind::Redo | OpKind::Mark => Vec::new(),
     }
 }
 
 fn apply_step(page: &mut Page, step: Step, effect: &mut Effect) {
     match step {
         Step::Remove(id) => {
-            if let Some(i) = page.index_of(&id) {
-                let old = page.elements.remove(i);
+            if let Some((i, old)) = page.remove(&id) {
                 effect.touched.push(old.clone());
                 effect.inverse.push(Step::Put(i, old));
             }
         }
-        Step::Put(at, el) => match page.index_of(el.id()) {
-            Some(i) => {
-                let old = std::mem::replace(&mut page.elements[i], el.clone());
+        Step::Put(at, el) => match page.replace(el.clone()) {
+            Some((i, old)) => {
                 effect.touched.extend([old.clone(), el]);
                 effect.inverse.push(Step::Put(i, old));
             }
             None => {
-                let at = at.min(page.elements.len());
-                page.elements.insert(at, el.clone());
-                effect.on_top = at + 1 == page.elements.len();
+                let at = page.insert(at, el.clone());
+                effect.on_top = at + 1 == page.len();
                 effect.inverse.push(Step::Remove(el.id().clone()));
                 effect.touched.push(el);
             }
@@ -402,7 +491,18 @@ pub fn snapshots_within(
     max_marks: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<Snapshot>, SnapshotsError> {
-    let mut board = Board::new();
+    snapshots_from(Board::new(), log, mode, max_marks, stop)
+}
+
+/// [`snapshots_within`] resuming from `board`, the state right before the first operation
+/// of `log` (a checkpoint's): only the marks of `log` are snapshotted.
+pub fn snapshots_from(
+    mut board: Board,
+    log: &[LoggedOp],
+    mode: SnapshotMode,
+    max_marks: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Snapshot>, SnapshotsError> {
     // With LatestMarksOnly a page's earlier snapshot is dropped as soon as a later mark
     // replaces it, so memory follows the pages, not the marks.
     let mut shots: Vec<Option<Snapshot>> = Vec::new();

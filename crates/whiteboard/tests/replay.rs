@@ -51,7 +51,7 @@ fn clear_removes_elements_but_keeps_background() {
     let mut log = Log::new();
     log.push("a", background("#102030")).push("a", line("1")).push("a", OpKind::Clear);
     let b = board(&log);
-    assert!(b.current_page().elements.is_empty());
+    assert!(b.current_page().is_empty());
     assert!(b.current_page().background.is_some());
 }
 
@@ -102,7 +102,7 @@ fn undo_of_replacement_restores_previous_version() {
     log.push("a", line("1"));
     log.push("a", stroke("1", &[(0.5, 0.5)], "#FF0000", 0.02)).push("a", OpKind::Undo);
     let b = board(&log);
-    let Some(Element::Stroke(s)) = b.current_page().elements.first().map(|e| &**e) else { panic!() };
+    let Some(Element::Stroke(s)) = b.current_page().elements().next().map(|e| &**e) else { panic!() };
     assert_eq!(s.color, color("#000000"));
 }
 
@@ -156,7 +156,7 @@ fn operations_on_unknown_page_create_it_without_switching() {
     let mut log = Log::new();
     log.on("a", "p2", line("1"));
     let b = board(&log);
-    assert_eq!(b.pages().len(), 2);
+    assert_eq!(b.pages().count(), 2);
     assert_eq!(b.current_page().id, PageId::default());
     assert_eq!(ids(b.page(&PageId::new("p2")).unwrap()), ["1"]);
 }
@@ -166,7 +166,7 @@ fn page_add_appends_and_switch_changes_current_page() {
     let mut log = Log::new();
     log.push("a", page(PageAction::Add, "p2")).push("a", page(PageAction::Switch, "p2"));
     let b = board(&log);
-    let names: Vec<&str> = b.pages().iter().map(|p| p.id.as_str()).collect();
+    let names: Vec<&str> = b.pages().map(|p| p.id.as_str()).collect();
     assert_eq!(names, ["#DEFAULT", "p2"]);
     assert_eq!(b.current_page().id.as_str(), "p2");
 }
@@ -184,9 +184,9 @@ fn deleting_last_page_leaves_empty_default_page() {
     let mut log = Log::new();
     log.push("a", line("1")).push("a", page(PageAction::Delete, "#DEFAULT"));
     let b = board(&log);
-    assert_eq!(b.pages().len(), 1);
+    assert_eq!(b.pages().count(), 1);
     assert_eq!(b.current_page().id.as_str(), "#DEFAULT");
-    assert!(b.current_page().elements.is_empty());
+    assert!(b.current_page().is_empty());
 }
 
 #[test]
@@ -281,4 +281,22 @@ fn apply_reports_switch_and_nothing_for_marks() {
     let mut b = Board::new();
     assert_eq!(b.apply(&log.ops[0]), Change::Switched { page: PageId::new("p2") });
     assert_eq!(b.apply(&log.ops[1]), Change::None);
+}
+
+#[test]
+fn a_page_holds_only_what_is_visible_after_a_clear_or_erase() {
+    // What a renderer draws is what the page iterates: removed elements are not in it.
+    let mut log = Log::new();
+    for i in 0..10_000 {
+        log.push("a", line(&format!("s{i}")));
+    }
+    log.push("a", OpKind::Clear).push("a", line("kept")).push("a", line("gone"));
+    for i in 0..5_000 {
+        log.push("b", line(&format!("t{i}")));
+    }
+    let erased: Vec<String> = (0..5_000).map(|i| format!("t{i}")).chain(["gone".to_owned()]).collect();
+    log.push("b", erase(&erased.iter().map(String::as_str).collect::<Vec<_>>()));
+    let board = board(&log);
+    assert_eq!(board.current_page().len(), 1);
+    assert_eq!(ids(board.current_page()), ["kept"]);
 }

@@ -196,7 +196,7 @@ impl Renderer {
         let mut pm = pixmap.as_mut();
         pm.fill(sk_color(self.options.background));
         draw::background(&mut pm, self.viewport, page.background.as_ref(), images);
-        for element in &page.elements {
+        for element in page.elements() {
             if stop.load(Ordering::Relaxed) {
                 return Err(RenderError::Stopped);
             }
@@ -289,7 +289,7 @@ impl Renderer {
     fn paint(&self, pm: &mut PixmapMut, vp: Viewport, page: &Page, images: &dyn ImageSource, only: Option<Bounds>) {
         pm.fill(sk_color(self.options.background));
         draw::background(pm, vp, page.background.as_ref(), images);
-        for element in &page.elements {
+        for element in page.elements() {
             if let Some(area) = only {
                 let b = draw::bounds(vp, element);
                 if b.2 < area.0 || b.0 > area.2 || b.3 < area.1 || b.1 > area.3 {

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+pub(crate) mod logs;
+pub(crate) mod reference;
+
 use whiteboard::Color;
 use whiteboard::op::{
     Background, ElementId, Image, LoggedOp, Op, OpKind, PageAction, PageId, PageOp, Point, Rect, Shape, ShapeKind,
@@ -97,7 +100,7 @@ impl Log {
 
 /// Ids of a page's elements, bottom to top.
 pub(crate) fn ids(page: &whiteboard::replay::Page) -> Vec<&str> {
-    page.elements.iter().map(|e| e.id().as_str()).collect()
+    page.elements().map(|e| e.id().as_str()).collect()
 }
 
 /// Channels may differ by this much: anti-aliasing differs slightly between SIMD paths.

@@ -58,7 +58,7 @@ impl PictureBudget {
 
 /// The URLs of the pictures `page` shows.
 pub fn picture_urls(page: &Page) -> impl Iterator<Item = &str> {
-    let elements = page.elements.iter().filter_map(|e| match e.as_ref() {
+    let elements = page.elements().filter_map(|e| match e.as_ref() {
         Element::Image(image) => Some(image.url.as_str()),
         _ => None,
     });

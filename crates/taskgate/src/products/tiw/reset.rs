@@ -1,6 +1,6 @@
 //! Removing tiw's state for a reset: snapshot pictures and transcode results in the public
-//! bucket, pushes with their streams, transcode rows, rooms with their logs, and the callback
-//! settings of the scope's SdkAppIds.
+//! bucket, pushes with their streams, transcode rows, rooms with their logs and checkpoints, and
+//! the callback settings of the scope's SdkAppIds.
 
 use super::Tiw;
 use super::push::HLS_PREFIX;
@@ -69,6 +69,7 @@ impl Tiw {
                 Some(account.sdk_apps.keys().filter_map(|id| i64::try_from(*id).ok()).collect())
             }
         };
+        delete_of_apps(store, CHECKPOINTS, sdk_app_ids.as_deref()).await?;
         removed.room_operations += delete_of_apps(store, ROOM_OPS, sdk_app_ids.as_deref()).await?;
         removed.rooms += delete_of_apps(store, ROOMS, sdk_app_ids.as_deref()).await?;
         removed.callback_settings += delete_of_apps(store, APPS, sdk_app_ids.as_deref()).await?;
@@ -78,6 +79,8 @@ impl Tiw {
 
 /// The statements deleting every row of a table keyed by `sdk_app_id`, and those of one.
 type DeleteOfApps = (&'static str, &'static str);
+const CHECKPOINTS: DeleteOfApps =
+    ("DELETE FROM tiw_room_checkpoints", "DELETE FROM tiw_room_checkpoints WHERE sdk_app_id = $1");
 const ROOM_OPS: DeleteOfApps = ("DELETE FROM tiw_room_ops", "DELETE FROM tiw_room_ops WHERE sdk_app_id = $1");
 const ROOMS: DeleteOfApps = ("DELETE FROM tiw_rooms", "DELETE FROM tiw_rooms WHERE sdk_app_id = $1");
 const APPS: DeleteOfApps = ("DELETE FROM tiw_apps", "DELETE FROM tiw_apps WHERE sdk_app_id = $1");

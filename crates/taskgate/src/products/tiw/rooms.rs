@@ -5,7 +5,7 @@
 use crate::config::TiwConfig;
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use taskgate_engine::{Backend, Signal, Store, StoreError, Subscription, on_pool, on_tx};
 use thiserror::Error;
@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken as SocketToken;
 use whiteboard::op::{LoggedOp, Op, OpKind};
+
+mod checkpoints;
+pub use checkpoints::Resumed;
 
 /// An id outside Tencent's declared type (`Integer`, int64) or not positive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -96,6 +99,10 @@ pub struct RoomLimits {
     pub page_max_ops: usize,
     /// Stored operation JSON bytes after which a page ends (it always holds one operation).
     pub page_bytes: usize,
+    /// Operations between two board checkpoints of a room; 0: none are taken.
+    pub checkpoint_every_ops: u64,
+    /// Checkpoints kept per room besides the newest one before its first mark.
+    pub checkpoint_keep: u64,
 }
 
 impl RoomLimits {
@@ -106,6 +113,8 @@ impl RoomLimits {
             page_ops: tiw.room_log_page_ops.max(1),
             page_max_ops: tiw.room_log_page_max_ops.max(1),
             page_bytes: tiw.room_log_page_bytes,
+            checkpoint_every_ops: tiw.checkpoint_every_ops,
+            checkpoint_keep: tiw.checkpoint_keep.max(1),
         }
     }
 }
@@ -148,6 +157,8 @@ pub struct Rooms {
     closing: CancellationToken,
     /// The room WebSockets being served, so shutdown can wait for them to end.
     sockets: TaskTracker,
+    /// Rooms whose checkpoint this node is writing.
+    checkpointing: Arc<Mutex<HashSet<RoomKey>>>,
 }
 
 fn corrupt(detail: impl ToString) -> StoreError {
@@ -195,6 +206,7 @@ impl Rooms {
             live: Arc::default(),
             closing: CancellationToken::new(),
             sockets: TaskTracker::new(),
+            checkpointing: Arc::default(),
         };
         if rooms.store.backend() == Backend::Postgres {
             let signals = rooms.store.signals().subscribe(ROOMS_CHANNEL);
@@ -389,6 +401,11 @@ impl Rooms {
             AppendSignal { room, first: logged_seq(first)?, last: logged_seq(last)? }.to_payload(),
         );
         tx.commit().await?;
+        self.checkpoint_after_append(
+            room,
+            u64::try_from(first - 1).map_err(corrupt)?,
+            u64::try_from(last).map_err(corrupt)?,
+        );
         self.announce(room, &logged);
         Ok(logged)
     }

@@ -7,7 +7,7 @@
 //! and every [`POLL_INTERVAL`] otherwise.
 
 use crate::products::tiw::pictures::{PictureBudget, fetch_pictures, picture_urls};
-use crate::products::tiw::rooms::{RoomKey, Rooms};
+use crate::products::tiw::rooms::{Resumed, RoomKey, Rooms};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -46,7 +46,8 @@ impl Drop for BoardFeed {
     }
 }
 
-/// Replays the room page by page, renders its current page and follows it from there. Its
+/// Replays the room from its newest checkpoint page by page, renders its current page and
+/// follows it from there. Its
 /// pictures, over the feed's whole life, stay within `budget`; `task` names the push in logs.
 pub async fn start(
     rooms: Rooms,
@@ -58,23 +59,9 @@ pub async fn start(
 ) -> Result<BoardFeed, StoreError> {
     // Subscribing before reading the log: nothing appended in between can be missed.
     let live = rooms.subscribe(room);
-    let mut board = Board::new();
-    let (mut last_seq, mut last_ms) = (0, 0);
-    loop {
-        let page = rooms.log_page(room, last_seq, None, Some(rooms.limits().page_max_ops)).await?;
-        if let Some(last) = page.ops.last() {
-            last_ms = last.received_at_ms;
-        }
-        for op in &page.ops {
-            board.apply(op);
-        }
-        last_seq = page.next_after;
-        if !page.more {
-            break;
-        }
-    }
+    let Resumed { board, seq: last_seq, received_at_ms: last_ms, .. } = rooms.board_now(room).await?;
     let last_operation_ms = Arc::new(AtomicI64::new(last_ms));
-    let images = fetch_pictures(&pictures, board.pages().iter().flat_map(picture_urls), &mut budget, task).await;
+    let images = fetch_pictures(&pictures, board.pages().flat_map(picture_urls), &mut budget, task).await;
     let (frame_tx, frames) = watch::channel(Arc::new(blank_frame(&renderer)));
     let (batch_tx, batch_rx) = mpsc::channel();
     let painter = Painter { renderer, board, images, frame: Pixmap::new(1, 1).expect("1x1 is drawable"), yuv: None };

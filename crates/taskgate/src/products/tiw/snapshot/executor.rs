@@ -1,4 +1,5 @@
-//! The snapshot executor: replays the room's log up to the task's creation, renders one PNG
+//! The snapshot executor: replays the room's log up to the task's creation (from the newest
+//! checkpoint before its first mark), renders one PNG
 //! per mark (on every core), stores them in the public bucket or the customer's COS bucket,
 //! and announces the result to the task's CallbackURL.
 
@@ -16,7 +17,7 @@ use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Forced, Outcome, Task, TaskContext};
 use whiteboard::render::{RenderError, RenderOptions, Renderer, render_marks_parallel};
-use whiteboard::replay::{SnapshotsError, snapshots_within};
+use whiteboard::replay::{SnapshotsError, snapshots_from};
 
 pub struct SnapshotExecutor {
     pub rooms: Rooms,
@@ -70,11 +71,20 @@ impl SnapshotExecutor {
             Ok(room) => room,
             Err(e) => return Ok(SnapshotResult::failed(e.to_string())),
         };
-        let log =
-            self.rooms.log(room, 0, Some(input.up_to_seq)).await.map_err(|e| ExecError::retryable(e.to_string()))?;
+        // Every mark up to the task's creation is rendered: resume before the first one.
+        let from = self
+            .rooms
+            .resume_point(room, input.up_to_seq, true)
+            .await
+            .map_err(|e| ExecError::retryable(e.to_string()))?;
+        let log = self
+            .rooms
+            .log(room, from.seq, Some(input.up_to_seq))
+            .await
+            .map_err(|e| ExecError::retryable(e.to_string()))?;
         let max_marks = usize::try_from(self.limits.max_marks).unwrap_or(usize::MAX);
-        let (mode, replay_stop) = (input.mode, stop.clone());
-        let replayed = tokio::task::spawn_blocking(move || snapshots_within(&log, mode, max_marks, &replay_stop))
+        let (mode, replay_stop, board) = (input.mode, stop.clone(), from.board);
+        let replayed = tokio::task::spawn_blocking(move || snapshots_from(board, &log, mode, max_marks, &replay_stop))
             .await
             .map_err(|e| ExecError::retryable(format!("replaying the room stopped: {e}")))?;
         let shots = match replayed {
