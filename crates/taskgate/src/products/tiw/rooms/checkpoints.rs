@@ -14,7 +14,7 @@
 //! result, only the time to reach it.
 
 use super::{RoomKey, Rooms, corrupt, db_seq};
-use taskgate_engine::{StoreError, on_pool};
+use taskgate_engine::{StoreError, on_pool, on_tx};
 use whiteboard::op::OpKind;
 use whiteboard::replay::{Board, CHECKPOINT_FORMAT};
 
@@ -194,7 +194,9 @@ impl Rooms {
             .map_err(|e| corrupt(format!("writing a checkpoint stopped: {e}")))?;
         let format = i32::try_from(CHECKPOINT_FORMAT).map_err(corrupt)?;
         let keep = i64::try_from(self.limits.checkpoint_keep).unwrap_or(i64::MAX);
-        on_pool!(self.store.writer(), p => {
+        // One transaction: a reader never sees more checkpoints than are kept.
+        let mut tx = self.store.begin().await?;
+        on_tx!(tx, c => {
             sqlx::query(INSERT)
                 .bind(room.sdk_app_id)
                 .bind(room.room_id)
@@ -204,7 +206,7 @@ impl Rooms {
                 .bind(received_at_ms)
                 .bind(format)
                 .bind(&state)
-                .execute(p)
+                .execute(&mut *c)
                 .await
                 .map_err(StoreError::from)?;
             sqlx::query(PRUNE)
@@ -212,10 +214,11 @@ impl Rooms {
                 .bind(room.room_id)
                 .bind(keep)
                 .bind(format)
-                .execute(p)
+                .execute(&mut *c)
                 .await
                 .map_err(StoreError::from)?;
         });
+        tx.commit().await?;
         Ok(())
     }
 

@@ -9,7 +9,8 @@
 //! address space, and pdfium needs a binary blob outside Debian.
 //!
 //! Every run may read the system's programs and its one input, write only its task's work
-//! directory, and open nothing else. LibreOffice gets a fresh profile inside that directory
+//! directory (LibreOffice also creates its instance pipe in `/tmp`, where it may create
+//! sockets and nothing else), and open nothing else. LibreOffice gets a fresh profile inside that directory
 //! for each conversion, so conversions share no state.
 
 use super::detect::Format;
