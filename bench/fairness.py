@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
-from callback_receiver import CallbackReceiver  # noqa: E402
+from callback_receiver import CallbackReceiver, HangingReceiver  # noqa: E402
 from room_client import Room, stroke  # noqa: E402
 from tencentcloud.common import credential  # noqa: E402
 from tencentcloud.common.profile.client_profile import ClientProfile  # noqa: E402
@@ -37,26 +36,6 @@ SAMPLES = 20          # B's snapshots per phase, one at a time
 FLOOD_TASKS = 200     # A's snapshots queued at the start of the flood, and as many again during it
 HANGING = 8           # destinations of A's callbacks, each accepting and never answering
 SNAPSHOT_CONCURRENCY, SNAPSHOT_CAP = 4, 3
-
-
-class Hanging:
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.held: list[socket.socket] = []
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hang"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                self.held.append(self.listener.accept()[0])
-            except OSError:
-                return
-
-    def close(self):
-        self.listener.close()
-        for connection in self.held:
-            connection.close()
 
 
 def database_url(backend: str, work: Path) -> str:
@@ -146,7 +125,7 @@ def run(backend: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
     proc = subprocess.Popen([str(BIN), "serve", "--config", str(work / "taskgate.toml")], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
-    hanging = [Hanging() for _ in range(HANGING)]
+    hanging = [HangingReceiver() for _ in range(HANGING)]
     receiver = CallbackReceiver()
     stop = threading.Event()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -45,3 +46,30 @@ class CallbackReceiver:
 
     def close(self):
         self.httpd.shutdown()
+
+
+class HangingReceiver:
+    """Accepts connections and never answers; counts them."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hang"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    @property
+    def accepted(self) -> int:
+        return len(self.held)
+
+    def close(self):
+        self.listener.close()
+        for connection in self.held:
+            connection.close()

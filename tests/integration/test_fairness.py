@@ -14,7 +14,7 @@ from tencentcloud.ecm.v20190719 import models as ecm_models
 from tencentcloud.tiw.v20190919 import models as tiw_models
 
 import support
-from callback_receiver import CallbackReceiver
+from callback_receiver import CallbackReceiver, HangingReceiver
 from image_server import make_image
 from room_client import Room, stroke
 from support import MAIN, MAIN_SDK_APP, USERSIG_KEY, Cred
@@ -45,33 +45,6 @@ def wait_for(what: str, probe, deadline: float = DEADLINE):
             return value
         assert time.monotonic() < end, f"timed out waiting for {what}"
         time.sleep(0.05)
-
-
-class HangingReceiver:
-    """Accepts connections and never answers; counts them."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.held: list[socket.socket] = []
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hang"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            self.held.append(connection)
-
-    @property
-    def accepted(self) -> int:
-        return len(self.held)
-
-    def close(self):
-        self.listener.close()
-        for connection in self.held:
-            connection.close()
 
 
 @pytest.fixture
