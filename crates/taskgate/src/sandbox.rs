@@ -339,6 +339,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_socket_directory_takes_sockets_and_nothing_else() {
+        if !crate::capabilities::landlock_available() {
+            eprintln!("skipped: the kernel has no Landlock");
+            return;
+        }
+        let dir = scratch();
+        let jail = |script: String| {
+            Jail::new(Path::new("/usr/bin/python3"), LIMITS).unwrap().args(["-c", &script]).sockets(&dir)
+        };
+        let bind = format!("import socket; socket.socket(socket.AF_UNIX).bind('{}')", dir.join("pipe").display());
+        assert!(jail(bind).run(Confinement::Landlock).await.unwrap().status.success());
+        assert!(dir.join("pipe").exists());
+        let write = format!("open('{}', 'w')", dir.join("file").display());
+        assert!(!jail(write).run(Confinement::Landlock).await.unwrap().status.success());
+        let remove = format!("import os; os.remove('{}')", dir.join("pipe").display());
+        assert!(!jail(remove).run(Confinement::Landlock).await.unwrap().status.success());
+        assert!(dir.join("pipe").exists() && !dir.join("file").exists());
+    }
+
+    #[tokio::test]
     async fn a_tool_outliving_its_timeout_is_killed_with_its_children() {
         let limits = Limits { timeout: Duration::from_millis(300), ..LIMITS };
         let marker = scratch().join("late");
