@@ -4,7 +4,8 @@
 - a TOML writer for the server config;
 - a raw HTTP/1.1 client (exact header bytes, e.g. `Host: http://127.0.0.1:18080`);
 - `Api`: signed raw requests (TC3 and v1) built with tc_sign.py;
-- assertions on the Tencent envelope.
+- assertions on the Tencent envelope;
+- buckets of the S3 test server (moto), HLS playlists.
 """
 
 from __future__ import annotations
@@ -328,21 +329,44 @@ def without_request_id(inner: dict) -> dict:
     return {k: v for k, v in inner.items() if k != "RequestId"}
 
 
-# ---- the public bucket in S3 ------------------------------------------------------------------
+# ---- the S3 test server ------------------------------------------------------------------------
 
 PUBLIC_REGION = "ap-public"
 
 
-def s3_public_objects(s3_endpoint: str, base_url: str | None = None) -> dict:
-    """An `[objects]` table whose public bucket is a fresh bucket on the S3 test server, with a
-    prefix; `base_url` defaults to the bucket's URL on the endpoint."""
-    bucket = f"public-{uuid.uuid4().hex[:12]}"
+def s3_client(s3_endpoint: str, region: str = "us-east-1"):
+    """A boto3 client of the S3 test server with the owner's credentials (boto3 comes with moto)."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name=region, aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+def s3_bucket(s3_endpoint: str, name: str, app_id: int | None = None) -> str:
+    """A fresh bucket `{name}-{random}` on the S3 test server, owned by the account of `app_id`
+    (its `-{app_id}` suffix) if one is given; its name."""
+    bucket = f"{name}-{uuid.uuid4().hex[:12]}" + (f"-{app_id}" if app_id is not None else "")
     response = requests.put(f"{s3_endpoint}/{bucket}", timeout=30)
     assert response.status_code == 200, response.text
+    return bucket
+
+
+def s3_public_objects(s3_endpoint: str, base_url: str | None = None, anonymous_read: bool = False) -> dict:
+    """An `[objects]` table whose public bucket is a fresh bucket on the S3 test server, with a
+    prefix; `base_url` defaults to the bucket's URL on the endpoint. The test server refuses
+    anonymous reads unless `anonymous_read`: then a bucket policy lets anyone get the objects under
+    the prefix, as docs/deploy.md asks of a bucket that clients read directly."""
+    bucket, prefix = s3_bucket(s3_endpoint, "public"), "taskgate"
+    if anonymous_read:
+        s3_client(s3_endpoint).put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*"}],
+        }))
     return {
         "s3": [{"region": PUBLIC_REGION, "endpoint": s3_endpoint, "access_key_id": "testing",
                 "secret_access_key": "testing", "path_style": True, "allow_http": True}],
-        "public": {"region": PUBLIC_REGION, "bucket": bucket, "prefix": "taskgate",
+        "public": {"region": PUBLIC_REGION, "bucket": bucket, "prefix": prefix,
                    "base_url": base_url or f"{s3_endpoint}/{bucket}"},
     }
 
@@ -350,14 +374,25 @@ def s3_public_objects(s3_endpoint: str, base_url: str | None = None) -> dict:
 def s3_get(s3_endpoint: str, bucket: str, key: str):
     """The object's bytes read with the owner's credentials (the test server refuses anonymous
     reads), or None."""
-    import boto3
     from botocore.exceptions import ClientError
 
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
     try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3_client(s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
         if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None
         raise
+
+
+def s3_keys(s3_endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    """Every key of the bucket under `prefix`, listed page by page, in order."""
+    pages = s3_client(s3_endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+# ---- HLS --------------------------------------------------------------------------------------
+
+
+def segments(playlist: str) -> list[str]:
+    """The segment names an HLS playlist lists, in order."""
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]

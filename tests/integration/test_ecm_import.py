@@ -10,6 +10,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.ecm.v20190719 import models
 
+import support
 from image_server import ImageServer, make_image, sha256_of
 
 DEADLINE = 120.0
@@ -204,15 +205,9 @@ def test_import_image_os_lists_what_import_accepts(sdk):
 
 
 def test_images_go_to_the_configured_bucket(start_server, images, s3_endpoint):
-    import uuid
-
-    import boto3  # comes with moto
     from conftest import Sdk
 
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="ap-test", aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
-    bucket = f"images-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-test"})
+    bucket = support.s3_bucket(s3_endpoint, "images")
     with_bucket = Sdk(start_server(
         objects={"s3": [{"region": "ap-test", "endpoint": s3_endpoint, "access_key_id": "testing",
                          "secret_access_key": "testing", "path_style": True, "allow_http": True}]},
@@ -220,7 +215,7 @@ def test_images_go_to_the_configured_bucket(start_server, images, s3_endpoint):
     ))
     created = import_image(with_bucket, images.url("disk.qcow2"))
     assert wait_finished(with_bucket, created.TaskId).State == "SUCCESS"
-    stored = s3.get_object(Bucket=bucket, Key=f"ecm/images/{created.ImageId}.qcow2")["Body"].read()
+    stored = support.s3_get(s3_endpoint, bucket, f"ecm/images/{created.ImageId}.qcow2")
     assert hashlib.sha256(stored).hexdigest() == sha256_of(images.directory / "disk.qcow2")
 
 

@@ -20,7 +20,7 @@ import support
 from callback_receiver import CallbackReceiver
 from conftest import Sdk
 from room_client import Room, stroke, usersig
-from support import MAIN_SDK_APP, USERSIG_KEY
+from support import MAIN_SDK_APP, USERSIG_KEY, segments
 
 CALLBACK_KEY = "push-callback-key"
 DEADLINE = 60.0
@@ -134,10 +134,6 @@ def playlist_url(server, task_id: str) -> str:
 def playlist(server, task_id: str) -> str:
     response = requests.get(playlist_url(server, task_id), timeout=10)
     return response.text if response.status_code == 200 else ""
-
-
-def segments(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def streamed_seconds(text: str) -> float:

@@ -219,16 +219,7 @@ def cos(bucket: str, target_dir: str | None = "snap", region: str = S3_REGION,
 
 def s3_bucket(s3_endpoint: str) -> str:
     """A fresh bucket of the main account (its APPID suffix) on the S3 server."""
-    bucket = f"snap-{uuid.uuid4().hex[:12]}-{MAIN_APP_ID}"
-    assert requests.put(f"{s3_endpoint}/{bucket}", timeout=30).status_code == 200
-    return bucket
-
-
-def s3_client(s3_endpoint: str):
-    import boto3  # comes with moto; buckets are private, so read with credentials
-
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name=S3_REGION, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return support.s3_bucket(s3_endpoint, "snap", MAIN_APP_ID)
 
 
 def test_cos_uin_of_another_account_is_unauthorized_operation(sdk, room):
@@ -269,7 +260,7 @@ def test_snapshots_go_to_the_s3_bucket_named_by_cos(sdk, room, s3_endpoint):
     [url] = answer.Result.Snapshots
     assert url.startswith(f"{s3_endpoint}/{bucket}/snap/{MAIN_SDK_APP}/")
     key = url[len(f"{s3_endpoint}/{bucket}/"):]
-    assert png_size(s3_client(s3_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()) == (1280, 720)
+    assert png_size(support.s3_get(s3_endpoint, bucket, key)) == (1280, 720)
 
 
 def test_a_storage_failure_reaches_the_tenant_without_server_details(sdk, room, s3_endpoint):
@@ -290,7 +281,7 @@ def test_cos_url_names_the_stored_object_whatever_characters_target_dir_holds(sd
     answer = wait_finished(sdk, create(sdk, room, COS=cos(bucket, target_dir)))
     assert answer.Result.ErrorCode == "OK", answer.Result.ErrorMessage
     [url] = answer.Result.Snapshots
-    [stored] = [o["Key"] for o in s3_client(s3_endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+    [stored] = support.s3_keys(s3_endpoint, bucket)
     assert stored.startswith(f"{target_dir}/{MAIN_SDK_APP}/"), stored
     # The returned URL itself fetches the object (signed, as the bucket is private).
     from botocore.auth import S3SigV4Auth
