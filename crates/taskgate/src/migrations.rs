@@ -64,6 +64,14 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             "tiw_transcodes",
             include_str!("../migrations/20251201000020_tiw_transcodes.sql"),
         ),
+        // JSON: `json_each` on SQLite, `jsonb_array_elements` on PostgreSQL, whose text columns
+        // also compare byte by byte (`COLLATE "C"`) as SQLite's do.
+        SchemaMigration::per_backend(
+            20251201000025,
+            "tcss_inventory_tables",
+            include_str!("../migrations/20251201000025_tcss_inventory_tables.sqlite.sql"),
+            include_str!("../migrations/20251201000025_tcss_inventory_tables.postgres.sql"),
+        ),
     ],
 };
 
