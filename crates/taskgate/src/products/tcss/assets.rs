@@ -263,6 +263,9 @@ pub(super) struct Page {
 pub(super) struct ListSql {
     pub select: &'static str,
     pub count_from: &'static str,
+    /// How many rows the account has (`$1`) when no condition narrows them, off its clusters'
+    /// counts rather than its rows; none to count the rows.
+    pub count_all: Option<&'static str>,
     pub account: &'static str,
     pub order: &'static str,
 }
@@ -313,6 +316,7 @@ pub(super) const HOSTS: ListSql = ListSql {
         hosts_from!()
     ),
     count_from: hosts_from!(),
+    count_all: None,
     account: "h.account",
     order: "h.cluster_id, h.ord",
 };
@@ -352,6 +356,7 @@ pub(super) const CONTAINERS: ListSql = ListSql {
              COALESCE(c.name, '') FROM tcss_containers k \
              LEFT JOIN tcss_clusters c ON c.account = k.account AND c.cluster_id = k.cluster_id",
     count_from: " FROM tcss_containers k",
+    count_all: Some("SELECT CAST(COALESCE(SUM(container_cnt), 0) AS BIGINT) FROM tcss_clusters WHERE account = $1"),
     account: "k.account",
     order: "k.cluster_id, k.ord",
 };
@@ -377,6 +382,7 @@ pub(super) type ContainerTuple = (String, String, String, i64, String, String, S
 pub(super) const IMAGES: ListSql = ListSql {
     select: "SELECT i.image_id, i.image_name, i.created_at, i.size_bytes, i.containers FROM tcss_images i",
     count_from: " FROM tcss_images i",
+    count_all: Some("SELECT CAST(COALESCE(SUM(image_cnt), 0) AS BIGINT) FROM tcss_clusters WHERE account = $1"),
     account: "i.account",
     order: "i.cluster_id, i.ord",
 };
@@ -477,7 +483,8 @@ pub(super) fn push_count_query<DB>(
     push_where(query, list, account, conditions);
 }
 
-/// A page of the account's rows of `list` meeting `plan`, as `T`, and how many meet it.
+/// A page of the account's rows of `list` meeting `plan`, as `T`, and how many meet it (when
+/// no condition narrows them, as their clusters' rows counted them).
 pub(super) async fn page<T>(
     store: &Store,
     list: &ListSql,
@@ -493,9 +500,16 @@ where
         let mut rows = QueryBuilder::default();
         push_list_query(&mut rows, list, account, plan, page);
         let rows = rows.build_query_as::<T>().fetch_all(p).await?;
-        let mut total = QueryBuilder::default();
-        push_count_query(&mut total, list, account, &plan.conditions);
-        let total: i64 = total.build_query_scalar().fetch_one(p).await?;
+        let total: i64 = match list.count_all {
+            Some(sql) if plan.conditions.is_empty() => {
+                sqlx::query_scalar(sql).bind(account).fetch_one(p).await?
+            }
+            _ => {
+                let mut total = QueryBuilder::default();
+                push_count_query(&mut total, list, account, &plan.conditions);
+                total.build_query_scalar().fetch_one(p).await?
+            }
+        };
         (rows, total)
     }))
 }
