@@ -93,7 +93,7 @@ WHERE t.state = 'succeeded' AND t.result IS NOT NULL AND r.task_id = (
     WHERE r2.account = r.account AND t2.state = 'succeeded');
 
 INSERT INTO tcss_clusters (account, cluster_id, name, reachable, error, runtime_version, task_id)
-SELECT l.account, c->>'cluster_id', COALESCE(c->>'name', ''), COALESCE((c->>'reachable')::boolean, FALSE),
+SELECT l.account, COALESCE(c->>'cluster_id', ''), COALESCE(c->>'name', ''), COALESCE((c->>'reachable')::boolean, FALSE),
        c->>'error', COALESCE(c->>'runtime_version', ''), l.task_id
 FROM tcss_latest l, jsonb_array_elements(COALESCE(l.doc->'clusters', '[]')) c
 ON CONFLICT DO NOTHING;
@@ -107,7 +107,7 @@ SELECT l.account, '', 'host-' || COALESCE(l.doc#>>'{host,hostname}', ''), 0, COA
        l.task_id
 FROM tcss_latest l
 UNION ALL
-SELECT l.account, c->>'cluster_id', (c->>'cluster_id') || '-' || (n.v->>'name'), n.i - 1, n.v->>'name', '',
+SELECT l.account, COALESCE(c->>'cluster_id', ''), COALESCE(c->>'cluster_id', '') || '-' || COALESCE(n.v->>'name', ''), n.i - 1, COALESCE(n.v->>'name', ''), '',
        COALESCE((n.v->>'cpu_count')::bigint, 0), COALESCE(n.v->>'os', ''), COALESCE(n.v->>'kernel_version', ''),
        COALESCE(n.v->>'architecture', ''), COALESCE((n.v->>'memory_bytes')::bigint, 0), l.task_id
 FROM tcss_latest l, jsonb_array_elements(COALESCE(l.doc->'clusters', '[]')) c,
@@ -116,7 +116,7 @@ ON CONFLICT DO NOTHING;
 
 INSERT INTO tcss_containers (account, cluster_id, container_id, ord, container_name, image_name, status, docker_status,
                              created_at, host_name, task_id)
-SELECT l.account, c->>'cluster_id', k.v->>'id', k.i - 1, COALESCE(k.v->>'name', ''), COALESCE(k.v->>'image', ''),
+SELECT l.account, COALESCE(c->>'cluster_id', ''), COALESCE(k.v->>'id', ''), k.i - 1, COALESCE(k.v->>'name', ''), COALESCE(k.v->>'image', ''),
        CASE WHEN k.v->>'state' IN ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
             THEN upper(k.v->>'state') ELSE '' END,
        COALESCE(k.v->>'status', ''), COALESCE((k.v->>'created_at')::bigint, 0), COALESCE(c#>>'{nodes,0,name}', ''),
@@ -127,7 +127,7 @@ ON CONFLICT DO NOTHING;
 
 INSERT INTO tcss_images (account, cluster_id, image_id, ord, image_name, repo_tags, size_bytes, created_at, containers,
                          task_id)
-SELECT l.account, c->>'cluster_id', m.v->>'id', m.i - 1, COALESCE(m.v#>>'{repo_tags,0}', '<none>'),
+SELECT l.account, COALESCE(c->>'cluster_id', ''), COALESCE(m.v->>'id', ''), m.i - 1, COALESCE(m.v#>>'{repo_tags,0}', '<none>'),
        COALESCE((m.v->'repo_tags')::text, '[]'), COALESCE((m.v->>'size_bytes')::bigint, 0),
        COALESCE((m.v->>'created_at')::bigint, 0), COALESCE((m.v->>'containers')::bigint, -1), l.task_id
 FROM tcss_latest l, jsonb_array_elements(COALESCE(l.doc->'clusters', '[]')) c,

@@ -92,7 +92,7 @@ WHERE t.state = 'succeeded' AND json_valid(t.result) AND r.task_id = (
     WHERE r2.account = r.account AND t2.state = 'succeeded');
 
 INSERT OR IGNORE INTO tcss_clusters (account, cluster_id, name, reachable, error, runtime_version, task_id)
-SELECT l.account, json_extract(c.value, '$.cluster_id'), COALESCE(json_extract(c.value, '$.name'), ''),
+SELECT l.account, COALESCE(json_extract(c.value, '$.cluster_id'), ''), COALESCE(json_extract(c.value, '$.name'), ''),
        COALESCE(json_extract(c.value, '$.reachable'), 0), json_extract(c.value, '$.error'),
        COALESCE(json_extract(c.value, '$.runtime_version'), ''), l.task_id
 FROM tcss_latest l, json_each(l.result, '$.clusters') c;
@@ -108,9 +108,9 @@ SELECT l.account, '', 'host-' || COALESCE(json_extract(l.result, '$.host.hostnam
        COALESCE(json_extract(l.result, '$.host.memory_bytes'), 0), l.task_id
 FROM tcss_latest l
 UNION ALL
-SELECT l.account, json_extract(c.value, '$.cluster_id'),
-       json_extract(c.value, '$.cluster_id') || '-' || json_extract(n.value, '$.name'), n.key,
-       json_extract(n.value, '$.name'), '', COALESCE(json_extract(n.value, '$.cpu_count'), 0),
+SELECT l.account, COALESCE(json_extract(c.value, '$.cluster_id'), ''),
+       COALESCE(json_extract(c.value, '$.cluster_id'), '') || '-' || COALESCE(json_extract(n.value, '$.name'), ''), n.key,
+       COALESCE(json_extract(n.value, '$.name'), ''), '', COALESCE(json_extract(n.value, '$.cpu_count'), 0),
        COALESCE(json_extract(n.value, '$.os'), ''), COALESCE(json_extract(n.value, '$.kernel_version'), ''),
        COALESCE(json_extract(n.value, '$.architecture'), ''), COALESCE(json_extract(n.value, '$.memory_bytes'), 0),
        l.task_id
@@ -118,7 +118,7 @@ FROM tcss_latest l, json_each(l.result, '$.clusters') c, json_each(c.value, '$.n
 
 INSERT OR IGNORE INTO tcss_containers (account, cluster_id, container_id, ord, container_name, image_name, status, docker_status,
                              created_at, host_name, task_id)
-SELECT l.account, json_extract(c.value, '$.cluster_id'), json_extract(k.value, '$.id'), k.key,
+SELECT l.account, COALESCE(json_extract(c.value, '$.cluster_id'), ''), COALESCE(json_extract(k.value, '$.id'), ''), k.key,
        COALESCE(json_extract(k.value, '$.name'), ''), COALESCE(json_extract(k.value, '$.image'), ''),
        CASE WHEN json_extract(k.value, '$.state') IN ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
             THEN upper(json_extract(k.value, '$.state')) ELSE '' END,
@@ -128,7 +128,7 @@ FROM tcss_latest l, json_each(l.result, '$.clusters') c, json_each(c.value, '$.c
 
 INSERT OR IGNORE INTO tcss_images (account, cluster_id, image_id, ord, image_name, repo_tags, size_bytes, created_at, containers,
                          task_id)
-SELECT l.account, json_extract(c.value, '$.cluster_id'), json_extract(i.value, '$.id'), i.key,
+SELECT l.account, COALESCE(json_extract(c.value, '$.cluster_id'), ''), COALESCE(json_extract(i.value, '$.id'), ''), i.key,
        COALESCE(json_extract(i.value, '$.repo_tags[0]'), '<none>'), COALESCE(json_extract(i.value, '$.repo_tags'), '[]'),
        COALESCE(json_extract(i.value, '$.size_bytes'), 0), COALESCE(json_extract(i.value, '$.created_at'), 0),
        COALESCE(json_extract(i.value, '$.containers'), -1), l.task_id

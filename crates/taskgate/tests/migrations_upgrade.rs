@@ -193,10 +193,27 @@ async fn an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(url: S
             .await
             .unwrap();
         sqlx::query("UPDATE tg_tasks SET result = $1 WHERE id = 'tcss-refresh-1'").bind(earlier).execute(pool).await.unwrap();
+        // Another account's output lacks most members: they read as empty.
+        sqlx::query(
+            "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, \
+             max_attempts, next_run_at_ms) VALUES ('tcss-refresh-9', '100002', 'tcss.refresh', 'succeeded', '{}', $1, \
+             0, 1, 3, 0)",
+        )
+        .bind(r#"{"host":{},"clusters":[{"cluster_id":"c-9","nodes":[{}],"containers":[{"id":"x"}],"images":[{}]}]}"#)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO tcss_refresh_tasks (account, task_id, new_task_id, engine_task_id, created_at_ms) \
+             VALUES ('100002', 1, 'n9', 'tcss-refresh-9', 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
     });
     let store = open(&url).await.unwrap();
     let (outputs, clusters, hosts, containers, images) = on_pool!(store.reader(), pool => {
-        let outputs: Vec<String> = sqlx::query_scalar("SELECT result FROM tg_tasks WHERE kind = 'tcss.refresh' ORDER BY id")
+        let outputs: Vec<String> = sqlx::query_scalar("SELECT result FROM tg_tasks WHERE kind = 'tcss.refresh' AND account = '100001' ORDER BY id")
             .fetch_all(pool)
             .await
             .unwrap();
@@ -261,6 +278,19 @@ async fn an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(url: S
     assert_eq!((images[0].2.as_str(), images[0].4, images[0].5), ("nginx:1.27", 5, 2));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&images[0].3).unwrap(), json!(["nginx:1.27", "nginx:latest"]));
     assert_eq!((images[1].1, images[1].2.as_str(), images[1].5), (1, "<none>", -1));
+    let sparse: (i64, i64, String, i64, String) = on_pool!(store.reader(), pool => {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM tcss_hosts WHERE account = '100002'), \
+                    (SELECT container_cnt FROM tcss_clusters WHERE account = '100002'), \
+                    (SELECT status FROM tcss_containers WHERE account = '100002'), \
+                    (SELECT containers FROM tcss_images WHERE account = '100002'), \
+                    (SELECT image_name FROM tcss_images WHERE account = '100002')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(sparse, (2, 1, String::new(), -1, "<none>".into()));
     store.close().await;
 }
 
