@@ -25,12 +25,17 @@ IMAGES = [
 
 
 class FakeDocker:
-    """mode: "healthy" answers at once; "gated" holds /containers/json until release();
+    """containers, images: what the engine lists (default CONTAINERS, IMAGES).
+    mode: "healthy" answers at once; "gated" holds /containers/json until release();
     "failing" answers /containers/json with HTTP 500."""
 
-    def __init__(self, socket_path: Path, mode: str = "healthy"):
+    def __init__(self, socket_path: Path, mode: str = "healthy", containers: list[dict] | None = None,
+                 images: list[dict] | None = None):
         self.socket_path = socket_path
         self.mode = mode
+        # What the engine lists; a test may replace them between refreshes.
+        self.containers = CONTAINERS if containers is None else containers
+        self.images = IMAGES if images is None else images
         self.gate = threading.Event()
         self.waiting = threading.Event()
         fake = self
@@ -59,9 +64,9 @@ class FakeDocker:
                     if fake.mode == "gated":
                         fake.waiting.set()
                         fake.gate.wait(120)
-                    return self.reply(200, CONTAINERS)
+                    return self.reply(200, fake.containers)
                 if path == "images/json":
-                    return self.reply(200, IMAGES)
+                    return self.reply(200, fake.images)
                 return self.reply(404, {"message": f"no such endpoint {self.path}"})
 
             def reply(self, status: int, body):

@@ -16,7 +16,7 @@ use crate::{
     directive::Forced,
     on_pool,
     outbox::Callback,
-    store::{Store, StoreError},
+    store::{Store, StoreError, Tx},
     task::{Lease, Task, TaskId},
 };
 
@@ -29,11 +29,21 @@ pub struct Outcome {
     /// The end time (Unix ms) the executor announced, e.g. in its callback; see
     /// [`Outcome::finished_at_ms`].
     pub finished_at_ms: Option<i64>,
+    /// Product rows written with the success; see [`Outcome::with_rows`].
+    pub rows: Option<SuccessRows>,
 }
 
 impl Outcome {
     pub fn new(result: Value) -> Self {
-        Self { result, callback: None, finished_at_ms: None }
+        Self { result, callback: None, finished_at_ms: None, rows: None }
+    }
+
+    /// Has `rows` written in the transaction that records this success, after the fenced update
+    /// of the task took effect: readers see the rows exactly when they see the success, and an
+    /// outcome of a stale lease writes nothing.
+    pub fn with_rows(mut self, rows: Arc<dyn WriteOnSuccess>) -> Self {
+        self.rows = Some(SuccessRows(rows));
+        self
     }
 
     pub fn with_callback(mut self, callback: Callback) -> Self {
@@ -47,6 +57,39 @@ impl Outcome {
     pub fn finished_at_ms(mut self, ms: i64) -> Self {
         self.finished_at_ms = Some(ms);
         self
+    }
+}
+
+/// Product rows that a task's success carries (its kind's facts that live in the product's
+/// tables rather than in the task's output, e.g. an inventory too large to be one value).
+///
+/// Why a hook on the outcome rather than on the [`Executor`]: the rows exist only in the
+/// execution that produced them, so an executor-level hook would get nothing but the output and
+/// the rows would have to travel through it (two homes for one fact) or through a side table;
+/// and why not written by the executor under its lease before returning: readers would see the
+/// rows of a task that is still running, and might then be cancelled or lose its lease.
+#[async_trait]
+pub trait WriteOnSuccess: Send + Sync + 'static {
+    /// Writes the rows in `tx`, the transaction that records `task`'s success. It runs inside a
+    /// completion batch and again if the batch is retried (the transaction rolled back), so it
+    /// must not fail but for the database: an error holds back every completion of the batch
+    /// until the write succeeds.
+    async fn write(&self, tx: &mut Tx, task: &TaskId) -> Result<(), StoreError>;
+}
+
+/// A [`WriteOnSuccess`] held by an [`Outcome`]; two are equal when they are the same write.
+#[derive(Clone)]
+pub struct SuccessRows(pub Arc<dyn WriteOnSuccess>);
+
+impl std::fmt::Debug for SuccessRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SuccessRows")
+    }
+}
+
+impl PartialEq for SuccessRows {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

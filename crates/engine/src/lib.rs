@@ -32,7 +32,10 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use contract::TaskSpec;
 pub use directive::{Directive, DirectiveSource, Forced};
 pub use engine::{CancelOutcome, Engine, EngineBuilder, EngineConfig, EngineError, KindOptions, QueueStat, TaskFilter};
-pub use executor::{Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, TaskContext};
+pub use executor::{
+    Abandonment, CancelReason, ErrorClass, ExecError, Executor, Outcome, ProgressError, SuccessRows, TaskContext,
+    WriteOnSuccess,
+};
 pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, CallbackFilter, CallbackRecord, DeliveryAttempt, Outbox, OutboxConfig};
 pub use reset::Purged;

@@ -349,6 +349,10 @@ impl Inner {
                 continue;
             }
             let (finish, callback) = plan(completion, now, |attempt| self.backoff_ms(attempt));
+            let rows_on_success = match (&finish, &completion.result) {
+                (Finish::Succeeded { .. }, Ok(outcome)) => outcome.rows.as_ref(),
+                _ => None,
+            };
             let callback = callback.map(|callback| self.outbox_row(&completion.lease.task_id, callback));
             let id = completion.lease.task_id.as_str();
             let lease_no = completion.lease.lease_no;
@@ -374,6 +378,11 @@ impl Inner {
                 }
                 rows
             });
+            if rows == 1
+                && let Some(write) = rows_on_success
+            {
+                write.0.write(&mut tx, &completion.lease.task_id).await?;
+            }
             if rows == 0 {
                 tracing::info!(task = %completion.lease.task_id, lease_no, kind = %completion.kind, "stale lease: completion ignored");
             } else if requeued_now {

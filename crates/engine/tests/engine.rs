@@ -16,8 +16,8 @@ use serde_json::Value;
 use serde_json::json;
 use taskgate_engine::{
     Abandonment, CancelOutcome, CancelReason, Clock, Engine, EngineError, ExecError, Executor, KindOptions,
-    ManualClock, NewTask, Outcome, SeededEntropy, Store, StoreOptions, Task, TaskContext, TaskFilter, TaskId, TaskKind,
-    TaskSpec, TaskState, on_pool, on_tx,
+    ManualClock, NewTask, Outcome, SeededEntropy, Store, StoreError, StoreOptions, Task, TaskContext, TaskFilter,
+    TaskId, TaskKind, TaskSpec, TaskState, Tx, WriteOnSuccess, on_pool, on_tx,
     outbox::{Callback, Outbox},
     url_guard::GuardedClient,
 };
@@ -126,6 +126,38 @@ async fn a_stale_lease_cannot_finish_its_task(db: TestDb) {
     let t = b.get(&"fenced".into()).await.unwrap().unwrap();
     assert_eq!((t.state, &t.result), (TaskState::Succeeded, &Some(json!("fresh"))));
     assert!(outbox(&db).for_task(&"fenced".into()).await.unwrap().is_empty(), "no callback from a stale lease");
+}
+
+/// Records the id of each task whose success it was written with.
+struct RecordedRows;
+
+#[async_trait::async_trait]
+impl WriteOnSuccess for RecordedRows {
+    async fn write(&self, tx: &mut Tx, task: &TaskId) -> Result<(), StoreError> {
+        on_tx!(tx, c => sqlx::query("INSERT INTO test_rows (task) VALUES ($1)").bind(task.as_str()).execute(c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+async fn rows_a_success_carries_are_written_with_it_and_never_by_a_stale_lease(db: TestDb) {
+    on_pool!(db.store.writer(), p => sqlx::query("CREATE TABLE test_rows (task TEXT NOT NULL)").execute(p).await.unwrap().rows_affected());
+    let clock = Arc::new(ManualClock::new(0));
+    let a = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    let b = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    a.submit(NewTask::new("carrier", "1", ECHO, json!({}))).await.unwrap();
+    let first = a.claim(&ECHO, 1).await.unwrap().remove(0);
+    clock.advance(Duration::from_secs(60));
+    b.reap_expired().await.unwrap();
+    let second = b.claim(&ECHO, 1).await.unwrap().remove(0);
+    let rows = Arc::new(RecordedRows);
+
+    assert!(!a.finish(&first, Ok(Outcome::new(json!("stale")).with_rows(rows.clone()))).await.unwrap());
+    let written = || async {
+        on_pool!(db.store.reader(), p => sqlx::query_scalar::<_, String>("SELECT task FROM test_rows").fetch_all(p).await.unwrap())
+    };
+    assert!(written().await.is_empty(), "a stale lease writes no rows");
+    assert!(b.finish(&second, Ok(Outcome::new(json!("fresh")).with_rows(rows))).await.unwrap());
+    assert_eq!(written().await, ["carrier"]);
 }
 
 async fn a_task_whose_lease_expired_is_rescued_and_finished(db: TestDb) {
@@ -878,6 +910,7 @@ both_backends!(
     a_task_submitted_in_the_callers_transaction_commits_and_rolls_back_with_it,
     workers_run_submitted_tasks_to_success,
     a_stale_lease_cannot_finish_its_task,
+    rows_a_success_carries_are_written_with_it_and_never_by_a_stale_lease,
     a_task_whose_lease_expired_is_rescued_and_finished,
     retryable_failures_back_off_then_fail_on_the_final_attempt,
     a_permanent_error_fails_the_task_at_once_with_its_callback,

@@ -69,6 +69,14 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             "tiw_checkpoints",
             include_str!("../migrations/20251201000021_tiw_checkpoints.sql"),
         ),
+        // JSON: `json_each` on SQLite, `jsonb_array_elements` on PostgreSQL, whose text columns
+        // also compare byte by byte (`COLLATE "C"`) as SQLite's do.
+        SchemaMigration::per_backend(
+            20251201000025,
+            "tcss_inventory_tables",
+            include_str!("../migrations/20251201000025_tcss_inventory_tables.sqlite.sql"),
+            include_str!("../migrations/20251201000025_tcss_inventory_tables.postgres.sql"),
+        ),
     ],
 };
 

@@ -132,50 +132,177 @@ async fn an_image_imported_before_the_upgrade_keeps_its_facts_in_its_task_output
     store.close().await;
 }
 
+/// A `tcss_clusters` row: id, name, reachable, error, runtime version, TaskId, counts of
+/// containers (all, running, paused, stopped) and images.
+type ClusterRow = (String, String, bool, Option<String>, String, i64, i64, i64, i64, i64, i64);
+/// A `tcss_hosts` row: cluster, id, order, name, IP, cores, OS, memory.
+type HostRow = (String, String, i64, String, String, i64, String, i64);
+
 /// Before 2025-11-30 the inventory was kept in `tcss_inventory` beside its refresh task; the
-/// upgrade makes it that task's output.
-async fn an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(url: String, backend: &str) {
+/// upgrade made it that task's output, and then wrote the output of each account's latest
+/// succeeded refresh into the inventory tables, every output becoming how much it wrote.
+async fn an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(url: String, backend: &str) {
     apply(&url, released(backend)).await;
-    let inventory = r#"{"host":{"hostname":"h1"},"clusters":[]}"#;
+    let node = r#"{"name":"node-a","os":"Debian","kernel_version":"6.1","architecture":"x86_64","cpu_count":4,"memory_bytes":8}"#;
+    let container = |id: &str, state: &str| {
+        format!(r#"{{"id":"{id}","name":"{id}","image":"nginx:1.27","state":"{state}","status":"Up","created_at":7}}"#)
+    };
+    let latest = format!(
+        r#"{{"host":{{"hostname":"h1","os_name":"Debian","os_version":"12","kernel_version":"6.1","cpu_count":2,
+            "cpu_brand":"x","memory_bytes":1024,"ips":["10.0.0.1"]}},
+           "clusters":[{{"cluster_id":"c-1","name":"edge","reachable":true,"error":null,"runtime_version":"27.1.0",
+                         "nodes":[{node}],"containers":[{},{},{}],
+                         "images":[{{"id":"sha256:aa","repo_tags":["nginx:1.27","nginx:latest"],"size_bytes":5,
+                                     "created_at":3,"containers":2}},
+                                   {{"id":"sha256:bb","repo_tags":[],"size_bytes":6,"created_at":4,"containers":-1}}]}},
+                        {{"cluster_id":"c-2","name":"gone","reachable":false,"error":"unreachable",
+                          "runtime_version":null,"nodes":[],"containers":[],"images":[]}}]}}"#,
+        container("web", "running"),
+        container("job", "exited"),
+        container("web", "paused"),
+    );
+    let earlier = r#"{"host":{"hostname":"h0"},"clusters":[{"cluster_id":"c-0","name":"old","reachable":true,
+                      "nodes":[],"containers":[],"images":[]}]}"#;
     on_pool!(&released_pool(&url).await, pool => {
+        for n in [1_i64, 2] {
+            sqlx::query(
+                "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, \
+                 max_attempts, next_run_at_ms) VALUES ($1, '100001', 'tcss.refresh', 'succeeded', '{}', \
+                 '{\"hosts\":1,\"clusters\":0,\"unreachable_clusters\":0}', 0, $2, 3, 0)",
+            )
+            .bind(format!("tcss-refresh-{n}"))
+            .bind(n)
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO tcss_refresh_tasks (account, task_id, new_task_id, engine_task_id, created_at_ms) \
+                 VALUES ('100001', $1, $2, $3, 0)",
+            )
+            .bind(n)
+            .bind(format!("n{n}"))
+            .bind(format!("tcss-refresh-{n}"))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        // The inventory table kept only the latest; an earlier refresh's output is replaced too.
+        sqlx::query("INSERT INTO tcss_inventory (account, task_id, refreshed_at_ms, inventory) VALUES ('100001', 2, 2, $1)")
+            .bind(&latest)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tg_tasks SET result = $1 WHERE id = 'tcss-refresh-1'").bind(earlier).execute(pool).await.unwrap();
+        // Another account's output lacks most members: they read as empty.
         sqlx::query(
-            "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, max_attempts, \
-             next_run_at_ms) VALUES ('tcss-refresh-1', '100001', 'tcss.refresh', 'succeeded', '{}', \
-             '{\"hosts\":1,\"clusters\":0,\"unreachable_clusters\":0}', 0, 1, 3, 0)",
+            "INSERT INTO tg_tasks (id, account, kind, state, input, result, created_at_ms, finished_at_ms, \
+             max_attempts, next_run_at_ms) VALUES ('tcss-refresh-9', '100002', 'tcss.refresh', 'succeeded', '{}', $1, \
+             0, 1, 3, 0)",
         )
+        .bind(r#"{"host":{},"clusters":[{"cluster_id":"c-9","nodes":[{}],"containers":[{"id":"x"}],"images":[{}]}]}"#)
         .execute(pool)
         .await
         .unwrap();
         sqlx::query(
             "INSERT INTO tcss_refresh_tasks (account, task_id, new_task_id, engine_task_id, created_at_ms) \
-             VALUES ('100001', 1, 'n1', 'tcss-refresh-1', 0)",
+             VALUES ('100002', 1, 'n9', 'tcss-refresh-9', 0)",
         )
         .execute(pool)
         .await
         .unwrap();
-        sqlx::query("INSERT INTO tcss_inventory (account, task_id, refreshed_at_ms, inventory) VALUES ('100001', 1, 1, $1)")
-            .bind(inventory)
-            .execute(pool)
-            .await
-            .unwrap();
     });
     let store = open(&url).await.unwrap();
-    let result: String = on_pool!(store.reader(), pool => {
-        sqlx::query_scalar("SELECT result FROM tg_tasks WHERE id = 'tcss-refresh-1'").fetch_one(pool).await.unwrap()
+    let (outputs, clusters, hosts, containers, images) = on_pool!(store.reader(), pool => {
+        let outputs: Vec<String> = sqlx::query_scalar("SELECT result FROM tg_tasks WHERE kind = 'tcss.refresh' AND account = '100001' ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let clusters: Vec<ClusterRow> = sqlx::query_as(
+            "SELECT cluster_id, name, reachable, error, runtime_version, task_id, container_cnt, running_cnt, \
+             paused_cnt, stopped_cnt, image_cnt FROM tcss_clusters WHERE account = '100001' ORDER BY cluster_id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let hosts: Vec<HostRow> = sqlx::query_as(
+            "SELECT cluster_id, host_id, ord, host_name, host_ip, cores_cnt, os_name, memory_bytes FROM tcss_hosts \
+             WHERE account = '100001' ORDER BY cluster_id, ord",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let containers: Vec<(String, i64, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT container_id, ord, container_name, status, docker_status, created_at, host_name FROM tcss_containers \
+             WHERE account = '100001' ORDER BY cluster_id, ord",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let images: Vec<(String, i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT image_id, ord, image_name, repo_tags, size_bytes, containers FROM tcss_images \
+             WHERE account = '100001' ORDER BY cluster_id, ord",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        (outputs, clusters, hosts, containers, images)
     });
-    assert_eq!(result, inventory);
+    let outputs: Vec<serde_json::Value> = outputs.iter().map(|o| serde_json::from_str(o).unwrap()).collect();
+    assert_eq!(
+        outputs,
+        [json!({"clusters": 1, "containers": 0, "images": 0}), json!({"clusters": 2, "containers": 3, "images": 2})]
+    );
+    assert_eq!(
+        clusters,
+        [
+            ("c-1".into(), "edge".into(), true, None, "27.1.0".into(), 2, 2, 1, 0, 1, 2),
+            ("c-2".into(), "gone".into(), false, Some("unreachable".into()), String::new(), 2, 0, 0, 0, 0, 0),
+        ]
+    );
+    assert_eq!(
+        hosts,
+        [
+            (String::new(), "host-h1".into(), 0, "h1".into(), "10.0.0.1".into(), 2, "Debian 12".into(), 1024),
+            ("c-1".into(), "c-1-node-a".into(), 0, "node-a".into(), String::new(), 4, "Debian".into(), 8),
+        ]
+    );
+    // The second `web` of the cluster is written once, the first.
+    assert_eq!(
+        containers,
+        [
+            ("web".into(), 0, "web".into(), "RUNNING".into(), "Up".into(), 7, "node-a".into()),
+            ("job".into(), 1, "job".into(), "EXITED".into(), "Up".into(), 7, "node-a".into()),
+        ]
+    );
+    assert_eq!(images[0].0, "sha256:aa");
+    assert_eq!((images[0].2.as_str(), images[0].4, images[0].5), ("nginx:1.27", 5, 2));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&images[0].3).unwrap(), json!(["nginx:1.27", "nginx:latest"]));
+    assert_eq!((images[1].1, images[1].2.as_str(), images[1].5), (1, "<none>", -1));
+    let sparse: (i64, i64, String, i64, String) = on_pool!(store.reader(), pool => {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM tcss_hosts WHERE account = '100002'), \
+                    (SELECT container_cnt FROM tcss_clusters WHERE account = '100002'), \
+                    (SELECT status FROM tcss_containers WHERE account = '100002'), \
+                    (SELECT containers FROM tcss_images WHERE account = '100002'), \
+                    (SELECT image_name FROM tcss_images WHERE account = '100002')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(sparse, (2, 1, String::new(), -1, "<none>".into()));
     store.close().await;
 }
 
 #[tokio::test]
-async fn a_sqlite_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output() {
-    an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(sqlite_url(), "sqlite").await;
+async fn a_sqlite_inventory_taken_before_the_upgrade_is_in_the_inventory_tables() {
+    an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(sqlite_url(), "sqlite").await;
 }
 
 #[tokio::test]
-async fn a_postgres_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output() {
+async fn a_postgres_inventory_taken_before_the_upgrade_is_in_the_inventory_tables() {
     if let Some(url) = postgres_url().await {
-        an_inventory_taken_before_the_upgrade_becomes_its_refresh_tasks_output(url, "postgres").await;
+        an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(url, "postgres").await;
     }
 }
 

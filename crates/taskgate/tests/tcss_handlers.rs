@@ -1,15 +1,23 @@
 //! The tcss actions called through their product context (`Tcss`), without the HTTP edge. No
-//! executor runs: a test ends a refresh itself with the engine's worker API.
+//! executor runs: a test ends a refresh itself with the engine's worker API, with the success
+//! a refresh that collected its inventory reports (`refresh::success`).
 
 mod common;
 
 use common::products::{Parts, account, run};
 use serde_json::json;
 use taskgate::products::tcss::ACTIONS;
+use taskgate::products::tcss::inventory::Inventory;
+use taskgate::products::tcss::refresh::success;
 use taskgate_engine::{Outcome, TaskKind};
 use tcapi::ErrorCode;
 
 const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
+
+/// The success of a refresh that collected `inventory` (JSON of an [`Inventory`]).
+fn collected(inventory: serde_json::Value) -> Outcome {
+    success(serde_json::from_value::<Inventory>(inventory).unwrap().into()).unwrap()
+}
 
 #[tokio::test]
 async fn a_second_refresh_while_one_is_unfinished_is_refused() {
@@ -30,7 +38,7 @@ async fn before_any_refresh_the_asset_lists_are_empty() {
 }
 
 #[tokio::test]
-async fn the_inventory_is_the_output_of_the_latest_succeeded_refresh() {
+async fn the_inventory_is_written_with_the_refreshs_success() {
     let parts = Parts::new("tcss-inventory").await;
     let tcss = parts.tcss();
     let alice = account("1001", &[], None);
@@ -39,7 +47,7 @@ async fn the_inventory_is_the_output_of_the_latest_succeeded_refresh() {
     let inventory = json!({"host": {"hostname": "build-1", "os_name": "Debian", "os_version": "12",
                                     "kernel_version": "6.1", "cpu_count": 2, "cpu_brand": "x", "memory_bytes": 1024,
                                     "ips": ["10.0.0.1"]}, "clusters": []});
-    assert!(parts.engine.finish(&claimed, Ok(Outcome::new(inventory))).await.unwrap());
+    assert!(parts.engine.finish(&claimed, Ok(collected(inventory))).await.unwrap());
     let task = run(ACTIONS, &tcss, &alice, "DescribeRefreshTask", json!({"TaskId": created["TaskId"]})).await.unwrap();
     assert_eq!(task["TaskStatus"], "Task_Finish", "{task}");
     let hosts = run(ACTIONS, &tcss, &alice, "DescribeAssetHostList", json!({})).await.unwrap();
@@ -69,7 +77,7 @@ async fn refreshed(parts: &Parts, alice: &std::sync::Arc<taskgate::action::Accou
                       "images": [{"id": "sha256:aa", "repo_tags": ["nginx:1.27"], "size_bytes": 5, "created_at": 0,
                                   "containers": 1}]}],
     });
-    assert!(parts.engine.finish(&claimed, Ok(Outcome::new(inventory))).await.unwrap());
+    assert!(parts.engine.finish(&claimed, Ok(collected(inventory))).await.unwrap());
 }
 
 #[tokio::test]

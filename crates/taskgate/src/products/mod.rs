@@ -119,7 +119,7 @@ impl Products {
         capabilities: &Capabilities,
     ) -> anyhow::Result<Vec<Registration>> {
         let qemu_lack = capabilities.image_import.lack();
-        let mut registrations = vec![tcss::executor(config, store), ecm::executor(config, objects, qemu_lack)?];
+        let mut registrations = vec![tcss::executor(config), ecm::executor(config, objects, qemu_lack)?];
         let encoder_lack = capabilities.whiteboard_push.lack();
         registrations.extend(tiw::executors(config, store, objects, outbox, rooms, push_counters, encoder_lack)?);
         Ok(registrations)

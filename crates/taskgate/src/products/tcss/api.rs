@@ -1,8 +1,10 @@
 //! The tcss actions' typed requests, responses and handlers.
 
-use super::asset_query::{self, AssetFilter, CONTAINER_FILTERS, HOST_FILTERS, IMAGE_FILTERS, Query, Vocabulary};
+use super::asset_query::{
+    self, AssetFilter, CONTAINER_FILTERS, HOST_FILTERS, HostFacts, IMAGE_FILTERS, Members, Query, Vocabulary,
+};
+use super::assets::{self, ContainerTuple, HostTuple, ImageTuple, ListSql, Page};
 use super::context::Tcss;
-use super::inventory::{ContainerState, Inventory};
 use super::store::{self, RefreshTaskRow, TcssStoreError};
 use crate::action::wire::{tencent_datetime, u64_or_numeric_string};
 use crate::action::{Action, ApiError, Call};
@@ -207,10 +209,6 @@ impl Action for DescribeRefreshTask {
     }
 }
 
-async fn inventory(call: &Call, tcss: &Tcss) -> Result<Option<(Inventory, i64)>, ApiError> {
-    Ok(store::load_inventory(tcss.engine.store(), &call.account.uin).await?)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub(super) struct DescribeAssetSummary {}
@@ -249,9 +247,9 @@ pub(super) struct DescribeAssetSummaryResponse {
     pub un_scanned_image_cnt: u64,
 }
 
-/// A number of items as a wire count.
-fn saturating_u64(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
+/// A count from the database as a wire count.
+fn wire_count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 impl Action for DescribeAssetSummary {
@@ -260,24 +258,21 @@ impl Action for DescribeAssetSummary {
     type Response = DescribeAssetSummaryResponse;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let Some((inventory, refreshed_at_ms)) = inventory(call, tcss).await? else {
+        let store = tcss.engine.store();
+        let Some(refreshed_at_ms) = store::refreshed_at_ms(store, &call.account.uin).await? else {
             return Ok(DescribeAssetSummaryResponse::default());
         };
-        let hosts = host_list(&inventory);
-        let containers: Vec<_> = inventory.clusters.iter().flat_map(|c| &c.containers).collect();
-        let with =
-            |wanted: fn(ContainerState) -> bool| saturating_u64(containers.iter().filter(|c| wanted(c.state)).count());
-        let images = saturating_u64(inventory.clusters.iter().map(|c| c.images.len()).sum());
+        let counts = assets::counts(store, &call.account.uin).await?;
         Ok(DescribeAssetSummaryResponse {
-            container_cnt: saturating_u64(containers.len()),
-            container_running: with(|s| s == ContainerState::Running),
-            container_pause: with(|s| s == ContainerState::Paused),
-            container_stop: with(ContainerState::is_stopped),
+            container_cnt: wire_count(counts.containers),
+            container_running: wire_count(counts.running),
+            container_pause: wire_count(counts.paused),
+            container_stop: wire_count(counts.stopped),
             create_time: tencent_datetime(refreshed_at_ms / 1000),
-            image_cnt: images,
-            un_scanned_image_cnt: images,
-            host_cnt: saturating_u64(hosts.len()),
-            host_online: saturating_u64(hosts.iter().filter(|h| h.status == HostStatus::Online).count()),
+            image_cnt: wire_count(counts.images),
+            un_scanned_image_cnt: wire_count(counts.images),
+            host_cnt: wire_count(counts.hosts),
+            host_online: wire_count(counts.hosts_online),
             ..Default::default()
         })
     }
@@ -297,18 +292,33 @@ pub(super) struct AssetPage {
 }
 
 impl AssetPage {
-    /// The page of `items` that pass the filters, in the order asked, and how many passed.
-    fn apply<T: Serialize>(&self, items: Vec<T>, vocabulary: Vocabulary) -> Result<(Vec<T>, u64), ApiError> {
+    /// The page of the account's rows of `list` that pass the filters, in the order asked, and
+    /// how many pass, each row made an item by `item`.
+    async fn list<T, R>(
+        &self,
+        call: &Call,
+        tcss: &Tcss,
+        list: &ListSql,
+        members: &Members,
+        (vocabulary, hosts): (Vocabulary, Option<&HostFacts>),
+        item: impl Fn(R) -> T,
+    ) -> Result<AssetList<T>, ApiError>
+    where
+        R: Send + Unpin,
+        for<'r> R: sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
         let query = Query { filters: &self.filters, by: self.by.as_deref(), order: self.order.as_deref() };
-        let items = asset_query::apply(items, &query, vocabulary)?;
+        let plan = asset_query::plan(&query, vocabulary, members, hosts)?;
         let limit = self.limit.unwrap_or(10);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::invalid_value("Limit", format!("must be between 1 and 100, got {limit}")));
         }
-        let total = saturating_u64(items.len());
-        let offset = usize::try_from(self.offset.unwrap_or(0)).unwrap_or(usize::MAX);
-        let page = items.into_iter().skip(offset).take(usize::try_from(limit).unwrap_or(100)).collect();
-        Ok((page, total))
+        let page = Page {
+            offset: i64::try_from(self.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+            limit: i64::try_from(limit).unwrap_or(100),
+        };
+        let (rows, total) = assets::page::<R>(tcss.engine.store(), list, &call.account.uin, &plan, page).await?;
+        Ok(AssetList { list: rows.into_iter().map(item).collect(), total_count: wire_count(total) })
     }
 }
 
@@ -376,105 +386,87 @@ pub(super) struct TagInfo {
     pub tag_value: String,
 }
 
-/// The host taskgate runs on, then each cluster's nodes (or the cluster itself when it could
-/// not be reached and so has no known nodes).
-fn host_list(inventory: &Inventory) -> Vec<HostInfo> {
-    let host = &inventory.host;
-    let mut hosts = vec![HostInfo {
-        host_id: format!("host-{}", host.hostname),
-        host_ip: host.ips.first().cloned().unwrap_or_default(),
-        host_name: host.hostname.clone(),
-        cores_cnt: u64::from(host.cpu_count),
+/// A host of the list from its row: the host taskgate runs on (no cluster), a cluster's node,
+/// or the host standing for a cluster without known nodes.
+fn host_item(row: HostTuple) -> HostInfo {
+    let (
+        host_id,
+        host_ip,
+        host_name,
+        docker_version,
+        images,
+        containers,
+        reachable,
+        cluster_id,
+        cluster_name,
+        reason,
+        cores,
+    ) = row;
+    let (status, accessed) = match reachable {
+        None => (HostStatus::Online, ClusterAccess::NotACluster),
+        Some(true) => (HostStatus::Online, ClusterAccess::AccessedNormal),
+        Some(false) => (HostStatus::Offline, ClusterAccess::AccessedException),
+    };
+    HostInfo {
+        uuid: host_id.clone(),
+        instance_id: host_id.clone(),
+        host_id,
+        host_ip,
+        host_name,
+        docker_version,
+        image_cnt: wire_count(images),
+        container_cnt: wire_count(containers),
+        status,
+        cluster_id,
+        cluster_name,
+        cluster_accessed_status: accessed,
+        cluster_accessed_error_reason: reason,
+        cores_cnt: wire_count(cores),
         ..Default::default()
-    }];
-    for cluster in &inventory.clusters {
-        let (status, accessed) = if cluster.reachable {
-            (HostStatus::Online, ClusterAccess::AccessedNormal)
-        } else {
-            (HostStatus::Offline, ClusterAccess::AccessedException)
-        };
-        let base = HostInfo {
-            docker_version: cluster.runtime_version.clone().unwrap_or_default(),
-            image_cnt: saturating_u64(cluster.images.len()),
-            container_cnt: saturating_u64(cluster.containers.len()),
-            status,
-            cluster_id: cluster.cluster_id.clone(),
-            cluster_name: cluster.name.clone(),
-            cluster_accessed_status: accessed,
-            cluster_accessed_error_reason: cluster.error.clone().unwrap_or_default(),
-            ..Default::default()
-        };
-        if cluster.nodes.is_empty() {
-            hosts.push(HostInfo {
-                host_id: format!("{}-node", cluster.cluster_id),
-                host_name: cluster.name.clone(),
-                ..base
-            });
-        } else {
-            hosts.extend(cluster.nodes.iter().map(|node| HostInfo {
-                host_id: format!("{}-{}", cluster.cluster_id, node.name),
-                host_name: node.name.clone(),
-                cores_cnt: u64::from(node.cpu_count),
-                ..base.clone()
-            }));
-        }
     }
-    for host in &mut hosts {
-        host.uuid.clone_from(&host.host_id);
-        host.instance_id.clone_from(&host.host_id);
-    }
-    hosts
 }
 
-/// Every container of every cluster, as DescribeAssetContainerList lists them; a container is
-/// placed on its cluster's first node.
-fn containers(inventory: &Inventory) -> Vec<ContainerInfo> {
-    inventory
-        .clusters
-        .iter()
-        .flat_map(|cluster| {
-            let node = cluster.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
-            cluster.containers.iter().map(move |c| {
-                let host_id = format!("{}-{node}", cluster.cluster_id);
-                ContainerInfo {
-                    container_id: c.id.clone(),
-                    container_name: c.name.clone(),
-                    status: c.state.tcss_status(),
-                    create_time: tencent_datetime(c.created_at),
-                    update_time: tencent_datetime(c.created_at),
-                    image_name: c.image.clone(),
-                    node_id: host_id.clone(),
-                    host_id,
-                    host_name: node.clone(),
-                    cluster_id: cluster.cluster_id.clone(),
-                    cluster_name: cluster.name.clone(),
-                    node_type: "NORMAL",
-                    net_status: "normal",
-                    not_collected: ContainerNotCollected::default(),
-                }
-            })
-        })
-        .collect()
+/// A container of the list from its row; it is placed on its cluster's first node.
+fn container_item(row: ContainerTuple) -> ContainerInfo {
+    let (container_id, container_name, status, created_at, image_name, host_name, cluster_id, cluster_name) = row;
+    let host_id = format!("{cluster_id}-{host_name}");
+    ContainerInfo {
+        container_id,
+        container_name,
+        status,
+        create_time: tencent_datetime(created_at),
+        update_time: tencent_datetime(created_at),
+        image_name,
+        node_id: host_id.clone(),
+        host_id,
+        host_name,
+        cluster_id,
+        cluster_name,
+        node_type: "NORMAL",
+        net_status: "normal",
+        not_collected: ContainerNotCollected::default(),
+    }
 }
 
-/// Every image of every cluster, as DescribeAssetImageList lists them.
-fn images(inventory: &Inventory) -> Vec<ImagesInfo> {
-    inventory
-        .clusters
-        .iter()
-        .flat_map(|cluster| {
-            cluster.images.iter().map(|i| ImagesInfo {
-                image_id: i.id.clone(),
-                image_name: i.repo_tags.first().cloned().unwrap_or_else(|| "<none>".into()),
-                create_time: tencent_datetime(i.created_at),
-                size: i.size_bytes,
-                host_cnt: 1,
-                container_cnt: u64::try_from(i.containers).unwrap_or(0),
-                scan_status: ScanStatus::ScanPending,
-                not_scanned: ImageNotScanned::default(),
-            })
-        })
-        .collect()
+/// An image of the list from its row.
+fn image_item(row: ImageTuple) -> ImagesInfo {
+    let (image_id, image_name, created_at, size, containers) = row;
+    ImagesInfo {
+        image_id,
+        image_name,
+        create_time: tencent_datetime(created_at),
+        size: wire_count(size),
+        host_cnt: 1,
+        container_cnt: wire_count(containers),
+        scan_status: ScanStatus::ScanPending,
+        not_scanned: ImageNotScanned::default(),
+    }
+}
+
+/// The members of a list's items: the columns the tables hold and, for every other member,
+/// the value all items share, read off an item made from an empty row.
+fn members<R: Default, T: Serialize>(columns: &'static [(&'static str, &'static str)], item: fn(R) -> T) -> Members {
+    Members { columns, constant: serde_json::to_value(item(R::default())).unwrap_or_default() }
 }
 
 #[derive(Debug, Serialize)]
@@ -494,9 +486,8 @@ impl Action for DescribeAssetHostList {
     type Response = AssetList<HostInfo>;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let hosts = inventory(call, tcss).await?.map(|(inv, _)| host_list(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(hosts, HOST_FILTERS)?;
-        Ok(AssetList { list, total_count })
+        let members = members(assets::HOST_COLUMNS, host_item);
+        self.0.list(call, tcss, &assets::HOSTS, &members, (HOST_FILTERS, Some(&assets::HOST_FACTS)), host_item).await
     }
 }
 
@@ -506,8 +497,8 @@ pub(super) struct ContainerInfo {
     #[serde(rename = "ContainerID")]
     pub container_id: String,
     pub container_name: String,
-    /// Upper-case engine state, as tcss reports it (`RUNNING`, `EXITED`, …).
-    pub status: &'static str,
+    /// Upper-case engine state, as tcss reports it (`RUNNING`, `EXITED`, …; empty when unknown).
+    pub status: String,
     pub create_time: String,
     pub image_name: String,
     #[serde(rename = "HostID")]
@@ -569,9 +560,8 @@ impl Action for DescribeAssetContainerList {
     type Response = AssetList<ContainerInfo>;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let containers = inventory(call, tcss).await?.map(|(inv, _)| containers(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(containers, CONTAINER_FILTERS)?;
-        Ok(AssetList { list, total_count })
+        let members = members(assets::CONTAINER_COLUMNS, container_item);
+        self.0.list(call, tcss, &assets::CONTAINERS, &members, (CONTAINER_FILTERS, None), container_item).await
     }
 }
 
@@ -630,8 +620,7 @@ impl Action for DescribeAssetImageList {
     type Response = AssetList<ImagesInfo>;
 
     async fn handle(self, call: &Call, tcss: &Tcss) -> Result<Self::Response, ApiError> {
-        let images = inventory(call, tcss).await?.map(|(inv, _)| images(&inv)).unwrap_or_default();
-        let (list, total_count) = self.0.apply(images, IMAGE_FILTERS)?;
-        Ok(AssetList { list, total_count })
+        let members = members(assets::IMAGE_COLUMNS, image_item);
+        self.0.list(call, tcss, &assets::IMAGES, &members, (IMAGE_FILTERS, None), image_item).await
     }
 }

@@ -5,9 +5,8 @@
 //! `By` sorts by any member of the answer's items, `Order` is `asc` (default) or `desc`.
 
 use crate::action::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use std::cmp::Ordering;
 
 /// `AssetFilters`.
 #[derive(Debug, Deserialize)]
@@ -83,12 +82,61 @@ pub(super) struct Query<'a> {
     pub order: Option<&'a str>,
 }
 
-/// The items that pass every filter, sorted as asked.
-pub(super) fn apply<T: Serialize>(
-    items: Vec<T>,
+/// One list's items as SQL: the members the tables hold, each with the SQL expression that
+/// reads it (over the list's tables, text or integer, never NULL), and an item whose other
+/// members show the values every item has (what the inventory does not collect).
+pub(super) struct Members {
+    pub columns: &'static [(&'static str, &'static str)],
+    pub constant: Value,
+}
+
+impl Members {
+    fn column(&self, member: &str) -> Option<&'static str> {
+        self.columns.iter().find(|(name, _)| *name == member).map(|(_, sql)| *sql)
+    }
+}
+
+/// A condition on a list's rows, every value to be bound.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Condition {
+    /// The expression equals one of the values.
+    In(&'static str, Vec<String>),
+    /// The expression, lowercased, contains one of the lowercased values.
+    Contains(&'static str, Vec<String>),
+    /// A predicate without values (a derived fact such as `DockerStatus`).
+    Holds(&'static str),
+    /// No row qualifies.
+    Nothing,
+}
+
+/// A list request as SQL: conditions (AND-ed) and the order, the member's expression and
+/// whether descending, before the list's own order (which also breaks ties, as the stable sort
+/// of the answers did).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Plan {
+    pub conditions: Vec<Condition>,
+    pub order: Option<(&'static str, bool)>,
+}
+
+/// The host list's derived facts as SQL predicates (text, without values) and its status
+/// expression.
+pub(super) struct HostFacts {
+    /// `ONLINE` or `OFFLINE`.
+    pub status: &'static str,
+    pub docker_installed: &'static str,
+    pub docker_missing: &'static str,
+    pub outside_clusters: &'static str,
+    pub in_a_cluster: &'static str,
+}
+
+/// Checks the request against `vocabulary` and `members` and says it as SQL. Filters and sorts
+/// on members every item shares are decided here, on the shared value, exactly as on an item.
+pub(super) fn plan(
     query: &Query<'_>,
     vocabulary: Vocabulary,
-) -> Result<Vec<T>, ApiError> {
+    members: &Members,
+    hosts: Option<&HostFacts>,
+) -> Result<Plan, ApiError> {
     let tests = query
         .filters
         .iter()
@@ -101,30 +149,59 @@ pub(super) fn apply<T: Serialize>(
         Some(order) if order.eq_ignore_ascii_case("desc") => true,
         Some(other) => return Err(ApiError::invalid_value("Order", format!("must be asc or desc, got `{other}`"))),
     };
-    let mut kept: Vec<(Value, T)> = Vec::with_capacity(items.len());
-    for item in items {
-        let value = serde_json::to_value(&item).map_err(ApiError::internal)?;
-        if tests.iter().all(|(test, filter)| passes(*test, filter, &value)) {
-            kept.push((value, item));
+    let mut conditions = Vec::new();
+    for (test, filter) in tests {
+        if let Some(condition) = condition(test, filter, members, hosts) {
+            conditions.push(condition);
         }
     }
-    if let Some(by) = query.by.filter(|b| !b.is_empty()) {
-        if kept.first().is_some_and(|(value, _)| value.get(by).is_none()) {
-            return Err(ApiError::invalid_value("By", format!("`{by}` is not a member of the listed items")));
+    let order = match query.by.filter(|b| !b.is_empty()) {
+        None => None,
+        Some(by) => match members.column(by) {
+            Some(sql) => Some((sql, descending)),
+            // Every item has the same value: sorting by it keeps the list's order.
+            None if members.constant.get(by).is_some() => None,
+            None => {
+                return Err(ApiError::invalid_value("By", format!("`{by}` is not a member of the listed items")));
+            }
+        },
+    };
+    Ok(Plan { conditions, order })
+}
+
+/// The condition of one filter; none when every row passes. `OrderBy` of containers sorts by
+/// CPU or memory usage, which every container shares (not collected), so it keeps the order.
+fn condition(test: Test, filter: &AssetFilter, members: &Members, hosts: Option<&HostFacts>) -> Option<Condition> {
+    let wants = |word: &str| filter.values.iter().any(|v| v.eq_ignore_ascii_case(word));
+    let either = |yes: bool, no: bool, holds: &'static str, fails: &'static str| match (yes, no) {
+        (true, true) => None,
+        (true, false) => Some(Condition::Holds(holds)),
+        (false, true) => Some(Condition::Holds(fails)),
+        (false, false) => Some(Condition::Nothing),
+    };
+    match (test, hosts) {
+        (Test::Member(member), _) => match members.column(member) {
+            Some(_) if wants("ALL") => None,
+            Some(sql) if filter.exact_match.unwrap_or(false) => Some(Condition::In(sql, filter.values.clone())),
+            Some(sql) => Some(Condition::Contains(sql, filter.values.iter().map(|v| v.to_lowercase()).collect())),
+            None => (!passes(test, filter, &members.constant)).then_some(Condition::Nothing),
+        },
+        (Test::HostStatus | Test::DockerStatus, Some(_)) if wants("ALL") => None,
+        (Test::HostStatus, Some(facts)) => {
+            let statuses: Vec<String> =
+                ["ONLINE", "OFFLINE"].into_iter().filter(|s| wants(s)).map(str::to_owned).collect();
+            Some(if statuses.is_empty() { Condition::Nothing } else { Condition::In(facts.status, statuses) })
         }
-        kept.sort_by(|(a, _), (b, _)| ordered(a.get(by), b.get(by), descending));
-    }
-    for (test, filter) in &tests {
-        if let Test::OrderBy = test {
-            let member = match filter.values.first().map(String::as_str) {
-                Some("mem_usage") => "RamUsage",
-                _ => "CPUUsage",
-            };
-            let descending = filter.values.get(1).is_some_and(|sign| sign == "-");
-            kept.sort_by(|(a, _), (b, _)| ordered(a.get(member), b.get(member), descending));
+        (Test::DockerStatus, Some(facts)) => {
+            either(wants("INSTALL"), wants("UNINSTALL"), facts.docker_installed, facts.docker_missing)
         }
+        (Test::NonClusterNode, Some(facts)) => {
+            either(wants("true"), wants("false"), facts.outside_clusters, facts.in_a_cluster)
+        }
+        (Test::OrderBy, _) => None,
+        // Tags and security risks: read off the item every row shares.
+        (test, _) => (!passes(test, filter, &members.constant)).then_some(Condition::Nothing),
     }
-    Ok(kept.into_iter().map(|(_, item)| item).collect())
 }
 
 fn test_of(index: usize, filter: &AssetFilter, vocabulary: Vocabulary) -> Result<(Test, &AssetFilter), ApiError> {
@@ -206,18 +283,9 @@ fn nested<'v>(item: &'v Value, member: &str) -> Option<&'v Value> {
     item.as_object()?.values().find_map(|inner| inner.as_object()?.get(member))
 }
 
-fn ordered(a: Option<&Value>, b: Option<&Value>, descending: bool) -> Ordering {
-    let order = match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
-        _ => text(a).cmp(&text(b)),
-    };
-    if descending { order.reverse() } else { order }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::assets::{HOST_COLUMNS, HOST_FACTS};
     use super::*;
     use serde_json::json;
 
@@ -225,50 +293,75 @@ mod tests {
         AssetFilter { name: name.into(), values: values.iter().map(|v| (*v).to_owned()).collect(), exact_match: exact }
     }
 
-    fn hosts() -> Vec<Value> {
-        vec![
-            json!({"HostName": "build-1", "HostID": "h1", "Status": "ONLINE", "DockerVersion": "", "ClusterID": "",
-                   "CoresCnt": 8, "Project": {"ProjectID": 0}, "Tags": []}),
-            json!({"HostName": "web-2", "HostID": "cls-a-web-2", "Status": "OFFLINE", "DockerVersion": "27.1",
-                   "ClusterID": "cls-a", "CoresCnt": 2, "Project": {"ProjectID": 0}, "Tags": []}),
-        ]
-    }
-
-    fn names(filters: &[AssetFilter], by: Option<&str>, order: Option<&str>) -> Result<Vec<String>, ApiError> {
-        let query = Query { filters, by, order };
-        Ok(apply(hosts(), &query, HOST_FILTERS)?.iter().map(|h| text(h.get("HostName"))).collect())
-    }
-
-    #[test]
-    fn each_documented_host_filter_selects_as_documented() {
-        let cases: &[(AssetFilter, &[&str])] = &[
-            (filter("HostName", &["BUILD"], None), &["build-1"]),
-            (filter("HostName", &["build"], Some(true)), &[]),
-            (filter("HostName", &["build-1", "web-2"], Some(true)), &["build-1", "web-2"]),
-            (filter("Status", &["ONLINE"], None), &["build-1"]),
-            (filter("Status", &["ALL"], None), &["build-1", "web-2"]),
-            (filter("DockerStatus", &["INSTALL"], None), &["web-2"]),
-            (filter("NonClusterNode", &["true"], None), &["build-1"]),
-            (filter("ProjectID", &["0"], Some(true)), &["build-1", "web-2"]),
-            (filter("Tag:team", &["ops"], None), &[]),
-        ];
-        for (filter, expected) in cases {
-            let got = names(std::slice::from_ref(filter), None, None).unwrap();
-            assert_eq!(got, *expected, "{filter:?}");
+    fn members() -> Members {
+        Members {
+            columns: HOST_COLUMNS,
+            constant: json!({"HostName": "", "Group": "", "MachineType": "OTHERCLOUD", "Project": {"ProjectID": 0},
+                             "Tags": [], "CoresCnt": 0}),
         }
     }
 
+    fn planned(filters: &[AssetFilter], by: Option<&str>, order: Option<&str>) -> Result<Plan, ApiError> {
+        plan(&Query { filters, by, order }, HOST_FILTERS, &members(), Some(&HOST_FACTS))
+    }
+
+    fn conditions(filter: AssetFilter) -> Vec<Condition> {
+        planned(std::slice::from_ref(&filter), None, None).unwrap().conditions
+    }
+
     #[test]
-    fn by_and_order_sort_by_any_member() {
-        assert_eq!(names(&[], Some("CoresCnt"), None).unwrap(), ["web-2", "build-1"]);
-        assert_eq!(names(&[], Some("CoresCnt"), Some("desc")).unwrap(), ["build-1", "web-2"]);
+    fn each_documented_host_filter_becomes_its_condition() {
+        let name = "h.host_name";
+        assert_eq!(
+            conditions(filter("HostName", &["BUILD", "Web"], None)),
+            [Condition::Contains(name, vec!["build".into(), "web".into()])]
+        );
+        assert_eq!(
+            conditions(filter("HostName", &["build-1"], Some(true))),
+            [Condition::In(name, vec!["build-1".into()])]
+        );
+        assert_eq!(conditions(filter("HostName", &["all"], None)), []);
+        assert_eq!(
+            conditions(filter("Status", &["ONLINE"], None)),
+            [Condition::In(HOST_FACTS.status, vec!["ONLINE".into()])]
+        );
+        assert_eq!(conditions(filter("Status", &["ALL"], None)), []);
+        assert_eq!(conditions(filter("Status", &["SLEEPING"], None)), [Condition::Nothing]);
+        assert_eq!(
+            conditions(filter("DockerStatus", &["INSTALL"], None)),
+            [Condition::Holds(HOST_FACTS.docker_installed)]
+        );
+        assert_eq!(conditions(filter("DockerStatus", &["INSTALL", "UNINSTALL"], None)), []);
+        assert_eq!(
+            conditions(filter("NonClusterNode", &["true"], None)),
+            [Condition::Holds(HOST_FACTS.outside_clusters)]
+        );
+        // What every host shares is decided on the shared value.
+        assert_eq!(conditions(filter("ProjectID", &["0"], Some(true))), []);
+        assert_eq!(conditions(filter("ProjectID", &["7"], Some(true))), [Condition::Nothing]);
+        assert_eq!(conditions(filter("Tag:team", &["ops"], None)), [Condition::Nothing]);
+    }
+
+    #[test]
+    fn several_filters_are_each_a_condition() {
+        let plan =
+            planned(&[filter("HostName", &["a"], None), filter("Status", &["ONLINE"], None)], None, None).unwrap();
+        assert_eq!(plan.conditions.len(), 2);
+    }
+
+    #[test]
+    fn by_and_order_sort_by_a_column_and_keep_the_order_of_a_shared_member() {
+        assert_eq!(planned(&[], Some("CoresCnt"), None).unwrap().order, Some(("h.cores_cnt", false)));
+        assert_eq!(planned(&[], Some("CoresCnt"), Some("DESC")).unwrap().order, Some(("h.cores_cnt", true)));
+        assert_eq!(planned(&[], Some("MachineType"), Some("desc")).unwrap().order, None);
     }
 
     #[test]
     fn an_unknown_filter_name_or_sort_is_refused_naming_it() {
-        let err = names(&[filter("Colour", &["red"], None)], None, None).unwrap_err();
+        let err = planned(&[filter("Colour", &["red"], None)], None, None).unwrap_err();
         assert!(err.message.contains("`Filters.0.Name`"), "{}", err.message);
-        assert!(names(&[], Some("Colour"), None).unwrap_err().message.contains("`By`"));
-        assert!(names(&[], None, Some("sideways")).unwrap_err().message.contains("`Order`"));
+        assert!(planned(&[], Some("Colour"), None).unwrap_err().message.contains("`By`"));
+        assert!(planned(&[], None, Some("sideways")).unwrap_err().message.contains("`Order`"));
+        assert!(planned(&[filter("HostName", &[], None)], None, None).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! The asset inventory a refresh collects: the host taskgate runs on and each configured
-//! cluster's nodes, containers and images, with their state.
+//! cluster's nodes, containers and images, with their state; what a refresh writes of it
+//! ([`Refreshed`]) into the account's inventory tables (`assets`), and what its task reports
+//! ([`RefreshOutput`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -101,9 +103,73 @@ pub struct ImageAsset {
     pub containers: i64,
 }
 
-/// One account's whole inventory, replaced atomically at the end of a successful refresh.
+/// One account's whole inventory as collected: every cluster looked into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
     pub host: HostAsset,
     pub clusters: Vec<ClusterAsset>,
+}
+
+/// What a successful refresh writes for one configured cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterWrite {
+    /// Looked into: its facts and its nodes, containers and images replace the stored ones.
+    Collected(ClusterAsset),
+    /// Only listed: its facts (reachability, runtime version) replace the stored ones; the
+    /// nodes, containers and images last collected in it stay.
+    Listed(ClusterAsset),
+    /// Not refreshed (this cluster id): whatever is stored of it stays.
+    Kept(String),
+}
+
+impl ClusterWrite {
+    pub fn cluster_id(&self) -> &str {
+        match self {
+            Self::Collected(asset) | Self::Listed(asset) => &asset.cluster_id,
+            Self::Kept(id) => id,
+        }
+    }
+}
+
+/// What a successful refresh writes into the account's inventory, replacing it within the
+/// transaction that records the success: the host, then each configured cluster. A stored
+/// cluster that is not among them (no longer configured) goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refreshed {
+    pub host: HostAsset,
+    pub clusters: Vec<ClusterWrite>,
+}
+
+impl From<Inventory> for Refreshed {
+    fn from(inventory: Inventory) -> Self {
+        Self { host: inventory.host, clusters: inventory.clusters.into_iter().map(ClusterWrite::Collected).collect() }
+    }
+}
+
+/// A refresh task's output: how much it wrote (the inventory itself lives in the tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RefreshOutput {
+    /// Clusters collected or listed.
+    pub clusters: usize,
+    /// Containers and images of the collected clusters.
+    pub containers: usize,
+    pub images: usize,
+}
+
+impl RefreshOutput {
+    pub fn of(refreshed: &Refreshed) -> Self {
+        let mut output = Self::default();
+        for cluster in &refreshed.clusters {
+            match cluster {
+                ClusterWrite::Collected(asset) => {
+                    output.clusters += 1;
+                    output.containers += asset.containers.len();
+                    output.images += asset.images.len();
+                }
+                ClusterWrite::Listed(_) => output.clusters += 1,
+                ClusterWrite::Kept(_) => {}
+            }
+        }
+        output
+    }
 }

@@ -2,9 +2,12 @@
 
 mod api;
 mod asset_query;
+mod assets;
 pub mod collect;
 mod context;
 pub mod inventory;
+#[cfg(test)]
+mod list_plans;
 pub mod refresh;
 mod reset;
 mod store;
@@ -16,7 +19,6 @@ use super::registration::{Registration, TaskAction};
 use crate::action::{ActionEntry, entry};
 use crate::config::Config;
 use std::sync::Arc;
-use taskgate_engine::Store;
 
 pub static ACTIONS: &[ActionEntry<Tcss>] = &[
     entry::<api::CreateRefreshTask>(),
@@ -29,9 +31,8 @@ pub static ACTIONS: &[ActionEntry<Tcss>] = &[
 ];
 
 /// The refresh executor, inventorying each account's configured clusters through Docker.
-pub fn executor(config: &Config, store: &Store) -> Registration {
+pub fn executor(config: &Config) -> Registration {
     let refresh = refresh::RefreshExecutor {
-        store: store.clone(),
         clusters: context::Clusters::from_config(config),
         collector: Arc::new(collect::DockerCollector),
     };

@@ -1,7 +1,6 @@
-//! tcss rows: refresh tasks with their numeric ids, the per-account creation lock, and the
-//! account's inventory document.
+//! tcss rows: refresh tasks with their numeric ids and the per-account creation lock (the
+//! inventory's tables are `assets`).
 
-use super::inventory::Inventory;
 use super::task::{Refresh, RefreshInput};
 use sqlx::Row;
 use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
@@ -156,20 +155,16 @@ pub(super) async fn find_task(
     }
 }
 
-/// The inventory of the account's latest succeeded refresh (its output) and when that refresh
-/// finished (Unix ms).
-pub(super) async fn load_inventory(store: &Store, account: &str) -> Result<Option<(Inventory, i64)>, TcssStoreError> {
-    let row: Option<(String, i64)> = on_pool!(store.reader(), p => {
-        sqlx::query_as(
-            "SELECT t.result, t.finished_at_ms FROM tcss_refresh_tasks r JOIN tg_tasks t ON t.id = r.engine_task_id \
+/// When the account's latest succeeded refresh finished (Unix ms): when its inventory was last
+/// written; none before any.
+pub(super) async fn refreshed_at_ms(store: &Store, account: &str) -> Result<Option<i64>, TcssStoreError> {
+    Ok(on_pool!(store.reader(), p => {
+        sqlx::query_scalar(
+            "SELECT t.finished_at_ms FROM tcss_refresh_tasks r JOIN tg_tasks t ON t.id = r.engine_task_id \
              WHERE r.account = $1 AND t.state = 'succeeded' ORDER BY r.task_id DESC LIMIT 1",
         )
         .bind(account)
         .fetch_optional(p)
         .await?
-    });
-    row.map(|(json, at)| {
-        serde_json::from_str(&json).map(|inv| (inv, at)).map_err(|e| TcssStoreError::Corrupt(e.to_string()))
-    })
-    .transpose()
+    }))
 }

@@ -1,20 +1,21 @@
 //! The refresh task's contract, shared by the store that submits it and the executor that runs it.
 
-use super::inventory::Inventory;
+use super::inventory::RefreshOutput;
 use serde::{Deserialize, Serialize};
 use taskgate_engine::{TaskKind, TaskSpec};
 
 pub(super) const REFRESH_KIND: TaskKind = TaskKind::from_static("tcss.refresh");
 
-/// The refresh task kind: [`RefreshInput`] in, [`RefreshProgress`] while running, the account's
-/// [`Inventory`] out. The latest succeeded refresh's output is the one home of the inventory.
+/// The refresh task kind: [`RefreshInput`] in, [`RefreshProgress`] while running,
+/// [`RefreshOutput`] out. The inventory it collected is written into the account's inventory
+/// tables with its success (`assets::InventoryRows`), their one home.
 pub(super) struct Refresh;
 
 impl TaskSpec for Refresh {
     const KIND: TaskKind = REFRESH_KIND;
     type Input = RefreshInput;
     type Progress = RefreshProgress;
-    type Output = Inventory;
+    type Output = RefreshOutput;
 }
 
 /// How far a refresh got through the account's configured clusters.
