@@ -40,8 +40,8 @@ DPI, QUALITY = 96, 85  # the server's: BASE_DPI, and its `-jpegopt quality=85`
 POLL_SECS = 0.02
 SERVER_TOML = "allow_private_callback_targets = true\n[rate_limit]\nper_second = 1000000000"  # loopback Url
 # (name, document, IsStaticPPT); the dynamic deck is the static pages plus an index.html.
-CASES = [("PDF 50 pages", "bench.pdf", True), ("PPTX 20 slides, static", "bench.pptx", True),
-         ("PPTX 20 slides, dynamic", "bench.pptx", False)]
+CASES = [("PDF 50 pages", "bench.pdf", True), ("PDF 50 pages, a photo each", "photos.pdf", True),
+         ("PPTX 20 slides, static", "bench.pptx", True), ("PPTX 20 slides, dynamic", "bench.pptx", False)]
 # DescribeTranscode's Progress marks the phases: 10 = queued, downloaded and detected; 30 = soffice
 # done (office documents) or pdfinfo done (PDFs); 90 = pages rendered (with pdfinfo for office
 # documents); then storing the pages in the public bucket until FINISHED.
@@ -69,9 +69,31 @@ def core_ranges(pages: int) -> list[tuple[int, int]]:
 
 
 def server_ranges(pages: int) -> list[tuple[int, int]]:
-    """The server's split (executor.rs `render_pages`): ranges of ceil(pages / (4 × cores))."""
-    per = max(-(-pages // (CORES * 4)), 1)
+    """The server's split (executor.rs `render_pages`): cores × clamp(pages / (16 × cores), 1, 4) ranges."""
+    per_core = min(max(pages // (CORES * 16), 1), 4)
+    per = max(-(-pages // (CORES * per_core)), 1)
     return [(first, min(first + per - 1, pages)) for first in range(1, pages + 1, per)]
+
+
+def make_photo_pdf(path: Path, pages: int) -> Path:
+    """`pages` pages of 960×540 points, each a full-page noisy colour picture and a caption: pages
+    that cost the renderer what a real scanned or photo-heavy deck does."""
+    import random
+
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    rng = random.Random(7)
+    doc = canvas.Canvas(str(path), pagesize=(960, 540))
+    for page in range(1, pages + 1):
+        picture = Image.effect_noise((640, 360), 64).convert("RGB")
+        tint = Image.new("RGB", picture.size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        doc.drawImage(ImageReader(Image.blend(picture, tint, 0.5)), 0, 0, width=960, height=540)
+        doc.drawString(40, 500, f"page {page}")
+        doc.showPage()
+    doc.save()
+    return path
 
 
 def by_hand(document: Path, scratch: Path, split=core_ranges) -> tuple[float, float, int]:
@@ -126,6 +148,7 @@ def main():
     docs = work / "docs"
     docs.mkdir()
     make_pdf(docs / "bench.pdf", pages=PDF_PAGES)
+    make_photo_pdf(docs / "photos.pdf", pages=PDF_PAGES)
     make_pptx(docs / "bench.pptx", slides=PPTX_SLIDES)
     served = ImageServer(docs).start()
     results = {name: {"server": [], "hand": [], "soffice": [], "split": [], "phases": []} for name, _, _ in CASES}
@@ -176,7 +199,7 @@ def main():
               f"{hand / server:6.2f}")
     print(f"\nwhere the time goes, median s. Server: first sightings of DescribeTranscode's Progress (polled "
           f"every {POLL_SECS * 1000:.0f} ms);\nby hand: soffice, then pdfinfo + pdftoppm; last column: by hand with "
-          f"the server's page split (ranges of ceil(pages / {4 * CORES}), {CORES} at a time)")
+          f"the server's page split ({len(server_ranges(PDF_PAGES))} ranges for {PDF_PAGES} pages, {CORES} at a time)")
     print(f"{'case':26} " + " ".join(f"{label:>9}" for label, _ in PHASES) + f" {'store':>9} | "
           f"{'soffice':>9} {'render':>9} | {'hand, server split':>18}")
     for name, _, _ in CASES:

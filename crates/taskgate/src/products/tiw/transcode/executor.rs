@@ -20,6 +20,7 @@ use crate::products::tiw::callback_settings::{self, EventFamily};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use taskgate_engine::objects::{Destination, Objects};
 use taskgate_engine::url_guard::GuardedClient;
 use taskgate_engine::{Abandonment, Callback, ExecError, Executor, Forced, Outbox, Outcome, Store, Task, TaskContext};
@@ -36,6 +37,10 @@ const DECK_TEMPLATE: &str = include_str!("deck.html");
 const DECK_EXT: &str = "Office;StaticSlides";
 /// `Ext` of office documents (Tencent's example says `Office`); PDFs have none.
 const OFFICE_EXT: &str = "Office";
+/// How often progress is read from the pages written while they render.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+/// Result files stored at once.
+const UPLOADS_AT_ONCE: usize = 8;
 
 pub struct TranscodeExecutor {
     pub store: Store,
@@ -293,18 +298,11 @@ impl TranscodeExecutor {
         };
 
         let destination = self.destination(&task_id, input)?;
-        let mut stored = Vec::new();
-        for page in 1..=info.pages {
-            let name = format!("{page}.jpg");
-            stored.push(self.upload_file(&destination, &name, &pages_dir.join(&name)).await?);
-        }
+        let mut stored = self.upload_pages(&destination, &pages_dir, info.pages).await?;
         let thumbnail_url = match &thumbnails {
             Some((dir, _)) => {
                 let thumbs = destination.join("thumbnail").map_err(|e| server_fault("naming thumbnails failed", e))?;
-                for page in 1..=info.pages {
-                    let name = format!("{page}.jpg");
-                    stored.push(self.upload_file(&thumbs, &name, &dir.join(&name)).await?);
-                }
+                stored.extend(self.upload_pages(&thumbs, dir, info.pages).await?);
                 prefix_of(&thumbs)
             }
             None => String::new(),
@@ -369,22 +367,35 @@ impl TranscodeExecutor {
     ) -> Result<(), Stop> {
         tokio::fs::create_dir_all(out).await.map_err(|e| server_fault("creating the page directory failed", e))?;
         let cores = u32::try_from(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).unwrap_or(1);
-        // Small ranges keep the progress moving; a range per core keeps every core busy.
-        let per_range = pages.div_ceil(cores * 4).max(1);
+        // A range per core keeps every core busy; more ranges (up to 4 a core, at least 16 pages
+        // each) even out pages of unequal cost, but each costs a confined process start (tens of
+        // ms), more than a light page takes to render.
+        let per_core = (pages / (cores * 16)).clamp(1, 4);
+        let per_range = pages.div_ceil(cores * per_core).max(1);
         let ranges: Vec<_> =
             (1..=pages).step_by(per_range as usize).map(|first| first..=(first + per_range - 1).min(pages)).collect();
-        let mut rendered = 0u32;
-        let mut pending = futures_util::stream::iter(ranges.into_iter().map(|range| async move {
-            let count = range.end() - range.start() + 1;
-            self.tools.render(work, pdf, range, scale, out).await.map(|()| count)
-        }))
+        let mut pending = futures_util::stream::iter(
+            ranges.into_iter().map(|range| async move { self.tools.render(work, pdf, range, scale, out).await }),
+        )
         .buffer_unordered(cores as usize);
         use futures_util::StreamExt as _;
-        while let Some(done) = pending.next().await {
-            rendered += done.map_err(|e| conversion_failure(e, "Rendering the pages"))?;
-            let percent = u32::from(span.0) + u32::from(span.1 - span.0) * rendered / pages;
-            reporter.set(u8::try_from(percent).unwrap_or(span.1)).await;
+        // Progress counts the pages written so far, so it moves within a range too.
+        let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                done = pending.next() => match done {
+                    Some(done) => done.map_err(|e| conversion_failure(e, "Rendering the pages"))?,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let rendered = count_pages(out).await.min(pages);
+                    let percent = u32::from(span.0) + u32::from(span.1 - span.0) * rendered / pages;
+                    reporter.set(u8::try_from(percent).unwrap_or(span.1)).await;
+                }
+            }
         }
+        reporter.set(span.1).await;
         drop(pending);
         let mut entries = tokio::fs::read_dir(out).await.map_err(|e| server_fault("listing pages failed", e))?;
         while let Some(entry) = entries.next_entry().await.map_err(|e| server_fault("listing pages failed", e))? {
@@ -408,6 +419,20 @@ impl TranscodeExecutor {
             Ok(stored) => Ok(stored.url),
             Err(e) => Err(server_fault("storing a result file failed", e)),
         }
+    }
+
+    /// Stores `dir/1.jpg` … `dir/{pages}.jpg` under `destination`, several at once (each is a
+    /// round trip to the bucket and a row of its expiry), and answers their URLs in page order.
+    async fn upload_pages(&self, destination: &Destination, dir: &Path, pages: u32) -> Result<Vec<String>, Stop> {
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        futures_util::stream::iter(1..=pages)
+            .map(|page| async move {
+                let name = format!("{page}.jpg");
+                self.upload_file(destination, &name, &dir.join(&name)).await
+            })
+            .buffered(UPLOADS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     async fn upload_file(&self, destination: &Destination, name: &str, path: &Path) -> Result<String, Stop> {
@@ -509,6 +534,18 @@ fn deck_html(title: &str, pages: u32) -> String {
         })
         .collect();
     DECK_TEMPLATE.replace("{{TITLE}}", &escaped).replace("{{PAGES}}", &pages.to_string())
+}
+
+/// How many rendered pages `dir` holds (pdftoppm names them `page-N.jpg`).
+async fn count_pages(dir: &Path) -> u32 {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return 0 };
+    let mut count = 0;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if page_number(&entry.file_name().to_string_lossy()).is_some() {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// Writes the pages (and thumbnails under `thumbnail/`) into a ZIP or gzipped tar at `target`.
