@@ -21,11 +21,11 @@ use crate::{
     executor::{Abandonment, CancelReason, ExecError, Executor, Outcome, ReasonCell},
     finished::FinishedTasks,
     on_pool, on_tx,
-    outbox::{INSERT_OUTBOX, OutboxWaker},
+    outbox::{OutboxWaker, insert_callback},
     signals::{Signal, Subscription},
-    store::{Store, StoreError, Tx},
+    store::{Batched, Store, StoreError, Tx, TxConn, json_rows},
     task::{NewTask, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
-    worker::{Completion, insert_callback},
+    worker::Completion,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -340,8 +340,36 @@ impl EngineBuilder {
     }
 }
 
-const INSERT_TASK: &str = "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, \
-     next_run_at_ms, directive) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8)";
+/// A submit's insert (see [`Batched`]): `$1` the creation time, then each task's id, account,
+/// kind, input, most attempts, first run time and directive. One statement for the batch, not
+/// one per task, which on PostgreSQL is a round trip per task saved. A duplicate id, already
+/// stored or repeated in the batch, is skipped rather than raised, so the statement tells which
+/// tasks it inserted and the caller names the first that was not (`first_not_inserted`): a
+/// unique violation would name none in a form meant for code. (`WHERE TRUE` tells SQLite's
+/// parser that `ON CONFLICT` is the insert's, not a join's.)
+macro_rules! insert_tasks {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO tg_tasks (id, account, kind, state, input, created_at_ms, max_attempts, next_run_at_ms, \
+             directive) SELECT v.id, v.account, v.kind, 'queued', v.input, $1, v.max_attempts, v.next_run_at_ms, \
+             v.directive FROM ",
+            $source,
+            " WHERE TRUE ON CONFLICT (id) DO NOTHING RETURNING id"
+        )
+    };
+}
+
+const INSERT_TASKS: Batched = Batched {
+    sqlite: insert_tasks!(
+        "(SELECT j.value ->> 0 AS id, j.value ->> 1 AS account, j.value ->> 2 AS kind, j.value ->> 3 AS input, \
+         j.value ->> 4 AS max_attempts, j.value ->> 5 AS next_run_at_ms, j.value ->> 6 AS directive \
+         FROM json_each($2) AS j) AS v"
+    ),
+    postgres: insert_tasks!(
+        "unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) \
+         AS v(id, account, kind, input, max_attempts, next_run_at_ms, directive)"
+    ),
+};
 
 /// The lease number moves on so a late report from the released executions is fenced out.
 const RELEASE_ALL: &str = "UPDATE tg_tasks SET state = 'queued', \
@@ -450,13 +478,11 @@ impl Engine {
         Ok(id)
     }
 
-    /// Submits many tasks in one transaction.
+    /// Submits many tasks in one transaction: all of them, or (an error, such as
+    /// [`EngineError::DuplicateTask`] for the first task whose id is taken) none.
     pub async fn submit_many(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, EngineError> {
         let mut tx = self.inner.store.begin().await?;
-        let mut ids = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            ids.push(self.submit_in(&mut tx, task).await?);
-        }
+        let ids = self.insert_tasks(&mut tx, tasks).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -464,35 +490,82 @@ impl Engine {
     /// Submits a task inside the caller's transaction, so it exists if and only if the
     /// caller's own rows do. Local workers are woken when `tx` commits.
     pub async fn submit_in(&self, tx: &mut Tx, task: NewTask) -> Result<TaskId, EngineError> {
+        let mut ids = self.insert_tasks(tx, vec![task]).await?;
+        Ok(ids.remove(0))
+    }
+
+    /// Inserts `tasks` in `tx` (see `INSERT_TASKS`), and has the commit wake the local
+    /// workers and signal the other nodes once per kind made due.
+    async fn insert_tasks(&self, tx: &mut Tx, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, EngineError> {
         let now = self.inner.clock.now_ms();
-        let input = task.input.to_string();
-        let max_attempts = i64::from(task.max_attempts.unwrap_or(self.inner.config.default_max_attempts).max(1));
-        let run_at = task.run_at_ms.unwrap_or(now);
-        let directive = directive::next().map(|d| d.to_stored()).transpose()?;
-        let res = on_tx!(tx, c => sqlx::query(INSERT_TASK)
-            .bind(task.id.as_str())
-            .bind(task.account.as_str())
-            .bind(task.kind.as_str())
-            .bind(input)
-            .bind(now)
-            .bind(max_attempts)
-            .bind(run_at)
-            .bind(directive.as_deref())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()));
-        match res.map_err(StoreError::from) {
-            Ok(_) => {}
-            Err(e) if e.is_unique_violation() => return Err(EngineError::DuplicateTask(task.id)),
-            Err(e) => return Err(e.into()),
+        let default_attempts = self.inner.config.default_max_attempts;
+        let n = tasks.len();
+        let (mut inputs, mut max_attempts, mut run_at, mut directives) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for task in &tasks {
+            inputs.push(task.input.to_string());
+            max_attempts.push(i64::from(task.max_attempts.unwrap_or(default_attempts).max(1)));
+            run_at.push(task.run_at_ms.unwrap_or(now));
+            directives.push(directive::next().map(|d| d.to_stored()).transpose()?);
         }
-        if let Some(k) = self.inner.kinds.get(&task.kind) {
-            tx.wake_on_commit(k.wake.clone());
+        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        let inserted: Vec<String> = match tx.conn() {
+            TxConn::Sqlite(c) => {
+                let rows: Vec<_> = tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let directive = directives[i].as_deref();
+                        (
+                            ids[i],
+                            t.account.as_str(),
+                            t.kind.as_str(),
+                            inputs[i].as_str(),
+                            max_attempts[i],
+                            run_at[i],
+                            directive,
+                        )
+                    })
+                    .collect();
+                sqlx::query_scalar(INSERT_TASKS.sqlite).bind(now).bind(json_rows(&rows)?).fetch_all(&mut **c).await?
+            }
+            TxConn::Postgres(c) => {
+                sqlx::query_scalar(INSERT_TASKS.postgres)
+                    .bind(now)
+                    .bind(&ids)
+                    .bind(tasks.iter().map(|t| t.account.as_str()).collect::<Vec<_>>())
+                    .bind(tasks.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>())
+                    .bind(&inputs)
+                    .bind(&max_attempts)
+                    .bind(&run_at)
+                    .bind(&directives)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+        };
+        let duplicate = first_not_inserted(&ids, &inserted);
+        if let Some(i) = duplicate {
+            // Tasks of the batch may be inserted already: `submit_many` drops its transaction
+            // (a rollback), so none of them stays.
+            return Err(EngineError::DuplicateTask(tasks[i].id.clone()));
         }
-        if run_at <= now {
-            tx.notify_on_commit(TASKS_CHANNEL, task.kind.as_str().to_owned());
+        // Once per kind, not per task: a batch is usually of one kind.
+        let mut kinds: Vec<(&TaskKind, bool)> = Vec::new();
+        for (task, &run_at) in tasks.iter().zip(&run_at) {
+            match kinds.iter_mut().find(|(kind, _)| *kind == &task.kind) {
+                Some((_, due)) => *due |= run_at <= now,
+                None => kinds.push((&task.kind, run_at <= now)),
+            }
         }
-        Ok(task.id)
+        for (kind, due) in kinds {
+            if let Some(k) = self.inner.kinds.get(kind) {
+                tx.wake_on_commit(k.wake.clone());
+            }
+            if due {
+                tx.notify_on_commit(TASKS_CHANNEL, kind.as_str().to_owned());
+            }
+        }
+        Ok(tasks.into_iter().map(|task| task.id).collect())
     }
 
     /// Wakes local workers of `kind`, for tasks committed by means the engine did not see.
@@ -698,19 +771,27 @@ impl Engine {
     /// Finishes a claimed task as an execution result would. Returns whether the lease was
     /// still current; a stale lease changes nothing.
     pub async fn finish(&self, task: &Task, result: Result<Outcome, ExecError>) -> Result<bool, EngineError> {
-        let completion = Completion {
-            lease: task.lease(),
-            kind: task.kind.clone(),
-            attempts: task.attempts,
-            max_attempts: task.max_attempts,
-            started_at_ms: task.started_at_ms,
-            result,
-            reason: None,
-            abandoned_at_ms: None,
-            _slot: None,
-        };
-        let applied = self.inner.write_completions(std::slice::from_ref(&completion)).await?;
-        Ok(applied[0])
+        Ok(self.finish_many(vec![(task, result)]).await?[0])
+    }
+
+    /// Finishes claimed tasks in one transaction, as the workers' completion batches do, and
+    /// returns, for each, whether its lease was still current (see [`Engine::finish`]).
+    pub async fn finish_many(&self, ends: Vec<(&Task, Result<Outcome, ExecError>)>) -> Result<Vec<bool>, EngineError> {
+        let completions: Vec<Completion> = ends
+            .into_iter()
+            .map(|(task, result)| Completion {
+                lease: task.lease(),
+                kind: task.kind.clone(),
+                attempts: task.attempts,
+                max_attempts: task.max_attempts,
+                started_at_ms: task.started_at_ms,
+                result,
+                reason: None,
+                abandoned_at_ms: None,
+                _slot: None,
+            })
+            .collect();
+        Ok(self.inner.write_completions(&completions).await?)
     }
 
     /// Requeues tasks whose lease expired (the next claim ends those on their final attempt or
@@ -718,4 +799,16 @@ impl Engine {
     pub async fn reap_expired(&self) -> Result<u64, EngineError> {
         Ok(self.inner.reap().await?)
     }
+}
+
+/// The position of the first of `ids` that a submit did not insert (`inserted`, in any order):
+/// one repeating an earlier id of the batch, or one already stored. What the first failing
+/// insert of one statement a task would have named.
+fn first_not_inserted(ids: &[&str], inserted: &[String]) -> Option<usize> {
+    if inserted.len() == ids.len() {
+        return None;
+    }
+    let inserted: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    ids.iter().position(|id| !seen.insert(*id) || !inserted.contains(id))
 }

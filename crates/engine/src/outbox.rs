@@ -37,7 +37,7 @@ use crate::{
     clock::{Clock, Entropy, OsEntropy, SystemClock, duration_ms, jittered_backoff_ms},
     on_pool, on_tx,
     slots::acquire_batch,
-    store::{Pool, Store, StoreError, Tx},
+    store::{Batched, Pool, Store, StoreError, Tx},
     task::TaskId,
     url_guard::{GuardedClient, guard_error},
 };
@@ -65,11 +65,51 @@ impl Callback {
     }
 }
 
-/// A repeated event id is the same event: recording it twice must not fail the
+/// Records callbacks (see [`Batched`]): `$1` the time, then each callback's event id, task id,
+/// URL and body. A repeated event id is the same event: recording it twice must not fail the
 /// transaction that finishes a task. The account is the task's ('' for a callback of no task).
-pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO tg_outbox (event_id, task_id, url, body, state, created_at_ms, \
-     next_attempt_at_ms, account) VALUES ($1, $2, $3, $4, 'pending', $5, $5, \
-     COALESCE((SELECT t.account FROM tg_tasks t WHERE t.id = $2), '')) ON CONFLICT (event_id) DO NOTHING";
+/// (`WHERE TRUE` tells SQLite's parser that `ON CONFLICT` is the insert's, not a join's.)
+macro_rules! insert_outbox {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO tg_outbox (event_id, task_id, url, body, state, created_at_ms, next_attempt_at_ms, account) \
+             SELECT v.event_id, v.task_id, v.url, v.body, 'pending', $1, $1, \
+             COALESCE((SELECT t.account FROM tg_tasks t WHERE t.id = v.task_id), '') FROM ",
+            $source,
+            " WHERE TRUE ON CONFLICT (event_id) DO NOTHING"
+        )
+    };
+}
+
+/// One callback, on either backend.
+pub(crate) const INSERT_OUTBOX: &str =
+    insert_outbox!("(SELECT $2 AS event_id, $3 AS task_id, $4 AS url, $5 AS body) AS v");
+
+/// Records an `OutboxRow` in the outbox on a transaction's connection (either backend).
+macro_rules! insert_callback {
+    ($conn:ident, $cb:expr, $now:expr) => {
+        sqlx::query($crate::outbox::INSERT_OUTBOX)
+            .bind($now)
+            .bind($cb.event_id.as_str())
+            .bind($cb.task_id.as_str())
+            .bind($cb.url.as_str())
+            .bind($cb.body.as_str())
+            .execute(&mut *$conn)
+            .await?
+    };
+}
+pub(crate) use insert_callback;
+
+/// The callbacks of a completion batch, in one statement.
+pub(crate) const INSERT_OUTBOX_MANY: Batched = Batched {
+    sqlite: insert_outbox!(
+        "(SELECT j.value ->> 0 AS event_id, j.value ->> 1 AS task_id, j.value ->> 2 AS url, j.value ->> 3 AS body \
+         FROM json_each($2) AS j) AS v"
+    ),
+    postgres: insert_outbox!(
+        "unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(event_id, task_id, url, body)"
+    ),
+};
 
 // Claims serve accounts in turn: an account's i-th due callback (oldest first) gets the turn i,
 // and a claim takes the lowest turns (ties: the oldest first), so one account's backlog never
@@ -339,11 +379,11 @@ impl Outbox {
         let now = self.inner.clock.now_ms();
         let body = callback.body.to_string();
         on_tx!(tx, c => sqlx::query(INSERT_OUTBOX)
+            .bind(now)
             .bind(event_id.as_str())
             .bind(task_id.map(TaskId::as_str))
             .bind(callback.url.as_str())
             .bind(body)
-            .bind(now)
             .execute(c)
             .await?
             .rows_affected());

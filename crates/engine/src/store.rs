@@ -58,6 +58,23 @@ pub struct Tx {
 const NOTIFY: &str =
     "SELECT pg_notify(n.channel, n.payload) FROM unnest($1::text[], $2::text[]) AS n(channel, payload)";
 
+/// One statement over a batch of rows, run in one round trip: written once over a row source
+/// `v` and compiled for each backend, which differ only in how the rows travel. PostgreSQL binds
+/// one array per column and reads them with `unnest(…) AS v(…)`; SQLite, which has no arrays,
+/// binds the rows as one JSON array of arrays ([`json_rows`]) and reads them with
+/// `json_each(…)`. Scalars shared by every row come first (`$1`), the rows after.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batched {
+    pub(crate) sqlite: &'static str,
+    pub(crate) postgres: &'static str,
+}
+
+/// Rows (tuples of strings, integers and options of them) as the JSON a [`Batched`] statement
+/// reads on SQLite.
+pub(crate) fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt { what: "batch rows", detail: e.to_string() })
+}
+
 impl Tx {
     pub fn conn(&mut self) -> &mut TxConn {
         &mut self.conn

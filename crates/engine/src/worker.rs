@@ -14,10 +14,10 @@ use crate::{
     directive,
     engine::{InFlight, Inner, KindRuntime, TASKS_CHANNEL, lock},
     executor::{Abandonment, CancelReason, ErrorClass, ExecError, Outcome, ReasonCell, TaskContext},
-    on_pool, on_tx,
-    outbox::{Callback, INSERT_OUTBOX},
+    on_pool,
+    outbox::{Callback, INSERT_OUTBOX_MANY},
     slots::acquire_batch,
-    store::{Pool, StoreError},
+    store::{Batched, Pool, StoreError, TxConn, json_rows},
     task::{Lease, Task, TaskId, TaskKind, TaskState, task_columns, task_from_row},
 };
 
@@ -112,24 +112,54 @@ const CLAIM_POSTGRES: &str = concat!(
     task_columns!()
 );
 
-const FINISH_SUCCEEDED: &str = "UPDATE tg_tasks SET state = 'succeeded', result = $1, error = NULL, finished_at_ms = $2, \
-     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $3 AND lease_no = $4 AND state = 'running'";
+/// A fenced completion statement over the values `v` of a batch's completions of one finish kind
+/// (see [`Batched`]): `$1` now, then each completion's task id, lease number, state, result,
+/// error and time (`Finish::columns`). A completion changes its task only while the task runs
+/// under the lease the completion was given: a stale lease's completion matches no row, and the
+/// statement returns the leases (id and lease number) it did change. (SQLite's `RETURNING` sees
+/// only the updated table, unqualified, hence `v`'s own column names.)
+macro_rules! finish_over {
+    ($set:literal, $source:literal) => {
+        concat!(
+            "UPDATE tg_tasks AS t SET ",
+            $set,
+            ", lease_owner = NULL, lease_expires_at_ms = NULL FROM ",
+            $source,
+            " WHERE t.id = v.task_id AND t.lease_no = v.lease AND t.state = 'running' RETURNING id, lease_no"
+        )
+    };
+}
 
-const FINISH_UNSUCCESSFUL: &str = "UPDATE tg_tasks SET state = $1, error = $2, finished_at_ms = $3, \
-     lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $4 AND lease_no = $5 AND state = 'running'";
+macro_rules! finish_sql {
+    ($set:literal) => {
+        Batched {
+            sqlite: finish_over!(
+                $set,
+                "(SELECT j.value ->> 0 AS task_id, j.value ->> 1 AS lease, j.value ->> 2 AS state, \
+                 j.value ->> 3 AS result, j.value ->> 4 AS error, j.value ->> 5 AS at_ms FROM json_each($2) AS j) AS v"
+            ),
+            postgres: finish_over!(
+                $set,
+                "unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
+                 AS v(task_id, lease, state, result, error, at_ms)"
+            ),
+        }
+    };
+}
 
-// Only an execution or the claim path ends a task (see `Abandonment`): the statements that put
-// a task back in the queue leave a cancel request in place, and the next claim ends the task.
-
-/// A cancel request that raced with the retry is served at once.
-const FINISH_RETRY: &str = "UPDATE tg_tasks SET state = 'queued', error = $1, \
-     next_run_at_ms = CASE WHEN cancel_requested THEN $2 ELSE $3 END, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE id = $4 AND lease_no = $5 AND state = 'running'";
-
-/// Giving a task back is not the task's fault, so the attempt does not count.
-const FINISH_RELEASE: &str = "UPDATE tg_tasks SET state = 'queued', \
-     attempts = attempts - 1, next_run_at_ms = $1, lease_owner = NULL, lease_expires_at_ms = NULL \
-     WHERE id = $2 AND lease_no = $3 AND state = 'running'";
+/// One statement per finish kind, indexed by `Finish::columns`' first value.
+const FINISH_SQL: [Batched; 4] = [
+    finish_sql!("state = 'succeeded', result = v.result, error = NULL, finished_at_ms = v.at_ms"),
+    finish_sql!("state = v.state, error = v.error, finished_at_ms = v.at_ms"),
+    // Only an execution or the claim path ends a task (see `Abandonment`): the statements that
+    // put a task back in the queue leave a cancel request in place, and the next claim ends the
+    // task. A cancel request that raced with the retry is served at once.
+    finish_sql!(
+        "state = 'queued', error = v.error, next_run_at_ms = CASE WHEN t.cancel_requested THEN $1 ELSE v.at_ms END"
+    ),
+    // Giving a task back is not the task's fault, so the attempt does not count.
+    finish_sql!("state = 'queued', attempts = t.attempts - 1, next_run_at_ms = v.at_ms"),
+];
 
 /// A rescued task on its final attempt is claimed once more only to be ended as `WorkerLost`.
 const REAP: &str = "UPDATE tg_tasks SET state = 'queued', \
@@ -148,27 +178,39 @@ enum Finish {
     Release { at_ms: i64 },
 }
 
+impl Finish {
+    /// Its statement in `FINISH_SQL`, and its values there: state, result, error, time.
+    fn columns(self) -> (usize, Option<&'static str>, Option<String>, Option<String>, i64) {
+        match self {
+            Finish::Succeeded { result, finished_at_ms } => (0, None, Some(result), None, finished_at_ms),
+            Finish::Unsuccessful { state, error, finished_at_ms } => {
+                (1, Some(state.as_str()), None, Some(error), finished_at_ms)
+            }
+            Finish::Retry { error, at_ms } => (2, None, None, Some(error), at_ms),
+            Finish::Release { at_ms } => (3, None, None, None, at_ms),
+        }
+    }
+}
+
+/// A batch's completions of one finish kind, as the columns of `FINISH_SQL`'s values.
+#[derive(Default)]
+struct FinishGroup<'a> {
+    /// Each completion's position in the batch.
+    members: Vec<usize>,
+    ids: Vec<&'a str>,
+    lease_nos: Vec<i64>,
+    states: Vec<Option<&'static str>>,
+    results: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    at_ms: Vec<i64>,
+}
+
 pub(crate) struct OutboxRow {
     pub(crate) event_id: String,
     pub(crate) task_id: String,
     pub(crate) url: String,
     pub(crate) body: String,
 }
-
-/// Records an `OutboxRow` in the outbox on a transaction's connection (either backend).
-macro_rules! insert_callback {
-    ($conn:ident, $cb:expr, $now:expr) => {
-        sqlx::query(INSERT_OUTBOX)
-            .bind($cb.event_id.as_str())
-            .bind($cb.task_id.as_str())
-            .bind($cb.url.as_str())
-            .bind($cb.body.as_str())
-            .bind($now)
-            .execute(&mut *$conn)
-            .await?
-    };
-}
-pub(crate) use insert_callback;
 
 impl Inner {
     /// Claims up to `max` due tasks of `kind`, fairly across accounts (see `CLAIM_SQLITE`).
@@ -335,61 +377,118 @@ impl Inner {
         }
     }
 
-    /// Writes a batch of completions in one transaction, each fenced by its lease number and
-    /// with its callback, and reports which took effect.
+    /// Writes a batch of completions in one transaction, each fenced by its lease number (see
+    /// `FINISH_SQL`) and with its callback if it took effect, and reports which took effect.
     pub(crate) async fn write_completions(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
-        let mut applied = Vec::with_capacity(batch.len());
-        let mut callbacks = 0usize;
-        let mut due_now: Vec<&TaskKind> = Vec::new();
-        let mut tx = self.store.begin().await?;
-        for completion in batch {
+        let mut groups: [FinishGroup; 4] = Default::default();
+        let mut callbacks: Vec<(usize, OutboxRow)> = Vec::new();
+        let mut requeued_now = vec![false; batch.len()];
+        let mut product_rows = Vec::new();
+        for (i, completion) in batch.iter().enumerate() {
             if completion.reason == Some(CancelReason::LeaseLost) {
-                applied.push(false);
                 continue;
             }
             let (finish, callback) = plan(completion, now, |attempt| self.backoff_ms(attempt));
-            let rows_on_success = match (&finish, &completion.result) {
-                (Finish::Succeeded { .. }, Ok(outcome)) => outcome.rows.as_ref(),
-                _ => None,
-            };
-            let callback = callback.map(|callback| self.outbox_row(&completion.lease.task_id, callback));
-            let id = completion.lease.task_id.as_str();
-            let lease_no = completion.lease.lease_no;
-            let requeued_now =
-                matches!(finish, Finish::Retry { at_ms, .. } | Finish::Release { at_ms } if at_ms <= now);
-            let rows = on_tx!(tx, conn => {
-                let query = match finish {
-                    Finish::Succeeded { result, finished_at_ms } => {
-                        sqlx::query(FINISH_SUCCEEDED).bind(result).bind(finished_at_ms)
-                    }
-                    Finish::Unsuccessful { state, error, finished_at_ms } => {
-                        sqlx::query(FINISH_UNSUCCESSFUL).bind(state.as_str()).bind(error).bind(finished_at_ms)
-                    }
-                    Finish::Retry { error, at_ms } => sqlx::query(FINISH_RETRY).bind(error).bind(now).bind(at_ms),
-                    Finish::Release { at_ms } => sqlx::query(FINISH_RELEASE).bind(at_ms),
-                };
-                let rows = query.bind(id).bind(lease_no).execute(&mut *conn).await?.rows_affected();
-                if rows == 1
-                    && let Some(row) = &callback
-                {
-                    insert_callback!(conn, row, now);
-                    callbacks += 1;
-                }
-                rows
-            });
-            if rows == 1
-                && let Some(write) = rows_on_success
+            if let Some(callback) = callback {
+                callbacks.push((i, self.outbox_row(&completion.lease.task_id, callback)));
+            }
+            if let (Finish::Succeeded { .. }, Ok(outcome)) = (&finish, &completion.result)
+                && let Some(rows) = outcome.rows.as_ref()
             {
-                write.0.write(&mut tx, &completion.lease.task_id).await?;
+                product_rows.push((i, rows));
             }
-            if rows == 0 {
-                tracing::info!(task = %completion.lease.task_id, lease_no, kind = %completion.kind, "stale lease: completion ignored");
-            } else if requeued_now {
-                tx.notify_on_commit(TASKS_CHANNEL, completion.kind.as_str().to_owned());
-                due_now.push(&completion.kind);
+            requeued_now[i] = matches!(finish, Finish::Retry { at_ms, .. } | Finish::Release { at_ms } if at_ms <= now);
+            let (statement, state, result, error, at_ms) = finish.columns();
+            let group = &mut groups[statement];
+            group.members.push(i);
+            group.ids.push(completion.lease.task_id.as_str());
+            group.lease_nos.push(completion.lease.lease_no);
+            group.states.push(state);
+            group.results.push(result);
+            group.errors.push(error);
+            group.at_ms.push(at_ms);
+        }
+        let mut applied = vec![false; batch.len()];
+        let mut tx = self.store.begin().await?;
+        for (group, sql) in groups.iter().zip(&FINISH_SQL) {
+            if group.members.is_empty() {
+                continue;
             }
-            applied.push(rows == 1);
+            let changed: Vec<(String, i64)> = match tx.conn() {
+                TxConn::Sqlite(c) => {
+                    let rows: Vec<_> = (0..group.members.len())
+                        .map(|j| {
+                            let (result, error) = (group.results[j].as_deref(), group.errors[j].as_deref());
+                            (group.ids[j], group.lease_nos[j], group.states[j], result, error, group.at_ms[j])
+                        })
+                        .collect();
+                    sqlx::query_as(sql.sqlite).bind(now).bind(json_rows(&rows)?).fetch_all(&mut **c).await?
+                }
+                TxConn::Postgres(c) => {
+                    sqlx::query_as(sql.postgres)
+                        .bind(now)
+                        .bind(&group.ids)
+                        .bind(&group.lease_nos)
+                        .bind(&group.states)
+                        .bind(&group.results)
+                        .bind(&group.errors)
+                        .bind(&group.at_ms)
+                        .fetch_all(&mut **c)
+                        .await?
+                }
+            };
+            // A lease names its completion: a task may be in a batch twice, with a lease it
+            // lost and the one that replaced it, but only one execution holds a lease.
+            let position: HashMap<(&str, i64), usize> = group
+                .ids
+                .iter()
+                .zip(&group.lease_nos)
+                .zip(&group.members)
+                .map(|((id, no), &i)| ((*id, *no), i))
+                .collect();
+            for (id, lease_no) in &changed {
+                if let Some(&i) = position.get(&(id.as_str(), *lease_no)) {
+                    applied[i] = true;
+                }
+            }
+        }
+        let rows: Vec<&OutboxRow> = callbacks.iter().filter(|(i, _)| applied[*i]).map(|(_, row)| row).collect();
+        if !rows.is_empty() {
+            match tx.conn() {
+                TxConn::Sqlite(c) => {
+                    let rows: Vec<_> = rows.iter().map(|r| (&r.event_id, &r.task_id, &r.url, &r.body)).collect();
+                    sqlx::query(INSERT_OUTBOX_MANY.sqlite).bind(now).bind(json_rows(&rows)?).execute(&mut **c).await?;
+                }
+                TxConn::Postgres(c) => {
+                    let column = |field: fn(&OutboxRow) -> &str| rows.iter().map(|r| field(r)).collect::<Vec<_>>();
+                    sqlx::query(INSERT_OUTBOX_MANY.postgres)
+                        .bind(now)
+                        .bind(column(|r| &r.event_id))
+                        .bind(column(|r| &r.task_id))
+                        .bind(column(|r| &r.url))
+                        .bind(column(|r| &r.body))
+                        .execute(&mut **c)
+                        .await?;
+                }
+            }
+        }
+        // A success's product rows go in with it, and only when its fenced update took effect.
+        for (i, rows) in product_rows.iter().filter(|(i, _)| applied[*i]) {
+            rows.0.write(&mut tx, &batch[*i].lease.task_id).await?;
+        }
+        let recorded = callbacks.iter().any(|(i, _)| applied[*i]);
+        let mut due_now: Vec<&TaskKind> = Vec::new();
+        for (i, completion) in batch.iter().enumerate() {
+            if applied[i] {
+                if requeued_now[i] && !due_now.contains(&&completion.kind) {
+                    tx.notify_on_commit(TASKS_CHANNEL, completion.kind.as_str().to_owned());
+                    due_now.push(&completion.kind);
+                }
+            } else if completion.reason != Some(CancelReason::LeaseLost) {
+                let lease = &completion.lease;
+                tracing::info!(task = %lease.task_id, lease_no = lease.lease_no, kind = %completion.kind, "stale lease: completion ignored");
+            }
         }
         tx.commit().await?;
         for kind in due_now {
@@ -397,9 +496,7 @@ impl Inner {
                 runtime.wake.notify_one();
             }
         }
-        if callbacks > 0
-            && let Some(outbox) = &self.outbox
-        {
+        if recorded && let Some(outbox) = &self.outbox {
             outbox.wake();
         }
         Ok(applied)

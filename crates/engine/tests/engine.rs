@@ -160,6 +160,108 @@ async fn rows_a_success_carries_are_written_with_it_and_never_by_a_stale_lease(d
     assert_eq!(written().await, ["carrier"]);
 }
 
+/// One completion batch (one statement per finish kind on PostgreSQL) of stale and live leases
+/// of several finish kinds: only the live ones apply, and only their callbacks are recorded.
+async fn a_completion_batch_applies_only_its_live_leases(db: TestDb) {
+    let clock = Arc::new(ManualClock::new(0));
+    let a = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    let b = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
+    let by_id = |tasks: Vec<Task>| -> HashMap<String, Task> {
+        tasks.into_iter().map(|t| (t.id.as_str().to_owned(), t)).collect()
+    };
+    a.submit_many(vec![
+        NewTask::new("stale-ok", "1", ECHO, json!({})),
+        NewTask::new("stale-failed", "1", ECHO, json!({})),
+    ])
+    .await
+    .unwrap();
+    let stale = by_id(a.claim(&ECHO, 2).await.unwrap());
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(b.reap_expired().await.unwrap(), 2);
+    let taken = by_id(b.claim(&ECHO, 2).await.unwrap());
+    a.submit_many(vec![
+        NewTask::new("live-ok", "1", ECHO, json!({})),
+        NewTask::new("live-retry", "1", ECHO, json!({})),
+        NewTask::new("live-failed", "1", ECHO, json!({})),
+    ])
+    .await
+    .unwrap();
+    let live = by_id(a.claim(&ECHO, 3).await.unwrap());
+    assert_eq!(live.len(), 3);
+
+    let cb = |name: &str| Callback::new("http://example.com/cb", json!({ "task": name }));
+    let applied = a
+        .finish_many(vec![
+            (&stale["stale-ok"], Ok(Outcome::new(json!("stale")).with_callback(cb("stale-ok")))),
+            (&live["live-ok"], Ok(Outcome::new(json!("fresh")).with_callback(cb("live-ok")))),
+            (&stale["stale-failed"], Err(ExecError::permanent("stale").with_callback(cb("stale-failed")))),
+            (&live["live-retry"], Err(ExecError::retryable("again").with_callback(cb("live-retry")))),
+            (&live["live-failed"], Err(ExecError::permanent("broken").with_callback(cb("live-failed")))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [false, true, false, true, true], "only the live leases apply");
+
+    for id in ["stale-ok", "stale-failed"] {
+        let t = a.get(&id.into()).await.unwrap().unwrap();
+        assert_eq!((t.state, t.lease_no), (TaskState::Running, taken[id].lease_no), "{id} is still b's");
+        assert_eq!((&t.result, &t.error), (&None, &None), "{id} untouched");
+        assert!(outbox(&db).for_task(&id.into()).await.unwrap().is_empty(), "no callback from a stale lease");
+    }
+    let t = a.get(&"live-ok".into()).await.unwrap().unwrap();
+    assert_eq!((t.state, &t.result), (TaskState::Succeeded, &Some(json!("fresh"))));
+    let t = a.get(&"live-retry".into()).await.unwrap().unwrap();
+    assert_eq!((t.state, t.error.as_deref()), (TaskState::Queued, Some("again")));
+    let t = a.get(&"live-failed".into()).await.unwrap().unwrap();
+    assert_eq!((t.state, t.error.as_deref()), (TaskState::Failed, Some("broken")));
+    for (id, callbacks) in [("live-ok", 1), ("live-retry", 0), ("live-failed", 1)] {
+        let recorded = outbox(&db).for_task(&id.into()).await.unwrap();
+        assert_eq!(recorded.len(), callbacks, "{id}: {recorded:?}");
+    }
+
+    // b's leases are current: its batch applies.
+    let applied = b
+        .finish_many(vec![
+            (&taken["stale-ok"], Ok(Outcome::new(json!("b")))),
+            (&taken["stale-failed"], Ok(Outcome::new(json!("b")))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, true]);
+}
+
+/// A submitted batch with a taken id is refused whole, naming the first task whose id was taken,
+/// whether by a stored task or by an earlier task of the batch.
+async fn a_submitted_batch_with_a_taken_id_is_refused_whole(db: TestDb) {
+    let engine = echo_engine(&db);
+    engine.submit(NewTask::new("stored", "1", ECHO, json!({}))).await.unwrap();
+    let refused = |ids: &[&str]| {
+        let tasks: Vec<NewTask> = ids.iter().map(|id| NewTask::new(*id, "1", ECHO, json!({}))).collect();
+        let engine = engine.clone();
+        async move {
+            match engine.submit_many(tasks).await {
+                Err(EngineError::DuplicateTask(id)) => id.into_string(),
+                other => panic!("expected DuplicateTask, got {other:?}"),
+            }
+        }
+    };
+    assert_eq!(refused(&["new-1", "twice", "new-2", "twice", "stored"]).await, "twice");
+    assert_eq!(refused(&["new-1", "stored", "new-2", "new-2"]).await, "stored");
+    for id in ["new-1", "new-2", "twice"] {
+        assert!(engine.get(&id.into()).await.unwrap().is_none(), "{id} rolled back with its batch");
+    }
+    let dup = engine.submit(NewTask::new("stored", "1", ECHO, json!({}))).await;
+    assert!(matches!(dup, Err(EngineError::DuplicateTask(ref id)) if id.as_str() == "stored"), "{dup:?}");
+
+    // The same ids, without the taken one, go in.
+    let ids = engine
+        .submit_many(vec![NewTask::new("new-1", "1", ECHO, json!({})), NewTask::new("twice", "1", ECHO, json!({}))])
+        .await
+        .unwrap();
+    assert_eq!(ids, [TaskId::new("new-1"), TaskId::new("twice")]);
+    assert_eq!(engine.count(&TaskFilter::default()).await.unwrap(), 3);
+}
+
 async fn a_task_whose_lease_expired_is_rescued_and_finished(db: TestDb) {
     let clock = Arc::new(ManualClock::new(0));
     let dead = Engine::builder(db.store.clone(), fast_config()).clock(clock.clone()).build();
@@ -911,6 +1013,8 @@ both_backends!(
     workers_run_submitted_tasks_to_success,
     a_stale_lease_cannot_finish_its_task,
     rows_a_success_carries_are_written_with_it_and_never_by_a_stale_lease,
+    a_completion_batch_applies_only_its_live_leases,
+    a_submitted_batch_with_a_taken_id_is_refused_whole,
     a_task_whose_lease_expired_is_rescued_and_finished,
     retryable_failures_back_off_then_fail_on_the_final_attempt,
     a_permanent_error_fails_the_task_at_once_with_its_callback,
