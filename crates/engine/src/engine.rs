@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, atomic::AtomicBool},
     time::Duration,
 };
 
@@ -169,6 +169,10 @@ pub(crate) struct InFlight {
     pub(crate) token: CancellationToken,
     pub(crate) reason: Arc<ReasonCell>,
     pub(crate) endless: bool,
+    /// Set when the execution has handed its completion over: from then on the task may stop
+    /// running in the store (its completion committed) before it leaves this map, and a
+    /// heartbeat that no longer finds it has lost nothing.
+    pub(crate) completing: Arc<AtomicBool>,
 }
 
 /// The state shared by the handle and the worker tasks.

@@ -2,7 +2,15 @@
 //! batches written together with their callbacks, the heartbeat and the reaper of expired
 //! leases, with their SQL.
 
-use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use futures_util::FutureExt as _;
 use sqlx::Row as _;
@@ -281,6 +289,7 @@ impl Inner {
     fn spawn_execution(self: &Arc<Self>, runtime: &KindRuntime, task: Task, slot: OwnedSemaphorePermit) {
         let token = CancellationToken::new();
         let reason = Arc::new(ReasonCell::default());
+        let completing = Arc::new(AtomicBool::new(false));
         lock(&self.inflight).insert(
             task.id.clone(),
             InFlight {
@@ -288,6 +297,7 @@ impl Inner {
                 token: token.clone(),
                 reason: reason.clone(),
                 endless: runtime.endless,
+                completing: completing.clone(),
             },
         );
         let lease = task.lease();
@@ -309,6 +319,7 @@ impl Inner {
                 tracing::error!(task = %lease.task_id, kind = %kind, "executor panicked");
                 Err(ExecError::retryable("executor panicked"))
             });
+            completing.store(true, Ordering::Release);
             let _ = tx.send(Completion {
                 lease,
                 kind,
@@ -579,7 +590,10 @@ impl Inner {
             held.iter().map(|(id, lease_no, cancel)| (id.as_str(), (*lease_no, *cancel))).collect();
         let inflight = lock(&self.inflight);
         for (id, lease_no) in before {
-            let Some(flight) = inflight.get(&id).filter(|flight| flight.lease_no == lease_no) else {
+            let Some(flight) = inflight
+                .get(&id)
+                .filter(|flight| flight.lease_no == lease_no && !flight.completing.load(Ordering::Acquire))
+            else {
                 continue;
             };
             match current.get(id.as_str()) {
