@@ -236,7 +236,19 @@ where
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    query.push(" WHERE i.account = ").push_bind(account.to_owned());
+    // On SQLite the FTS5 table's rowids drive a query with a trigram narrowing: the account's own
+    // indexes are kept out of its plan (`+`), which SQLite would otherwise walk whole, testing
+    // each image against the trigram matches, when it has no statistics (the server never runs
+    // ANALYZE).
+    let on_trigrams = DB::NAME == "SQLite"
+        && conditions.iter().any(|condition| match condition {
+            ImageCondition::NameContains(text) | ImageCondition::OsNameContains(text) => {
+                text.chars().count() >= TRIGRAM
+            }
+            _ => false,
+        });
+    query.push(if on_trigrams { " WHERE +i.account = " } else { " WHERE i.account = " });
+    query.push_bind(account.to_owned());
     for condition in conditions {
         match condition {
             ImageCondition::TaskId(ids) => push_in(query, "i.task_id", ids.iter().copied()),

@@ -451,7 +451,21 @@ where
     DB: sqlx::Database,
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    query.push(" WHERE ").push(list.account).push(" = ").push_bind(account.to_owned());
+    let sqlite = DB::NAME == "SQLite";
+    let long = |value: &String| value.chars().count() >= TRIGRAM;
+    let index_of = |sql: &str| TRIGRAM_INDEXES.iter().find(|(column, _, _)| *column == sql);
+    let fts = |condition: &Condition| match condition {
+        Condition::Contains(sql, values) if sqlite && values.iter().all(long) => index_of(sql),
+        _ => None,
+    };
+    query.push(" WHERE ");
+    // On SQLite the FTS5 table's rowids drive the query: the account's own indexes are kept out
+    // of the plan (`+`), which SQLite would otherwise walk whole, testing each row against the
+    // trigram matches, when it has no statistics (the server never runs ANALYZE).
+    if conditions.iter().any(|condition| fts(condition).is_some()) {
+        query.push("+");
+    }
+    query.push(list.account).push(" = ").push_bind(account.to_owned());
     for condition in conditions {
         match condition {
             Condition::In(sql, values) => {
@@ -463,10 +477,8 @@ where
                 query.push(")");
             }
             Condition::Contains(sql, values) => {
-                let index = TRIGRAM_INDEXES.iter().find(|(column, _, _)| column == sql);
-                let long = |value: &String| value.chars().count() >= TRIGRAM;
-                let sqlite = DB::NAME == "SQLite";
-                if let Some((_, table, column)) = index.filter(|_| sqlite && values.iter().all(long)) {
+                let index = index_of(sql);
+                if let Some((_, table, column)) = fts(condition) {
                     let alias = sql.split('.').next().unwrap_or_default();
                     query.push(" AND ").push(alias).push(".rowid IN (SELECT rowid FROM ").push(table);
                     query.push(" WHERE ").push(table).push(" MATCH ").push_bind(fts_phrases(column, values)).push(")");
