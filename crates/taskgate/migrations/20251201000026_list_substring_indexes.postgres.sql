@@ -2,7 +2,8 @@
 -- `LIKE '%…%'` (the ecm images' folded name and OS name; the tcss containers' lowercased name,
 -- image and status, the tcss images' lowercased name and id). pg_trgm is a trusted extension
 -- (PostgreSQL 13+): the database user needs CREATE on the database, or an operator creates it
--- first. It goes to `public` when there is one, not to a schema of the deployment's own (a test
+-- first. It goes to `public` when there is one the user may create in, else to the first schema
+-- of the search path; `public` rather than a schema of the deployment's own (a test
 -- schema dropped with CASCADE would take it and every other schema's indexes with it); the
 -- indexes name its operator class in whichever schema holds it. The migration runner holds its
 -- advisory lock on the database, so concurrent starts do not race to create it.
@@ -11,7 +12,8 @@ DECLARE
     trgm TEXT;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public') THEN
+        IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public')
+           AND has_schema_privilege('public', 'CREATE') THEN
             CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
         ELSE
             CREATE EXTENSION IF NOT EXISTS pg_trgm;
