@@ -103,6 +103,25 @@ def test_describe_image_name_filter_takes_percent_and_underscore_literally(sdk, 
         assert images(sdk, filter_of("image-name", [needle])).TotalCount == 0, needle
 
 
+def test_describe_image_name_substring_spanning_a_case_change_matches(sdk, imported):
+    # `List-…`: upper then lower case in the name, the other way round in the value.
+    assert images(sdk, filter_of("image-name", ["lIST-00"]), limit=100).TotalCount == 10
+    assert images(sdk, filter_of("image-name", ["iST-10"]), limit=100).TotalCount == 5
+    ubuntu = sum(1 for i in range(IMAGES) if i % 3 == 0)
+    assert images(sdk, filter_of("image-os", ["uBUNTU 22"]), limit=100).TotalCount == ubuntu
+
+
+def test_describe_image_substrings_shorter_than_three_characters_match_without_the_index(sdk, imported):
+    # Two characters or fewer are matched against each of the account's images (see README).
+    for needle in ["9", "-1", "T-", "s"]:
+        expected = sum(1 for i in range(IMAGES) if needle.lower() in f"list-{i:03d}")
+        assert images(sdk, filter_of("image-name", [needle]), limit=100).TotalCount == expected, needle
+    assert images(sdk, filter_of("image-os", ["7"]), limit=100).TotalCount == IMAGES - sum(
+        1 for i in range(IMAGES) if i % 3 == 0)
+    assert images(sdk, filter_of("image-name", ["%"])).TotalCount == 0
+    assert images(sdk, filter_of("image-name", ["_"])).TotalCount == 0
+
+
 def test_describe_image_type_other_than_private_lists_nothing(sdk, imported):
     assert images(sdk, filter_of("image-type", ["PUBLIC_IMAGE"])).TotalCount == 0
     assert images(sdk, filter_of("image-type", ["PUBLIC_IMAGE", "PRIVATE_IMAGE"])).TotalCount == IMAGES

@@ -22,6 +22,7 @@ STATES = ["running", "exited", "paused"]
 
 LISTS = Cred("200000000011", "AKIDtcssLists000000000000000000011", "tcss-lists-secret-0000000000000011")
 AGAIN = Cred("200000000012", "AKIDtcssListsAgain00000000000000012", "tcss-again-secret-0000000000000012")
+CASES = Cred("200000000013", "AKIDtcssListsCases00000000000000013", "tcss-cases-secret-0000000000000013")
 
 # The big cluster's engine: `app-000` … `app-104`, states running/exited/paused in turn, images
 # `img0:v1` … `img4:v1` in turn; and as many images, `repo-000:v1` ….
@@ -31,6 +32,11 @@ IMAGES = [{"Id": f"sha256:{i:04x}", "ParentId": "", "RepoTags": [f"repo-{i:03d}:
            "Created": 1_690_000_000 + i, "Size": 1000 + i, "SharedSize": -1, "Labels": {}, "Containers": i % 2}
           for i in range(BIG)]
 BIG_NAMES = [f"app-{i:03d}" for i in range(BIG)]
+# Names and images whose case changes inside them.
+CASE_CONTAINERS = [{"Id": f"d{i}", "Names": [f"/{name}"], "Image": image, "State": "running", "Status": "",
+                    "Created": 1_700_000_000 + i}
+                   for i, (name, image) in enumerate([("WebServer-01", "Nginx:Stable"), ("webSERVER-02", "nginx:1.27"),
+                                                      ("db", "PostGres:15")])]
 SMALL_NAMES = [c["Names"][0][1:] for c in SMALL_CONTAINERS]
 # The lists order by cluster id, then as each engine listed them.
 ALL_NAMES = BIG_NAMES + SMALL_NAMES
@@ -46,7 +52,8 @@ def dockers(tmp_path_factory):
     root = tmp_path_factory.mktemp("docker")
     engines = {"big": FakeDocker(root / "big.sock", containers=CONTAINERS, images=IMAGES).start(),
                "small": FakeDocker(root / "small.sock").start(),
-               "again": FakeDocker(root / "again.sock", containers=list(CONTAINERS[:10])).start()}
+               "again": FakeDocker(root / "again.sock", containers=list(CONTAINERS[:10])).start(),
+               "cases": FakeDocker(root / "cases.sock", containers=CASE_CONTAINERS).start()}
     yield engines
     for engine in engines.values():
         engine.stop()
@@ -61,6 +68,7 @@ def server(start_server, dockers, tmp_path_factory):
                         {"id": "cls-zgone", "name": "gone",
                          "docker_socket": str(tmp_path_factory.mktemp("none") / "nothing.sock")}]),
         account(AGAIN, [{"id": "cls-again", "name": "again", "docker_socket": str(dockers["again"].socket_path)}]),
+        account(CASES, [{"id": "cls-cases", "name": "cases", "docker_socket": str(dockers["cases"].socket_path)}]),
     ]
     return start_server(**{k: v for k, v in config.items() if k not in ("data_dir", "database_url")})
 
@@ -167,6 +175,31 @@ def test_a_substring_matches_case_insensitively_and_takes_percent_and_underscore
     assert containers(c, filter_of("ContainerName", ["PP-10"])).TotalCount == 5
     for needle in ["%", "_", "app_0"]:
         assert containers(c, filter_of("ContainerName", [needle])).TotalCount == 0, needle
+
+
+def test_a_substring_spanning_a_case_change_matches_in_either_case(sdk):
+    cases = sdk.tcss(cred=CASES)
+    refresh(cases)
+    for needle, expected in [("BSE", ["WebServer-01", "webSERVER-02"]), ("erver-01", ["WebServer-01"]),
+                             ("wEBs", ["WebServer-01", "webSERVER-02"]), ("Sdb", [])]:
+        answer = containers(cases, filter_of("ContainerName", [needle]))
+        assert (names(answer), answer.TotalCount) == (expected, len(expected)), needle
+    answer = containers(cases, filter_of("ImageName", ["TGRES:", "NX:s"]))
+    assert names(answer) == ["WebServer-01", "db"]
+    assert names(containers(cases, filter_of("ContainerName", ["B"]))) == ["WebServer-01", "webSERVER-02", "db"]
+    assert names(containers(cases, filter_of("ContainerName", ["Db", "ServeR-02"]))) == ["webSERVER-02", "db"]
+
+
+def test_substrings_shorter_than_three_characters_match_without_the_index(c):
+    # Two characters or fewer are matched against each of the account's rows (see README), alone
+    # or OR-ed with a longer value.
+    for values in (["9"], ["-1"], ["P-"], ["B"], ["pp-10", "9"], ["%"], ["_"]):
+        expected = [n for n in ALL_NAMES if any(v.lower() in n for v in values)]
+        answer = containers(c, filter_of("ContainerName", values), limit=100)
+        assert (names(answer), answer.TotalCount) == (expected[:100], len(expected)), values
+    assert containers(c, filter_of("Status", ["ed"])).TotalCount == 35 + 35 + 2
+    tagged = [i for i in IMAGES if "1:" in i["RepoTags"][0]]
+    assert listed(c, "DescribeAssetImageList", filter_of("ImageName", ["1:"])).TotalCount == len(tagged) == 11
 
 
 def test_exact_match_is_exact(c):

@@ -77,6 +77,14 @@ pub const PRODUCTS: MigrationSet = MigrationSet {
             include_str!("../migrations/20251201000025_tcss_inventory_tables.sqlite.sql"),
             include_str!("../migrations/20251201000025_tcss_inventory_tables.postgres.sql"),
         ),
+        // Substring filters on trigram indexes: FTS5 tables kept by triggers on SQLite, `pg_trgm`
+        // GIN indexes on PostgreSQL.
+        SchemaMigration::per_backend(
+            20251201000026,
+            "list_substring_indexes",
+            include_str!("../migrations/20251201000026_list_substring_indexes.sqlite.sql"),
+            include_str!("../migrations/20251201000026_list_substring_indexes.postgres.sql"),
+        ),
     ],
 };
 

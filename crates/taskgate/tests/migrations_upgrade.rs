@@ -138,6 +138,45 @@ type ClusterRow = (String, String, bool, Option<String>, String, i64, i64, i64, 
 /// A `tcss_hosts` row: cluster, id, order, name, IP, cores, OS, memory.
 type HostRow = (String, String, i64, String, String, i64, String, i64);
 
+/// The rows of `table` holding `text` in `column` that its trigram index finds (migration
+/// `20251201000026`): on SQLite off its FTS5 table, which the upgrade fills with the rows
+/// already there; on PostgreSQL with only bitmap scans on, so only an index with a condition the
+/// `LIKE` meets (its `pg_trgm` GIN index on `expression`) can answer it. Every name and text here is the test's own.
+async fn found_on_trigrams(store: &Store, table: &str, column: &str, expression: &str, text: &str) -> Vec<String> {
+    let key = if table == "ecm_images" { "image_id" } else { column };
+    let mut tx = store.begin().await.unwrap();
+    let found: Vec<String> = taskgate_engine::on_tx!(tx, c => {
+        if store.backend() == taskgate_engine::Backend::Postgres {
+            for scan in ["seqscan", "indexscan", "indexonlyscan"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL enable_{scan} = off"))).execute(&mut *c).await.unwrap();
+            }
+            let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN SELECT {key} FROM {table} WHERE {expression} LIKE '%{text}%'"
+            )))
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+            assert!(plan.iter().any(|step| step.contains("_trgm")), "{}", plan.join("\n"));
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {key} FROM {table} WHERE {expression} LIKE '%{text}%' ORDER BY 1"
+            )))
+                .fetch_all(&mut *c)
+                .await
+                .unwrap()
+        } else {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {key} FROM {table} WHERE rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH \
+                 '{column} : \"{text}\"') ORDER BY 1"
+            )))
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+        }
+    });
+    tx.rollback().await.unwrap();
+    found
+}
+
 /// Before 2025-11-30 the inventory was kept in `tcss_inventory` beside its refresh task; the
 /// upgrade made it that task's output, and then wrote the output of each account's latest
 /// succeeded refresh into the inventory tables, every output becoming how much it wrote.
@@ -291,6 +330,15 @@ async fn an_inventory_taken_before_the_upgrade_is_in_the_inventory_tables(url: S
         .unwrap()
     });
     assert_eq!(sparse, (2, 1, String::new(), -1, "<none>".into()));
+    // The substring filters' trigram indexes hold the rows written before them.
+    if backend == "sqlite" {
+        let names = found_on_trigrams(&store, "tcss_containers", "container_name", "lower(container_name)", "jo").await;
+        assert!(names.is_empty(), "two characters make no trigram: {names:?}");
+    }
+    let names = found_on_trigrams(&store, "tcss_containers", "container_name", "lower(container_name)", "job").await;
+    assert_eq!(names, ["job"]);
+    let ids = found_on_trigrams(&store, "tcss_images", "image_id", "lower(image_id)", "56:b").await;
+    assert_eq!(ids, ["sha256:bb"]);
     store.close().await;
 }
 
@@ -356,6 +404,11 @@ async fn an_image_imported_before_the_upgrade_is_matched_by_its_lowercased_names
             .unwrap()
     });
     assert_eq!(folded, ("my-disk".to_owned(), "centos 7.9 32位".to_owned()));
+    // The substring filters' trigram indexes hold the images there before them.
+    let found = found_on_trigrams(&store, "ecm_images", "image_name_folded", "image_name_folded", "y-d").await;
+    assert_eq!(found, ["img-1"]);
+    let found = found_on_trigrams(&store, "ecm_images", "os_name_folded", "os_name_folded", "32位").await;
+    assert_eq!(found, ["img-1"]);
     store.close().await;
 }
 

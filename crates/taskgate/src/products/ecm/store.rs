@@ -236,22 +236,59 @@ where
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    query.push(" WHERE i.account = ").push_bind(account.to_owned());
+    // On SQLite the FTS5 table's rowids drive a query with a trigram narrowing: the account's own
+    // indexes are kept out of its plan (`+`), which SQLite would otherwise walk whole, testing
+    // each image against the trigram matches, when it has no statistics (the server never runs
+    // ANALYZE).
+    let on_trigrams = DB::NAME == "SQLite"
+        && conditions.iter().any(|condition| match condition {
+            ImageCondition::NameContains(text) | ImageCondition::OsNameContains(text) => {
+                text.chars().count() >= TRIGRAM
+            }
+            _ => false,
+        });
+    query.push(if on_trigrams { " WHERE +i.account = " } else { " WHERE i.account = " });
+    query.push_bind(account.to_owned());
     for condition in conditions {
         match condition {
             ImageCondition::TaskId(ids) => push_in(query, "i.task_id", ids.iter().copied()),
             ImageCondition::ImageId(ids) => push_in(query, "i.image_id", ids.iter().cloned()),
             ImageCondition::Name(names) => push_in(query, "i.image_name", names.iter().cloned()),
-            ImageCondition::NameContains(text) => {
-                query.push(" AND i.image_name_folded LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
-            }
-            ImageCondition::OsNameContains(text) => {
-                query.push(" AND i.os_name_folded LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
-            }
+            ImageCondition::NameContains(text) => push_contains(query, "image_name_folded", text),
+            ImageCondition::OsNameContains(text) => push_contains(query, "os_name_folded", text),
             ImageCondition::Nothing => {
                 query.push(" AND 1 = 0");
             }
         }
+    }
+}
+
+/// The fewest characters a substring needs for the trigram index of its column (migration
+/// `20251201000026`) to find it; a shorter one is matched against each of the account's images.
+pub(super) const TRIGRAM: usize = 3;
+
+/// Appends ` AND` the folded `column` (of `ecm_images i`) containing `text`. With at least
+/// [`TRIGRAM`] characters the trigram index narrows it: on SQLite to the rowids the FTS5 table
+/// `ecm_images_fts` finds (its folding is wider, so the `LIKE` still decides), on PostgreSQL by
+/// the planner's use of the `pg_trgm` GIN index for the `LIKE`. A shorter text on PostgreSQL
+/// is `strpos`, which no index serves, so the planner reads the account's images rather than
+/// every entry of the GIN index.
+fn push_contains<DB>(query: &mut QueryBuilder<DB>, column: &'static str, text: &str)
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let long = text.chars().count() >= TRIGRAM;
+    if DB::NAME == "SQLite" && long {
+        // A quoted FTS5 string (a quote doubled) is the run of its trigrams.
+        let phrase = format!("{column} : \"{}\"", text.replace('"', "\"\""));
+        query.push(" AND i.rowid IN (SELECT rowid FROM ecm_images_fts WHERE ecm_images_fts MATCH ");
+        query.push_bind(phrase).push(")");
+    }
+    if DB::NAME == "SQLite" || long {
+        query.push(" AND i.").push(column).push(" LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
+    } else {
+        query.push(" AND strpos(i.").push(column).push(", ").push_bind(text.to_owned()).push(") > 0");
     }
 }
 

@@ -413,18 +413,59 @@ fn containing(text: &str) -> String {
     pattern
 }
 
+/// The substring filters' trigram indexes (migration `20251201000026`): a column's expression,
+/// the SQLite FTS5 table holding its trigrams (keyed by the rowid of the column's table) and its
+/// column there. On PostgreSQL each is a `pg_trgm` GIN index on `lower(<column>)`.
+const TRIGRAM_INDEXES: &[(&str, &str, &str)] = &[
+    ("k.container_name", "tcss_containers_fts", "container_name"),
+    ("k.image_name", "tcss_containers_fts", "image_name"),
+    ("k.status", "tcss_containers_fts", "status"),
+    ("i.image_name", "tcss_images_fts", "image_name"),
+    ("i.image_id", "tcss_images_fts", "image_id"),
+];
+
+/// The fewest characters a value needs for a trigram index to find it: a shorter one is matched
+/// against each of the account's rows (read off the account's index).
+pub(super) const TRIGRAM: usize = 3;
+
+/// An FTS5 query matching `column` containing any of `values`: each a quoted string (a quote
+/// doubled), which the trigram tokenizer reads as the run of its trigrams, case folded.
+fn fts_phrases(column: &str, values: &[String]) -> String {
+    let phrases: Vec<String> =
+        values.iter().map(|value| format!("{column} : \"{}\"", value.replace('"', "\"\""))).collect();
+    phrases.join(" OR ")
+}
+
 /// Appends ` WHERE` with the account and every condition, every value bound. Substrings are
 /// matched case-insensitively against the lowercased values: the asset texts are ASCII
 /// (Docker's names, ids, tags and versions, host names), which PostgreSQL's `lower()` (the
 /// columns are `C`) folds as Rust's `to_lowercase` does; SQLite's `LIKE` already ignores ASCII
 /// case (and its `lower()` folds nothing more), so it matches the text as stored, twice as fast
-/// over a large inventory.
+/// over a large inventory. A column with a trigram index and values of at least [`TRIGRAM`]
+/// characters is narrowed by it: on SQLite to the rowids its FTS5 table finds (which folds case
+/// more widely, so the `LIKE` still decides), on PostgreSQL by the planner's use of the GIN index
+/// for the `LIKE`. A shorter value on PostgreSQL is `strpos`, which no index serves, so the
+/// planner reads the account's rows rather than every entry of the GIN index.
 fn push_where<DB>(query: &mut QueryBuilder<DB>, list: &ListSql, account: &str, conditions: &[Condition])
 where
     DB: sqlx::Database,
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    query.push(" WHERE ").push(list.account).push(" = ").push_bind(account.to_owned());
+    let sqlite = DB::NAME == "SQLite";
+    let long = |value: &String| value.chars().count() >= TRIGRAM;
+    let index_of = |sql: &str| TRIGRAM_INDEXES.iter().find(|(column, _, _)| *column == sql);
+    let fts = |condition: &Condition| match condition {
+        Condition::Contains(sql, values) if sqlite && values.iter().all(long) => index_of(sql),
+        _ => None,
+    };
+    query.push(" WHERE ");
+    // On SQLite the FTS5 table's rowids drive the query: the account's own indexes are kept out
+    // of the plan (`+`), which SQLite would otherwise walk whole, testing each row against the
+    // trigram matches, when it has no statistics (the server never runs ANALYZE).
+    if conditions.iter().any(|condition| fts(condition).is_some()) {
+        query.push("+");
+    }
+    query.push(list.account).push(" = ").push_bind(account.to_owned());
     for condition in conditions {
         match condition {
             Condition::In(sql, values) => {
@@ -436,13 +477,22 @@ where
                 query.push(")");
             }
             Condition::Contains(sql, values) => {
+                let index = index_of(sql);
+                if let Some((_, table, column)) = fts(condition) {
+                    let alias = sql.split('.').next().unwrap_or_default();
+                    query.push(" AND ").push(alias).push(".rowid IN (SELECT rowid FROM ").push(table);
+                    query.push(" WHERE ").push(table).push(" MATCH ").push_bind(fts_phrases(column, values)).push(")");
+                }
                 query.push(" AND (");
                 for (n, value) in values.iter().enumerate() {
                     if n > 0 {
                         query.push(" OR ");
                     }
-                    if DB::NAME == "SQLite" {
+                    if sqlite {
                         query.push(sql);
+                    } else if index.is_some() && !long(value) {
+                        query.push("strpos(lower(").push(sql).push("), ").push_bind(value.clone()).push(") > 0");
+                        continue;
                     } else {
                         query.push("lower(").push(sql).push(")");
                     }
