@@ -34,12 +34,18 @@
 //! * redo re-applies the same way: a re-added element returns to the z-position it had.
 //!
 //! Page operations, `mark`, `undo` and `redo` are not edits.
+//!
+//! History is bounded: a user's undo stack keeps their newest [`UNDO_LIMIT`] edits on pages
+//! that still exist (a [`Board::with_undo_limit`] board, its own bound); an older edit is
+//! forgotten, so `undo` stops there, and what only that edit could restore (the elements an
+//! old `erase` or `clear` removed) is dropped from memory and from checkpoints. Undo and redo
+//! only move edits between the two stacks, so together they never hold more than the bound.
 
 mod checkpoint;
 
 pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -55,6 +61,9 @@ use crate::sequence::{Handle, Sequence};
 /// Beyond this many touched elements a change is reported as a whole-page redraw: one full
 /// repaint is cheaper than many overlapping partial ones.
 const REGION_ELEMENT_LIMIT: usize = 32;
+
+/// Most edits a user's undo stack keeps (see the module's "Undo and redo").
+pub const UNDO_LIMIT: usize = 100;
 
 /// Something drawn on a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +199,8 @@ struct Edit {
 
 #[derive(Debug, Clone, Default)]
 struct History {
-    undo: Vec<Edit>,
+    /// Oldest first: the front is what the bound drops.
+    undo: VecDeque<Edit>,
     redo: Vec<Edit>,
 }
 
@@ -216,20 +226,32 @@ pub struct Board {
     current: Handle,
     histories: HashMap<String, History>,
     next_serial: u64,
+    undo_limit: usize,
 }
 
 impl Default for Board {
     fn default() -> Self {
-        let mut pages = Sequence::default();
-        let current = pages.push(Page::with_serial(PageId::default(), 0));
-        let page_ids = HashMap::from([(PageId::default(), current)]);
-        Board { pages, page_ids, current, histories: HashMap::new(), next_serial: 1 }
+        Self::with_undo_limit(UNDO_LIMIT)
     }
 }
 
 impl Board {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty board whose users' undo stacks keep at most `limit` edits each (at least 1)
+    /// instead of [`UNDO_LIMIT`]; a checkpoint of it keeps the bound.
+    pub fn with_undo_limit(limit: usize) -> Self {
+        let mut pages = Sequence::default();
+        let current = pages.push(Page::with_serial(PageId::default(), 0));
+        let page_ids = HashMap::from([(PageId::default(), current)]);
+        Board { pages, page_ids, current, histories: HashMap::new(), next_serial: 1, undo_limit: limit.max(1) }
+    }
+
+    /// How many edits a user's undo stack keeps at most.
+    pub fn undo_limit(&self) -> usize {
+        self.undo_limit
     }
 
     /// The board after every operation of `log`, in slice order.
@@ -282,9 +304,22 @@ impl Board {
         let edit = Edit { page: page_id, serial, steps };
         let (change, inverse) = self.run(edit);
         if let Some(inverse) = inverse {
-            let history = self.histories.entry(logged.user_id.clone()).or_default();
-            history.undo.push(inverse);
+            let history = match self.histories.get_mut(logged.user_id.as_str()) {
+                Some(history) => history,
+                None => self.histories.entry(logged.user_id.clone()).or_default(),
+            };
+            history.undo.push_back(inverse);
             history.redo.clear();
+            if history.undo.len() > self.undo_limit {
+                // Edits about deleted pages do not count: forget them first, then the oldest.
+                let (pages, page_ids) = (&self.pages, &self.page_ids);
+                history
+                    .undo
+                    .retain(|edit| page_ids.get(&edit.page).is_some_and(|&h| pages.get(h).serial == edit.serial));
+                while history.undo.len() > self.undo_limit {
+                    history.undo.pop_front();
+                }
+            }
         }
         change
     }
@@ -294,15 +329,18 @@ impl Board {
             let Some(history) = self.histories.get_mut(user) else {
                 return Change::None;
             };
-            let from = if undo { &mut history.undo } else { &mut history.redo };
-            let Some(edit) = from.pop() else {
+            let popped = if undo { history.undo.pop_back() } else { history.redo.pop() };
+            let Some(edit) = popped else {
                 return Change::None;
             };
             let (change, inverse) = self.run(edit);
             if let Some(inverse) = inverse {
                 let history = self.histories.get_mut(user).expect("history exists");
-                let to = if undo { &mut history.redo } else { &mut history.undo };
-                to.push(inverse);
+                if undo {
+                    history.redo.push(inverse);
+                } else {
+                    history.undo.push_back(inverse);
+                }
                 return change;
             }
         }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use common::{Log, erase, stroke};
 use proptest::prelude::*;
 use whiteboard::op::OpKind;
-use whiteboard::replay::{Board, CheckpointError, SnapshotMode, snapshots, snapshots_from};
+use whiteboard::replay::{Board, CheckpointError, SnapshotMode, UNDO_LIMIT, snapshots, snapshots_from};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
@@ -17,10 +17,14 @@ proptest! {
     fn a_replay_resumed_from_any_checkpoint_equals_the_replay_from_the_start(
         log in common::logs::log(120),
         first in 0usize..6,
+        limit in prop_oneof![Just(UNDO_LIMIT), 1usize..4],
     ) {
         // Every sixth cut, each case from a different first one, keeps a case fast.
         for cut in (first..=log.len()).step_by(6) {
-            let mut from_start = Board::replay(&log[..cut]);
+            let mut from_start = Board::with_undo_limit(limit);
+            for op in &log[..cut] {
+                from_start.apply(op);
+            }
             let mut resumed = Board::from_checkpoint_json(&from_start.checkpoint_json()).unwrap();
             prop_assert_eq!(resumed.checkpoint_json(), from_start.checkpoint_json());
             for op in &log[cut..] {
@@ -63,6 +67,19 @@ fn an_undo_after_resuming_restores_what_the_checkpointed_erase_removed() {
     log.push("u", OpKind::Undo);
     resumed.apply(log.ops.last().unwrap());
     assert_eq!(common::ids(resumed.current_page()), ["a", "b"]);
+}
+
+#[test]
+fn what_only_a_forgotten_edit_could_restore_leaves_the_board_and_its_checkpoint() {
+    let mut log = Log::new();
+    log.push("u", stroke("old", &[(0.1, 0.1), (0.2, 0.2)], "#FF0000", 0.01)).push("u", OpKind::Clear);
+    let board = Board::replay(&log.ops);
+    assert!(board.checkpoint_json().contains("\"old\""), "an undo of the clear could bring it back");
+    for i in 0..UNDO_LIMIT {
+        log.push("u", stroke(&format!("n{i}"), &[(0.5, 0.5)], "#0050C8", 0.01));
+    }
+    let board = Board::replay(&log.ops);
+    assert!(!board.checkpoint_json().contains("\"old\""), "the clear fell off the undo stack");
 }
 
 #[test]

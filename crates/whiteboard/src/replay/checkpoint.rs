@@ -20,7 +20,7 @@ use crate::sequence::Sequence;
 
 /// The version of the checkpoint text [`Board::checkpoint_json`] writes; a store keeps it
 /// beside the text and ignores checkpoints of another version.
-pub const CHECKPOINT_FORMAT: u32 = 1;
+pub const CHECKPOINT_FORMAT: u32 = 2;
 
 /// Why a checkpoint text gives no board.
 #[derive(Debug, Error)]
@@ -39,6 +39,8 @@ struct State {
     /// Index into `pages`.
     current: usize,
     next_serial: u64,
+    /// [`Board::undo_limit`].
+    undo_limit: usize,
     /// By user id, ordered so equal boards give equal texts.
     histories: BTreeMap<String, HistoryState>,
 }
@@ -103,9 +105,8 @@ impl Board {
                 elements: page.elements().map(|e| interner.intern(e)).collect(),
             })
             .collect();
-        let mut edits = |stack: &[Edit]| -> Vec<EditState> {
+        let mut edits = |stack: &mut dyn Iterator<Item = &Edit>| -> Vec<EditState> {
             stack
-                .iter()
                 .filter(|edit| live.contains(&(&edit.page, edit.serial)))
                 .map(|edit| EditState {
                     page: edit.page.clone(),
@@ -128,7 +129,10 @@ impl Board {
             .collect::<BTreeMap<_, _>>()
             .into_iter()
             .map(|(user, history)| {
-                (user.clone(), HistoryState { undo: edits(&history.undo), redo: edits(&history.redo) })
+                (
+                    user.clone(),
+                    HistoryState { undo: edits(&mut history.undo.iter()), redo: edits(&mut history.redo.iter()) },
+                )
             })
             .filter(|(_, h)| !h.undo.is_empty() || !h.redo.is_empty())
             .collect();
@@ -137,6 +141,7 @@ impl Board {
             pages,
             current: self.pages.index_of(self.current),
             next_serial: self.next_serial,
+            undo_limit: self.undo_limit,
             histories,
         };
         serde_json::to_string(&state).expect("board state serialises")
@@ -192,8 +197,11 @@ impl Board {
         let histories = state
             .histories
             .into_iter()
-            .map(|(user, h)| Ok((user, History { undo: edits(h.undo)?, redo: edits(h.redo)? })))
+            .map(|(user, h)| Ok((user, History { undo: edits(h.undo)?.into(), redo: edits(h.redo)? })))
             .collect::<Result<_, CheckpointError>>()?;
-        Ok(Board { pages, page_ids, current, histories, next_serial: state.next_serial })
+        if state.undo_limit == 0 {
+            return Err(CheckpointError::Inconsistent("undo limit"));
+        }
+        Ok(Board { pages, page_ids, current, histories, next_serial: state.next_serial, undo_limit: state.undo_limit })
     }
 }
