@@ -310,15 +310,9 @@ impl Board {
             };
             history.undo.push_back(inverse);
             history.redo.clear();
+            // No edit about a deleted page is left to count (see `apply_page_op`).
             if history.undo.len() > self.undo_limit {
-                // Edits about deleted pages do not count: forget them first, then the oldest.
-                let (pages, page_ids) = (&self.pages, &self.page_ids);
-                history
-                    .undo
-                    .retain(|edit| page_ids.get(&edit.page).is_some_and(|&h| pages.get(h).serial == edit.serial));
-                while history.undo.len() > self.undo_limit {
-                    history.undo.pop_front();
-                }
+                history.undo.pop_front();
             }
         }
         change
@@ -393,9 +387,16 @@ impl Board {
                 Change::Switched { page: target.clone() }
             }
             (PageAction::Delete, Some(h)) => {
-                // History about the page is dropped lazily: its edits name a serial no page has.
                 let current = self.pages.index_of(self.current);
-                let (i, _) = self.pages.remove(h);
+                let (i, page) = self.pages.remove(h);
+                // History about the page goes with it, so it neither acts again nor counts
+                // against the bound; a bounded history makes this cheap. (Edits also name
+                // the page's serial, which no later page of the same id has.)
+                for history in self.histories.values_mut() {
+                    let about_page = |edit: &Edit| edit.serial == page.serial && edit.page == page.id;
+                    history.undo.retain(|edit| !about_page(edit));
+                    history.redo.retain(|edit| !about_page(edit));
+                }
                 self.page_ids.remove(target);
                 if self.pages.len() == 0 {
                     self.create_page(PageId::new(DEFAULT_PAGE));
