@@ -148,6 +148,12 @@ impl Page {
         Some((self.elements.index_of(h), std::mem::replace(self.elements.get_mut(h), element)))
     }
 
+    /// Removes every element; them, bottom to top.
+    fn take_all(&mut self) -> Vec<Arc<Element>> {
+        self.by_id = HashMap::new();
+        self.elements.take_all()
+    }
+
     /// Inserts an element whose id is not on the page at `at` (clamped); its z-index.
     fn insert(&mut self, at: usize, element: Arc<Element>) -> usize {
         let at = at.min(self.elements.len());
@@ -185,6 +191,21 @@ enum Step {
     /// Replace the element with the same id in place, or insert it at this index (clamped).
     Put(usize, Arc<Element>),
     SetBackground(Option<Background>),
+    /// Remove every element (a `clear`): the page's elements are taken whole, not one by one.
+    RemoveAll,
+    /// `Put(i, element)` for each element in order, `i` from 0: the inverse of [`Step::RemoveAll`],
+    /// one step instead of one per element until it is applied.
+    PutAll(Vec<Arc<Element>>),
+}
+
+impl Step {
+    /// How many single-element steps this one stands for.
+    fn weight(&self) -> usize {
+        match self {
+            Step::PutAll(elements) => elements.len(),
+            Step::Remove(_) | Step::Put(..) | Step::SetBackground(_) | Step::RemoveAll => 1,
+        }
+    }
 }
 
 /// Steps to apply in order to one page.
@@ -210,6 +231,8 @@ struct Effect {
     inverse: Vec<Step>,
     touched: Vec<Arc<Element>>,
     background: bool,
+    /// More elements were touched than [`REGION_ELEMENT_LIMIT`] (not all listed in `touched`).
+    many: bool,
     /// The single step inserted a new element on top.
     on_top: bool,
 }
@@ -343,7 +366,7 @@ impl Board {
     /// Applies an edit; returns what changed and the edit that reverts it (`None` when the
     /// edit had no effect, or its page was deleted since).
     fn run(&mut self, edit: Edit) -> (Change, Option<Edit>) {
-        let single = edit.steps.len() == 1;
+        let single = edit.steps.iter().map(Step::weight).sum::<usize>() == 1;
         let Some(&handle) = self.page_ids.get(&edit.page) else {
             return (Change::None, None);
         };
@@ -360,7 +383,7 @@ impl Board {
         }
         effect.inverse.reverse();
         let id = edit.page;
-        let change = if effect.background || effect.touched.len() > REGION_ELEMENT_LIMIT {
+        let change = if effect.background || effect.many || effect.touched.len() > REGION_ELEMENT_LIMIT {
             Change::Page { page: id.clone() }
         } else if single && effect.on_top {
             Change::Added { page: id.clone(), element: effect.touched.remove(0) }
@@ -447,11 +470,7 @@ fn edit_steps(page: &Page, kind: &OpKind) -> Vec<Step> {
             found.dedup_by_key(|(i, _)| *i);
             found.into_iter().map(|(_, id)| Step::Remove(id.clone())).collect()
         }
-        OpKind::Clear => {
-            let mut steps: Vec<Step> = page.elements().map(|e| Step::Remove(e.id().clone())).collect();
-            steps.reverse();
-            steps
-        }
+        OpKind::Clear => vec![Step::RemoveAll],
         OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
         OpKind::Page(_) | OpKind::Undo | OpKind::Redo | OpKind::Mark => Vec::new(),
     }
@@ -477,6 +496,24 @@ fn apply_step(page: &mut Page, step: Step, effect: &mut Effect) {
                 effect.touched.push(el);
             }
         },
+        Step::RemoveAll => {
+            // As removing them one by one from the top would: touched top first, the inverse
+            // putting them back bottom first.
+            let removed = page.take_all();
+            if removed.len() > REGION_ELEMENT_LIMIT {
+                effect.many = true;
+            } else {
+                effect.touched.extend(removed.iter().rev().cloned());
+            }
+            if !removed.is_empty() {
+                effect.inverse.push(Step::PutAll(removed));
+            }
+        }
+        Step::PutAll(elements) => {
+            for (i, el) in elements.into_iter().enumerate() {
+                apply_step(page, Step::Put(i, el), effect);
+            }
+        }
         Step::SetBackground(bg) => {
             if page.background != bg {
                 let old = std::mem::replace(&mut page.background, bg);

@@ -109,15 +109,24 @@ impl Board {
                 .map(|edit| EditState {
                     page: edit.page.clone(),
                     serial: edit.serial,
-                    steps: edit
-                        .steps
-                        .iter()
-                        .map(|step| match step {
-                            Step::Remove(id) => StepState::Remove(id.clone()),
-                            Step::Put(at, element) => StepState::Put(*at, interner.intern(element)),
-                            Step::SetBackground(bg) => StepState::SetBackground(bg.clone()),
-                        })
-                        .collect(),
+                    steps: {
+                        // A `PutAll` is written as the `Put`s it stands for (it reads back as
+                        // them, which act the same); a `RemoveAll` is never history, only its
+                        // inverse is.
+                        let mut steps = Vec::with_capacity(edit.steps.len());
+                        for step in &edit.steps {
+                            match step {
+                                Step::Remove(id) => steps.push(StepState::Remove(id.clone())),
+                                Step::Put(at, element) => steps.push(StepState::Put(*at, interner.intern(element))),
+                                Step::SetBackground(bg) => steps.push(StepState::SetBackground(bg.clone())),
+                                Step::PutAll(elements) => steps.extend(
+                                    elements.iter().enumerate().map(|(at, e)| StepState::Put(at, interner.intern(e))),
+                                ),
+                                Step::RemoveAll => {}
+                            }
+                        }
+                        steps
+                    },
                 })
                 .collect()
         };
