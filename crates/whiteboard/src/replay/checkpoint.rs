@@ -6,7 +6,11 @@
 //! lengths and indices as LEB128 varints, coordinates and widths as little-endian `f32`,
 //! colours as four bytes. Of the board `replay_bench` builds from 1,000,000 operations the
 //! former JSON text was 153.6 MiB, read back in about 0.7 s; this one is 41.6 MiB, read back in
-//! about 0.35 s, mostly allocating the elements (bench/README.md). Each element version is written once and referred to by its index, however
+//! about 0.35 s, mostly allocating the elements (bench/README.md). The encoding is written
+//! here rather than derived with serde for a compact format (postcard, bincode): the element
+//! types' serde shape is the room log's JSON wire form (internally tagged operations, flattened
+//! fields, fields skipped when empty), which formats that do not describe themselves cannot
+//! read back. Each element version is written once and referred to by its index, however
 //! many pages and undo stacks hold it, so a checkpoint is about the size of the elements it
 //! holds. History about deleted pages is left out: it can never act again; and history beyond
 //! [`Board::undo_limit`] is not kept at all, so neither is what only it could restore.
