@@ -28,6 +28,8 @@ from tencentcloud.common.profile.http_profile import HttpProfile  # noqa: E402
 from tencentcloud.tiw.v20190919 import models, tiw_client  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+# Seconds to let the checkpoint writer catch up after seeding (a debug server needs more).
+SETTLE = float(os.environ.get("BENCH_SETTLE", "3"))
 SDK_APP, APP_KEY = 1400000098, "bench-replay-usersig-key"
 SECRET_ID, SECRET_KEY = "AKIDbenchReplay00000000000000000000001", "bench-replay-secret"
 CONFIG = "[tiw]\nroom_max_ops = 300000\nroom_max_bytes = 268435456\n[rate_limit]\nper_second = 100000\n"
@@ -111,7 +113,7 @@ def measure(work: Path):
             seed(rooms[n], n)
             print(f"seeded {n} operations in {time.monotonic() - began:.1f} s", flush=True)
         # The checkpoint writer runs after the append that crosses a boundary: let it finish.
-        time.sleep(3)
+        time.sleep(SETTLE)
         print("| room | snapshot p50 | snapshot max | ratio to the floor (p50) |")
         print("|---|---|---|---|")
         floor_runs = [snapshot_seconds(client, floor) for _ in range(RUNS)]

@@ -77,7 +77,7 @@ async fn sql(store: &Store, statement: &'static str) {
 /// The board after the whole log and the snapshots of its marks, as a snapshot task and a
 /// push compute them (from the checkpoints the store holds).
 async fn results(rooms: &Rooms, room: RoomKey, up_to: u64) -> (String, Vec<whiteboard::replay::Snapshot>) {
-    let board = rooms.board_now(room).await.unwrap().board.checkpoint_json();
+    let board = rooms.board_now(room).await.unwrap().board.checkpoint_text();
     let from = rooms.resume_point(room, up_to, true).await.unwrap();
     let tail = rooms.log(room, from.seq, Some(up_to)).await.unwrap();
     let shots = snapshots_from(from.board, &tail, SnapshotMode::AllMarks, usize::MAX, &AtomicBool::new(false)).unwrap();
@@ -104,8 +104,8 @@ async fn appends_past_a_boundary_checkpoint_the_room_in_the_background_and_keep_
         let resumed = rooms.resume_point(room, 35, false).await.unwrap();
         assert_eq!(resumed.seq, 30);
         assert_eq!(
-            resumed.board.checkpoint_json(),
-            Board::replay(&whole_log(&rooms, room).await[..30]).checkpoint_json()
+            resumed.board.checkpoint_text(),
+            Board::replay(&whole_log(&rooms, room).await[..30]).checkpoint_text()
         );
     }
 }
@@ -136,7 +136,7 @@ async fn deleting_or_spoiling_the_checkpoints_changes_no_board_and_no_snapshot()
         let room = RoomKey::new(APP, 3).unwrap();
         append(&rooms, room, 1, 150).await;
         let log = whole_log(&rooms, room).await;
-        let expected = (Board::replay(&log).checkpoint_json(), snapshots(&log, SnapshotMode::AllMarks));
+        let expected = (Board::replay(&log).checkpoint_text(), snapshots(&log, SnapshotMode::AllMarks));
         assert!(!expected.1.is_empty());
         assert_eq!(results(&rooms, room, 150).await, expected, "without checkpoints");
         for seq in [30, 45, 120, 140] {

@@ -127,12 +127,12 @@ fn main() {
             continue;
         }
         let t = Instant::now();
-        let text = board.checkpoint_json();
+        let text = board.checkpoint_text();
         let write = t.elapsed();
         let t = Instant::now();
-        let back = Board::from_checkpoint_json(&text).expect("a checkpoint reads back");
+        let back = Board::from_checkpoint_text(&text).expect("a checkpoint reads back");
         let read = t.elapsed();
-        assert_eq!(back.checkpoint_json(), text);
+        assert_eq!(back.checkpoint_text(), text);
         println!(
             "| {n} | {:.1} ms | {:.0} | {ns:.0} | {:.2} | {elements} | {:.1} MiB | {:.0} ms | {:.0} ms |",
             took.as_secs_f64() * 1e3,

@@ -34,12 +34,18 @@
 //! * redo re-applies the same way: a re-added element returns to the z-position it had.
 //!
 //! Page operations, `mark`, `undo` and `redo` are not edits.
+//!
+//! History is bounded: a user's undo stack keeps their newest [`UNDO_LIMIT`] edits on pages
+//! that still exist (a [`Board::with_undo_limit`] board, its own bound); an older edit is
+//! forgotten, so `undo` stops there, and what only that edit could restore (the elements an
+//! old `erase` or `clear` removed) is dropped from memory and from checkpoints. Undo and redo
+//! only move edits between the two stacks, so together they never hold more than the bound.
 
 mod checkpoint;
 
 pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -55,6 +61,9 @@ use crate::sequence::{Handle, Sequence};
 /// Beyond this many touched elements a change is reported as a whole-page redraw: one full
 /// repaint is cheaper than many overlapping partial ones.
 const REGION_ELEMENT_LIMIT: usize = 32;
+
+/// Most edits a user's undo stack keeps (see the module's "Undo and redo").
+pub const UNDO_LIMIT: usize = 100;
 
 /// Something drawn on a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +148,12 @@ impl Page {
         Some((self.elements.index_of(h), std::mem::replace(self.elements.get_mut(h), element)))
     }
 
+    /// Removes every element; them, bottom to top.
+    fn take_all(&mut self) -> Vec<Arc<Element>> {
+        self.by_id = HashMap::new();
+        self.elements.take_all()
+    }
+
     /// Inserts an element whose id is not on the page at `at` (clamped); its z-index.
     fn insert(&mut self, at: usize, element: Arc<Element>) -> usize {
         let at = at.min(self.elements.len());
@@ -176,6 +191,21 @@ enum Step {
     /// Replace the element with the same id in place, or insert it at this index (clamped).
     Put(usize, Arc<Element>),
     SetBackground(Option<Background>),
+    /// Remove every element (a `clear`): the page's elements are taken whole, not one by one.
+    RemoveAll,
+    /// `Put(i, element)` for each element in order, `i` from 0: the inverse of [`Step::RemoveAll`],
+    /// one step instead of one per element until it is applied.
+    PutAll(Vec<Arc<Element>>),
+}
+
+impl Step {
+    /// How many single-element steps this one stands for.
+    fn weight(&self) -> usize {
+        match self {
+            Step::PutAll(elements) => elements.len(),
+            Step::Remove(_) | Step::Put(..) | Step::SetBackground(_) | Step::RemoveAll => 1,
+        }
+    }
 }
 
 /// Steps to apply in order to one page.
@@ -190,7 +220,8 @@ struct Edit {
 
 #[derive(Debug, Clone, Default)]
 struct History {
-    undo: Vec<Edit>,
+    /// Oldest first: the front is what the bound drops.
+    undo: VecDeque<Edit>,
     redo: Vec<Edit>,
 }
 
@@ -200,6 +231,8 @@ struct Effect {
     inverse: Vec<Step>,
     touched: Vec<Arc<Element>>,
     background: bool,
+    /// More elements were touched than [`REGION_ELEMENT_LIMIT`] (not all listed in `touched`).
+    many: bool,
     /// The single step inserted a new element on top.
     on_top: bool,
 }
@@ -216,20 +249,32 @@ pub struct Board {
     current: Handle,
     histories: HashMap<String, History>,
     next_serial: u64,
+    undo_limit: usize,
 }
 
 impl Default for Board {
     fn default() -> Self {
-        let mut pages = Sequence::default();
-        let current = pages.push(Page::with_serial(PageId::default(), 0));
-        let page_ids = HashMap::from([(PageId::default(), current)]);
-        Board { pages, page_ids, current, histories: HashMap::new(), next_serial: 1 }
+        Self::with_undo_limit(UNDO_LIMIT)
     }
 }
 
 impl Board {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty board whose users' undo stacks keep at most `limit` edits each (at least 1)
+    /// instead of [`UNDO_LIMIT`]; a checkpoint of it keeps the bound.
+    pub fn with_undo_limit(limit: usize) -> Self {
+        let mut pages = Sequence::default();
+        let current = pages.push(Page::with_serial(PageId::default(), 0));
+        let page_ids = HashMap::from([(PageId::default(), current)]);
+        Board { pages, page_ids, current, histories: HashMap::new(), next_serial: 1, undo_limit: limit.max(1) }
+    }
+
+    /// How many edits a user's undo stack keeps at most.
+    pub fn undo_limit(&self) -> usize {
+        self.undo_limit
     }
 
     /// The board after every operation of `log`, in slice order.
@@ -282,9 +327,16 @@ impl Board {
         let edit = Edit { page: page_id, serial, steps };
         let (change, inverse) = self.run(edit);
         if let Some(inverse) = inverse {
-            let history = self.histories.entry(logged.user_id.clone()).or_default();
-            history.undo.push(inverse);
+            let history = match self.histories.get_mut(logged.user_id.as_str()) {
+                Some(history) => history,
+                None => self.histories.entry(logged.user_id.clone()).or_default(),
+            };
+            history.undo.push_back(inverse);
             history.redo.clear();
+            // No edit about a deleted page is left to count (see `apply_page_op`).
+            if history.undo.len() > self.undo_limit {
+                history.undo.pop_front();
+            }
         }
         change
     }
@@ -294,15 +346,18 @@ impl Board {
             let Some(history) = self.histories.get_mut(user) else {
                 return Change::None;
             };
-            let from = if undo { &mut history.undo } else { &mut history.redo };
-            let Some(edit) = from.pop() else {
+            let popped = if undo { history.undo.pop_back() } else { history.redo.pop() };
+            let Some(edit) = popped else {
                 return Change::None;
             };
             let (change, inverse) = self.run(edit);
             if let Some(inverse) = inverse {
                 let history = self.histories.get_mut(user).expect("history exists");
-                let to = if undo { &mut history.redo } else { &mut history.undo };
-                to.push(inverse);
+                if undo {
+                    history.redo.push(inverse);
+                } else {
+                    history.undo.push_back(inverse);
+                }
                 return change;
             }
         }
@@ -311,7 +366,7 @@ impl Board {
     /// Applies an edit; returns what changed and the edit that reverts it (`None` when the
     /// edit had no effect, or its page was deleted since).
     fn run(&mut self, edit: Edit) -> (Change, Option<Edit>) {
-        let single = edit.steps.len() == 1;
+        let single = edit.steps.iter().map(Step::weight).sum::<usize>() == 1;
         let Some(&handle) = self.page_ids.get(&edit.page) else {
             return (Change::None, None);
         };
@@ -328,7 +383,7 @@ impl Board {
         }
         effect.inverse.reverse();
         let id = edit.page;
-        let change = if effect.background || effect.touched.len() > REGION_ELEMENT_LIMIT {
+        let change = if effect.background || effect.many || effect.touched.len() > REGION_ELEMENT_LIMIT {
             Change::Page { page: id.clone() }
         } else if single && effect.on_top {
             Change::Added { page: id.clone(), element: effect.touched.remove(0) }
@@ -355,9 +410,16 @@ impl Board {
                 Change::Switched { page: target.clone() }
             }
             (PageAction::Delete, Some(h)) => {
-                // History about the page is dropped lazily: its edits name a serial no page has.
                 let current = self.pages.index_of(self.current);
-                let (i, _) = self.pages.remove(h);
+                let (i, page) = self.pages.remove(h);
+                // History about the page goes with it, so it neither acts again nor counts
+                // against the bound; a bounded history makes this cheap. (Edits also name
+                // the page's serial, which no later page of the same id has.)
+                for history in self.histories.values_mut() {
+                    let about_page = |edit: &Edit| edit.serial == page.serial && edit.page == page.id;
+                    history.undo.retain(|edit| !about_page(edit));
+                    history.redo.retain(|edit| !about_page(edit));
+                }
                 self.page_ids.remove(target);
                 if self.pages.len() == 0 {
                     self.create_page(PageId::new(DEFAULT_PAGE));
@@ -408,11 +470,7 @@ fn edit_steps(page: &Page, kind: &OpKind) -> Vec<Step> {
             found.dedup_by_key(|(i, _)| *i);
             found.into_iter().map(|(_, id)| Step::Remove(id.clone())).collect()
         }
-        OpKind::Clear => {
-            let mut steps: Vec<Step> = page.elements().map(|e| Step::Remove(e.id().clone())).collect();
-            steps.reverse();
-            steps
-        }
+        OpKind::Clear => vec![Step::RemoveAll],
         OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
         OpKind::Page(_) | OpKind::Undo | OpKind::Redo | OpKind::Mark => Vec::new(),
     }
@@ -438,6 +496,24 @@ fn apply_step(page: &mut Page, step: Step, effect: &mut Effect) {
                 effect.touched.push(el);
             }
         },
+        Step::RemoveAll => {
+            // As removing them one by one from the top would: touched top first, the inverse
+            // putting them back bottom first.
+            let removed = page.take_all();
+            if removed.len() > REGION_ELEMENT_LIMIT {
+                effect.many = true;
+            } else {
+                effect.touched.extend(removed.iter().rev().cloned());
+            }
+            if !removed.is_empty() {
+                effect.inverse.push(Step::PutAll(removed));
+            }
+        }
+        Step::PutAll(elements) => {
+            for (i, el) in elements.into_iter().enumerate() {
+                apply_step(page, Step::Put(i, el), effect);
+            }
+        }
         Step::SetBackground(bg) => {
             if page.background != bg {
                 let old = std::mem::replace(&mut page.background, bg);

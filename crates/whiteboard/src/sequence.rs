@@ -110,6 +110,15 @@ impl<T> Sequence<T> {
         (index, value)
     }
 
+    /// Removes every item; them, first to last.
+    pub(crate) fn take_all(&mut self) -> Vec<T> {
+        let order: Vec<Handle> = self.handles().collect();
+        let items = order.into_iter().map(|h| self.nodes[h.0 as usize].value.take().expect("a live handle")).collect();
+        // As an emptied sequence: no slots, the priorities' generator where it was.
+        (self.nodes, self.free, self.root) = (Vec::new(), Vec::new(), NIL);
+        items
+    }
+
     /// The position of the item, 0 first.
     pub(crate) fn index_of(&self, h: Handle) -> usize {
         let mut x = h.0;

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use whiteboard::op::{OpKind, PageAction, PageId};
-use whiteboard::replay::{Board, Change, Element, SnapshotMode, snapshots};
+use whiteboard::replay::{Board, Change, Element, SnapshotMode, UNDO_LIMIT, snapshots};
 
 fn line(id: &str) -> OpKind {
     stroke(id, &[(0.1, 0.1), (0.2, 0.2)], "#000000", 0.01)
@@ -299,4 +299,35 @@ fn a_page_holds_only_what_is_visible_after_a_clear_or_erase() {
     let board = board(&log);
     assert_eq!(board.current_page().len(), 1);
     assert_eq!(ids(board.current_page()), ["kept"]);
+}
+
+#[test]
+fn undo_stops_at_the_bounded_history() {
+    let mut log = Log::new();
+    for i in 0..=UNDO_LIMIT {
+        log.push("a", line(&format!("{i}")));
+    }
+    for _ in 0..=UNDO_LIMIT {
+        log.push("a", OpKind::Undo);
+    }
+    let b = Board::replay(&log.ops);
+    assert_eq!(ids(b.current_page()), ["0"], "the first stroke is beyond the {UNDO_LIMIT} kept edits");
+    // Redo brings back all the undone ones, and no more than the bound.
+    for _ in 0..=UNDO_LIMIT {
+        log.push("a", OpKind::Redo);
+    }
+    assert_eq!(Board::replay(&log.ops).current_page().len(), UNDO_LIMIT + 1);
+}
+
+#[test]
+fn edits_about_deleted_pages_do_not_count_against_the_bound() {
+    let mut log = Log::new();
+    log.push("a", line("1")).on("a", "p2", line("p")).push("a", page(PageAction::Delete, "p2"));
+    log.push("a", line("2")).push("a", OpKind::Undo).push("a", OpKind::Undo);
+    let mut b = Board::with_undo_limit(2);
+    for op in &log.ops {
+        b.apply(op);
+    }
+    assert_eq!(b.undo_limit(), 2);
+    assert!(b.current_page().is_empty(), "both strokes on the page that is left are within the bound");
 }

@@ -34,4 +34,15 @@ proptest! {
             same_board(&board, &model)?;
         }
     }
+
+    /// A bound of a few edits, so random logs reach it: undo stops at the same edit in both.
+    #[test]
+    fn a_bounded_undo_history_matches_the_reference_replay(log in common::logs::log(200), limit in 1usize..6) {
+        let mut board = Board::with_undo_limit(limit);
+        let mut model = reference::Board::with_undo_limit(limit);
+        for op in &log {
+            prop_assert_eq!(board.apply(op), model.apply(op), "change of seq {}", op.seq);
+            same_board(&board, &model)?;
+        }
+    }
 }

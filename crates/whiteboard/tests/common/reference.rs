@@ -73,17 +73,22 @@ pub(crate) struct Board {
     pages: Vec<Page>,
     current: usize,
     histories: HashMap<String, History>,
+    undo_limit: usize,
 }
 
 impl Default for Board {
     fn default() -> Self {
-        Board { pages: vec![Page::new(PageId::default())], current: 0, histories: HashMap::new() }
+        Self::with_undo_limit(whiteboard::replay::UNDO_LIMIT)
     }
 }
 
 impl Board {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    pub(crate) fn with_undo_limit(undo_limit: usize) -> Self {
+        Board { pages: vec![Page::new(PageId::default())], current: 0, histories: HashMap::new(), undo_limit }
     }
 
     /// The board after every operation of `log`, in slice order.
@@ -145,6 +150,9 @@ impl Board {
             let history = self.histories.entry(logged.user_id.clone()).or_default();
             history.undo.push(inverse);
             history.redo.clear();
+            if history.undo.len() > self.undo_limit {
+                history.undo.remove(0);
+            }
         }
         change
     }

@@ -11,3 +11,13 @@ const BOARD_HTML: &str = include_str!("../../../assets/board.html");
 pub async fn page() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], BOARD_HTML)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The page replays the log itself: its undo bound must be the server's.
+    #[test]
+    fn the_page_bounds_undo_as_the_server_replay_does() {
+        let line = format!("const UNDO_LIMIT = {};", whiteboard::replay::UNDO_LIMIT);
+        assert!(super::BOARD_HTML.contains(&line), "assets/board.html lacks `{line}`");
+    }
+}

@@ -75,7 +75,7 @@ impl Rooms {
         let Some((seq, marks, user_id, received_at_ms, state)) = row else {
             return Ok(Resumed::start());
         };
-        let read = tokio::task::spawn_blocking(move || Board::from_checkpoint_json(&state))
+        let read = tokio::task::spawn_blocking(move || Board::from_checkpoint_text(&state))
             .await
             .map_err(|e| corrupt(format!("reading a checkpoint stopped: {e}")))?;
         match read {
@@ -189,7 +189,7 @@ impl Rooms {
             return Ok(());
         }
         let Resumed { board, marks, user_id, received_at_ms, .. } = at;
-        let state = tokio::task::spawn_blocking(move || board.checkpoint_json())
+        let state = tokio::task::spawn_blocking(move || board.checkpoint_text())
             .await
             .map_err(|e| corrupt(format!("writing a checkpoint stopped: {e}")))?;
         let format = i32::try_from(CHECKPOINT_FORMAT).map_err(corrupt)?;
