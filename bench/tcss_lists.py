@@ -10,25 +10,14 @@ grows from the first size to the second, and each action is timed at both."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import sqlite3
-import statistics
 import subprocess
-import sys
-import tempfile
-import time
-import uuid
-from pathlib import Path
 
-from tencentcloud.common import credential
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.tcss.v20201101 import models, tcss_client
 
-BIN = Path(os.environ["TASKGATE_BIN"])
+from list_latency import report
+
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "100,50000").split(",")]
-CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 UIN = "100000000010"
 SECRET_ID, SECRET_KEY = "AKIDbenchTcssLists00000000000000001", "bench-tcss-lists-secret"
 
@@ -130,88 +119,8 @@ def lists(client, size: int):
             ("DescribeAssetSummary", summary)]
 
 
-def timed(call) -> tuple[float, float]:
-    for _ in range(10):
-        call()
-    samples = []
-    for _ in range(CALLS):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    cuts = statistics.quantiles(samples, n=100)
-    return cuts[49], cuts[94]
-
-
-def database_url(backend: str, work: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite://{work / 'data' / 'taskgate.db'}"
-    admin = os.environ["TASKGATE_TEST_PG_URL"]
-    name = "bench_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
-def run(backend: str) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="taskgate-bench-tcss-"))
-    (work / "data").mkdir()
-    url = database_url(backend, work)
-    (work / "taskgate.toml").write_text(f"""
-listen = "127.0.0.1:0"
-data_dir = "{work / 'data'}"
-database_url = "{url}"
-[rate_limit]
-per_second = 1000000
-[objects]
-# One node; a PostgreSQL start otherwise wants a shared [objects.public] bucket.
-single_node = true
-[[accounts]]
-uin = "{UIN}"
-services = ["tcss"]
-[[accounts.credentials]]
-secret_id = "{SECRET_ID}"
-secret_key = "{SECRET_KEY}"
-""")
-    # Every TASKGATE_* variable is a configuration key to the server.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
-    proc = subprocess.Popen([str(BIN), "serve", "--config", str(work / "taskgate.toml")], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
-    figures = {}
-    try:
-        line = proc.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"taskgate did not start: {line}")
-        endpoint = re.search(r"http://(\S+)", line).group(1)
-        client = tcss_client.TcssClient(credential.Credential(SECRET_ID, SECRET_KEY), "",
-                                        ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=endpoint)))
-        filled = 0
-        for size in SIZES:
-            fill(url, filled + 1, size)
-            filled = size
-            for what, call in lists(client, size):
-                figures[(what, size)] = timed(call)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(work)
-        if backend == "postgres":
-            name = url.rsplit("/", 1)[1]
-            subprocess.run(["psql", os.environ["TASKGATE_TEST_PG_URL"], "-qc", f'DROP DATABASE "{name}" WITH (FORCE)'],
-                           check=True, capture_output=True)
-    return figures
-
-
 def main():
-    backends = ["sqlite"] + (["postgres"] if os.environ.get("TASKGATE_TEST_PG_URL") else [])
-    small, large = SIZES[0], SIZES[-1]
-    print(f"{CALLS} calls each, ms; ratio = p95 at {large:,} / p95 at {small:,}")
-    print(f"| backend | action | p50 @{small:,} | p95 @{small:,} | p50 @{large:,} | p95 @{large:,} | ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for backend in backends:
-        figures = run(backend)
-        for what in dict.fromkeys(w for w, _ in figures):
-            (p50s, p95s), (p50l, p95l) = figures[(what, small)], figures[(what, large)]
-            print(f"| {backend} | {what} | {p50s:.2f} | {p95s:.2f} | {p50l:.2f} | {p95l:.2f} | {p95l / p95s:.2f} |")
-        sys.stdout.flush()
+    report("tcss", (UIN, SECRET_ID, SECRET_KEY), tcss_client.TcssClient, SIZES, fill, lists)
 
 
 if __name__ == "__main__":
