@@ -1,8 +1,10 @@
 //! Tencent's whiteboard event envelope `{Timestamp, SdkAppId, ExpireTime, Sign, EventType,
 //! EventData}`, signed with the application's callback key when it has one.
 
+use super::callback_settings::{self, EventFamily};
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
+use taskgate_engine::{Callback, ExecError, Store};
 
 /// How long a receiver should accept the signature, as an anti-replay window.
 const SIGNATURE_LIFETIME_SECS: i64 = 3600;
@@ -27,6 +29,28 @@ pub fn envelope(sdk_app_id: u64, event_type: &str, event_data: Value, callback_k
         body["Sign"] = json!(sign(key, expire_time));
     }
     body
+}
+
+/// The signed callback of an event of `family` for the application, or `None` when the
+/// application has no callback URL for that family. `now_ms` is the event's time (Unix ms).
+pub async fn event(
+    store: &Store,
+    sdk_app_id: u64,
+    family: EventFamily,
+    event_type: &str,
+    data: impl serde::Serialize,
+    event_id: String,
+    now_ms: i64,
+) -> Result<Option<Callback>, ExecError> {
+    let settings = callback_settings::get(store, sdk_app_id, family)
+        .await
+        .map_err(|e| ExecError::retryable(format!("reading the {family:?} callback settings failed: {e}")))?;
+    if settings.callback.is_empty() {
+        return Ok(None);
+    }
+    let data = serde_json::to_value(data).map_err(|e| ExecError::permanent(e.to_string()))?;
+    let body = envelope(sdk_app_id, event_type, data, Some(&settings.callback_key), now_ms.div_euclid(1000));
+    Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
 }
 
 #[cfg(test)]

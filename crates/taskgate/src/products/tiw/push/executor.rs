@@ -11,11 +11,10 @@ use super::{
 };
 use crate::capabilities::Lack;
 use crate::products::tiw::callback;
-use crate::products::tiw::callback_settings::{self, EventFamily};
+use crate::products::tiw::callback_settings::EventFamily;
 use crate::products::tiw::pictures::PictureBudget;
 use crate::products::tiw::rooms::{RoomKey, Rooms};
 use async_trait::async_trait;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -96,25 +95,11 @@ impl PushExecutor {
         &self,
         input: &PushInput,
         event_type: &str,
-        data: impl Serialize,
+        data: impl serde::Serialize,
         event_id: String,
         now_ms: i64,
     ) -> Result<Option<Callback>, ExecError> {
-        let settings = callback_settings::get(&self.store, input.sdk_app_id, EventFamily::Push)
-            .await
-            .map_err(|e| ExecError::retryable(format!("reading the push callback failed: {e}")))?;
-        if settings.callback.is_empty() {
-            return Ok(None);
-        }
-        let data = serde_json::to_value(data).map_err(|e| ExecError::permanent(e.to_string()))?;
-        let body = callback::envelope(
-            input.sdk_app_id,
-            event_type,
-            data,
-            Some(&settings.callback_key),
-            now_ms.div_euclid(1000),
-        );
-        Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
+        callback::event(&self.store, input.sdk_app_id, EventFamily::Push, event_type, data, event_id, now_ms).await
     }
 
     async fn save(&self, ctx: &TaskContext, progress: &PushProgress) -> Result<(), ExecError> {

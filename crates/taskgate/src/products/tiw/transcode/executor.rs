@@ -16,7 +16,7 @@ use super::{
 };
 use crate::download::{AsyncProgress, DownloadError, Progress, download};
 use crate::products::tiw::callback;
-use crate::products::tiw::callback_settings::{self, EventFamily};
+use crate::products::tiw::callback_settings::EventFamily;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -155,21 +155,7 @@ impl TranscodeExecutor {
         event_id: String,
         now_ms: i64,
     ) -> Result<Option<Callback>, ExecError> {
-        let settings = callback_settings::get(&self.store, input.sdk_app_id, EventFamily::Transcode)
-            .await
-            .map_err(|e| ExecError::retryable(format!("reading the transcode callback failed: {e}")))?;
-        if settings.callback.is_empty() {
-            return Ok(None);
-        }
-        let data = serde_json::to_value(data).map_err(|e| ExecError::permanent(e.to_string()))?;
-        let body = callback::envelope(
-            input.sdk_app_id,
-            event_type,
-            data,
-            Some(&settings.callback_key),
-            now_ms.div_euclid(1000),
-        );
-        Ok(Some(Callback::new(settings.callback, body).with_event_id(event_id)))
+        callback::event(&self.store, input.sdk_app_id, EventFamily::Transcode, event_type, data, event_id, now_ms).await
     }
 
     fn destination(&self, task_id: &str, input: &TranscodeInput) -> Result<Destination, Stop> {
