@@ -40,7 +40,7 @@ pub use migrations::{MigrationSet, SchemaMigration};
 pub use outbox::{Callback, CallbackFilter, CallbackRecord, DeliveryAttempt, Outbox, OutboxConfig};
 pub use reset::Purged;
 pub use signals::{Signal, Signals, Subscription};
-pub use store::{Backend, Store, StoreError, StoreOptions, Tx};
+pub use store::{Backend, Store, StoreError, StoreOptions, Tx, like_containing};
 pub use task::{Lease, NewTask, Task, TaskId, TaskKind, TaskState};
 
 /// Installs ring as the process's TLS crypto provider (this crate's HTTP clients are built

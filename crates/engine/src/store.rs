@@ -69,6 +69,21 @@ pub(crate) struct Batched {
     pub(crate) postgres: &'static str,
 }
 
+/// `text` as a `LIKE` pattern matching any value that contains it, `%`, `_` and `\` taken
+/// literally: bind it as `… LIKE $n ESCAPE '\'` (the same on SQLite and PostgreSQL).
+pub fn like_containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Rows (tuples of strings, integers and options of them) as the JSON a [`Batched`] statement
 /// reads on SQLite.
 pub(crate) fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {

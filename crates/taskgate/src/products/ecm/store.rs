@@ -4,7 +4,7 @@ use super::task::{Import, ImportInput, ImportProgress, ImportedImage};
 use super::vocab::{Architecture, InitFlag};
 use rand::RngExt;
 use sqlx::QueryBuilder;
-use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, on_pool, on_tx};
+use taskgate_engine::{Engine, EngineError, NewTask, Store, StoreError, TaskState, like_containing, on_pool, on_tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EcmStoreError {
@@ -215,20 +215,6 @@ pub(super) struct Page {
     pub limit: i64,
 }
 
-/// `text` as a `LIKE` pattern matching any value that contains it, with `\` as the escape.
-fn containing(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Appends ` WHERE` and the SQL of `conditions` over `ecm_images i` of `account`, every value bound.
 fn push_conditions<DB>(query: &mut QueryBuilder<DB>, account: &str, conditions: &[ImageCondition])
 where
@@ -286,7 +272,7 @@ where
         query.push_bind(phrase).push(")");
     }
     if DB::NAME == "SQLite" || long {
-        query.push(" AND i.").push(column).push(" LIKE ").push_bind(containing(text)).push(" ESCAPE '\\'");
+        query.push(" AND i.").push(column).push(" LIKE ").push_bind(like_containing(text)).push(" ESCAPE '\\'");
     } else {
         query.push(" AND strpos(i.").push(column).push(", ").push_bind(text.to_owned()).push(") > 0");
     }

@@ -7,7 +7,7 @@ use super::inventory::{ClusterAsset, ClusterWrite, HostAsset, Refreshed};
 use super::store::TcssStoreError;
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
-use taskgate_engine::{Store, StoreError, TaskId, Tx, WriteOnSuccess, on_pool, on_tx};
+use taskgate_engine::{Store, StoreError, TaskId, Tx, WriteOnSuccess, like_containing, on_pool, on_tx};
 
 /// Rows per `INSERT`: well under either backend's limit of bound values (32,766 on SQLite).
 const INSERT_CHUNK: usize = 500;
@@ -399,20 +399,6 @@ pub(super) const IMAGE_COLUMNS: &[(&str, &str)] = &[
 /// counted).
 pub(super) type ImageTuple = (String, String, i64, i64, i64);
 
-/// `text` as a `LIKE` pattern matching any value that contains it, with `\` as the escape.
-fn containing(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// The substring filters' trigram indexes (migration `20251201000026`): a column's expression,
 /// the SQLite FTS5 table holding its trigrams (keyed by the rowid of the column's table) and its
 /// column there. On PostgreSQL each is a `pg_trgm` GIN index on `lower(<column>)`.
@@ -496,7 +482,7 @@ where
                     } else {
                         query.push("lower(").push(sql).push(")");
                     }
-                    query.push(" LIKE ").push_bind(containing(value)).push(" ESCAPE '\\'");
+                    query.push(" LIKE ").push_bind(like_containing(value)).push(" ESCAPE '\\'");
                 }
                 query.push(")");
             }
