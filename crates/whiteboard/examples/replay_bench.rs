@@ -2,11 +2,16 @@
 //! mode. Linear replay shows as a flat cost per operation: the line for 1,000,000 operations
 //! ends with the ratio of its per-operation cost to that of 10,000 (target ≤ 1.5).
 //!
-//! Log: 30 users on 3 pages; 70 % new strokes (so pages grow to hundreds of thousands of
-//! elements), 8 % erases of one to three earlier ids, 5 % re-sent strokes (replacements),
-//! 10 % undo, 5 % redo, 2 % page switches. No `clear`: it would keep pages small and hide a
-//! cost that grows with them. Also prints the checkpoint of the final board: its size and the
-//! time to write and read it back.
+//! Log: 30 users on 3 pages; 70 % new strokes, 8 % erases of one to three earlier ids, 5 %
+//! re-sent strokes (replacements), 10 % undo, 5 % redo, 2 % page switches. Two shapes of it:
+//! * **growing pages**: no `clear`, so pages grow to hundreds of thousands of elements: the
+//!   cost of a board that large, which no `clear` hides;
+//! * **classroom**: the same, and every 2,000th operation the teacher clears the page the class
+//!   writes on, so the board stays the size of a lesson's page while the log grows: replay's
+//!   cost per operation of the log alone.
+//!
+//! Also prints the checkpoint of the final board: its size and the time to write and read it
+//! back.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -47,73 +52,125 @@ fn stroke(rng: &mut Rng, id: u64) -> OpKind {
     })
 }
 
-fn log(n: u64) -> Vec<LoggedOp> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let pages = ["#DEFAULT", "p2", "p3"];
-    let mut next_id = 0u64;
-    (1..=n)
-        .map(|seq| {
-            let roll = rng.below(100);
-            let kind = match roll {
-                0..70 => {
-                    next_id += 1;
-                    stroke(&mut rng, next_id)
-                }
-                70..78 => OpKind::Erase {
-                    ids: (0..1 + rng.below(3))
-                        .map(|_| ElementId::new(format!("s{}", rng.below(next_id + 1))))
-                        .collect(),
-                },
-                78..83 => {
-                    let id = rng.below(next_id + 1);
-                    stroke(&mut rng, id)
-                }
-                83..93 => OpKind::Undo,
-                93..98 => OpKind::Redo,
-                _ => OpKind::Page(PageOp {
-                    action: PageAction::Switch,
-                    target: PageId::new(pages[rng.below(3) as usize]),
-                }),
-            };
-            // Element operations land on the current page, as a client sends them.
-            let page = pages[(seq / 5_000 % 3) as usize];
-            let op = match kind {
-                OpKind::Page(_) | OpKind::Undo | OpKind::Redo => Op::new(kind),
-                kind => Op::new(kind).on(page),
-            };
-            LoggedOp { seq, user_id: format!("u{}", rng.below(30)), received_at_ms: seq as i64, op }
-        })
-        .collect()
+/// A room's log, generated as the server reads it back: in pages of [`PAGE_OPS`], each applied
+/// while it is fresh in memory, so the measurement is of the replay and not of streaming a
+/// whole log the server never holds at once.
+struct LogSource {
+    rng: Rng,
+    seq: u64,
+    next_id: u64,
+    /// With `Some(k)`, every `k`-th operation is the teacher's `clear` of the page the class
+    /// writes on.
+    clear_every: Option<u64>,
+}
+
+/// The server's `room_log_page_max_ops` default.
+const PAGE_OPS: u64 = 5_000;
+
+impl LogSource {
+    fn new(clear_every: Option<u64>) -> Self {
+        LogSource { rng: Rng(0x9E37_79B9_7F4A_7C15), seq: 0, next_id: 0, clear_every }
+    }
+
+    /// The next `n` operations.
+    fn page(&mut self, n: u64) -> Vec<LoggedOp> {
+        (0..n).map(|_| self.next_op()).collect()
+    }
+
+    fn next_op(&mut self) -> LoggedOp {
+        const PAGES: [&str; 3] = ["#DEFAULT", "p2", "p3"];
+        self.seq += 1;
+        let (seq, rng) = (self.seq, &mut self.rng);
+        let roll = rng.below(100);
+        let clear = self.clear_every.is_some_and(|every| seq % every == 0);
+        let kind = match roll {
+            _ if clear => OpKind::Clear,
+            0..70 => {
+                self.next_id += 1;
+                stroke(rng, self.next_id)
+            }
+            70..78 => OpKind::Erase {
+                ids: (0..1 + rng.below(3))
+                    .map(|_| ElementId::new(format!("s{}", rng.below(self.next_id + 1))))
+                    .collect(),
+            },
+            78..83 => {
+                let id = rng.below(self.next_id + 1);
+                stroke(rng, id)
+            }
+            83..93 => OpKind::Undo,
+            93..98 => OpKind::Redo,
+            _ => OpKind::Page(PageOp { action: PageAction::Switch, target: PageId::new(PAGES[rng.below(3) as usize]) }),
+        };
+        // Element operations land on the current page, as a client sends them.
+        let page = PAGES[(seq / 5_000 % 3) as usize];
+        let op = match kind {
+            OpKind::Page(_) | OpKind::Undo | OpKind::Redo => Op::new(kind),
+            kind => Op::new(kind).on(page),
+        };
+        let user = if clear { 0 } else { rng.below(30) };
+        LoggedOp { seq, user_id: format!("u{user}"), received_at_ms: seq as i64, op }
+    }
+}
+
+/// The time to apply a log of `n` operations, page by page (generating a page is not timed),
+/// and the board it gives.
+fn replay(n: u64, clear_every: Option<u64>) -> (Duration, Board) {
+    let mut source = LogSource::new(clear_every);
+    let mut board = Board::new();
+    let mut took = Duration::ZERO;
+    let mut left = n;
+    while left > 0 {
+        let page = source.page(left.min(PAGE_OPS));
+        left -= page.len() as u64;
+        let t = Instant::now();
+        for op in black_box(&page) {
+            board.apply(op);
+        }
+        took += t.elapsed();
+    }
+    (took, black_box(board))
 }
 
 /// Best time of whole replays within `budget` (at least one).
-fn best_replay(log: &[LoggedOp], budget: Duration) -> (Duration, Board) {
+fn best_replay(n: u64, clear_every: Option<u64>, budget: Duration) -> (Duration, Board) {
     let started = Instant::now();
     let mut best = Duration::MAX;
-    let mut board = Board::new();
+    let mut board = None;
     while best == Duration::MAX || started.elapsed() < budget {
-        let t = Instant::now();
-        let replayed = black_box(Board::replay(black_box(log)));
-        best = best.min(t.elapsed());
-        // The previous board is dropped outside the measurement.
-        board = replayed;
+        // Dropped before the next replay, so that every replay, at every size, finds the
+        // memory the previous one freed in the allocator.
+        drop(board.take());
+        let (took, replayed) = replay(n, clear_every);
+        best = best.min(took);
+        board = Some(replayed);
     }
-    (best, board)
+    (best, board.expect("at least one replay"))
 }
 
 fn main() {
     let budget = Duration::from_millis(std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000));
+    let sizes: Vec<u64> = std::env::var("BENCH_SIZES")
+        .map(|v| v.split(',').map(|n| n.parse().expect("BENCH_SIZES: numbers")).collect())
+        .unwrap_or_else(|_| vec![10_000, 100_000, 1_000_000]);
+    let shapes = std::env::var("BENCH_SHAPES").unwrap_or_else(|_| "growing pages,classroom".into());
+    for (shape, clear_every) in [("growing pages", None), ("classroom", Some(2_000))] {
+        if !shapes.split(',').any(|s| s == shape) {
+            continue;
+        }
+        println!("\n{shape}\n");
+        report(&sizes, clear_every, budget);
+    }
+}
+
+fn report(sizes: &[u64], clear_every: Option<u64>, budget: Duration) {
     println!(
         "| operations | replay | ops/s | ns/op | ratio to 10,000 | elements at the end | checkpoint | write | read |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut first_ns = None;
-    let sizes: Vec<u64> = std::env::var("BENCH_SIZES")
-        .map(|v| v.split(',').map(|n| n.parse().expect("BENCH_SIZES: numbers")).collect())
-        .unwrap_or_else(|_| vec![10_000, 100_000, 1_000_000]);
-    for n in sizes {
-        let log = log(n);
-        let (took, board) = best_replay(&log, budget);
+    for &n in sizes {
+        let (took, board) = best_replay(n, clear_every, budget);
         let ns = took.as_nanos() as f64 / n as f64;
         let base = *first_ns.get_or_insert(ns);
         let elements: usize = board.pages().map(|p| p.len()).sum();

@@ -43,12 +43,15 @@
 
 mod checkpoint;
 
+use checkpoint::EncodedElements;
 pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use hashbrown::HashTable;
 use thiserror::Error;
 
 use serde::{Deserialize, Serialize};
@@ -93,7 +96,7 @@ pub struct Page {
     pub background: Option<Background>,
     /// Bottom to top. Shared, so snapshots of a page are cheap to take.
     elements: Sequence<Arc<Element>>,
-    by_id: HashMap<ElementId, Handle>,
+    by_id: IdIndex,
     /// Which creation of a page with this id it is (unique within a board): undo history
     /// about a deleted page must not act on a later page of the same id.
     serial: u64,
@@ -111,11 +114,15 @@ impl Page {
     }
 
     fn with_serial(id: PageId, serial: u64) -> Self {
-        Page { id, background: None, elements: Sequence::default(), by_id: HashMap::new(), serial }
+        Page { id, background: None, elements: Sequence::default(), by_id: IdIndex::default(), serial }
     }
 
     pub fn element(&self, id: &ElementId) -> Option<&Element> {
-        self.by_id.get(id).map(|&h| &**self.elements.get(h))
+        self.handle(id).map(|h| &**self.elements.get(h))
+    }
+
+    fn handle(&self, id: &ElementId) -> Option<Handle> {
+        self.by_id.find(&self.elements, id)
     }
 
     /// The elements, bottom to top.
@@ -133,34 +140,67 @@ impl Page {
     }
 
     fn index_of(&self, id: &ElementId) -> Option<usize> {
-        self.by_id.get(id).map(|&h| self.elements.index_of(h))
+        self.handle(id).map(|h| self.elements.index_of(h))
     }
 
     /// Removes the element with this id; its former z-index and itself.
     fn remove(&mut self, id: &ElementId) -> Option<(usize, Arc<Element>)> {
-        let h = self.by_id.remove(id)?;
+        let h = self.by_id.remove(&self.elements, id)?;
         Some(self.elements.remove(h))
     }
 
     /// Replaces the element with the same id in place; its z-index and the old version.
     fn replace(&mut self, element: Arc<Element>) -> Option<(usize, Arc<Element>)> {
-        let &h = self.by_id.get(element.id())?;
+        let h = self.handle(element.id())?;
         Some((self.elements.index_of(h), std::mem::replace(self.elements.get_mut(h), element)))
     }
 
     /// Removes every element; them, bottom to top.
     fn take_all(&mut self) -> Vec<Arc<Element>> {
-        self.by_id = HashMap::new();
+        self.by_id = IdIndex::default();
         self.elements.take_all()
     }
 
     /// Inserts an element whose id is not on the page at `at` (clamped); its z-index.
     fn insert(&mut self, at: usize, element: Arc<Element>) -> usize {
         let at = at.min(self.elements.len());
-        let id = element.id().clone();
+        let hash = self.by_id.hash(element.id());
         let h = self.elements.insert(at, element);
-        self.by_id.insert(id, h);
+        self.by_id.insert(hash, h);
         at
+    }
+}
+
+/// A page's elements by id: each entry keeps its id's hash beside the handle, so growing the
+/// table moves entries without reading the ids again (re-hashing hundreds of thousands of
+/// scattered id strings dominated replay at classroom scale), and the id itself is read from
+/// the element, never stored twice. Ids are tenant-chosen: the hasher is std's randomly keyed
+/// SipHash, so crafted ids cannot collide on purpose.
+#[derive(Debug, Clone, Default)]
+struct IdIndex {
+    table: HashTable<(u64, Handle)>,
+    hasher: RandomState,
+}
+
+impl IdIndex {
+    fn hash(&self, id: &ElementId) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    fn find(&self, elements: &Sequence<Arc<Element>>, id: &ElementId) -> Option<Handle> {
+        let hash = self.hash(id);
+        self.table.find(hash, |&(h, handle)| h == hash && elements.get(handle).id() == id).map(|&(_, handle)| handle)
+    }
+
+    fn remove(&mut self, elements: &Sequence<Arc<Element>>, id: &ElementId) -> Option<Handle> {
+        let hash = self.hash(id);
+        let entry = self.table.find_entry(hash, |&(h, handle)| h == hash && elements.get(handle).id() == id).ok()?;
+        Some(entry.remove().0.1)
+    }
+
+    /// Adds the element at `handle`, whose id hashes to `hash` and is not in the index.
+    fn insert(&mut self, hash: u64, handle: Handle) {
+        self.table.insert_unique(hash, (hash, handle), |&(h, _)| h);
     }
 }
 
@@ -196,6 +236,9 @@ enum Step {
     /// `Put(i, element)` for each element in order, `i` from 0: the inverse of [`Step::RemoveAll`],
     /// one step instead of one per element until it is applied.
     PutAll(Vec<Arc<Element>>),
+    /// A [`Step::PutAll`] as a checkpoint holds it, decoded when it is applied: a board resumed
+    /// from a checkpoint does not build the elements only an `undo` of a `clear` can bring back.
+    PutEncoded(EncodedElements),
 }
 
 impl Step {
@@ -203,6 +246,7 @@ impl Step {
     fn weight(&self) -> usize {
         match self {
             Step::PutAll(elements) => elements.len(),
+            Step::PutEncoded(elements) => elements.len(),
             Step::Remove(_) | Step::Put(..) | Step::SetBackground(_) | Step::RemoveAll => 1,
         }
     }
@@ -514,6 +558,7 @@ fn apply_step(page: &mut Page, step: Step, effect: &mut Effect) {
                 apply_step(page, Step::Put(i, el), effect);
             }
         }
+        Step::PutEncoded(elements) => apply_step(page, Step::PutAll(elements.decode()), effect),
         Step::SetBackground(bg) => {
             if page.background != bg {
                 let old = std::mem::replace(&mut page.background, bg);

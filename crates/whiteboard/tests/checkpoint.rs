@@ -109,16 +109,38 @@ fn a_damaged_checkpoint_is_an_error_or_a_board_never_a_panic() {
         "p2",
         stroke("b", &[(0.4, 0.4)], "#0050C8", 0.02),
     );
-    log.push("u", OpKind::Undo);
+    log.push("u", OpKind::Undo).on("v", "p2", OpKind::Clear);
     let bytes = BASE64.decode(Board::replay(&log.ops).checkpoint_text()).unwrap();
     for end in 0..bytes.len() {
         assert!(Board::from_checkpoint_text(&BASE64.encode(&bytes[..end])).is_err(), "cut at {end}");
     }
+    // What a damaged text's board does next, up to putting back what the clear removed.
+    let mut after = Log::new();
+    after.push("v", OpKind::Undo).push("v", OpKind::Redo).push("v", OpKind::Undo).push("u", OpKind::Undo);
     for at in 0..bytes.len() {
         for value in [0u8, 1, 2, 0x7f, 0x80, 0xff] {
             let mut damaged = bytes.clone();
             damaged[at] = value;
-            let _ = Board::from_checkpoint_text(&BASE64.encode(damaged));
+            if let Ok(mut board) = Board::from_checkpoint_text(&BASE64.encode(damaged)) {
+                for op in &after.ops {
+                    board.apply(op);
+                }
+            }
         }
     }
+}
+
+#[test]
+fn an_undo_after_resuming_puts_back_what_the_checkpointed_clear_removed() {
+    let mut log = Log::new();
+    for i in 0..50 {
+        log.push("u", stroke(&format!("s{i}"), &[(0.1, 0.1), (0.2, 0.2)], "#FF0000", 0.01));
+    }
+    log.push("v", text("t", (0.5, 0.5), "Aa", 0.05)).push("t", OpKind::Clear);
+    log.push("u", stroke("after", &[(0.3, 0.3)], "#0050C8", 0.02));
+    let mut resumed = Board::from_checkpoint_text(&Board::replay(&log.ops).checkpoint_text()).unwrap();
+    log.push("t", OpKind::Undo);
+    resumed.apply(log.ops.last().unwrap());
+    assert_eq!(resumed.current_page(), Board::replay(&log.ops).current_page());
+    assert_eq!(resumed.current_page().len(), 52);
 }

@@ -14,6 +14,12 @@
 //! many pages and undo stacks hold it, so a checkpoint is about the size of the elements it
 //! holds. History about deleted pages is left out: it can never act again; and history beyond
 //! [`Board::undo_limit`] is not kept at all, so neither is what only it could restore.
+//!
+//! The elements a `clear` removed (the inverse a user's `undo` of it applies) are written
+//! inline, as one block of their own, and read back as that block ([`EncodedElements`]): a
+//! board resumed from a checkpoint checks them but builds them only when an `undo` puts them
+//! back, and writes the block back verbatim. A push starting on a room whose teacher has just
+//! cleared a page of 200,000 strokes thus reads the 20 visible ones, not the 200,000.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +33,7 @@ use crate::sequence::Sequence;
 
 /// The version of the checkpoint text [`Board::checkpoint_text`] writes; a store keeps it
 /// beside the text and ignores checkpoints of another version.
-pub const CHECKPOINT_FORMAT: u32 = 3;
+pub const CHECKPOINT_FORMAT: u32 = 4;
 
 /// Why a checkpoint text gives no board.
 #[derive(Debug, Error)]
@@ -73,6 +79,38 @@ enum StepState {
     Remove(ElementId),
     Put(usize, usize),
     SetBackground(Option<Background>),
+    PutAll(EncodedElements),
+}
+
+/// Elements, bottom to top, in the checkpoint's element encoding: the undo of a `clear` as a
+/// checkpoint holds it. Read back only after the whole block was checked, so decoding it later
+/// cannot fail.
+#[derive(Debug, Clone)]
+pub(super) struct EncodedElements {
+    len: usize,
+    bytes: Arc<[u8]>,
+}
+
+impl EncodedElements {
+    fn encode(elements: &[Arc<Element>]) -> Self {
+        let mut out = Writer::default();
+        for element in elements {
+            out.element(element);
+        }
+        EncodedElements { len: elements.len(), bytes: out.0.into() }
+    }
+
+    /// How many elements it holds.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn decode(&self) -> Vec<Arc<Element>> {
+        let mut input = Reader(&self.bytes);
+        (0..self.len)
+            .map(|_| Arc::new(input.element().expect("the block was checked when its checkpoint was read")))
+            .collect()
+    }
 }
 
 /// Numbers element versions by identity, first seen first.
@@ -114,20 +152,17 @@ impl Board {
                     page: edit.page.clone(),
                     serial: edit.serial,
                     steps: {
-                        // A `PutAll` is written as the `Put`s it stands for (it reads back as
-                        // them, which act the same); a `RemoveAll` is never history, only its
-                        // inverse is.
+                        // A `RemoveAll` is never history, only its inverse is.
                         let mut steps = Vec::with_capacity(edit.steps.len());
                         for step in &edit.steps {
-                            match step {
-                                Step::Remove(id) => steps.push(StepState::Remove(id.clone())),
-                                Step::Put(at, element) => steps.push(StepState::Put(*at, interner.intern(element))),
-                                Step::SetBackground(bg) => steps.push(StepState::SetBackground(bg.clone())),
-                                Step::PutAll(elements) => steps.extend(
-                                    elements.iter().enumerate().map(|(at, e)| StepState::Put(at, interner.intern(e))),
-                                ),
-                                Step::RemoveAll => {}
-                            }
+                            steps.push(match step {
+                                Step::Remove(id) => StepState::Remove(id.clone()),
+                                Step::Put(at, element) => StepState::Put(*at, interner.intern(element)),
+                                Step::SetBackground(bg) => StepState::SetBackground(bg.clone()),
+                                Step::PutAll(elements) => StepState::PutAll(EncodedElements::encode(elements)),
+                                Step::PutEncoded(elements) => StepState::PutAll(elements.clone()),
+                                Step::RemoveAll => continue,
+                            });
                         }
                         steps
                     },
@@ -182,7 +217,7 @@ impl Board {
             page.background = p.background;
             for i in p.elements {
                 let element = element(i)?;
-                if page.by_id.contains_key(element.id()) {
+                if page.element(element.id()).is_some() {
                     return Err(CheckpointError::Inconsistent("an element id twice on a page"));
                 }
                 page.insert(usize::MAX, element);
@@ -205,6 +240,7 @@ impl Board {
                                 StepState::Remove(id) => Step::Remove(id),
                                 StepState::Put(at, i) => Step::Put(at, element(i)?),
                                 StepState::SetBackground(bg) => Step::SetBackground(bg),
+                                StepState::PutAll(elements) => Step::PutEncoded(elements),
                             })
                         })
                         .collect::<Result<_, CheckpointError>>()?;
@@ -235,6 +271,7 @@ const IMAGE: u8 = 3;
 const REMOVE: u8 = 0;
 const PUT: u8 = 1;
 const SET_BACKGROUND: u8 = 2;
+const PUT_ALL: u8 = 3;
 
 #[derive(Default)]
 struct Writer(Vec<u8>);
@@ -365,6 +402,12 @@ impl Writer {
                         self.byte(SET_BACKGROUND);
                         self.background(bg);
                     }
+                    StepState::PutAll(elements) => {
+                        self.byte(PUT_ALL);
+                        self.len(elements.len);
+                        self.len(elements.bytes.len());
+                        self.0.extend_from_slice(&elements.bytes);
+                    }
                 }
             }
         }
@@ -401,8 +444,8 @@ struct Reader<'a>(&'a [u8]);
 
 type Read<T> = Result<T, CheckpointError>;
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Read<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Read<&'a [u8]> {
         if n > self.0.len() {
             return Err(CheckpointError::Syntax);
         }
@@ -446,9 +489,13 @@ impl Reader<'_> {
         Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn string(&mut self) -> Read<String> {
+    fn str(&mut self) -> Read<&'a str> {
         let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| CheckpointError::Syntax)
+        std::str::from_utf8(self.take(n)?).map_err(|_| CheckpointError::Syntax)
+    }
+
+    fn string(&mut self) -> Read<String> {
+        Ok(self.str()?.to_owned())
     }
 
     fn point(&mut self) -> Read<Point> {
@@ -470,19 +517,29 @@ impl Reader<'_> {
     }
 
     fn element(&mut self) -> Read<Element> {
+        self.element_if(true).map(|element| element.expect("built"))
+    }
+
+    /// Reads one element, and builds it only if `build`: checking a block of them allocates
+    /// nothing, and reads exactly what building it does.
+    fn element_if(&mut self, build: bool) -> Read<Option<Element>> {
         let tag = self.byte()?;
-        let id = ElementId::new(self.string()?);
+        let id = self.str()?;
+        let id = || ElementId::new(id);
         Ok(match tag {
             STROKE => {
                 let n = self.count(8)?;
-                let points = (0..n).map(|_| self.point()).collect::<Read<Vec<_>>>()?;
+                let points = self.take(8 * n)?;
                 let (color, width) = (self.color()?, self.f32()?);
                 let tool = match self.byte()? {
                     0 => Tool::Pen,
                     1 => Tool::Highlighter,
                     _ => return Err(CheckpointError::Syntax),
                 };
-                Element::Stroke(Stroke { id, points, color, width, tool })
+                build.then(|| {
+                    let points = points.chunks_exact(8).map(|p| Reader(p).point().expect("8 bytes")).collect();
+                    Element::Stroke(Stroke { id: id(), points, color, width, tool })
+                })
             }
             SHAPE => {
                 let kind = match self.byte()? {
@@ -498,19 +555,34 @@ impl Reader<'_> {
                     1 => Some(self.color()?),
                     _ => return Err(CheckpointError::Syntax),
                 };
-                Element::Shape(Shape { id, kind, from, to, color, width, fill })
+                build.then(|| Element::Shape(Shape { id: id(), kind, from, to, color, width, fill }))
             }
             TEXT => {
-                let (at, text, size, color) = (self.point()?, self.string()?, self.f32()?, self.color()?);
-                Element::Text(Text { id, at, text, size, color })
+                let (at, text, size, color) = (self.point()?, self.str()?, self.f32()?, self.color()?);
+                build.then(|| Element::Text(Text { id: id(), at, text: text.to_owned(), size, color }))
             }
             IMAGE => {
-                let url = self.string()?;
+                let url = self.str()?;
                 let rect = Rect { x: self.f32()?, y: self.f32()?, w: self.f32()?, h: self.f32()? };
-                Element::Image(Image { id, url, rect })
+                build.then(|| Element::Image(Image { id: id(), url: url.to_owned(), rect }))
             }
             _ => return Err(CheckpointError::Syntax),
         })
+    }
+
+    /// A block of `len` elements that fills `bytes` exactly.
+    fn encoded_elements(&mut self) -> Read<EncodedElements> {
+        let len = self.count(2)?;
+        let n = self.len()?;
+        let bytes = self.take(n)?;
+        let mut block = Reader(bytes);
+        for _ in 0..len {
+            block.element_if(false)?;
+        }
+        if !block.0.is_empty() {
+            return Err(CheckpointError::Syntax);
+        }
+        Ok(EncodedElements { len, bytes: bytes.into() })
     }
 
     fn edits(&mut self) -> Read<Vec<EditState>> {
@@ -526,6 +598,7 @@ impl Reader<'_> {
                             REMOVE => StepState::Remove(ElementId::new(self.string()?)),
                             PUT => StepState::Put(self.len()?, self.len()?),
                             SET_BACKGROUND => StepState::SetBackground(self.background()?),
+                            PUT_ALL => StepState::PutAll(self.encoded_elements()?),
                             _ => return Err(CheckpointError::Syntax),
                         })
                     })
@@ -556,5 +629,46 @@ impl Reader<'_> {
             histories.insert(user, history);
         }
         Ok(State { elements, pages, current, next_serial, undo_limit, histories })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{LoggedOp, Op, OpKind};
+
+    fn logged(seq: u64, kind: OpKind) -> LoggedOp {
+        LoggedOp { seq, user_id: "teacher".into(), received_at_ms: 0, op: Op::new(kind) }
+    }
+
+    fn stroke(id: &str) -> OpKind {
+        let points = vec![Point::new(0.1, 0.1), Point::new(0.2, 0.2)];
+        OpKind::Stroke(Stroke {
+            id: ElementId::new(id),
+            points,
+            color: Color::rgb(1, 2, 3),
+            width: 0.01,
+            tool: Tool::Pen,
+        })
+    }
+
+    fn undo_of_the_clear(board: &Board) -> &Step {
+        &board.histories["teacher"].undo.back().expect("the clear's undo").steps[0]
+    }
+
+    #[test]
+    fn a_cleared_pages_elements_stay_encoded_until_an_undo_puts_them_back() {
+        let mut board = Board::new();
+        for (seq, id) in (1..).zip(["a", "b", "c"]) {
+            board.apply(&logged(seq, stroke(id)));
+        }
+        board.apply(&logged(4, OpKind::Clear));
+        let text = board.checkpoint_text();
+        let mut resumed = Board::from_checkpoint_text(&text).unwrap();
+        assert!(matches!(undo_of_the_clear(&resumed), Step::PutEncoded(elements) if elements.len() == 3));
+        assert_eq!(resumed.checkpoint_text(), text, "the block is written back as it was read");
+        resumed.apply(&logged(5, OpKind::Undo));
+        let ids: Vec<&str> = resumed.current_page().elements().map(|e| e.id().as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 }
