@@ -5,11 +5,15 @@ Rooms: N - 22 strokes all over the board, a `clear`, the final scene (20 strokes
 for N = 10,000 and 200,000; the floor is a room holding only the final scene and the mark, so
 every snapshot renders the same page. Snapshot latency is CreateSnapshotTask until
 DescribeSnapshotTask says Finished (polled every 5 ms), the median of BENCH_RUNS; push start is
-StartWhiteboardPush until DescribeWhiteboardPush says PUSHING, on the 200,000 room and on an
-empty one."""
+StartWhiteboardPush until DescribeWhiteboardPush says PUSHING (the median of BENCH_RUNS, the
+rooms taken in turn): on an empty room, on the 200,000 room (whose `clear` an `undo` could still
+revert, so the board holds the 199,978 strokes it removed) and on a 200,000 room whose `clear`
+is followed by 100 more strokes of its user (UNDO_LIMIT: the `clear` is beyond `undo`, so the
+board holds only what is visible)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import statistics
@@ -44,9 +48,15 @@ def final_scene() -> list[dict]:
     return [stroke(1_000_000 + i, 0.1 + (i % 5) * 0.15, 0.1 + (i // 5) * 0.2, "#C02020") for i in range(20)]
 
 
-def seed(room: Room, n: int):
-    ops = [stroke(i, (i * 37 % 90) / 100, (i * 53 % 90) / 100) for i in range(n - 22)]
-    ops += [{"op": "clear"}, *final_scene(), {"op": "mark"}]
+# The whiteboard crate's UNDO_LIMIT: edits of a user's that `undo` can reach.
+UNDO_LIMIT = 100
+
+
+def seed(room: Room, n: int, settled: bool = False):
+    """N operations; with `settled`, UNDO_LIMIT more strokes after the clear, so `undo` cannot reach it."""
+    after = [stroke(2_000_000 + i, 0.9, 0.9) for i in range(UNDO_LIMIT)] if settled else []
+    ops = [stroke(i, (i * 37 % 90) / 100, (i * 53 % 90) / 100) for i in range(n - 22 - len(after))]
+    ops += [{"op": "clear"}, *after, *final_scene(), {"op": "mark"}]
     for first in range(0, len(ops), 1000):
         room.send(*ops[first:first + 1000])
 
@@ -69,10 +79,14 @@ def snapshot_seconds(client, room: Room) -> float:
     return took
 
 
+_push_users = itertools.count()
+
+
 def push_start_seconds(client, room: Room) -> float:
     request = models.StartWhiteboardPushRequest()
     request.SdkAppId, request.RoomId = SDK_APP, room.room_id
-    request.PushUserId = f"push_{room.room_id}"
+    # A user of its own each time: the previous push may still be stopping.
+    request.PushUserId = f"push_{room.room_id}_{next(_push_users)}"
     request.PushUserSig = usersig(APP_KEY, SDK_APP, request.PushUserId)
     board = models.Whiteboard()
     board.Width, board.Height, board.InitParam = 1280, 720, '{"ratio":"16:9"}'
@@ -112,6 +126,8 @@ def measure(work: Path):
             began = time.monotonic()
             seed(rooms[n], n)
             print(f"seeded {n} operations in {time.monotonic() - began:.1f} s", flush=True)
+        settled = Room(base, SDK_APP, 3, APP_KEY)
+        seed(settled, 200_000, settled=True)
         # The checkpoint writer runs after the append that crosses a boundary: let it finish.
         time.sleep(SETTLE)
         print("| room | snapshot p50 | snapshot max | ratio to the floor (p50) |")
@@ -123,11 +139,21 @@ def measure(work: Path):
             runs = [snapshot_seconds(client, room) for _ in range(RUNS)]
             p50 = statistics.median(runs)
             print(f"| mark after {n:,} operations | {p50 * 1e3:.0f} ms | {max(runs) * 1e3:.0f} ms | {p50 / floor_p50:.2f} |")
-        empty = Room(base, SDK_APP, 2, APP_KEY)
-        print("| push room | StartWhiteboardPush → PUSHING |")
-        print("|---|---|")
-        for name, room in (("empty", empty), ("200,000 operations", rooms[200_000])):
-            print(f"| {name} | {push_start_seconds(client, room) * 1e3:.0f} ms |", flush=True)
+        push_rooms = {
+            "empty": Room(base, SDK_APP, 2, APP_KEY),
+            "200,000 operations, the clear within undo": rooms[200_000],
+            "200,000 operations, the clear beyond undo": settled,
+        }
+        starts = {name: [] for name in push_rooms}
+        for _ in range(RUNS):
+            for name, room in push_rooms.items():
+                starts[name].append(push_start_seconds(client, room))
+        empty_p50 = statistics.median(starts["empty"])
+        print("| push room | StartWhiteboardPush → PUSHING p50 | max | ratio to empty (p50) |")
+        print("|---|---|---|---|")
+        for name, runs in starts.items():
+            p50 = statistics.median(runs)
+            print(f"| {name} | {p50 * 1e3:.0f} ms | {max(runs) * 1e3:.0f} ms | {p50 / empty_p50:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

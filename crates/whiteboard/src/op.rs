@@ -11,6 +11,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use thiserror::Error;
 
 use crate::color::Color;
@@ -57,11 +58,11 @@ impl fmt::Display for PageId {
 /// A client-chosen element id, unique within its page.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ElementId(String);
+pub struct ElementId(SmolStr);
 
 impl ElementId {
-    pub fn new(id: impl Into<String>) -> Self {
-        ElementId(id.into())
+    pub fn new(id: impl AsRef<str>) -> Self {
+        ElementId(SmolStr::new(id))
     }
     pub fn as_str(&self) -> &str {
         &self.0
