@@ -1,7 +1,8 @@
 //! Replay throughput at growing log sizes: `bench/replay.sh` builds and runs it in release
 //! mode. Linear replay shows as a flat cost per operation: the line for 1,000,000 operations
 //! ends with the ratio of its per-operation cost to that of 10,000 (target ≤ 1.5). Each size
-//! is replayed once untimed, then `BENCH_RUNS` times (default 5); the median counts. The log is
+//! is replayed untimed for a second (at least once), then `BENCH_RUNS` times (default 5); the
+//! median counts. The log is
 //! generated and applied a page of the server's at a time (`room_log_page_max_ops`), as a
 //! snapshot or push reads it from the store; generating it is not timed.
 //!
@@ -135,10 +136,16 @@ fn replay(n: u64, clear_every: Option<u64>) -> (Duration, Board) {
     (took, black_box(board))
 }
 
-/// The median time of `runs` replays after an untimed one, and the board. Every size gets as
-/// many runs: a best of many short runs against a best of few long ones would favour the short.
+/// The median time of `runs` replays after untimed ones (for a second, at least one), and the
+/// board. Every size gets as many timed runs: a best of many short runs against a best of few
+/// long ones would favour the short.
 fn median_replay(n: u64, clear_every: Option<u64>, runs: usize) -> (Duration, Board) {
+    let warming = Instant::now();
     let mut board = replay(n, clear_every).1;
+    while warming.elapsed() < Duration::from_secs(1) {
+        drop(board);
+        board = replay(n, clear_every).1;
+    }
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         // Dropped before the next replay, so that every replay, at every size, finds the

@@ -52,6 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hashbrown::HashTable;
+use smallvec::{SmallVec, smallvec};
 use thiserror::Error;
 
 use serde::{Deserialize, Serialize};
@@ -259,7 +260,7 @@ struct Edit {
     /// The [`Page::serial`] the edit was made on: once that page is deleted the edit is
     /// history about a page that is gone, skipped by undo and redo.
     serial: u64,
-    steps: Vec<Step>,
+    steps: Steps,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -269,11 +270,16 @@ struct History {
     redo: Vec<Edit>,
 }
 
+/// An edit's steps: most edits are one step, kept inline (an edit per operation is the
+/// replay's hottest allocation otherwise).
+type Steps = SmallVec<[Step; 1]>;
+
 /// What applying steps did, to report as a [`Change`].
 #[derive(Default)]
 struct Effect {
-    inverse: Vec<Step>,
-    touched: Vec<Arc<Element>>,
+    inverse: Steps,
+    /// Inline for an added or replaced element, the common case.
+    touched: SmallVec<[Arc<Element>; 2]>,
     background: bool,
     /// More elements were touched than [`REGION_ELEMENT_LIMIT`] (not all listed in `touched`).
     many: bool,
@@ -432,7 +438,7 @@ impl Board {
         } else if single && effect.on_top {
             Change::Added { page: id.clone(), element: effect.touched.remove(0) }
         } else {
-            Change::Region { page: id.clone(), elements: effect.touched }
+            Change::Region { page: id.clone(), elements: effect.touched.into_vec() }
         };
         (change, Some(Edit { page: id, serial: edit.serial, steps: effect.inverse }))
     }
@@ -499,8 +505,8 @@ impl Board {
 }
 
 /// The steps of an edit operation on `page`; none for operations that are not edits.
-fn edit_steps(page: &Page, kind: &OpKind) -> Vec<Step> {
-    let on_top = |element| vec![Step::Put(page.len(), Arc::new(element))];
+fn edit_steps(page: &Page, kind: &OpKind) -> Steps {
+    let on_top = |element| smallvec![Step::Put(page.len(), Arc::new(element))];
     match kind {
         OpKind::Stroke(s) => on_top(Element::Stroke(s.clone())),
         OpKind::Shape(s) => on_top(Element::Shape(s.clone())),
@@ -514,9 +520,9 @@ fn edit_steps(page: &Page, kind: &OpKind) -> Vec<Step> {
             found.dedup_by_key(|(i, _)| *i);
             found.into_iter().map(|(_, id)| Step::Remove(id.clone())).collect()
         }
-        OpKind::Clear => vec![Step::RemoveAll],
-        OpKind::Background(bg) => vec![Step::SetBackground(Some(bg.clone()))],
-        OpKind::Page(_) | OpKind::Undo | OpKind::Redo | OpKind::Mark => Vec::new(),
+        OpKind::Clear => smallvec![Step::RemoveAll],
+        OpKind::Background(bg) => smallvec![Step::SetBackground(Some(bg.clone()))],
+        OpKind::Page(_) | OpKind::Undo | OpKind::Redo | OpKind::Mark => Steps::new(),
     }
 }
 
