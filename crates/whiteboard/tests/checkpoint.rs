@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicBool;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Log, background, erase, stroke, text};
+use common::{Log, background, erase, page, stroke, text};
 use proptest::prelude::*;
-use whiteboard::op::OpKind;
+use whiteboard::op::{OpKind, PageAction};
 use whiteboard::replay::{Board, CheckpointError, SnapshotMode, UNDO_LIMIT, snapshots, snapshots_from};
 
 proptest! {
@@ -143,4 +143,38 @@ fn an_undo_after_resuming_puts_back_what_the_checkpointed_clear_removed() {
     resumed.apply(log.ops.last().unwrap());
     assert_eq!(resumed.current_page(), Board::replay(&log.ops).current_page());
     assert_eq!(resumed.current_page().len(), 52);
+}
+
+#[test]
+fn a_checkpoint_whose_next_page_serial_would_overflow_is_an_error() {
+    // An empty board: no elements, the default page, current page 0, next serial 1, the undo
+    // limit, no histories.
+    let bytes = BASE64.decode(Board::new().checkpoint_text()).unwrap();
+    let tail = [1, UNDO_LIMIT as u8, 0];
+    assert_eq!(bytes[bytes.len() - 3..], tail);
+    let with_next_serial = |serial: u64| {
+        let mut crafted = bytes[..bytes.len() - 3].to_vec();
+        varint(&mut crafted, serial);
+        crafted.extend_from_slice(&tail[1..]);
+        BASE64.encode(crafted)
+    };
+    assert!(Board::from_checkpoint_text(&with_next_serial(1)).is_ok());
+    // Adding pages to such a board overflowed the serial (a panic in debug builds).
+    assert!(matches!(Board::from_checkpoint_text(&with_next_serial(u64::MAX)), Err(CheckpointError::Inconsistent(_))));
+    let mut board = Board::from_checkpoint_text(&with_next_serial(u64::MAX / 2)).unwrap();
+    let mut log = Log::new();
+    log.push("u", page(PageAction::Add, "p2")).push("u", page(PageAction::Add, "p3"));
+    for op in &log.ops {
+        board.apply(op);
+    }
+    assert_eq!(board.pages().count(), 3);
+}
+
+/// Appends `n` as the checkpoint encoding's LEB128 varint.
+fn varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }

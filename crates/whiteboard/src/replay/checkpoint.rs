@@ -35,6 +35,10 @@ use crate::sequence::Sequence;
 /// beside the text and ignores checkpoints of another version.
 pub const CHECKPOINT_FORMAT: u32 = 4;
 
+/// The largest next page serial a checkpoint may hold, so the board read back can still create
+/// more pages than any log holds operations without the serial overflowing.
+const MAX_NEXT_SERIAL: u64 = u64::MAX / 2;
+
 /// Why a checkpoint text gives no board.
 #[derive(Debug, Error)]
 pub enum CheckpointError {
@@ -203,6 +207,11 @@ impl Board {
         let state = input.state()?;
         if !input.0.is_empty() {
             return Err(CheckpointError::Syntax);
+        }
+        // Every page a board creates takes the next serial: one near the top of the range
+        // would overflow (no replay gets there, one page per operation).
+        if state.next_serial > MAX_NEXT_SERIAL {
+            return Err(CheckpointError::Inconsistent("next page serial"));
         }
         let elements: Vec<Arc<Element>> = state.elements.into_iter().map(Arc::new).collect();
         let element = |i: usize| elements.get(i).cloned().ok_or(CheckpointError::Inconsistent("element index"));
