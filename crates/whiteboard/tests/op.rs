@@ -1,6 +1,8 @@
 //! The wire format of operations and its validation.
 
-use whiteboard::op::{DEFAULT_PAGE, LoggedOp, Op, OpError, OpKind, Problem, parse_ops};
+mod common;
+
+use whiteboard::op::{DEFAULT_PAGE, ElementId, LoggedOp, Op, OpError, OpKind, Problem, parse_ops};
 
 /// One wire example per operation, as documented.
 const EXAMPLES: &[&str] = &[
@@ -127,4 +129,35 @@ fn parse_ops_accepts_one_or_many_and_prefixes_array_errors() {
         Err(OpError::Invalid(e)) => assert_eq!(e.to_string(), "[1].target: must not be empty"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn element_ids_of_every_size_and_script_keep_their_json_form() {
+    for id in common::edge_ids() {
+        // An id is a plain JSON string, as the `String` it was.
+        let text = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::to_string(&ElementId::new(&id)).unwrap(), text);
+        let stroke = format!(r##"{{"op":"stroke","id":{text},"points":[[0.1,0.2]],"color":"#E02020","width":0.004}}"##);
+        let erase = format!(r#"{{"seq":3,"user_id":"u","received_at_ms":7,"op":"erase","ids":[{text},"b",{text}]}}"#);
+        let op: Op = serde_json::from_str(&stroke).unwrap();
+        let OpKind::Stroke(s) = &op.kind else { panic!("{stroke}") };
+        assert_eq!(s.id.as_str(), id);
+        let value = serde_json::to_value(&op).unwrap();
+        assert_eq!(value["id"], serde_json::Value::String(id.clone()));
+        // Borrowed, owned (from a reader or a value) and escaped strings all read back.
+        assert_eq!(serde_json::from_reader::<_, Op>(stroke.as_bytes()).unwrap(), op);
+        assert_eq!(serde_json::from_value::<Op>(value).unwrap(), op);
+        let escaped = stroke
+            .replace(&text, &format!("\"{}\"", id.chars().map(|c| format!("\\u{:04x}", c as u32)).collect::<String>()));
+        if id.chars().all(|c| (c as u32) < 0x10000) {
+            assert_eq!(serde_json::from_str::<Op>(&escaped).unwrap(), op, "{escaped}");
+        }
+        let logged: LoggedOp = serde_json::from_str(&erase).unwrap();
+        assert_eq!(
+            logged.op.kind,
+            OpKind::Erase { ids: vec![ElementId::new(&id), ElementId::new("b"), ElementId::new(&id)] }
+        );
+        assert_eq!(serde_json::to_value(&logged).unwrap(), serde_json::from_str::<serde_json::Value>(&erase).unwrap());
+    }
+    assert!(serde_json::from_str::<ElementId>("7").is_err(), "a number is no id, as before");
 }

@@ -156,3 +156,29 @@ pub(crate) fn differs(a: &Pixmap, b: &Pixmap) -> Option<String> {
         )
     })
 }
+
+/// Element ids at the edges of how an id is kept (inline up to 23 bytes, on the heap beyond;
+/// whitespace-only runs have a representation of their own) and written (a length then
+/// UTF-8 bytes): 0, 1, 22, 23, 24 and 255 bytes, ASCII and not, two that differ only after
+/// the 23rd byte.
+pub(crate) fn edge_ids() -> Vec<String> {
+    let x = |n| "x".repeat(n);
+    vec![
+        String::new(),
+        "a".to_owned(),
+        x(22),
+        x(23),
+        x(24),
+        x(23) + "y",
+        x(255),
+        "é".repeat(11) + "x",
+        "é".repeat(12),
+        "é".repeat(127) + "x",
+        "日".repeat(7) + "ab",
+        "日".repeat(8),
+        "🙂".repeat(6),
+        "\n\n".to_owned() + &" ".repeat(21),
+        "\n".to_owned() + &" ".repeat(40),
+        "\0\"\\".to_owned(),
+    ]
+}
