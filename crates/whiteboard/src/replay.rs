@@ -42,9 +42,13 @@
 //! only move edits between the two stacks, so together they never hold more than the bound.
 
 mod checkpoint;
+mod element;
+mod encoding;
 
-use checkpoint::EncodedElements;
-pub use checkpoint::{CHECKPOINT_FORMAT, CheckpointError};
+pub use checkpoint::CHECKPOINT_FORMAT;
+pub use element::Element;
+pub use encoding::CheckpointError;
+use encoding::EncodedElements;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -57,9 +61,7 @@ use thiserror::Error;
 
 use serde::{Deserialize, Serialize};
 
-use crate::op::{
-    Background, DEFAULT_PAGE, ElementId, Image, LoggedOp, OpKind, PageAction, PageId, Shape, Stroke, Text,
-};
+use crate::op::{Background, DEFAULT_PAGE, ElementId, LoggedOp, OpKind, PageAction, PageId};
 use crate::sequence::{Handle, Sequence};
 
 /// Beyond this many touched elements a change is reported as a whole-page redraw: one full
@@ -68,26 +70,6 @@ const REGION_ELEMENT_LIMIT: usize = 32;
 
 /// Most edits a user's undo stack keeps (see the module's "Undo and redo").
 pub const UNDO_LIMIT: usize = 100;
-
-/// Something drawn on a page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Element {
-    Stroke(Stroke),
-    Shape(Shape),
-    Text(Text),
-    Image(Image),
-}
-
-impl Element {
-    pub fn id(&self) -> &ElementId {
-        match self {
-            Element::Stroke(s) => &s.id,
-            Element::Shape(s) => &s.id,
-            Element::Text(t) => &t.id,
-            Element::Image(i) => &i.id,
-        }
-    }
-}
 
 /// One page of the board.
 #[derive(Debug, Clone)]

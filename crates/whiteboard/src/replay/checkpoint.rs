@@ -24,11 +24,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use thiserror::Error;
-
+use super::encoding::{CheckpointError, EncodedElements, Read, Reader, Writer};
 use super::{Board, Edit, Element, History, Page, Step};
-use crate::color::Color;
-use crate::op::{Background, ElementId, Image, PageId, Point, Rect, Shape, ShapeKind, Stroke, Text, Tool};
+use crate::op::{Background, ElementId, PageId};
 use crate::sequence::Sequence;
 
 /// The version of the checkpoint text [`Board::checkpoint_text`] writes; a store keeps it
@@ -38,15 +36,6 @@ pub const CHECKPOINT_FORMAT: u32 = 4;
 /// The largest next page serial a checkpoint may hold, so the board read back can still create
 /// more pages than any log holds operations without the serial overflowing.
 const MAX_NEXT_SERIAL: u64 = u64::MAX / 2;
-
-/// Why a checkpoint text gives no board.
-#[derive(Debug, Error)]
-pub enum CheckpointError {
-    #[error("the checkpoint is not base64 text of its format, or it ends early")]
-    Syntax,
-    #[error("the checkpoint is inconsistent: {0}")]
-    Inconsistent(&'static str),
-}
 
 struct State {
     /// Every element version held anywhere; the rest refer to them by index.
@@ -84,37 +73,6 @@ enum StepState {
     Put(usize, usize),
     SetBackground(Option<Background>),
     PutAll(EncodedElements),
-}
-
-/// Elements, bottom to top, in the checkpoint's element encoding: the undo of a `clear` as a
-/// checkpoint holds it. Read back only after the whole block was checked, so decoding it later
-/// cannot fail.
-#[derive(Debug, Clone)]
-pub(super) struct EncodedElements {
-    len: usize,
-    bytes: Arc<[u8]>,
-}
-
-impl EncodedElements {
-    fn encode(elements: &[Arc<Element>]) -> Self {
-        let mut out = Writer::default();
-        for element in elements {
-            out.element(element);
-        }
-        EncodedElements { len: elements.len(), bytes: out.0.into() }
-    }
-
-    /// How many elements it holds.
-    pub(super) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(super) fn decode(&self) -> Vec<Arc<Element>> {
-        let mut input = Reader(&self.bytes);
-        (0..self.len)
-            .map(|_| Arc::new(input.element().expect("the block was checked when its checkpoint was read")))
-            .collect()
-    }
 }
 
 /// Numbers element versions by identity, first seen first.
@@ -272,124 +230,13 @@ impl Board {
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-/// Element tags and step tags of the encoding.
-const STROKE: u8 = 0;
-const SHAPE: u8 = 1;
-const TEXT: u8 = 2;
-const IMAGE: u8 = 3;
+/// Step tags of the encoding.
 const REMOVE: u8 = 0;
 const PUT: u8 = 1;
 const SET_BACKGROUND: u8 = 2;
 const PUT_ALL: u8 = 3;
 
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
 impl Writer {
-    fn byte(&mut self, b: u8) {
-        self.0.push(b);
-    }
-
-    fn varint(&mut self, mut n: u64) {
-        while n >= 0x80 {
-            self.0.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.0.push(n as u8);
-    }
-
-    fn len(&mut self, n: usize) {
-        self.varint(n as u64);
-    }
-
-    fn f32(&mut self, x: f32) {
-        self.0.extend_from_slice(&x.to_le_bytes());
-    }
-
-    fn str(&mut self, s: &str) {
-        self.len(s.len());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    fn point(&mut self, p: Point) {
-        self.f32(p.x);
-        self.f32(p.y);
-    }
-
-    fn color(&mut self, c: Color) {
-        self.0.extend_from_slice(&[c.r, c.g, c.b, c.a]);
-    }
-
-    fn background(&mut self, bg: &Option<Background>) {
-        match bg {
-            None => self.byte(0),
-            Some(Background::Color(c)) => {
-                self.byte(1);
-                self.color(*c);
-            }
-            Some(Background::Image(url)) => {
-                self.byte(2);
-                self.str(url);
-            }
-        }
-    }
-
-    fn element(&mut self, element: &Element) {
-        match element {
-            Element::Stroke(s) => {
-                self.byte(STROKE);
-                self.str(s.id.as_str());
-                self.len(s.points.len());
-                for &p in &s.points {
-                    self.point(p);
-                }
-                self.color(s.color);
-                self.f32(s.width);
-                self.byte(match s.tool {
-                    Tool::Pen => 0,
-                    Tool::Highlighter => 1,
-                });
-            }
-            Element::Shape(s) => {
-                self.byte(SHAPE);
-                self.str(s.id.as_str());
-                self.byte(match s.kind {
-                    ShapeKind::Line => 0,
-                    ShapeKind::Arrow => 1,
-                    ShapeKind::Rect => 2,
-                    ShapeKind::Ellipse => 3,
-                });
-                self.point(s.from);
-                self.point(s.to);
-                self.color(s.color);
-                self.f32(s.width);
-                match s.fill {
-                    None => self.byte(0),
-                    Some(c) => {
-                        self.byte(1);
-                        self.color(c);
-                    }
-                }
-            }
-            Element::Text(t) => {
-                self.byte(TEXT);
-                self.str(t.id.as_str());
-                self.point(t.at);
-                self.str(&t.text);
-                self.f32(t.size);
-                self.color(t.color);
-            }
-            Element::Image(i) => {
-                self.byte(IMAGE);
-                self.str(i.id.as_str());
-                self.str(&i.url);
-                for x in [i.rect.x, i.rect.y, i.rect.w, i.rect.h] {
-                    self.f32(x);
-                }
-            }
-        }
-    }
-
     fn edits(&mut self, edits: &[EditState]) {
         self.len(edits.len());
         for edit in edits {
@@ -413,9 +260,7 @@ impl Writer {
                     }
                     StepState::PutAll(elements) => {
                         self.byte(PUT_ALL);
-                        self.len(elements.len);
-                        self.len(elements.bytes.len());
-                        self.0.extend_from_slice(&elements.bytes);
+                        self.encoded_elements(elements);
                     }
                 }
             }
@@ -449,151 +294,7 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-type Read<T> = Result<T, CheckpointError>;
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Read<&'a [u8]> {
-        if n > self.0.len() {
-            return Err(CheckpointError::Syntax);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-
-    fn byte(&mut self) -> Read<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn varint(&mut self) -> Read<u64> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Ok(n);
-            }
-        }
-        Err(CheckpointError::Syntax)
-    }
-
-    fn len(&mut self) -> Read<usize> {
-        usize::try_from(self.varint()?).map_err(|_| CheckpointError::Syntax)
-    }
-
-    /// A count of items each at least `min_bytes` long: one the rest cannot hold is an error,
-    /// so a damaged count never reserves a huge vector.
-    fn count(&mut self, min_bytes: usize) -> Read<usize> {
-        let n = self.len()?;
-        if n.saturating_mul(min_bytes) > self.0.len() {
-            return Err(CheckpointError::Syntax);
-        }
-        Ok(n)
-    }
-
-    fn f32(&mut self) -> Read<f32> {
-        let b = self.take(4)?;
-        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn str(&mut self) -> Read<&'a str> {
-        let n = self.len()?;
-        std::str::from_utf8(self.take(n)?).map_err(|_| CheckpointError::Syntax)
-    }
-
-    fn string(&mut self) -> Read<String> {
-        Ok(self.str()?.to_owned())
-    }
-
-    fn point(&mut self) -> Read<Point> {
-        Ok(Point::new(self.f32()?, self.f32()?))
-    }
-
-    fn color(&mut self) -> Read<Color> {
-        let b = self.take(4)?;
-        Ok(Color::rgba(b[0], b[1], b[2], b[3]))
-    }
-
-    fn background(&mut self) -> Read<Option<Background>> {
-        Ok(match self.byte()? {
-            0 => None,
-            1 => Some(Background::Color(self.color()?)),
-            2 => Some(Background::Image(self.string()?)),
-            _ => return Err(CheckpointError::Syntax),
-        })
-    }
-
-    fn element(&mut self) -> Read<Element> {
-        self.element_if(true).map(|element| element.expect("built"))
-    }
-
-    /// Reads one element, and builds it only if `build`: checking a block of them allocates
-    /// nothing, and reads exactly what building it does.
-    fn element_if(&mut self, build: bool) -> Read<Option<Element>> {
-        let tag = self.byte()?;
-        let id = self.str()?;
-        let id = || ElementId::new(id);
-        Ok(match tag {
-            STROKE => {
-                let n = self.count(8)?;
-                let points = self.take(8 * n)?;
-                let (color, width) = (self.color()?, self.f32()?);
-                let tool = match self.byte()? {
-                    0 => Tool::Pen,
-                    1 => Tool::Highlighter,
-                    _ => return Err(CheckpointError::Syntax),
-                };
-                build.then(|| {
-                    let points = points.chunks_exact(8).map(|p| Reader(p).point().expect("8 bytes")).collect();
-                    Element::Stroke(Stroke { id: id(), points, color, width, tool })
-                })
-            }
-            SHAPE => {
-                let kind = match self.byte()? {
-                    0 => ShapeKind::Line,
-                    1 => ShapeKind::Arrow,
-                    2 => ShapeKind::Rect,
-                    3 => ShapeKind::Ellipse,
-                    _ => return Err(CheckpointError::Syntax),
-                };
-                let (from, to, color, width) = (self.point()?, self.point()?, self.color()?, self.f32()?);
-                let fill = match self.byte()? {
-                    0 => None,
-                    1 => Some(self.color()?),
-                    _ => return Err(CheckpointError::Syntax),
-                };
-                build.then(|| Element::Shape(Shape { id: id(), kind, from, to, color, width, fill }))
-            }
-            TEXT => {
-                let (at, text, size, color) = (self.point()?, self.str()?, self.f32()?, self.color()?);
-                build.then(|| Element::Text(Text { id: id(), at, text: text.to_owned(), size, color }))
-            }
-            IMAGE => {
-                let url = self.str()?;
-                let rect = Rect { x: self.f32()?, y: self.f32()?, w: self.f32()?, h: self.f32()? };
-                build.then(|| Element::Image(Image { id: id(), url: url.to_owned(), rect }))
-            }
-            _ => return Err(CheckpointError::Syntax),
-        })
-    }
-
-    /// A block of `len` elements that fills `bytes` exactly.
-    fn encoded_elements(&mut self) -> Read<EncodedElements> {
-        let len = self.count(2)?;
-        let n = self.len()?;
-        let bytes = self.take(n)?;
-        let mut block = Reader(bytes);
-        for _ in 0..len {
-            block.element_if(false)?;
-        }
-        if !block.0.is_empty() {
-            return Err(CheckpointError::Syntax);
-        }
-        Ok(EncodedElements { len, bytes: bytes.into() })
-    }
-
+impl Reader<'_> {
     fn edits(&mut self) -> Read<Vec<EditState>> {
         let n = self.count(3)?;
         (0..n)
@@ -644,7 +345,8 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{LoggedOp, Op, OpKind};
+    use crate::color::Color;
+    use crate::op::{LoggedOp, Op, OpKind, Point, Stroke, Tool};
 
     fn logged(seq: u64, kind: OpKind) -> LoggedOp {
         LoggedOp { seq, user_id: "teacher".into(), received_at_ms: 0, op: Op::new(kind) }
