@@ -12,7 +12,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 
 from callback_receiver import CallbackReceiver, HangingReceiver  # noqa: E402
 from room_client import Room, stroke  # noqa: E402
+from list_latency import database_url  # noqa: E402
 from tencentcloud.common import credential  # noqa: E402
 from tencentcloud.common.profile.client_profile import ClientProfile  # noqa: E402
 from tencentcloud.common.profile.http_profile import HttpProfile  # noqa: E402
@@ -36,15 +36,6 @@ SAMPLES = 20          # B's snapshots per phase, one at a time
 FLOOD_TASKS = 200     # A's snapshots queued at the start of the flood, and as many again during it
 HANGING = 8           # destinations of A's callbacks, each accepting and never answering
 SNAPSHOT_CONCURRENCY, SNAPSHOT_CAP = 4, 3
-
-
-def database_url(backend: str, work: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite://{work / 'data' / 'taskgate.db'}"
-    admin = os.environ["TASKGATE_TEST_PG_URL"]
-    name = "bench_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
-    return admin.rsplit("/", 1)[0] + "/" + name
 
 
 def config(work: Path, url: str) -> str:
