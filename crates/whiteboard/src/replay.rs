@@ -172,12 +172,12 @@ impl IdIndex {
 
     fn find(&self, elements: &Sequence<Arc<Element>>, id: &ElementId) -> Option<Handle> {
         let hash = self.hash(id);
-        self.table.find(hash, |&(h, handle)| h == hash && elements.get(handle).id() == id).map(|&(_, handle)| handle)
+        self.table.find(hash, entry_of(elements, hash, id)).map(|&(_, handle)| handle)
     }
 
     fn remove(&mut self, elements: &Sequence<Arc<Element>>, id: &ElementId) -> Option<Handle> {
         let hash = self.hash(id);
-        let entry = self.table.find_entry(hash, |&(h, handle)| h == hash && elements.get(handle).id() == id).ok()?;
+        let entry = self.table.find_entry(hash, entry_of(elements, hash, id)).ok()?;
         Some(entry.remove().0.1)
     }
 
@@ -185,6 +185,15 @@ impl IdIndex {
     fn insert(&mut self, hash: u64, handle: Handle) {
         self.table.insert_unique(hash, (hash, handle), |&(h, _)| h);
     }
+}
+
+/// Whether an index entry is the element with this id (its hash first, then the id itself).
+fn entry_of<'a>(
+    elements: &'a Sequence<Arc<Element>>,
+    hash: u64,
+    id: &'a ElementId,
+) -> impl Fn(&(u64, Handle)) -> bool + 'a {
+    move |&(h, handle)| h == hash && elements.get(handle).id() == id
 }
 
 /// What an operation changed, for a renderer that keeps the previous frame
