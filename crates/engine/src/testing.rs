@@ -80,3 +80,25 @@ impl Store {
         Ok((Store::open(&schema.url, options, migrations).await?, schema))
     }
 }
+
+/// Gathers planner statistics after a bulk load, as autovacuum would: `VACUUM ANALYZE tables`
+/// on PostgreSQL (the vacuum also moves GIN indexes' pending entries into the indexes, which a
+/// planner otherwise counts as a cost of using them), `ANALYZE` on SQLite. PostgreSQL samples
+/// 300 × 1,000 rows here instead of its default 30,000, so on tables of up to 300,000 rows the
+/// estimates, and so a test's plans, are the same on every run.
+///
+/// # Errors
+/// The store's, as [`StoreError`].
+pub async fn analyze_after_load(store: &Store, tables: &[&str]) -> Result<(), StoreError> {
+    let postgres = store.backend() == crate::Backend::Postgres;
+    let analyze = if postgres { format!("VACUUM ANALYZE {}", tables.join(", ")) } else { "ANALYZE".to_owned() };
+    crate::on_pool!(store.writer(), p => {
+        let mut c = p.acquire().await?;
+        if postgres {
+            sqlx::query("SET default_statistics_target = 1000").execute(&mut *c).await?;
+        }
+        // Table names from the calling test, not from input.
+        sqlx::query(sqlx::AssertSqlSafe(analyze.as_str())).execute(&mut *c).await?;
+    });
+    Ok(())
+}

@@ -5,8 +5,8 @@
 
 use super::store::{ImageCondition, Page, push_count_query, push_images_query};
 use sqlx::{QueryBuilder, Row};
-use taskgate_engine::testing::service;
-use taskgate_engine::{Backend, Store, StoreOptions, on_pool, on_tx};
+use taskgate_engine::testing::{analyze_after_load, service};
+use taskgate_engine::{Backend, Store, StoreOptions, on_tx};
 
 /// 4,000 images of forty accounts (account `100011` holds 100 of them), each with its task: the
 /// other tenants' rows are what a list must not walk through. Then 20,000 more of each of four
@@ -95,12 +95,7 @@ async fn every_list_is_answered_on_an_index(store: Store) {
     if store.backend() == Backend::Sqlite {
         check_plans(&store, true).await;
     }
-    // On PostgreSQL as autovacuum would after such a load: it also moves the GIN indexes'
-    // pending entries into the indexes, which a planner otherwise counts as a cost of using them.
-    let analyze = if store.backend() == Backend::Postgres { "VACUUM ANALYZE tg_tasks, ecm_images" } else { "ANALYZE" };
-    on_pool!(store.writer(), p => {
-        sqlx::query(analyze).execute(p).await.unwrap();
-    });
+    analyze_after_load(&store, &["tg_tasks", "ecm_images"]).await.unwrap();
     check_plans(&store, false).await;
 }
 

@@ -6,8 +6,8 @@
 use super::asset_query::{self, AssetFilter, CONTAINER_FILTERS, HOST_FILTERS, IMAGE_FILTERS, Members, Query};
 use super::assets::{self, HOST_FACTS, ListSql, Page, push_count_query, push_list_query};
 use sqlx::{QueryBuilder, Row};
-use taskgate_engine::testing::service;
-use taskgate_engine::{Backend, Store, StoreOptions, on_pool, on_tx};
+use taskgate_engine::testing::{analyze_after_load, service};
+use taskgate_engine::{Backend, Store, StoreOptions, on_tx};
 
 /// Forty accounts (`100011` is the one listed), each with a cluster of two nodes, 100
 /// containers and 100 images: the other tenants' rows are what a list must not walk through.
@@ -198,16 +198,7 @@ async fn every_list_is_answered_on_an_index(store: Store) {
     if store.backend() == Backend::Sqlite {
         check_plans(&store, true).await;
     }
-    // On PostgreSQL as autovacuum would after such a load: it also moves the GIN indexes'
-    // pending entries into the indexes, which a planner otherwise counts as a cost of using them.
-    let analyze = if store.backend() == Backend::Postgres {
-        "VACUUM ANALYZE tcss_clusters, tcss_hosts, tcss_containers, tcss_images"
-    } else {
-        "ANALYZE"
-    };
-    on_pool!(store.writer(), p => {
-        sqlx::query(analyze).execute(p).await.unwrap();
-    });
+    analyze_after_load(&store, &["tcss_clusters", "tcss_hosts", "tcss_containers", "tcss_images"]).await.unwrap();
     check_plans(&store, false).await;
 }
 
